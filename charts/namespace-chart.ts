@@ -1,0 +1,31 @@
+import { Chart, ChartProps } from 'cdk8s';
+import { k8s } from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+
+export interface NamespaceChartProps extends ChartProps {
+  readonly name: string;
+  /** Pod Security Standards level enforced, warned and audited. @default "restricted" */
+  readonly podSecurityLevel?: 'restricted' | 'baseline';
+}
+
+/** The stack's namespace, first in dist/ so every other file can be applied into it. */
+export class NamespaceChart extends Chart {
+  /** Namespace name, for the charts that put objects in it. */
+  readonly name: string;
+
+  constructor(scope: Construct, id: string, props: NamespaceChartProps) {
+    super(scope, id, props);
+    const level = props.podSecurityLevel ?? 'restricted';
+    const namespace = new k8s.KubeNamespace(this, 'namespace', {
+      metadata: {
+        name: props.name,
+        labels: {
+          'pod-security.kubernetes.io/enforce': level,
+          'pod-security.kubernetes.io/warn': level,
+          'pod-security.kubernetes.io/audit': level,
+        },
+      },
+    });
+    this.name = namespace.name;
+  }
+}

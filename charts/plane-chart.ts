@@ -1,0 +1,171 @@
+import { Chart, ChartProps } from 'cdk8s';
+import { Construct } from 'constructs';
+import { SiteConfig } from '../lib/config/site-config';
+import { serviceHost, ServiceEndpoint } from '../lib/connections';
+import { AppDeployment } from '../lib/constructs/app-deployment';
+import { VersionedJob } from '../lib/constructs/versioned-job';
+import { Zone } from '../lib/labels';
+import {
+  API_PORT,
+  BACKEND_LOG_PATH,
+  BACKEND_STATIC_PATH,
+  BACKEND_USER,
+  FRONTEND_PORT,
+  HEALTH_PATHS,
+  NGINX_USER,
+  NGINX_WRITABLE_PATHS,
+  NODE_USER,
+  PLANE_IMAGES,
+  TMP_PATH,
+} from '../lib/plane/images';
+import { backendEnv, liveEnv, PlaneConnections, PlaneSecrets } from '../lib/plane/plane-env';
+import { httpProbes } from '../lib/probes';
+import { toResourceRequirements } from '../lib/resources';
+import { objectName, planeImage, workloadLabels } from '../lib/site';
+
+export interface PlaneChartProps extends ChartProps {
+  readonly site: SiteConfig;
+  readonly namespace: string;
+  readonly connections: PlaneConnections;
+}
+
+/** Name of the Secret with the app's own keys ("secret-key", "live-server-secret-key"). */
+export const PLANE_APP_SECRET = objectName('app');
+
+/** How long each component may take to start before its liveness probe counts. */
+const STARTUP_SECONDS = {
+  nginx: 60,
+  node: 120,
+  // wait_for_migrations (a first install migrates for minutes), register_instance, collectstatic.
+  api: 900,
+};
+
+/** Waits for the database and the migrations, then replaces the shell (signals reach celery). */
+function celeryCommand(celeryArgs: string): string[] {
+  return ['/bin/sh', '-ec', `python manage.py wait_for_db && python manage.py wait_for_migrations && exec celery -A plane ${celeryArgs}`];
+}
+
+/** Plane v1.2.2: web, space, admin, live, api, worker, beat-worker and the migrator Job. */
+export class PlaneChart extends Chart {
+  readonly web: AppDeployment;
+  readonly space: AppDeployment;
+  readonly admin: AppDeployment;
+  readonly live: AppDeployment;
+  readonly api: AppDeployment;
+  readonly worker: AppDeployment;
+  readonly beatWorker: AppDeployment;
+  readonly migrator: VersionedJob;
+
+  constructor(scope: Construct, id: string, props: PlaneChartProps) {
+    super(scope, id, props);
+    const { site, namespace, connections } = props;
+    const components = site.components;
+    const version = site.images.plane.tag;
+    const labels = (name: string, zone: Zone) => workloadLabels(site, name, zone, version);
+    const secrets: PlaneSecrets = {
+      secretKey: { secretName: PLANE_APP_SECRET, key: 'secret-key' },
+      liveServerSecretKey: { secretName: PLANE_APP_SECRET, key: 'live-server-secret-key' },
+    };
+
+    const nginxFrontend = (name: 'web' | 'admin') => new AppDeployment(this, name, {
+      namespace,
+      name: objectName(name),
+      labels: labels(name, 'frontend'),
+      image: planeImage(site, PLANE_IMAGES[name]),
+      runAs: NGINX_USER,
+      replicas: components[name].replicas,
+      resources: toResourceRequirements(components[name].resources),
+      port: FRONTEND_PORT,
+      probes: httpProbes(HEALTH_PATHS[name], 'http', STARTUP_SECONDS.nginx),
+      writablePaths: NGINX_WRITABLE_PATHS,
+    });
+    this.web = nginxFrontend('web');
+    this.admin = nginxFrontend('admin');
+
+    this.space = new AppDeployment(this, 'space', {
+      namespace,
+      name: objectName('space'),
+      labels: labels('space', 'frontend'),
+      image: planeImage(site, PLANE_IMAGES.space),
+      runAs: NODE_USER,
+      replicas: components.space.replicas,
+      resources: toResourceRequirements(components.space.resources),
+      port: FRONTEND_PORT,
+      probes: httpProbes(HEALTH_PATHS.space, 'http', STARTUP_SECONDS.node),
+      // The image starts with `npx react-router-serve`: npm wants a cache and must not phone home.
+      env: { NPM_CONFIG_CACHE: `${TMP_PATH}/.npm`, NPM_CONFIG_UPDATE_NOTIFIER: 'false' },
+      writablePaths: [TMP_PATH],
+    });
+
+    // The api's Service name is needed in its own ALLOWED_HOSTS, before the Service exists.
+    const apiName = objectName('api');
+    const apiHost = serviceHost(apiName, namespace);
+    const backend = backendEnv(site, connections, secrets, [apiName, apiHost]);
+    const backendProps = { namespace, image: planeImage(site, PLANE_IMAGES.backend), runAs: BACKEND_USER };
+
+    this.api = new AppDeployment(this, 'api', {
+      ...backendProps,
+      ...backend,
+      env: { ...backend.env, GUNICORN_WORKERS: String(components.api.gunicornWorkers) },
+      name: apiName,
+      labels: labels('api', 'backend'),
+      replicas: components.api.replicas,
+      resources: toResourceRequirements(components.api.resources),
+      command: ['./bin/docker-entrypoint-api.sh'],
+      port: API_PORT,
+      probes: httpProbes(HEALTH_PATHS.api, 'http', STARTUP_SECONDS.api, apiHost),
+      writablePaths: [BACKEND_LOG_PATH, BACKEND_STATIC_PATH, TMP_PATH],
+    });
+    const apiEndpoint = this.api.endpoint as ServiceEndpoint;
+
+    this.worker = new AppDeployment(this, 'worker', {
+      ...backendProps,
+      ...backend,
+      env: { ...backend.env, CELERY_WORKER_CONCURRENCY: String(components.worker.concurrency) },
+      name: objectName('worker'),
+      labels: labels('worker', 'egress'),
+      replicas: components.worker.replicas,
+      resources: toResourceRequirements(components.worker.resources),
+      // Celery defaults to one process per node CPU; the concurrency keeps it inside its memory limit.
+      command: celeryCommand('worker -l info --concurrency="$CELERY_WORKER_CONCURRENCY"'),
+      writablePaths: [BACKEND_LOG_PATH, TMP_PATH],
+    });
+
+    this.beatWorker = new AppDeployment(this, 'beat-worker', {
+      ...backendProps,
+      ...backend,
+      name: objectName('beat-worker'),
+      labels: labels('beat-worker', 'backend'),
+      // Exactly one scheduler, never two during a rollout: two would enqueue every periodic task twice.
+      replicas: 1,
+      strategy: 'Recreate',
+      resources: toResourceRequirements(components.beatWorker.resources),
+      command: celeryCommand('beat -l info'),
+      writablePaths: [BACKEND_LOG_PATH],
+    });
+
+    this.migrator = new VersionedJob(this, 'migrator', {
+      ...backendProps,
+      ...backend,
+      baseName: objectName('migrator'),
+      version,
+      labels: labels('migrator', 'backend'),
+      resources: toResourceRequirements(components.migrator.resources),
+      command: ['./bin/docker-entrypoint-migrator.sh'],
+      writablePaths: [BACKEND_LOG_PATH],
+    });
+
+    this.live = new AppDeployment(this, 'live', {
+      ...liveEnv(site, connections.redis, `http://${apiEndpoint.host}:${apiEndpoint.port}`, secrets),
+      namespace,
+      name: objectName('live'),
+      labels: labels('live', 'frontend'),
+      image: planeImage(site, PLANE_IMAGES.live),
+      runAs: NODE_USER,
+      replicas: components.live.replicas,
+      resources: toResourceRequirements(components.live.resources),
+      port: FRONTEND_PORT,
+      probes: httpProbes(HEALTH_PATHS.live, 'http', STARTUP_SECONDS.node),
+    });
+  }
+}

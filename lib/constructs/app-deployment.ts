@@ -1,0 +1,134 @@
+import { k8s } from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import { CONFIG_CHECKSUM_ANNOTATION } from '../checksum';
+import { serviceHost, ServiceEndpoint } from '../connections';
+import { ContainerSpec, hardenedPodSpec, RunAs } from '../hardening';
+import { WorkloadLabels } from '../labels';
+import { ProbeSet } from '../probes';
+import { ComponentConfig, ComponentConfigProps } from './component-config';
+
+export interface AppDeploymentProps extends Omit<ComponentConfigProps, 'name'> {
+  /** Name of the Deployment, its Service and ConfigMaps, e.g. "plane-api". */
+  readonly name: string;
+  readonly image: string;
+  readonly runAs: RunAs;
+  readonly resources: k8s.ResourceRequirements;
+  /** @default 1 */
+  readonly replicas?: number;
+  /**
+   * "Recreate" guarantees that two pods never run at once (a scheduler that must stay single).
+   * @default "RollingUpdate" with no unavailable pod
+   */
+  readonly strategy?: 'RollingUpdate' | 'Recreate';
+  readonly command?: string[];
+  readonly args?: string[];
+  /** Serving port, exposed by a ClusterIP Service of the same name. @default no port, no Service */
+  readonly port?: number;
+  /** @default no probes (only for processes that serve nothing) */
+  readonly probes?: ProbeSet;
+  /** Paths the image writes to (emptyDirs). @default none */
+  readonly writablePaths?: string[];
+}
+
+/** Port name used by every serving container and Service. */
+export const HTTP_PORT_NAME = 'http';
+/** Keep enough history for `kubectl rollout undo`. */
+const REVISION_HISTORY_LIMIT = 5;
+
+/**
+ * A hardened, stateless component: Deployment, its configuration, a Service when it serves, and,
+ * when it runs more than one replica, a PodDisruptionBudget and topology spread across nodes.
+ */
+export class AppDeployment extends Construct {
+  readonly name: string;
+  readonly labels: WorkloadLabels;
+  /** Set when the component serves a port. */
+  readonly endpoint?: ServiceEndpoint;
+  readonly deployment: k8s.KubeDeployment;
+
+  constructor(scope: Construct, id: string, props: AppDeploymentProps) {
+    super(scope, id);
+    const replicas = props.replicas ?? 1;
+    if (props.strategy === 'Recreate' && replicas !== 1) {
+      throw new Error(`${props.name}: a Recreate deployment exists to keep a single pod; replicas must be 1`);
+    }
+    this.name = props.name;
+    this.labels = props.labels;
+    const config = new ComponentConfig(this, 'config', { ...props });
+    const selector = { ...props.labels.selector };
+
+    const container: ContainerSpec = {
+      name: props.name,
+      image: props.image,
+      command: props.command,
+      args: props.args,
+      envFrom: config.envFrom,
+      env: config.env,
+      ports: props.port ? [{ name: HTTP_PORT_NAME, containerPort: props.port, protocol: 'TCP' }] : undefined,
+      resources: props.resources,
+      ...props.probes,
+      writablePaths: props.writablePaths,
+      volumeMounts: config.volumeMounts,
+    };
+
+    this.deployment = new k8s.KubeDeployment(this, 'deployment', {
+      metadata: { name: props.name, namespace: props.namespace, labels: { ...props.labels.all } },
+      spec: {
+        replicas,
+        revisionHistoryLimit: REVISION_HISTORY_LIMIT,
+        selector: { matchLabels: selector },
+        strategy: props.strategy === 'Recreate'
+          ? { type: 'Recreate' }
+          : {
+            type: 'RollingUpdate',
+            rollingUpdate: { maxUnavailable: k8s.IntOrString.fromNumber(0), maxSurge: k8s.IntOrString.fromNumber(1) },
+          },
+        template: {
+          metadata: {
+            labels: { ...props.labels.all },
+            annotations: { [CONFIG_CHECKSUM_ANNOTATION]: config.checksum },
+          },
+          spec: hardenedPodSpec({
+            runAs: props.runAs,
+            containers: [container],
+            volumes: config.volumes,
+            topologySpreadConstraints: replicas > 1 ? spreadAcrossNodes(selector) : undefined,
+          }),
+        },
+      },
+    });
+
+    if (props.port) {
+      const service = new k8s.KubeService(this, 'service', {
+        metadata: { name: props.name, namespace: props.namespace, labels: { ...props.labels.all } },
+        spec: {
+          type: 'ClusterIP',
+          selector,
+          ports: [{ name: HTTP_PORT_NAME, port: props.port, targetPort: k8s.IntOrString.fromString(HTTP_PORT_NAME), protocol: 'TCP' }],
+        },
+      });
+      this.endpoint = {
+        host: serviceHost(service.name, props.namespace),
+        port: props.port,
+        podSelector: selector,
+      };
+    }
+
+    if (replicas > 1) {
+      new k8s.KubePodDisruptionBudget(this, 'disruption-budget', {
+        metadata: { name: props.name, namespace: props.namespace, labels: { ...props.labels.all } },
+        spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: selector } },
+      });
+    }
+  }
+}
+
+/** Spread replicas over nodes when there are several; on a single node they still schedule. */
+export function spreadAcrossNodes(selector: Record<string, string>): k8s.TopologySpreadConstraint[] {
+  return [{
+    maxSkew: 1,
+    topologyKey: 'kubernetes.io/hostname',
+    whenUnsatisfiable: 'ScheduleAnyway',
+    labelSelector: { matchLabels: selector },
+  }];
+}

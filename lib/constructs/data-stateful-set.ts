@@ -1,0 +1,106 @@
+import { k8s } from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import { CONFIG_CHECKSUM_ANNOTATION } from '../checksum';
+import { serviceHost, ServiceEndpoint } from '../connections';
+import { hardenedPodSpec, RunAs } from '../hardening';
+import { WorkloadLabels } from '../labels';
+import { ProbeSet } from '../probes';
+import { ComponentConfig, ComponentConfigProps } from './component-config';
+
+export interface DataStatefulSetProps extends Omit<ComponentConfigProps, 'name'> {
+  /** Name of the StatefulSet, its Service and ConfigMaps, e.g. "plane-postgres". */
+  readonly name: string;
+  readonly image: string;
+  readonly runAs: RunAs;
+  readonly resources: k8s.ResourceRequirements;
+  readonly port: number;
+  /** Name of the serving port, e.g. "postgres"; probes may refer to it. */
+  readonly portName: string;
+  readonly probes: ProbeSet;
+  readonly command?: string[];
+  readonly args?: string[];
+  /** Where the persistent volume is mounted. */
+  readonly dataPath: string;
+  /** Size of the persistent volume, e.g. "10Gi". */
+  readonly storage: string;
+  readonly storageClass: string;
+  /** Other paths the image writes to (emptyDirs). @default none */
+  readonly writablePaths?: string[];
+  /** Time to flush data on shutdown. @default 60 */
+  readonly terminationGracePeriodSeconds?: number;
+}
+
+/** Name of the volume claim template; claims are "data-<name>-0". */
+export const DATA_VOLUME_NAME = 'data';
+
+/**
+ * A single-replica data service: StatefulSet with a persistent volume per pod, and a ClusterIP Service.
+ * Its claims are retained when the StatefulSet is deleted or scaled, so re-applying reattaches the data.
+ */
+export class DataStatefulSet extends Construct {
+  readonly endpoint: ServiceEndpoint;
+  readonly labels: WorkloadLabels;
+
+  constructor(scope: Construct, id: string, props: DataStatefulSetProps) {
+    super(scope, id);
+    this.labels = props.labels;
+    const config = new ComponentConfig(this, 'config', { ...props });
+    const selector = { ...props.labels.selector };
+    const metadata = { name: props.name, namespace: props.namespace, labels: { ...props.labels.all } };
+
+    const service = new k8s.KubeService(this, 'service', {
+      metadata,
+      spec: {
+        type: 'ClusterIP',
+        selector,
+        ports: [{ name: props.portName, port: props.port, targetPort: k8s.IntOrString.fromString(props.portName), protocol: 'TCP' }],
+      },
+    });
+
+    new k8s.KubeStatefulSet(this, 'stateful-set', {
+      metadata,
+      spec: {
+        serviceName: service.name,
+        replicas: 1,
+        revisionHistoryLimit: 5,
+        selector: { matchLabels: selector },
+        persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
+        updateStrategy: { type: 'RollingUpdate' },
+        template: {
+          metadata: {
+            labels: { ...props.labels.all },
+            annotations: { [CONFIG_CHECKSUM_ANNOTATION]: config.checksum },
+          },
+          spec: hardenedPodSpec({
+            runAs: props.runAs,
+            terminationGracePeriodSeconds: props.terminationGracePeriodSeconds ?? 60,
+            containers: [{
+              name: props.name,
+              image: props.image,
+              command: props.command,
+              args: props.args,
+              envFrom: config.envFrom,
+              env: config.env,
+              ports: [{ name: props.portName, containerPort: props.port, protocol: 'TCP' }],
+              resources: props.resources,
+              ...props.probes,
+              writablePaths: props.writablePaths,
+              volumeMounts: [{ name: DATA_VOLUME_NAME, mountPath: props.dataPath }, ...config.volumeMounts],
+            }],
+            volumes: config.volumes,
+          }),
+        },
+        volumeClaimTemplates: [{
+          metadata: { name: DATA_VOLUME_NAME, labels: { ...props.labels.selector } },
+          spec: {
+            accessModes: ['ReadWriteOnce'],
+            storageClassName: props.storageClass,
+            resources: { requests: { storage: k8s.Quantity.fromString(props.storage) } },
+          },
+        }],
+      },
+    });
+
+    this.endpoint = { host: serviceHost(service.name, props.namespace), port: props.port, podSelector: selector };
+  }
+}

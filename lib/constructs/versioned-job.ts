@@ -1,0 +1,59 @@
+import { k8s } from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import { configChecksum } from '../checksum';
+import { ContainerSpec, hardenedPodSpec, RunAs } from '../hardening';
+import { ComponentConfig, ComponentConfigProps } from './component-config';
+
+export interface VersionedJobProps extends Omit<ComponentConfigProps, 'name'> {
+  /** Base name, e.g. "plane-migrate"; the Job is "<base>-<version>-<digest>". */
+  readonly baseName: string;
+  /** Version the Job belongs to, e.g. "v1.2.2". */
+  readonly version: string;
+  readonly image: string;
+  readonly runAs: RunAs;
+  readonly resources: k8s.ResourceRequirements;
+  readonly command?: string[];
+  readonly args?: string[];
+  readonly writablePaths?: string[];
+  /** @default 6 */
+  readonly backoffLimit?: number;
+}
+
+/**
+ * A run-once Job named after the version it serves and a digest of its pod template. A Job's template
+ * is immutable: a new version (or any template change) gets a new Job, which runs again, instead of an
+ * apply that fails. It is kept after completion (no TTL) so that a re-apply finds it unchanged.
+ */
+export class VersionedJob extends Construct {
+  readonly name: string;
+
+  constructor(scope: Construct, id: string, props: VersionedJobProps) {
+    super(scope, id);
+    // ConfigMap names must not follow the version, or every upgrade would orphan one.
+    const config = new ComponentConfig(this, 'config', { ...props, name: props.baseName });
+    const container: ContainerSpec = {
+      name: props.baseName,
+      image: props.image,
+      command: props.command,
+      args: props.args,
+      envFrom: config.envFrom,
+      env: config.env,
+      resources: props.resources,
+      writablePaths: props.writablePaths,
+      volumeMounts: config.volumeMounts,
+    };
+    const template: k8s.PodTemplateSpec = {
+      metadata: { labels: { ...props.labels.all } },
+      spec: hardenedPodSpec({ runAs: props.runAs, containers: [container], volumes: config.volumes, restartPolicy: 'OnFailure' }),
+    };
+    const digest = configChecksum({ template: JSON.stringify(template) }).slice(0, 8);
+    const versionSlug = props.version.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+    this.name = `${props.baseName}-${versionSlug}-${digest}`;
+    if (this.name.length > 63) throw new Error(`job name ${this.name} is longer than 63 characters`);
+
+    new k8s.KubeJob(this, 'job', {
+      metadata: { name: this.name, namespace: props.namespace, labels: { ...props.labels.all } },
+      spec: { backoffLimit: props.backoffLimit ?? 6, template },
+    });
+  }
+}

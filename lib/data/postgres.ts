@@ -1,0 +1,59 @@
+import { k8s } from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import { PostgresConnection } from '../connections';
+import { DataStatefulSet } from '../constructs/data-stateful-set';
+import { WorkloadLabels } from '../labels';
+import { execProbes } from '../probes';
+
+export interface PostgresProps {
+  readonly namespace: string;
+  readonly labels: WorkloadLabels;
+  /** Pinned postgres 18 image (alpine variant: uid 70). */
+  readonly image: string;
+  readonly database: string;
+  readonly user: string;
+  readonly storage: string;
+  readonly storageClass: string;
+  readonly resources: k8s.ResourceRequirements;
+  /** @default "plane-postgres" (also the name of the Secret holding the password, key "password") */
+  readonly name?: string;
+}
+
+/** Alpine image's postgres user. */
+const POSTGRES_ALPINE_UID = 70;
+const PORT = 5432;
+/** Mount the volume at the parent of PGDATA: postgres 18's entrypoint refuses a volume at .../data. */
+const VOLUME_PATH = '/var/lib/postgresql';
+const PGDATA = '/var/lib/postgresql/18/docker';
+
+/** In-cluster PostgreSQL 18, one replica on a persistent volume. */
+export class Postgres extends Construct {
+  readonly connection: PostgresConnection;
+
+  constructor(scope: Construct, id: string, props: PostgresProps) {
+    super(scope, id);
+    const name = props.name ?? 'plane-postgres';
+    const password = { secretName: name, key: 'password' };
+    const service = new DataStatefulSet(this, 'stateful-set', {
+      namespace: props.namespace,
+      name,
+      labels: props.labels,
+      image: props.image,
+      runAs: { user: POSTGRES_ALPINE_UID, group: POSTGRES_ALPINE_UID },
+      resources: props.resources,
+      port: PORT,
+      portName: 'postgres',
+      env: { POSTGRES_DB: props.database, POSTGRES_USER: props.user, PGDATA },
+      secretEnv: { POSTGRES_PASSWORD: password },
+      // initdb on a new volume takes a while on a slow disk: give the first start 5 minutes.
+      probes: execProbes(['pg_isready', '--host=127.0.0.1', `--port=${PORT}`, `--username=${props.user}`, `--dbname=${props.database}`], 300),
+      dataPath: VOLUME_PATH,
+      storage: props.storage,
+      storageClass: props.storageClass,
+      writablePaths: ['/var/run/postgresql', '/tmp'],
+      // A clean shutdown writes a checkpoint; give it time before SIGKILL.
+      terminationGracePeriodSeconds: 120,
+    });
+    this.connection = { ...service.endpoint, database: props.database, user: props.user, password };
+  }
+}

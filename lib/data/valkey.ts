@@ -1,0 +1,61 @@
+import { k8s } from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import { RedisConnection } from '../connections';
+import { DataStatefulSet } from '../constructs/data-stateful-set';
+import { WorkloadLabels } from '../labels';
+import { execProbes } from '../probes';
+
+export interface ValkeyProps {
+  readonly namespace: string;
+  readonly labels: WorkloadLabels;
+  /** Pinned valkey/valkey image (alpine variant: uid 999, gid 1000). */
+  readonly image: string;
+  /** Redis memory cap, e.g. "128mb"; keep it below the container memory limit. */
+  readonly maxMemory: string;
+  readonly storage: string;
+  readonly storageClass: string;
+  readonly resources: k8s.ResourceRequirements;
+  /** @default "plane-redis" (also the name of the Secret holding the password, key "password") */
+  readonly name?: string;
+}
+
+/** valkey/valkey alpine: user valkey 999, group valkey 1000. */
+const VALKEY_ALPINE_USER = { user: 999, group: 1000 };
+const PORT = 6379;
+
+/** In-cluster Valkey (Redis-compatible, BSD licence): Plane's cache and the live server's pub/sub. */
+export class Valkey extends Construct {
+  readonly connection: RedisConnection;
+
+  constructor(scope: Construct, id: string, props: ValkeyProps) {
+    super(scope, id);
+    const name = props.name ?? 'plane-redis';
+    const password = { secretName: name, key: 'password' };
+    const service = new DataStatefulSet(this, 'stateful-set', {
+      namespace: props.namespace,
+      name,
+      labels: props.labels,
+      image: props.image,
+      runAs: VALKEY_ALPINE_USER,
+      resources: props.resources,
+      port: PORT,
+      portName: 'redis',
+      secretEnv: { REDIS_PASSWORD: password },
+      command: ['valkey-server'],
+      args: [
+        '--port', String(PORT),
+        '--dir', '/data',
+        '--requirepass', '$(REDIS_PASSWORD)',
+        '--maxmemory', props.maxMemory,
+        // Plane stores cache entries and pub/sub there, nothing that cannot be evicted.
+        '--maxmemory-policy', 'allkeys-lru',
+        '--save', '300 10',
+      ],
+      probes: execProbes(['sh', '-c', 'valkey-cli --no-auth-warning -a "$REDIS_PASSWORD" ping | grep -q PONG'], 60),
+      dataPath: '/data',
+      storage: props.storage,
+      storageClass: props.storageClass,
+    });
+    this.connection = { ...service.endpoint, password };
+  }
+}

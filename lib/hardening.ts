@@ -1,0 +1,112 @@
+/**
+ * The one place pod hardening is written. Every Deployment, StatefulSet and Job of the stack builds its
+ * pod spec through `hardenedPodSpec`, so a component cannot forget a setting (test/hardening.test.ts
+ * checks every pod template of dist/ against the Pod Security "restricted" profile and more).
+ */
+import { k8s } from 'cdk8s-plus-28';
+
+/** The numeric identity a container runs as; it must exist in (or be tolerated by) the image. */
+export interface RunAs {
+  readonly user: number;
+  readonly group: number;
+}
+
+/** A container as a component describes it; hardening, pull policy and writable mounts are added here. */
+export interface ContainerSpec {
+  readonly name: string;
+  readonly image: string;
+  readonly command?: string[];
+  readonly args?: string[];
+  readonly env?: k8s.EnvVar[];
+  readonly envFrom?: k8s.EnvFromSource[];
+  readonly ports?: k8s.ContainerPort[];
+  readonly resources: k8s.ResourceRequirements;
+  readonly startupProbe?: k8s.Probe;
+  readonly readinessProbe?: k8s.Probe;
+  readonly livenessProbe?: k8s.Probe;
+  /** Paths the image writes to; each gets its own emptyDir, the root filesystem stays read-only. */
+  readonly writablePaths?: string[];
+  /** Mounts of volumes declared in `HardenedPodProps.volumes` (data volumes, config files). */
+  readonly volumeMounts?: k8s.VolumeMount[];
+}
+
+export interface HardenedPodProps {
+  readonly runAs: RunAs;
+  readonly containers: ContainerSpec[];
+  /** Volumes other than the writable emptyDirs: PVCs, ConfigMaps, Secrets. */
+  readonly volumes?: k8s.Volume[];
+  /** @default "Always" (Deployments, StatefulSets); Jobs pass "OnFailure" or "Never". */
+  readonly restartPolicy?: string;
+  readonly topologySpreadConstraints?: k8s.TopologySpreadConstraint[];
+  /** @default 30 */
+  readonly terminationGracePeriodSeconds?: number;
+}
+
+export const CONTAINER_SECURITY_CONTEXT: k8s.SecurityContext = {
+  allowPrivilegeEscalation: false,
+  privileged: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  capabilities: { drop: ['ALL'] },
+};
+
+/** Cap on each writable emptyDir, so a runaway log or temp file cannot fill the node's disk. */
+const WRITABLE_SIZE_LIMIT = k8s.Quantity.fromString('256Mi');
+
+/** Volume name for a writable path: "/code/plane/logs" → "writable-code-plane-logs". */
+export function writableVolumeName(mountPath: string): string {
+  const slug = mountPath.replace(/^\/+|\/+$/g, '').replace(/[^a-z0-9]+/gi, '-').toLowerCase();
+  return `writable-${slug}`.slice(0, 63).replace(/-+$/, '');
+}
+
+export function hardenedPodSpec(props: HardenedPodProps): k8s.PodSpec {
+  if (props.runAs.user === 0 || props.runAs.group === 0) {
+    throw new Error('hardenedPodSpec: runAs user and group must not be 0 (root)');
+  }
+  const writableVolumes = new Map<string, k8s.Volume>();
+  const containers = props.containers.map((container): k8s.Container => {
+    const writableMounts = (container.writablePaths ?? []).map((mountPath): k8s.VolumeMount => {
+      const name = writableVolumeName(mountPath);
+      writableVolumes.set(name, { name, emptyDir: { sizeLimit: WRITABLE_SIZE_LIMIT } });
+      return { name, mountPath };
+    });
+    return {
+      name: container.name,
+      image: container.image,
+      imagePullPolicy: 'IfNotPresent',
+      command: container.command,
+      args: container.args,
+      env: container.env,
+      envFrom: container.envFrom,
+      ports: container.ports,
+      resources: container.resources,
+      startupProbe: container.startupProbe,
+      readinessProbe: container.readinessProbe,
+      livenessProbe: container.livenessProbe,
+      securityContext: CONTAINER_SECURITY_CONTEXT,
+      volumeMounts: nonEmpty([...writableMounts, ...(container.volumeMounts ?? [])]),
+    };
+  });
+  return {
+    automountServiceAccountToken: false,
+    // Services named postgres/redis would otherwise inject REDIS_PORT=tcp://… variables that Plane's fallbacks read.
+    enableServiceLinks: false,
+    restartPolicy: props.restartPolicy,
+    terminationGracePeriodSeconds: props.terminationGracePeriodSeconds,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: props.runAs.user,
+      runAsGroup: props.runAs.group,
+      fsGroup: props.runAs.group,
+      fsGroupChangePolicy: 'OnRootMismatch',
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    topologySpreadConstraints: props.topologySpreadConstraints,
+    containers,
+    volumes: nonEmpty([...writableVolumes.values(), ...(props.volumes ?? [])]),
+  };
+}
+
+function nonEmpty<T>(items: T[]): T[] | undefined {
+  return items.length > 0 ? items : undefined;
+}

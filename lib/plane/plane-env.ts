@@ -1,0 +1,91 @@
+/**
+ * Plane's environment, built from the site config and the data services' connections. Secrets are
+ * referenced, never copied: URLs that need a password compose it in the pod with $(VAR).
+ */
+import { SiteConfig } from '../config/site-config';
+import { AmqpConnection, PostgresConnection, RedisConnection, S3Connection, SecretKeyRef } from '../connections';
+import { appHost, appUrl } from '../site';
+import { BASE_PATHS } from './images';
+
+export interface PlaneConnections {
+  readonly postgres: PostgresConnection;
+  readonly redis: RedisConnection;
+  readonly rabbitmq: AmqpConnection;
+  readonly objectStore: S3Connection;
+}
+
+/** Names of the Secret keys the app itself needs (the data services bring their own). */
+export interface PlaneSecrets {
+  readonly secretKey: SecretKeyRef;
+  readonly liveServerSecretKey: SecretKeyRef;
+}
+
+export interface EnvParts {
+  readonly env: Record<string, string>;
+  readonly secretEnv: Record<string, SecretKeyRef>;
+  readonly derivedEnv: Record<string, string>;
+}
+
+function redisUrl(redis: RedisConnection, db: number): string {
+  return `redis://:$(REDIS_PASSWORD)@${redis.host}:${redis.port}/${db}`;
+}
+
+/** Environment of every Django process: api, worker, beat-worker, migrator. */
+export function backendEnv(site: SiteConfig, c: PlaneConnections, secrets: PlaneSecrets, apiHosts: string[]): EnvParts {
+  const url = appUrl(site);
+  return {
+    env: {
+      DEBUG: '0',
+      APP_VERSION: site.images.plane.tag,
+      ALLOWED_HOSTS: [appHost(site), ...apiHosts].join(','),
+      // Also CSRF trusted origins; all-https origins make Plane set secure cookies.
+      CORS_ALLOWED_ORIGINS: url,
+      WEB_URL: url,
+      APP_BASE_URL: url,
+      ADMIN_BASE_URL: url,
+      SPACE_BASE_URL: url,
+      LIVE_BASE_URL: url,
+      ADMIN_BASE_PATH: BASE_PATHS.admin,
+      SPACE_BASE_PATH: BASE_PATHS.space,
+      LIVE_BASE_PATH: BASE_PATHS.live,
+      USE_MINIO: '1',
+      AWS_REGION: c.objectStore.region,
+      AWS_S3_ENDPOINT_URL: c.objectStore.endpointUrl,
+      AWS_S3_BUCKET_NAME: c.objectStore.bucket,
+      // Browsers reach the store through the public https host.
+      MINIO_ENDPOINT_SSL: '1',
+      FILE_SIZE_LIMIT: String(site.plane.fileSizeLimit),
+      API_KEY_RATE_LIMIT: site.plane.apiKeyRateLimit,
+    },
+    secretEnv: {
+      SECRET_KEY: secrets.secretKey,
+      POSTGRES_PASSWORD: c.postgres.password,
+      REDIS_PASSWORD: c.redis.password,
+      RABBITMQ_PASSWORD: c.rabbitmq.password,
+      AWS_ACCESS_KEY_ID: c.objectStore.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: c.objectStore.secretAccessKey,
+    },
+    derivedEnv: {
+      DATABASE_URL: `postgresql://${c.postgres.user}:$(POSTGRES_PASSWORD)@${c.postgres.host}:${c.postgres.port}/${c.postgres.database}`,
+      REDIS_URL: redisUrl(c.redis, site.plane.redisDb),
+      AMQP_URL: `amqp://${c.rabbitmq.user}:$(RABBITMQ_PASSWORD)@${c.rabbitmq.host}:${c.rabbitmq.port}/${c.rabbitmq.vhost}`,
+    },
+  };
+}
+
+/** Environment of the live (collaboration) server. */
+export function liveEnv(site: SiteConfig, redis: RedisConnection, apiUrl: string, secrets: PlaneSecrets): EnvParts {
+  return {
+    env: {
+      API_BASE_URL: apiUrl,
+      APP_VERSION: site.images.plane.tag,
+      LIVE_BASE_PATH: BASE_PATHS.live,
+      CORS_ALLOWED_ORIGINS: appUrl(site),
+    },
+    secretEnv: {
+      LIVE_SERVER_SECRET_KEY: secrets.liveServerSecretKey,
+      REDIS_PASSWORD: redis.password,
+    },
+    derivedEnv: { REDIS_URL: redisUrl(redis, site.plane.redisDb) },
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * The synth command: validate the site, build the app, check the budget, then replace the output
+ * folder in one step. Any failure exits non-zero and leaves the previous output untouched.
+ */
+import { App, YamlOutputType } from 'cdk8s';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { BudgetError, checkBudget } from './budget';
+import { DEFAULT_SITE_FILE, loadSiteConfig, SiteConfigError } from './config/load-site-config';
+import { SiteConfig } from './config/site-config';
+
+/** Adds every chart of the stack to the app; main.ts provides it. */
+export type StackBuilder = (app: App, site: SiteConfig) => void;
+
+export interface SynthOptions {
+  /** @default the Javisi site (site/javisi.yaml) */
+  readonly siteFile?: string;
+  readonly outdir: string;
+}
+
+/** Environment variable selecting the site file. */
+export const SITE_CONFIG_ENV = 'SITE_CONFIG';
+
+/** Builds the stack in memory and returns every manifest, without writing anything. */
+export function buildManifests(build: StackBuilder, site: SiteConfig): Record<string, unknown>[] {
+  const app = new App({ outdir: 'unused' });
+  build(app, site);
+  return app.charts.flatMap((chart) => chart.toJson());
+}
+
+export function synthesize(build: StackBuilder, options: SynthOptions): void {
+  const site = loadSiteConfig(options.siteFile ?? DEFAULT_SITE_FILE);
+  const outdir = path.resolve(options.outdir);
+  const staging = `${outdir}.tmp-${process.pid}`;
+  fs.rmSync(staging, { recursive: true, force: true });
+  try {
+    const app = new App({ outdir: staging, yamlOutputType: YamlOutputType.FILE_PER_CHART });
+    build(app, site);
+    checkBudget(site, app.charts.flatMap((chart) => chart.toJson()));
+    app.synth();
+    replaceDirectory(staging, outdir);
+  } finally {
+    fs.rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+/** Swaps a complete new folder in place of the old one; the old one is removed only afterwards. */
+function replaceDirectory(source: string, target: string): void {
+  const retired = `${target}.old-${process.pid}`;
+  if (fs.existsSync(target)) fs.renameSync(target, retired);
+  fs.renameSync(source, target);
+  fs.rmSync(retired, { recursive: true, force: true });
+}
+
+/** Entry point of main.ts: site file from SITE_CONFIG, output folder from CDK8S_OUTDIR (set by the cdk8s CLI). */
+export function runSynth(build: StackBuilder): void {
+  try {
+    synthesize(build, {
+      siteFile: process.env[SITE_CONFIG_ENV] || undefined,
+      outdir: process.env.CDK8S_OUTDIR || 'dist',
+    });
+  } catch (error) {
+    if (error instanceof SiteConfigError || error instanceof BudgetError) {
+      process.stderr.write(`synth failed: ${error.message}\n`);
+    } else {
+      process.stderr.write(`synth failed: ${(error as Error).stack ?? String(error)}\n`);
+    }
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Wiring only: which charts make the stack and what each passes to the next.
+ * `npx cdk8s synth` (or `npm run synth`) runs this file; SITE_CONFIG selects another site file.
+ */
+import { App, Chart } from 'cdk8s';
+import { NamespaceChart } from './charts/namespace-chart';
+import { ObjectStoreChart } from './charts/object-store-chart';
+import { PlaneChart } from './charts/plane-chart';
+import { PostgresChart } from './charts/postgres-chart';
+import { RabbitmqChart } from './charts/rabbitmq-chart';
+import { RedisChart } from './charts/redis-chart';
+import { SiteConfig } from './lib/config/site-config';
+import { runSynth } from './lib/synth';
+
+export function buildStack(app: App, site: SiteConfig): void {
+  const namespace = new NamespaceChart(app, 'namespace', { name: site.kubernetes.namespace });
+  const inNamespace = { site, namespace: namespace.name };
+
+  const postgres = new PostgresChart(app, 'postgres', inNamespace);
+  const redis = new RedisChart(app, 'redis', inNamespace);
+  const rabbitmq = new RabbitmqChart(app, 'rabbitmq', inNamespace);
+  const objectStore = new ObjectStoreChart(app, 'object-store', inNamespace);
+
+  const plane = new PlaneChart(app, 'plane', {
+    ...inNamespace,
+    connections: {
+      postgres: postgres.connection,
+      redis: redis.connection,
+      rabbitmq: rabbitmq.connection,
+      objectStore: objectStore.connection,
+    },
+  });
+
+  // Files are numbered in this order, so `kubectl apply -f dist` creates the namespace first.
+  const inOrder: Chart[] = [namespace, postgres, redis, rabbitmq, objectStore, plane];
+  inOrder.slice(1).forEach((chart, index) => chart.addDependency(inOrder[index]));
+}
+
+if (require.main === module) {
+  runSynth(buildStack);
+}
