@@ -66,10 +66,13 @@ const resourceAmounts = z.strictObject({ cpu, memory: bytes });
 const resources = z
   .strictObject({ requests: resourceAmounts, limits: resourceAmounts })
   .superRefine((value, ctx) => {
-    if (cpuToMillicores(value.requests.cpu) > cpuToMillicores(value.limits.cpu)) {
+    // Refinements run even when a field failed its own check: compare only well-formed quantities.
+    const cpus = [value.requests.cpu, value.limits.cpu];
+    const memories = [value.requests.memory, value.limits.memory];
+    if (cpus.every(isCpuQuantity) && cpuToMillicores(value.requests.cpu) > cpuToMillicores(value.limits.cpu)) {
       ctx.addIssue({ code: 'custom', path: ['requests', 'cpu'], message: `request ${value.requests.cpu} is above the limit ${value.limits.cpu}` });
     }
-    if (quantityToBytes(value.requests.memory) > quantityToBytes(value.limits.memory)) {
+    if (memories.every(isByteQuantity) && quantityToBytes(value.requests.memory) > quantityToBytes(value.limits.memory)) {
       ctx.addIssue({ code: 'custom', path: ['requests', 'memory'], message: `request ${value.requests.memory} is above the limit ${value.limits.memory}` });
     }
   });

@@ -1,0 +1,77 @@
+/** Shared test helpers: synthesize the stack in memory and walk its pod templates. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parse, stringify } from 'yaml';
+import { buildStack } from '../main';
+import { DEFAULT_SITE_FILE, parseSiteConfig } from '../lib/config/load-site-config';
+import { SiteConfig } from '../lib/config/site-config';
+import { buildManifests } from '../lib/synth';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+/** Any manifest, read loosely: tests check shapes themselves. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Manifest = Record<string, any>;
+
+export function defaultSiteYaml(): Record<string, unknown> {
+  return parse(fs.readFileSync(DEFAULT_SITE_FILE, 'utf8'));
+}
+
+/** The Javisi site with a change applied to its YAML tree, validated like any site file. */
+export function siteWith(change: (tree: Manifest) => void = () => undefined): SiteConfig {
+  const tree = defaultSiteYaml();
+  change(tree);
+  return parseSiteConfig(stringify(tree));
+}
+
+export function synth(site: SiteConfig = siteWith()): Manifest[] {
+  return buildManifests(buildStack, site) as Manifest[];
+}
+
+export interface PodTemplateRef {
+  readonly kind: string;
+  readonly name: string;
+  readonly workload: Manifest;
+  readonly template: Manifest;
+}
+
+const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'Job', 'DaemonSet', 'CronJob'];
+
+/** Every pod template of the stack, whatever kind holds it. */
+export function podTemplates(manifests: Manifest[]): PodTemplateRef[] {
+  return manifests
+    .filter((m) => WORKLOAD_KINDS.includes(m.kind))
+    .map((m) => ({
+      kind: m.kind,
+      name: m.metadata.name,
+      workload: m,
+      template: m.kind === 'CronJob' ? m.spec.jobTemplate.spec.template : m.spec.template,
+    }));
+}
+
+export function containersOf(template: Manifest): Manifest[] {
+  return [...(template.spec.initContainers ?? []), ...(template.spec.containers ?? [])];
+}
+
+/** The pod template of a component, by its app.kubernetes.io/name label. */
+export function componentTemplate(manifests: Manifest[], component: string): PodTemplateRef {
+  const found = podTemplates(manifests).find((p) => p.template.metadata?.labels?.['app.kubernetes.io/name'] === component);
+  if (!found) throw new Error(`no workload for component ${component}`);
+  return found;
+}
+
+export function find(manifests: Manifest[], kind: string, name: string): Manifest {
+  const found = manifests.find((m) => m.kind === kind && m.metadata?.name === name);
+  if (!found) throw new Error(`no ${kind} ${name}`);
+  return found;
+}
+
+export function checksumOf(ref: PodTemplateRef): string | undefined {
+  return ref.template.metadata?.annotations?.['checksum/config'];
+}
+
+/** Every Plane and data component the stack must run. */
+export const EXPECTED_COMPONENTS = [
+  'web', 'space', 'admin', 'live', 'api', 'worker', 'beat-worker', 'migrator',
+  'postgres', 'redis', 'rabbitmq', 'object-store',
+];
