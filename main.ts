@@ -1,6 +1,6 @@
 /**
  * Wiring only: which charts make the stack and what each passes to the next.
- * `npx cdk8s synth` (or `npm run synth`) runs this file; SITE_CONFIG selects another site file.
+ * `npx cdk8s synth` and `npm run synth` run it through bin/synth.ts; SITE_CONFIG selects another site file.
  */
 import { App, Chart } from 'cdk8s';
 import { NamespaceChart } from './charts/namespace-chart';
@@ -10,7 +10,6 @@ import { PostgresChart } from './charts/postgres-chart';
 import { RabbitmqChart } from './charts/rabbitmq-chart';
 import { RedisChart } from './charts/redis-chart';
 import { SiteConfig } from './lib/config/site-config';
-import { runSynth } from './lib/synth';
 
 export function buildStack(app: App, site: SiteConfig): void {
   const namespace = new NamespaceChart(app, 'namespace', { name: site.kubernetes.namespace });
@@ -34,8 +33,4 @@ export function buildStack(app: App, site: SiteConfig): void {
   // Files are numbered in this order, so `kubectl apply -f dist` creates the namespace first.
   const inOrder: Chart[] = [namespace, postgres, redis, rabbitmq, objectStore, plane];
   inOrder.slice(1).forEach((chart, index) => chart.addDependency(inOrder[index]));
-}
-
-if (require.main === module) {
-  runSynth(buildStack);
 }

@@ -57,8 +57,9 @@ function footprintRow(label: string, f: Omit<WorkloadFootprint, 'kind' | 'name'>
 
 console.log(`synth timings on ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown CPU'}), node ${process.version}`);
 time('npx cdk8s synth (CLI + build + app)', 'npx', ['cdk8s', 'synth', '--output', '{out}']);
-time('npm run synth (build + app)', 'npm', ['run', '--silent', 'synth']);
+time('npm run synth (up-to-date check + app)', 'npm', ['run', '--silent', 'synth']);
 time('direct synth: node build/synth.js', process.execPath, ['build/synth.js']);
+time('bundle rebuild after a source change', 'sh', ['-c', 'rm -f build/synth.js.sha256 && node scripts/build.mjs']);
 
 const site = loadSiteConfig();
 const workloads = workloadFootprints(buildManifests(buildStack, site));

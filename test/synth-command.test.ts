@@ -14,13 +14,13 @@ import { defaultSiteYaml, Manifest, REPO_ROOT } from './helpers';
 
 const run = promisify(execFile);
 /** What `npm run synth` and the cdk8s CLI run. */
-const MAIN = path.join(REPO_ROOT, 'build', 'synth.js');
+const SYNTH = path.join(REPO_ROOT, 'scripts', 'synth.mjs');
 
 interface RunResult { code: number; stderr: string }
 
 async function synthProcess(env: Record<string, string>): Promise<RunResult> {
   try {
-    const { stderr } = await run(process.execPath, [MAIN], { env: { ...process.env, ...env }, cwd: REPO_ROOT });
+    const { stderr } = await run(process.execPath, [SYNTH], { env: { ...process.env, ...env }, cwd: REPO_ROOT });
     return { code: 0, stderr };
   } catch (error) {
     const failure = error as { code: number; stderr: string };
