@@ -4,6 +4,7 @@
  */
 import { App, Chart } from 'cdk8s';
 import { NamespaceChart } from './charts/namespace-chart';
+import { NetworkPolicyChart } from './charts/network-policy-chart';
 import { ObjectStoreChart } from './charts/object-store-chart';
 import { PlaneChart } from './charts/plane-chart';
 import { PostgresChart } from './charts/postgres-chart';
@@ -20,17 +21,17 @@ export function buildStack(app: App, site: SiteConfig): void {
   const rabbitmq = new RabbitmqChart(app, 'rabbitmq', inNamespace);
   const objectStore = new ObjectStoreChart(app, 'object-store', inNamespace);
 
-  const plane = new PlaneChart(app, 'plane', {
-    ...inNamespace,
-    connections: {
-      postgres: postgres.connection,
-      redis: redis.connection,
-      rabbitmq: rabbitmq.connection,
-      objectStore: objectStore.connection,
-    },
-  });
+  const connections = {
+    postgres: postgres.connection,
+    redis: redis.connection,
+    rabbitmq: rabbitmq.connection,
+    objectStore: objectStore.connection,
+  };
+  const plane = new PlaneChart(app, 'plane', { ...inNamespace, connections });
+  const networkPolicies = new NetworkPolicyChart(app, 'network-policies', { site, plane, data: connections });
 
-  // Files are numbered in this order, so `kubectl apply -f dist` creates the namespace first.
-  const inOrder: Chart[] = [namespace, postgres, redis, rabbitmq, objectStore, plane];
+  // Files are numbered in this order: `kubectl apply -f dist` creates the namespace, then the
+  // policies (so no pod ever runs unguarded), then the workloads.
+  const inOrder: Chart[] = [namespace, networkPolicies, postgres, redis, rabbitmq, objectStore, plane];
   inOrder.slice(1).forEach((chart, index) => chart.addDependency(inOrder[index]));
 }

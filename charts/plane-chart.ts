@@ -1,7 +1,7 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
 import { SiteConfig } from '../lib/config/site-config';
-import { serviceHost, ServiceEndpoint } from '../lib/connections';
+import { serviceHost } from '../lib/connections';
 import { AppDeployment } from '../lib/constructs/app-deployment';
 import { VersionedJob } from '../lib/constructs/versioned-job';
 import { Zone } from '../lib/labels';
@@ -97,10 +97,13 @@ export class PlaneChart extends Chart {
       writablePaths: [TMP_PATH],
     });
 
-    // The api's Service name is needed in its own ALLOWED_HOSTS, before the Service exists.
+    // The api's Service name is needed in its own ALLOWED_HOSTS and live's URL in the backend's
+    // environment, before either Service exists.
     const apiName = objectName('api');
     const apiHost = serviceHost(apiName, namespace);
-    const backend = backendEnv(site, connections, secrets, [apiName, apiHost]);
+    const liveName = objectName('live');
+    const liveUrl = `http://${serviceHost(liveName, namespace)}:${FRONTEND_PORT}`;
+    const backend = backendEnv(site, connections, secrets, [apiName, apiHost], liveUrl);
     const backendProps = { namespace, image: planeImage(site, PLANE_IMAGES.backend), runAs: BACKEND_USER };
 
     this.api = new AppDeployment(this, 'api', {
@@ -116,7 +119,7 @@ export class PlaneChart extends Chart {
       probes: httpProbes(HEALTH_PATHS.api, 'http', STARTUP_SECONDS.api, apiHost),
       writablePaths: [BACKEND_LOG_PATH, BACKEND_STATIC_PATH, TMP_PATH],
     });
-    const apiEndpoint = this.api.endpoint as ServiceEndpoint;
+    const apiEndpoint = this.api.serviceEndpoint;
 
     this.worker = new AppDeployment(this, 'worker', {
       ...backendProps,
@@ -158,7 +161,7 @@ export class PlaneChart extends Chart {
     this.live = new AppDeployment(this, 'live', {
       ...liveEnv(site, connections.redis, `http://${apiEndpoint.host}:${apiEndpoint.port}`, secrets),
       namespace,
-      name: objectName('live'),
+      name: liveName,
       labels: labels('live', 'frontend'),
       image: planeImage(site, PLANE_IMAGES.live),
       runAs: NODE_USER,

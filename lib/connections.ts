@@ -1,3 +1,5 @@
+import { PodPeer } from './network/peers';
+
 /**
  * What a data service exposes to its clients. Charts pass these objects along instead of retyping
  * host names, ports or Secret names (wire by reference).
@@ -14,13 +16,11 @@ export function serviceHost(name: string, namespace: string): string {
   return `${name}.${namespace}.svc`;
 }
 
-/** A TCP endpoint inside the cluster. */
-export interface ServiceEndpoint {
-  /** Fully qualified Service DNS name. */
+/** A TCP endpoint inside the cluster; as a PodPeer it names the serving pods for NetworkPolicies. */
+export interface ServiceEndpoint extends PodPeer {
+  /** Service DNS name. */
   readonly host: string;
   readonly port: number;
-  /** Labels of the serving pods (for NetworkPolicies). */
-  readonly podSelector: Readonly<Record<string, string>>;
 }
 
 export interface PostgresConnection extends ServiceEndpoint {

@@ -10,12 +10,15 @@ export const PART_OF = 'plane';
 /** The seed's network zones, carried as app.kubernetes.io/component (NetworkPolicies select on them). */
 export type Zone = 'edge' | 'frontend' | 'backend' | 'egress' | 'data';
 
+/** What app.kubernetes.io/component says: a workload's zone, or the policies that guard them. */
+export type ComponentRole = Zone | 'network-policy';
+
 export interface WorkloadLabelProps {
   /** Site instance, e.g. "javisi". */
   readonly instance: string;
   /** Component name, e.g. "api"; unique within the instance. */
   readonly name: string;
-  readonly zone: Zone;
+  readonly zone: ComponentRole;
   /** Version of the software the component runs (its image tag). */
   readonly version: string;
 }

@@ -1,6 +1,6 @@
 /** Values derived from the site config that several charts need; one definition each. */
 import { SiteConfig, parseImageReference } from './config/site-config';
-import { PART_OF, WorkloadLabels, Zone } from './labels';
+import { ComponentRole, PART_OF, WorkloadLabels } from './labels';
 
 /** Public host of the app, e.g. "work.ewutelo.cloud". */
 export function appHost(site: SiteConfig): string {
@@ -28,6 +28,6 @@ export function planeImage(site: SiteConfig, name: string): string {
   return `${site.images.plane.registry}/${name}:${site.images.plane.tag}`;
 }
 
-export function workloadLabels(site: SiteConfig, name: string, zone: Zone, version: string): WorkloadLabels {
+export function workloadLabels(site: SiteConfig, name: string, zone: ComponentRole, version: string): WorkloadLabels {
   return new WorkloadLabels({ instance: site.project.name, name, zone, version });
 }

@@ -2,19 +2,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { findUpwards } from '../paths';
 import { SiteConfig, siteConfigSchema } from './site-config';
 
 /** The Javisi site, used when no other file is selected. */
 export const DEFAULT_SITE_FILE = findUpwards(__dirname, path.join('site', 'javisi.yaml'));
 
-/** The compiled code runs from build/ or from a bundle in build/: look for the site folder upwards. */
-function findUpwards(start: string, relative: string): string {
-  for (let dir = start; ; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, relative);
-    if (fs.existsSync(candidate)) return candidate;
-    if (path.dirname(dir) === dir) return path.join(start, relative);
-  }
-}
 
 /** A site file that cannot be used; `problems` has one line per field, each naming its path. */
 export class SiteConfigError extends Error {

@@ -35,6 +35,9 @@ const cidr = z.string().superRefine((value, ctx) => {
   if (issue) ctx.addIssue({ code: 'custom', message: issue });
 });
 
+/** IPv4 only: the worker's egress rule is an IPv4 block (k3s is single-stack IPv4 by default). */
+const ipv4Cidr = cidr.refine((v) => !v.includes(':'), 'expected an IPv4 CIDR such as 10.0.0.0/8');
+
 const ipv4Address = z.string().refine((v) => ipaddr.IPv4.isValidFourPartDecimal(v), 'expected an IPv4 address such as 137.74.114.167');
 
 /** "docker.io/library/postgres:18.1-alpine" → parts; rejects floating or missing tags. */
@@ -102,7 +105,7 @@ export const siteConfigSchema = z.strictObject({
   hosts: z.strictObject({ app: dnsLabel, api: dnsLabel }),
   vps: z.strictObject({
     hostname: dnsLabel,
-    publicAddress: ipv4Address,
+    addresses: z.array(ipv4Address).min(1, "expected the node's own IPv4 addresses"),
     cpu: positiveInt('CPUs', 256),
     memory: bytes,
     budget: resourceAmounts,
@@ -115,6 +118,11 @@ export const siteConfigSchema = z.strictObject({
   }),
   network: z.strictObject({
     vpnCidrs: z.array(cidr).min(1, 'expected at least one VPN CIDR'),
+    clusterDns: z.strictObject({ namespace: dnsLabel, podLabels: z.record(z.string(), z.string()) }),
+    workerEgress: z.strictObject({
+      ports: z.array(z.number().int().min(1, 'expected a port 1-65535').max(65535, 'expected a port 1-65535')).min(1),
+      blockedCidrs: z.array(ipv4Cidr),
+    }),
   }),
   images: z.strictObject({
     plane: z.strictObject({

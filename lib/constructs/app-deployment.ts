@@ -4,6 +4,7 @@ import { CONFIG_CHECKSUM_ANNOTATION } from '../checksum';
 import { serviceHost, ServiceEndpoint } from '../connections';
 import { ContainerSpec, hardenedPodSpec, RunAs } from '../hardening';
 import { WorkloadLabels } from '../labels';
+import { PodPeer } from '../network/peers';
 import { ProbeSet } from '../probes';
 import { ComponentConfig, ComponentConfigProps } from './component-config';
 
@@ -42,9 +43,17 @@ const REVISION_HISTORY_LIMIT = 5;
 export class AppDeployment extends Construct {
   readonly name: string;
   readonly labels: WorkloadLabels;
+  /** The component's pods, for NetworkPolicies. */
+  readonly peer: PodPeer;
   /** Set when the component serves a port. */
   readonly endpoint?: ServiceEndpoint;
   readonly deployment: k8s.KubeDeployment;
+
+  /** The Service endpoint; only for components that serve a port. */
+  get serviceEndpoint(): ServiceEndpoint {
+    if (!this.endpoint) throw new Error(`${this.name} serves no port`);
+    return this.endpoint;
+  }
 
   constructor(scope: Construct, id: string, props: AppDeploymentProps) {
     super(scope, id);
@@ -56,6 +65,7 @@ export class AppDeployment extends Construct {
     this.labels = props.labels;
     const config = new ComponentConfig(this, 'config', { ...props });
     const selector = { ...props.labels.selector };
+    this.peer = { name: props.name, namespace: props.namespace, podSelector: selector };
 
     const container: ContainerSpec = {
       name: props.name,
@@ -107,11 +117,7 @@ export class AppDeployment extends Construct {
           ports: [{ name: HTTP_PORT_NAME, port: props.port, targetPort: k8s.IntOrString.fromString(HTTP_PORT_NAME), protocol: 'TCP' }],
         },
       });
-      this.endpoint = {
-        host: serviceHost(service.name, props.namespace),
-        port: props.port,
-        podSelector: selector,
-      };
+      this.endpoint = { ...this.peer, host: serviceHost(service.name, props.namespace), port: props.port };
     }
 
     if (replicas > 1) {

@@ -101,6 +101,6 @@ export class DataStatefulSet extends Construct {
       },
     });
 
-    this.endpoint = { host: serviceHost(service.name, props.namespace), port: props.port, podSelector: selector };
+    this.endpoint = { name: props.name, namespace: props.namespace, podSelector: selector, host: serviceHost(service.name, props.namespace), port: props.port };
   }
 }

@@ -2,6 +2,7 @@ import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { configChecksum } from '../checksum';
 import { ContainerSpec, hardenedPodSpec, RunAs } from '../hardening';
+import { PodPeer } from '../network/peers';
 import { ComponentConfig, ComponentConfigProps } from './component-config';
 
 export interface VersionedJobProps extends Omit<ComponentConfigProps, 'name'> {
@@ -26,9 +27,12 @@ export interface VersionedJobProps extends Omit<ComponentConfigProps, 'name'> {
  */
 export class VersionedJob extends Construct {
   readonly name: string;
+  /** The Job's pods, for NetworkPolicies. */
+  readonly peer: PodPeer;
 
   constructor(scope: Construct, id: string, props: VersionedJobProps) {
     super(scope, id);
+    this.peer = { name: props.baseName, namespace: props.namespace, podSelector: { ...props.labels.selector } };
     // ConfigMap names must not follow the version, or every upgrade would orphan one.
     const config = new ComponentConfig(this, 'config', { ...props, name: props.baseName });
     const container: ContainerSpec = {

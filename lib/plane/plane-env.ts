@@ -30,8 +30,11 @@ function redisUrl(redis: RedisConnection, db: number): string {
   return `redis://:$(REDIS_PASSWORD)@${redis.host}:${redis.port}/${db}`;
 }
 
-/** Environment of every Django process: api, worker, beat-worker, migrator. */
-export function backendEnv(site: SiteConfig, c: PlaneConnections, secrets: PlaneSecrets, apiHosts: string[]): EnvParts {
+/**
+ * Environment of every Django process: api, worker, beat-worker, migrator. `liveUrl` is the live
+ * server's in-cluster URL: only a background task (copy_s3_object) calls it, from the worker.
+ */
+export function backendEnv(site: SiteConfig, c: PlaneConnections, secrets: PlaneSecrets, apiHosts: string[], liveUrl: string): EnvParts {
   const url = appUrl(site);
   return {
     env: {
@@ -44,7 +47,7 @@ export function backendEnv(site: SiteConfig, c: PlaneConnections, secrets: Plane
       APP_BASE_URL: url,
       ADMIN_BASE_URL: url,
       SPACE_BASE_URL: url,
-      LIVE_BASE_URL: url,
+      LIVE_BASE_URL: liveUrl,
       ADMIN_BASE_PATH: BASE_PATHS.admin,
       SPACE_BASE_PATH: BASE_PATHS.space,
       LIVE_BASE_PATH: BASE_PATHS.live,

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok
+# Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
+# and kwok
 # from Go modules, once, into a cache directory outside the repository.
 #
 #   tools/cluster/build.sh            # build if needed, print the bin directory
+#   tools/cluster/build.sh --print    # print the bin directory, build nothing
 #
 # A warm cache (all binaries present + stamp for the current version key)
 # returns immediately. Versions are pinned by go.mod/go.sum in this directory
@@ -14,6 +16,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 command -v go >/dev/null || { log "go is required (see README.md)"; exit 1; }
 
 BIN="$(bin_dir)"
+if [[ "${1:-}" == "--print" ]]; then echo "$BIN"; exit 0; fi
 STAMP="$BIN/.complete"
 
 warm=1
@@ -58,14 +61,17 @@ trap 'rm -rf "$tmp"' EXIT
 start=$(date +%s)
 log "cold build into $BIN (go $(go env GOVERSION), -p $PARALLEL)"
 
-# One `go build` for all four control-plane binaries: they share most packages
+# kubectl is built too: the same release as the server, so tests are not at
+# the mercy of whatever kubectl the machine has (version skew).
+# One `go build` for all control-plane binaries: they share most packages
 # (apimachinery, client-go, apiserver, etcd client), and a single invocation
 # compiles each shared package once and keeps both cores busy until the end.
-log "building kube-apiserver, kube-controller-manager, kube-scheduler, etcd ($k8s_version)"
+log "building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl ($k8s_version), etcd"
 (cd "$CLUSTER_DIR" && go build -p "$PARALLEL" -ldflags "$ldflags" -o "$tmp/" \
   k8s.io/kubernetes/cmd/kube-apiserver \
   k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kube-scheduler \
+  k8s.io/kubernetes/cmd/kubectl \
   go.etcd.io/etcd/server/v3)
 # go names the binary of go.etcd.io/etcd/server/v3 after "server".
 mv "$tmp/server" "$tmp/etcd"

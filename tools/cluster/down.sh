@@ -35,7 +35,7 @@ for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
   rm -f "$pidfile"
 done
 
-if [[ $purge == 1 ]]; then
+if [[ $purge == 1 && -f "$STATE_DIR/.plane-test-cluster" ]]; then
   rm -rf "$STATE_DIR"
   log "removed $STATE_DIR"
 fi

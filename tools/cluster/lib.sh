@@ -54,7 +54,7 @@ version_key() {
   echo "k8s-${k8s}_etcd-${etcd}_kwok-${kwok}_${gov}_${sum}"
 }
 
-BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
 
 bin_dir() { echo "$CLUSTER_CACHE/$(version_key)/bin"; }
 

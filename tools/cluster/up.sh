@@ -13,7 +13,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-for tool in openssl kubectl curl setsid; do
+for tool in openssl curl setsid; do
   command -v "$tool" >/dev/null || { log "$tool is required"; exit 1; }
 done
 
@@ -25,6 +25,15 @@ fi
 
 t0=$(date +%s.%N)
 BIN="$("$CLUSTER_DIR/build.sh")"
+
+# A port already in use would make the health checks below talk to someone
+# else's server; fail clearly instead.
+for port in "$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$KCM_PORT" "$SCHEDULER_PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    log "127.0.0.1:$port is already in use; set the *_PORT variables (see README.md)"
+    exit 1
+  fi
+done
 t1=$(date +%s.%N)
 
 # On any failure: show the end of every log, then stop what was started.
@@ -42,8 +51,18 @@ on_exit() {
 }
 trap on_exit EXIT
 
-rm -rf "$STATE_DIR"
+# Only ever delete a directory this script created (marker file), so a
+# mistyped STATE_DIR cannot wipe anything else.
+if [[ -e "$STATE_DIR" ]]; then
+  if [[ -f "$STATE_DIR/.plane-test-cluster" ]]; then
+    rm -rf "$STATE_DIR"
+  elif [[ -n "$(ls -A "$STATE_DIR")" ]]; then
+    log "$STATE_DIR exists and was not created by up.sh; choose another STATE_DIR"
+    exit 1
+  fi
+fi
 mkdir -p "$STATE_DIR"/{pki,logs,pids,etcd}
+touch "$STATE_DIR/.plane-test-cluster"
 chmod 700 "$STATE_DIR"
 PKI="$STATE_DIR/pki"
 
@@ -128,10 +147,16 @@ run() {
 }
 
 # wait_for WHAT SECONDS CMD...: poll CMD until it succeeds; fail with a message.
+# If WHAT is a component started by run(), fail at once when it has exited
+# (a bad flag would otherwise cost the whole timeout).
 wait_for() {
   local what=$1 secs=$2; shift 2
-  local deadline=$((SECONDS + secs))
+  local deadline=$((SECONDS + secs)) pidfile
+  pidfile="$STATE_DIR/pids/$what.pid"
   until "$@" >/dev/null 2>&1; do
+    if [[ -s "$pidfile" ]] && ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+      log "$what exited during startup (see $STATE_DIR/logs/$what.log)"; return 1
+    fi
     if ((SECONDS >= deadline)); then log "timed out after ${secs}s waiting for $what"; return 1; fi
     sleep 0.2
   done
@@ -171,7 +196,8 @@ run kube-apiserver "$BIN/kube-apiserver" \
   --allow-privileged=true \
   --endpoint-reconciler-type=none \
   --profiling=false
-ADMIN=(kubectl --kubeconfig="$KUBECONFIG_OUT")
+# The kubectl built with the server (same release) does the bootstrap.
+ADMIN=("$BIN/kubectl" --kubeconfig="$KUBECONFIG_OUT")
 wait_for kube-apiserver 90 curl -fsS --cacert "$PKI/ca.crt" "$SERVER/readyz"
 
 # Both controllers serve health/metrics on loopback only; no leader election:
@@ -236,6 +262,11 @@ metadata:
     node-role.kubernetes.io/master: "true"
     node.kubernetes.io/instance-type: k3s
 status:
+  # Loopback as the node address: anything that follows it (the apiserver for
+  # logs/exec) stays on this machine.
+  addresses:
+  - {type: InternalIP, address: 127.0.0.1}
+  - {type: Hostname, address: $NODE_NAME}
   capacity: {cpu: "4", memory: 8Gi, pods: "110", ephemeral-storage: 50Gi}
   allocatable: {cpu: "4", memory: 8Gi, pods: "110", ephemeral-storage: 50Gi}
   nodeInfo:
@@ -292,6 +323,6 @@ wait_for "default ServiceAccount" 60 "${ADMIN[@]}" -n default get serviceaccount
 trap - EXIT
 log "$(awk -v a="$t0" -v b="$t1" -v c="$(date +%s.%N)" \
   'BEGIN { printf "cluster up in %.1fs (build check %.1fs, start %.1fs)", c - a, b - a, c - b }')"
-log "binaries: $BIN"
+log "binaries: $BIN (kubectl there matches the server version)"
 log "logs: $STATE_DIR/logs   stop: $CLUSTER_DIR/down.sh"
 echo "export KUBECONFIG=$KUBECONFIG_OUT"

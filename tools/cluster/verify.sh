@@ -10,6 +10,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 export KUBECONFIG="${KUBECONFIG:-$STATE_DIR/kubeconfig}"
+# Default: the kubectl built with the server; KUBECTL=kubectl tests the host's.
+KUBECTL="${KUBECTL:-$("$CLUSTER_DIR/build.sh" --print)/kubectl}"
+kubectl() { "$KUBECTL" "$@"; }
 NS=cluster-verify
 T="$CLUSTER_DIR/testdata"
 k() { kubectl -n "$NS" "$@"; }
@@ -39,6 +42,7 @@ expect_warning() {
 }
 image_is() { [[ "$(k get deploy/web -o jsonpath='{.spec.template.spec.containers[0].image}')" == "$1" ]]; }
 
+echo "kubectl: $KUBECTL ($(kubectl version --client -o json | grep -m1 gitVersion | tr -d ' ",'))"
 check "apiserver /readyz"                 kubectl get --raw /readyz
 check "node $NODE_NAME Ready"             kubectl wait --for=condition=Ready "node/$NODE_NAME" --timeout=30s
 check "apply restricted workloads"        kubectl apply -f "$T/restricted.yaml"

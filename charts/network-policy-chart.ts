@@ -1,0 +1,86 @@
+import { Chart, ChartProps } from 'cdk8s';
+import { Construct } from 'constructs';
+import { SiteConfig } from '../lib/config/site-config';
+import { ServiceEndpoint } from '../lib/connections';
+import { ComponentNetworkPolicy } from '../lib/network/component-network-policy';
+import { NamespaceBaselinePolicies } from '../lib/network/namespace-baseline-policies';
+import { AddressPeer, Flow, isPodPeer, peerKey, PodPeer, PortSpec } from '../lib/network/peers';
+import { PlaneConnections } from '../lib/plane/plane-env';
+import { workloadLabels } from '../lib/site';
+import { PlaneChart } from './plane-chart';
+
+/** The edge proxy, as the policies need it. */
+export interface EdgePeer {
+  readonly peer: PodPeer;
+  /** Ports clients connect to on the proxy pods (HTTP and HTTPS). */
+  readonly ports: readonly PortSpec[];
+  /** Port in-cluster clients use to reach the public host through the proxy (HTTPS). */
+  readonly httpsPort: number;
+}
+
+export interface NetworkPolicyChartProps extends ChartProps {
+  readonly site: SiteConfig;
+  readonly plane: PlaneChart;
+  readonly data: PlaneConnections;
+  /** @default no edge proxy: nothing enters from outside the namespace */
+  readonly edge?: EdgePeer;
+}
+
+const tcp = (endpoint: ServiceEndpoint): PortSpec[] => [{ port: endpoint.port }];
+
+/**
+ * The seed's frontend/backend/egress networks as NetworkPolicies: default deny in every namespace of
+ * the stack, DNS for all pods, then one policy per component listing exactly the flows of the design's
+ * network matrix (network/expected-connections.yaml is the same intent, checked by an analyzer).
+ */
+export class NetworkPolicyChart extends Chart {
+  /** Every allowed flow, for documentation and tests. */
+  readonly flows: readonly Flow[];
+
+  constructor(scope: Construct, id: string, props: NetworkPolicyChartProps) {
+    super(scope, id, props);
+    const { site, plane, data, edge } = props;
+    const [web, space, admin, live, api] = [plane.web, plane.space, plane.admin, plane.live, plane.api].map((c) => c.serviceEndpoint);
+    const [worker, beatWorker, migrator] = [plane.worker.peer, plane.beatWorker.peer, plane.migrator.peer];
+    const django = [api, worker, beatWorker, migrator];
+
+    const internet: AddressPeer = {
+      name: 'internet',
+      cidrs: ['0.0.0.0/0'],
+      except: [...site.network.workerEgress.blockedCidrs, ...site.vps.addresses.map((a) => `${a}/32`)],
+    };
+    const flows: Flow[] = [
+      { from: live, to: api, ports: tcp(api) },
+      { from: live, to: data.redis, ports: tcp(data.redis) },
+      { from: space, to: api, ports: tcp(api) },
+      ...django.flatMap((from) => [data.postgres, data.redis, data.rabbitmq].map((to) => ({ from, to, ports: tcp(to) }))),
+      { from: api, to: data.objectStore, ports: tcp(data.objectStore) },
+      { from: worker, to: data.objectStore, ports: tcp(data.objectStore) },
+      { from: worker, to: live, ports: tcp(live) },
+      { from: worker, to: internet, ports: site.network.workerEgress.ports.map((port) => ({ port })) },
+    ];
+    if (edge) {
+      const clients: AddressPeer[] = [
+        { name: 'vpn', cidrs: site.network.vpnCidrs },
+        { name: 'pods', cidrs: [site.kubernetes.podCidr] },
+      ];
+      flows.push(
+        ...clients.map((from) => ({ from, to: edge.peer, ports: edge.ports })),
+        ...[web, space, admin, live, api, data.objectStore].map((to) => ({ from: edge.peer, to, ports: tcp(to) })),
+        // Plane signs some S3 calls for the public host; the api makes them through the proxy.
+        { from: api, to: edge.peer, ports: [{ port: edge.httpsPort }] },
+      );
+    }
+    this.flows = flows;
+
+    const components = [...new Map(flows.flatMap((f) => [f.from, f.to]).filter(isPodPeer).map((p) => [peerKey(p), p])).values()];
+    const namespaces = [...new Set(components.map((c) => c.namespace))];
+    const labels = (name: string) => workloadLabels(site, name, 'network-policy', site.images.plane.tag).all;
+    for (const namespace of namespaces) {
+      new NamespaceBaselinePolicies(this, `baseline-${namespace}`, { namespace, dns: site.network.clusterDns, labels: labels('network-baseline') });
+    }
+    for (const component of components) {
+      new ComponentNetworkPolicy(this, peerKey(component), { component, flows, labels: labels(component.podSelector['app.kubernetes.io/name'] ?? component.name) });
+    }
+  }
+}

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { loadExpectedMatrix } from '../lib/network/expected-matrix';
+import { withDiagram } from '../lib/network/network-doc';
+import { Manifest, podTemplates, REPO_ROOT, siteWith, synth } from './helpers';
+
+const manifests = synth();
+const policies = manifests.filter((m) => m.kind === 'NetworkPolicy');
+
+function selects(policy: Manifest, labels: Record<string, string>): boolean {
+  return Object.entries(policy.spec.podSelector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+}
+
+function componentPolicies(namespace: string, labels: Record<string, string>): Manifest[] {
+  return policies.filter((p) => p.metadata.namespace === namespace && Object.keys(p.spec.podSelector).length > 0 && selects(p, labels));
+}
+
+describe('network policies', () => {
+  const namespaces = [...new Set(podTemplates(manifests).map((t) => t.workload.metadata.namespace))];
+
+  for (const namespace of namespaces) {
+    it(`${namespace}: denies all ingress and egress by default, then allows DNS to the cluster DNS only`, () => {
+      const deny = policies.find((p) => p.metadata.namespace === namespace && p.metadata.name === 'default-deny');
+      assert.deepEqual(deny?.spec, { podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
+      const dns = policies.find((p) => p.metadata.namespace === namespace && p.metadata.name === 'allow-dns');
+      assert.deepEqual(dns?.spec.policyTypes, ['Egress']);
+      assert.equal(dns.spec.egress.length, 1);
+      const [rule] = dns.spec.egress;
+      assert.deepEqual(rule.to, [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }]);
+      assert.deepEqual(rule.ports.map((p: Manifest) => `${p.protocol} ${p.port}`).sort(), ['TCP 53', 'UDP 53']);
+    });
+  }
+
+  for (const { kind, name, workload, template } of podTemplates(manifests)) {
+    it(`${kind} ${name} is selected by exactly one component policy, named after it`, () => {
+      const matching = componentPolicies(workload.metadata.namespace, template.metadata.labels);
+      assert.equal(matching.length, 1, `${matching.length} policies select ${name}`);
+      assert.match(name, new RegExp(`^${matching[0].metadata.name}`));
+      assert.deepEqual(matching[0].spec.policyTypes, ['Ingress', 'Egress']);
+    });
+  }
+
+  it('lets no address range in, but the VPN and pod CIDRs to the edge', () => {
+    for (const policy of policies) {
+      for (const rule of policy.spec.ingress ?? []) {
+        for (const peer of rule.from ?? []) {
+          if (peer.ipBlock) assert.ok(['100.64.0.0/10', 'fd7a:115c:a1e0::/48', '10.42.0.0/16'].includes(peer.ipBlock.cidr), `${policy.metadata.name} admits ${peer.ipBlock.cidr}`);
+        }
+      }
+    }
+  });
+
+  it('gives the worker alone internet egress, on its ports, never to private ranges, the VPN, metadata or the node', () => {
+    const withAddressEgress = policies.filter((p) => (p.spec.egress ?? []).some((r: Manifest) => r.to?.some((peer: Manifest) => peer.ipBlock)));
+    assert.deepEqual(withAddressEgress.map((p) => p.metadata.name), ['plane-worker']);
+    const rule = withAddressEgress[0].spec.egress.find((r: Manifest) => r.to.some((peer: Manifest) => peer.ipBlock));
+    assert.equal(rule.to.length, 1);
+    const block = rule.to[0].ipBlock;
+    assert.equal(block.cidr, '0.0.0.0/0');
+    for (const denied of ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '169.254.0.0/16', '127.0.0.0/8', '137.74.114.167/32']) {
+      assert.ok(block.except.includes(denied), `worker egress does not exclude ${denied}`);
+    }
+    assert.deepEqual(rule.ports.map((p: Manifest) => p.port).sort((a: number, b: number) => a - b), [25, 80, 443, 465, 587]);
+  });
+
+  it('follows the site: another node address is excluded from the worker egress', () => {
+    const changed = synth(siteWith((s) => { s.vps.addresses.push('51.38.1.2'); }));
+    const worker = changed.find((m) => m.kind === 'NetworkPolicy' && m.metadata.name === 'plane-worker');
+    const block = worker?.spec.egress.flatMap((r: Manifest) => r.to).find((peer: Manifest) => peer.ipBlock)?.ipBlock;
+    assert.ok(block.except.includes('51.38.1.2/32'));
+  });
+
+  it('lets data services in only from the components that use them', () => {
+    const allowedFrom = (policyName: string) => policies.find((p) => p.metadata.name === policyName)?.spec.ingress
+      .flatMap((r: Manifest) => r.from.map((peer: Manifest) => peer.podSelector?.matchLabels['app.kubernetes.io/name'])).sort();
+    assert.deepEqual(allowedFrom('plane-postgres'), ['api', 'beat-worker', 'migrator', 'worker']);
+    assert.deepEqual(allowedFrom('plane-rabbitmq'), ['api', 'beat-worker', 'migrator', 'worker']);
+    assert.deepEqual(allowedFrom('plane-redis'), ['api', 'beat-worker', 'live', 'migrator', 'worker']);
+  });
+
+  it('gives web and admin no egress but DNS', () => {
+    for (const name of ['plane-web', 'plane-admin']) {
+      const policy = policies.find((p) => p.metadata.name === name);
+      assert.deepEqual(policy?.spec.egress, [], name);
+    }
+  });
+
+  it('draws docs/network.md from the current matrix (`npm run docs:network`)', () => {
+    const file = path.join(REPO_ROOT, 'docs', 'network.md');
+    const document = fs.readFileSync(file, 'utf8');
+    assert.equal(document, withDiagram(document, loadExpectedMatrix()), 'docs/network.md is stale: run `npm run docs:network`');
+  });
+});

@@ -1,0 +1,144 @@
+/**
+ * An independent analyzer proves the policies: np-guard's netpol-analyzer computes every allowed
+ * connection of dist/, and the result must equal network/expected-connections.yaml exactly.
+ * Needs tools/go-tools/install.sh (run by `npm run test:network`).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import * as ipaddr from 'ipaddr.js';
+import { parseAllDocuments } from 'yaml';
+import { loadSiteConfig } from '../../lib/config/load-site-config';
+import { CLUSTER_DNS, expandMatrix, loadExpectedMatrix } from '../../lib/network/expected-matrix';
+import { REPO_ROOT } from '../helpers';
+
+const ANALYZER = path.join(process.env.PLANE_K3S_CACHE ?? path.join(os.homedir(), '.cache', 'plane-k3s'), 'go-tools', 'bin', 'netpolicy-v1.4.4');
+
+interface AnalyzerConnection { src: string; dst: string; conn: string }
+
+/** k3s' CoreDNS as the cluster has it (kube-system, k8s-app=kube-dns): not ours, so not in dist/. */
+const CLUSTER_DNS_STUB = `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: coredns, namespace: kube-system, labels: { k8s-app: kube-dns } }
+spec:
+  selector: { matchLabels: { k8s-app: kube-dns } }
+  template:
+    metadata: { labels: { k8s-app: kube-dns } }
+    spec: { containers: [{ name: coredns, image: rancher/mirrored-coredns-coredns:1.12.3 }] }
+---
+apiVersion: v1
+kind: Namespace
+metadata: { name: kube-system, labels: { kubernetes.io/metadata.name: kube-system } }
+`;
+
+/** An IPv4 interval as [first, last] numbers. */
+type Interval = [number, number];
+
+function ipNumber(address: string): number {
+  return ipaddr.IPv4.parse(address).toByteArray().reduce((n, byte) => n * 256 + byte, 0);
+}
+
+function cidrInterval(cidr: string): Interval {
+  const [address, prefix] = ipaddr.IPv4.parseCIDR(cidr);
+  const first = ipNumber(address.toString());
+  return [first, first + 2 ** (32 - prefix) - 1];
+}
+
+/** Union of intervals, merged and sorted. */
+function normalize(intervals: Interval[]): Interval[] {
+  const sorted = [...intervals].sort((a, b) => a[0] - b[0]);
+  const merged: Interval[] = [];
+  for (const [start, end] of sorted) {
+    const last = merged[merged.length - 1];
+    if (last && start <= last[1] + 1) last[1] = Math.max(last[1], end);
+    else merged.push([start, end]);
+  }
+  return merged;
+}
+
+function subtract(from: Interval[], remove: Interval[]): Interval[] {
+  let result = normalize(from);
+  for (const [rs, re] of normalize(remove)) {
+    result = result.flatMap(([s, e]): Interval[] => {
+      if (re < s || rs > e) return [[s, e]];
+      return [...(rs > s ? [[s, rs - 1] as Interval] : []), ...(re < e ? [[re + 1, e] as Interval] : [])];
+    });
+  }
+  return result;
+}
+
+describe('netpol-analyzer on dist/', () => {
+  it('finds exactly the connections of network/expected-connections.yaml', () => {
+    assert.ok(fs.existsSync(ANALYZER), `${ANALYZER} is missing: run tools/go-tools/install.sh`);
+    const site = loadSiteConfig();
+
+    // dist/ plus the cluster's DNS, in a scratch folder.
+    const workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'plane-netpol-'));
+    for (const file of fs.readdirSync(path.join(REPO_ROOT, 'dist'))) fs.copyFileSync(path.join(REPO_ROOT, 'dist', file), path.join(workdir, file));
+    fs.writeFileSync(path.join(workdir, 'zz-cluster-dns.yaml'), CLUSTER_DNS_STUB);
+    // (--fail would make it print an empty list for a warning about the stub.)
+    const output = execFileSync(ANALYZER, ['list', '--dirpath', workdir, '-o', 'json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    fs.rmSync(workdir, { recursive: true, force: true });
+    const connections = JSON.parse(output) as AnalyzerConnection[];
+    assert.ok(connections.length > 0, 'the analyzer found no connection at all');
+
+    // Workload "ns/name[Kind]" → component name (its app.kubernetes.io/name label).
+    const componentOf = new Map<string, string>([['kube-system/coredns[Deployment]', CLUSTER_DNS]]);
+    for (const file of fs.readdirSync(path.join(REPO_ROOT, 'dist'))) {
+      for (const doc of parseAllDocuments(fs.readFileSync(path.join(REPO_ROOT, 'dist', file), 'utf8'))) {
+        const m = doc.toJS();
+        const label = m?.spec?.template?.metadata?.labels?.['app.kubernetes.io/name'];
+        if (label) componentOf.set(`${m.metadata.namespace}/${m.metadata.name}[${m.kind}]`, label);
+      }
+    }
+
+    // Named address ranges, as the site defines them.
+    const ranges: Record<string, Interval[]> = {
+      vpn: normalize(site.network.vpnCidrs.filter((c) => !c.includes(':')).map(cidrInterval)),
+      pods: [cidrInterval(site.kubernetes.podCidr)],
+      internet: subtract([cidrInterval('0.0.0.0/0')], [
+        ...site.network.workerEgress.blockedCidrs.map(cidrInterval),
+        ...site.vps.addresses.map((a) => cidrInterval(`${a}/32`)),
+      ]),
+    };
+
+    // Analyzer output → "from -> to : TCP port" lines; address ranges are gathered per (peer, port)
+    // and must add up to exactly one named range.
+    const found = new Set<string>();
+    const addressSides = new Map<string, Interval[]>();
+    const endName = (end: string): string | undefined => componentOf.get(end);
+    for (const c of connections) {
+      const ports = c.conn === 'All Connections' ? ['ALL'] : c.conn.split(',').reduce<string[]>((list, part) => {
+        const [protocol, port] = part.includes(' ') ? part.split(' ') : [list[list.length - 1]?.split(' ')[0], part];
+        list.push(`${protocol} ${port}`);
+        return list;
+      }, []);
+      const src = endName(c.src);
+      const dst = endName(c.dst);
+      // CoreDNS's own traffic is the cluster's business: only what our pods may do matters.
+      if (src === CLUSTER_DNS || (dst === CLUSTER_DNS && !src)) continue;
+      for (const port of ports) {
+        if (src && dst) { found.add(`${src} -> ${dst} : ${port}`); continue; }
+        assert.ok(src || dst, `connection between two address ranges: ${JSON.stringify(c)}`);
+        const [first, last] = (src ? c.dst : c.src).split('-');
+        const key = src ? `${src} -> @ : ${port}` : `@ -> ${dst} : ${port}`;
+        addressSides.set(key, [...(addressSides.get(key) ?? []), [ipNumber(first), ipNumber(last ?? first)]]);
+      }
+    }
+    for (const [key, intervals] of addressSides) {
+      const union = JSON.stringify(normalize(intervals));
+      const name = Object.entries(ranges).find(([, r]) => JSON.stringify(r) === union)?.[0];
+      assert.ok(name, `${key}: the addresses ${union} are none of the named ranges`);
+      found.add(key.replace('@', name));
+    }
+
+    const components = [...new Set([...componentOf.values()].filter((c) => c !== CLUSTER_DNS))];
+    const expected = expandMatrix(loadExpectedMatrix(), components);
+    const missing = [...expected].filter((c) => !found.has(c)).sort();
+    const extra = [...found].filter((c) => !expected.has(c)).sort();
+    assert.deepEqual({ missing, extra }, { missing: [], extra: [] });
+  });
+});

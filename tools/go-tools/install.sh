@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds the Go tools the tests use, once, into a cache outside the repository, keyed by version:
+#   ${PLANE_K3S_CACHE:-$HOME/.cache/plane-k3s}/go-tools/bin/<tool>-<version>
+# Each tool has a folder here with its go.mod/go.sum (committed, so builds are reproducible).
+# A cached run builds nothing. Prints the bin folder.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+cache="${PLANE_K3S_CACHE:-$HOME/.cache/plane-k3s}/go-tools"
+bin="$cache/bin"
+mkdir -p "$bin"
+export GOMODCACHE="$cache/gomod" GOCACHE="$cache/go-build" GOFLAGS=-mod=mod CGO_ENABLED=0
+# The checksum database does not answer for np-guard's modules here; go.sum pins their hashes instead.
+export GONOSUMDB=github.com/np-guard
+
+# tool folder : main package : version (must match the folder's go.mod)
+tools=(
+  "netpolicy:github.com/np-guard/netpol-analyzer/cmd/netpolicy:v1.4.4"
+  "kubeconform:github.com/yannh/kubeconform/cmd/kubeconform:v0.7.0"
+)
+
+for entry in "${tools[@]}"; do
+  IFS=: read -r name package version <<<"$entry"
+  target="$bin/$name-$version"
+  [[ -x "$target" ]] && continue
+  [[ -d "$here/$name" ]] || continue
+  grep -q " $version\$" "$here/$name/go.mod" || { echo "$here/$name/go.mod does not require $version" >&2; exit 1; }
+  started=$SECONDS
+  echo "building $name $version (first run only)…" >&2
+  go -C "$here/$name" build -trimpath -ldflags='-s -w' -o "$target.tmp" "$package"
+  mv "$target.tmp" "$target"
+  echo "built $name $version in $((SECONDS - started)) s" >&2
+done
+echo "$bin"
