@@ -42,7 +42,9 @@ export class NetworkPolicyChart extends Chart {
     const { site, plane, data, edge } = props;
     const [web, space, admin, live, api] = [plane.web, plane.space, plane.admin, plane.live, plane.api].map((c) => c.serviceEndpoint);
     const [worker, beatWorker, migrator] = [plane.worker.peer, plane.beatWorker.peer, plane.migrator.peer];
-    const django = [api, worker, beatWorker, migrator];
+    const django = [api.peer, worker, beatWorker, migrator];
+    // Data services may be in-cluster pods or external addresses: their endpoints say which.
+    const [postgres, redis, rabbitmq, objectStore] = [data.postgres, data.redis, data.rabbitmq, data.objectStore];
 
     const internet: AddressPeer = {
       name: 'internet',
@@ -50,13 +52,13 @@ export class NetworkPolicyChart extends Chart {
       except: [...site.network.workerEgress.blockedCidrs, ...site.vps.addresses.map((a) => `${a}/32`)],
     };
     const flows: Flow[] = [
-      { from: live, to: api, ports: tcp(api) },
-      { from: live, to: data.redis, ports: tcp(data.redis) },
-      { from: space, to: api, ports: tcp(api) },
-      ...django.flatMap((from) => [data.postgres, data.redis, data.rabbitmq].map((to) => ({ from, to, ports: tcp(to) }))),
-      { from: api, to: data.objectStore, ports: tcp(data.objectStore) },
-      { from: worker, to: data.objectStore, ports: tcp(data.objectStore) },
-      { from: worker, to: live, ports: tcp(live) },
+      { from: live.peer, to: api.peer, ports: tcp(api) },
+      { from: live.peer, to: redis.peer, ports: tcp(redis) },
+      { from: space.peer, to: api.peer, ports: tcp(api) },
+      ...django.flatMap((from) => [postgres, redis, rabbitmq].map((to) => ({ from, to: to.peer, ports: tcp(to) }))),
+      { from: api.peer, to: objectStore.peer, ports: tcp(objectStore) },
+      { from: worker, to: objectStore.peer, ports: tcp(objectStore) },
+      { from: worker, to: live.peer, ports: tcp(live) },
       { from: worker, to: internet, ports: site.network.workerEgress.ports.map((port) => ({ port })) },
     ];
     if (edge) {
@@ -66,9 +68,9 @@ export class NetworkPolicyChart extends Chart {
       ];
       flows.push(
         ...clients.map((from) => ({ from, to: edge.peer, ports: edge.ports })),
-        ...[web, space, admin, live, api, data.objectStore].map((to) => ({ from: edge.peer, to, ports: tcp(to) })),
+        ...[web, space, admin, live, api, objectStore].map((to) => ({ from: edge.peer, to: to.peer, ports: tcp(to) })),
         // Plane signs some S3 calls for the public host; the api makes them through the proxy.
-        { from: api, to: edge.peer, ports: [{ port: edge.httpsPort }] },
+        { from: api.peer, to: edge.peer, ports: [{ port: edge.httpsPort }] },
       );
     }
     this.flows = flows;

@@ -2,16 +2,17 @@ import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
 import { SiteConfig } from '../lib/config/site-config';
 import { PostgresConnection } from '../lib/connections';
+import { ExternalService } from '../lib/constructs/external-service';
 import { Postgres } from '../lib/data/postgres';
-import { imageVersion, objectName, workloadLabels } from '../lib/site';
 import { toResourceRequirements } from '../lib/resources';
+import { imageVersion, objectName, workloadLabels } from '../lib/site';
 
 export interface PostgresChartProps extends ChartProps {
   readonly site: SiteConfig;
   readonly namespace: string;
 }
 
-/** Plane's database, in the cluster. */
+/** Plane's database: in the cluster, or a shared server named by `data.postgres.external`. */
 export class PostgresChart extends Chart {
   readonly connection: PostgresConnection;
 
@@ -19,13 +20,29 @@ export class PostgresChart extends Chart {
     super(scope, id, props);
     const { site } = props;
     const settings = site.data.postgres;
+    const name = objectName('postgres');
+    // The seed's rule: one PostgreSQL password, in this Secret whichever server is used.
+    const password = { secretName: name, key: 'password' };
+    const common = { database: settings.database, user: settings.user, password };
+
+    if (settings.external) {
+      const external = new ExternalService(this, 'external', {
+        namespace: props.namespace,
+        name,
+        labels: workloadLabels(site, 'postgres', 'data', 'external'),
+        address: settings.external.address,
+        port: settings.external.port,
+        portName: 'postgres',
+      });
+      this.connection = { ...external.endpoint, ...common };
+      return;
+    }
     this.connection = new Postgres(this, 'postgres', {
+      ...common,
       namespace: props.namespace,
-      name: objectName('postgres'),
+      name,
       labels: workloadLabels(site, 'postgres', 'data', imageVersion(site.images.postgres)),
       image: site.images.postgres,
-      database: settings.database,
-      user: settings.user,
       storage: settings.storage,
       storageClass: site.kubernetes.storageClass,
       resources: toResourceRequirements(settings.resources),

@@ -2,6 +2,7 @@ import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
 import { SiteConfig } from '../lib/config/site-config';
 import { RedisConnection } from '../lib/connections';
+import { ExternalService } from '../lib/constructs/external-service';
 import { Valkey } from '../lib/data/valkey';
 import { toResourceRequirements } from '../lib/resources';
 import { imageVersion, objectName, workloadLabels } from '../lib/site';
@@ -11,7 +12,10 @@ export interface RedisChartProps extends ChartProps {
   readonly namespace: string;
 }
 
-/** Plane's cache and the live server's pub/sub, in the cluster. */
+/**
+ * Plane's cache and the live server's pub/sub: in the cluster, or a shared server named by
+ * `data.redis.external` (Plane then uses its database `plane.redisDb`).
+ */
 export class RedisChart extends Chart {
   readonly connection: RedisConnection;
 
@@ -19,9 +23,25 @@ export class RedisChart extends Chart {
     super(scope, id, props);
     const { site } = props;
     const settings = site.data.redis;
+    const name = objectName('redis');
+    const password = { secretName: name, key: 'password' };
+
+    if (settings.external) {
+      const external = new ExternalService(this, 'external', {
+        namespace: props.namespace,
+        name,
+        labels: workloadLabels(site, 'redis', 'data', 'external'),
+        address: settings.external.address,
+        port: settings.external.port,
+        portName: 'redis',
+      });
+      this.connection = { ...external.endpoint, password };
+      return;
+    }
     this.connection = new Valkey(this, 'valkey', {
       namespace: props.namespace,
-      name: objectName('redis'),
+      name,
+      password,
       labels: workloadLabels(site, 'redis', 'data', imageVersion(site.images.redis)),
       image: site.images.redis,
       maxMemory: settings.maxMemory,

@@ -1,4 +1,4 @@
-import { PodPeer } from './network/peers';
+import { Peer } from './network/peers';
 
 /**
  * What a data service exposes to its clients. Charts pass these objects along instead of retyping
@@ -16,11 +16,13 @@ export function serviceHost(name: string, namespace: string): string {
   return `${name}.${namespace}.svc`;
 }
 
-/** A TCP endpoint inside the cluster; as a PodPeer it names the serving pods for NetworkPolicies. */
-export interface ServiceEndpoint extends PodPeer {
+/** A TCP endpoint, reached through a Service of the stack's namespace. */
+export interface ServiceEndpoint {
   /** Service DNS name. */
   readonly host: string;
   readonly port: number;
+  /** Who serves it, for NetworkPolicies: in-cluster pods, or an external address. */
+  readonly peer: Peer;
 }
 
 export interface PostgresConnection extends ServiceEndpoint {

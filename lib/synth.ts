@@ -15,6 +15,8 @@ export type StackBuilder = (app: App, site: SiteConfig) => void;
 export interface SynthOptions {
   /** @default the Javisi site (site/javisi.yaml) */
   readonly siteFile?: string;
+  /** An already validated site, instead of a file. */
+  readonly site?: SiteConfig;
   readonly outdir: string;
 }
 
@@ -29,7 +31,7 @@ export function buildManifests(build: StackBuilder, site: SiteConfig): Record<st
 }
 
 export function synthesize(build: StackBuilder, options: SynthOptions): void {
-  const site = loadSiteConfig(options.siteFile ?? DEFAULT_SITE_FILE);
+  const site = options.site ?? loadSiteConfig(options.siteFile ?? DEFAULT_SITE_FILE);
   const outdir = path.resolve(options.outdir);
   const staging = `${outdir}.tmp-${process.pid}`;
   fs.rmSync(staging, { recursive: true, force: true });

@@ -52,7 +52,7 @@ describe('network policies', () => {
     }
   });
 
-  it('gives the worker alone internet egress, on its ports, never to private ranges, the VPN, metadata or the node', () => {
+  it('gives the worker alone internet egress (with in-cluster data services), on its ports, never to private ranges, the VPN, metadata or the node', () => {
     const withAddressEgress = policies.filter((p) => (p.spec.egress ?? []).some((r: Manifest) => r.to?.some((peer: Manifest) => peer.ipBlock)));
     assert.deepEqual(withAddressEgress.map((p) => p.metadata.name), ['plane-worker']);
     const rule = withAddressEgress[0].spec.egress.find((r: Manifest) => r.to.some((peer: Manifest) => peer.ipBlock));
@@ -85,6 +85,29 @@ describe('network policies', () => {
       const policy = policies.find((p) => p.metadata.name === name);
       assert.deepEqual(policy?.spec.egress, [], name);
     }
+  });
+
+  it('with a shared PostgreSQL and Redis: no StatefulSet, a Service on an EndpointSlice, egress to that address and port only', () => {
+    const external = synth(siteWith((s) => {
+      s.data.postgres.external = { address: '137.74.114.167', port: 5433 };
+      s.data.redis.external = { address: '137.74.114.167', port: 6380 };
+    }));
+    assert.deepEqual(external.filter((m) => m.kind === 'StatefulSet').map((m) => m.metadata.name).sort(), ['plane-object-store', 'plane-rabbitmq']);
+    for (const [name, port] of [['plane-postgres', 5433], ['plane-redis', 6380]] as const) {
+      const service = external.find((m) => m.kind === 'Service' && m.metadata.name === name);
+      assert.equal(service?.spec.selector, undefined, `${name} Service must not select pods`);
+      const slice = external.find((m) => m.kind === 'EndpointSlice' && m.metadata.labels['kubernetes.io/service-name'] === name);
+      assert.deepEqual(slice?.endpoints, [{ addresses: ['137.74.114.167'] }]);
+      assert.equal(slice.ports[0].port, port);
+    }
+    const api = external.find((m) => m.kind === 'NetworkPolicy' && m.metadata.name === 'plane-api');
+    const toAddress = api?.spec.egress.filter((r: Manifest) => r.to.some((peer: Manifest) => peer.ipBlock));
+    assert.deepEqual(toAddress.map((r: Manifest) => [r.to[0].ipBlock, r.ports[0].port]), [
+      [{ cidr: '137.74.114.167/32' }, 5433],
+      [{ cidr: '137.74.114.167/32' }, 6380],
+    ]);
+    const apiEnv = external.find((m) => m.kind === 'Deployment' && m.metadata.name === 'plane-api')?.spec.template.spec.containers[0].env;
+    assert.match(apiEnv.find((e: Manifest) => e.name === 'DATABASE_URL').value, /@plane-postgres\.plane\.svc:5433\/plane$/);
   });
 
   it('draws docs/network.md from the current matrix (`npm run docs:network`)', () => {

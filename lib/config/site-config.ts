@@ -86,6 +86,12 @@ const positiveInt = (what: string, max: number) =>
 
 const scalable = z.strictObject({ replicas, resources });
 
+/** A shared server outside the cluster, used instead of the in-cluster StatefulSet. */
+const externalServer = z.strictObject({
+  address: ipv4Address,
+  port: z.number().int().min(1, 'expected a port 1-65535').max(65535, 'expected a port 1-65535'),
+});
+
 const role = z.enum(['Admin', 'Member', 'Guest'], 'expected Admin, Member or Guest');
 
 const agent = z.strictObject({
@@ -156,8 +162,9 @@ export const siteConfigSchema = z.strictObject({
     migrator: z.strictObject({ resources }),
   }),
   data: z.strictObject({
-    postgres: z.strictObject({ database: dnsLabel, user: dnsLabel, storage: bytes, resources }),
+    postgres: z.strictObject({ database: dnsLabel, user: dnsLabel, external: externalServer.optional(), storage: bytes, resources }),
     redis: z.strictObject({
+      external: externalServer.optional(),
       storage: bytes,
       maxMemory: z.string().regex(/^\d+(kb|mb|gb)$/, 'expected a Redis memory size such as 128mb'),
       resources,

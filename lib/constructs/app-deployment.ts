@@ -117,7 +117,7 @@ export class AppDeployment extends Construct {
           ports: [{ name: HTTP_PORT_NAME, port: props.port, targetPort: k8s.IntOrString.fromString(HTTP_PORT_NAME), protocol: 'TCP' }],
         },
       });
-      this.endpoint = { ...this.peer, host: serviceHost(service.name, props.namespace), port: props.port };
+      this.endpoint = { host: serviceHost(service.name, props.namespace), port: props.port, peer: this.peer };
     }
 
     if (replicas > 1) {

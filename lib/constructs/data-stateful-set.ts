@@ -101,6 +101,10 @@ export class DataStatefulSet extends Construct {
       },
     });
 
-    this.endpoint = { name: props.name, namespace: props.namespace, podSelector: selector, host: serviceHost(service.name, props.namespace), port: props.port };
+    this.endpoint = {
+      host: serviceHost(service.name, props.namespace),
+      port: props.port,
+      peer: { name: props.name, namespace: props.namespace, podSelector: selector },
+    };
   }
 }

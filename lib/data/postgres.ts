@@ -1,6 +1,6 @@
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { PostgresConnection } from '../connections';
+import { PostgresConnection, SecretKeyRef } from '../connections';
 import { DataStatefulSet } from '../constructs/data-stateful-set';
 import { WorkloadLabels } from '../labels';
 import { execProbes } from '../probes';
@@ -15,8 +15,10 @@ export interface PostgresProps {
   readonly storage: string;
   readonly storageClass: string;
   readonly resources: k8s.ResourceRequirements;
-  /** @default "plane-postgres" (also the name of the Secret holding the password, key "password") */
+  /** @default "plane-postgres" */
   readonly name?: string;
+  /** @default key "password" of a Secret named like the service */
+  readonly password?: SecretKeyRef;
 }
 
 /** Alpine image's postgres user. */
@@ -33,7 +35,7 @@ export class Postgres extends Construct {
   constructor(scope: Construct, id: string, props: PostgresProps) {
     super(scope, id);
     const name = props.name ?? 'plane-postgres';
-    const password = { secretName: name, key: 'password' };
+    const password = props.password ?? { secretName: name, key: 'password' };
     const service = new DataStatefulSet(this, 'stateful-set', {
       namespace: props.namespace,
       name,

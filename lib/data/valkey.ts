@@ -1,6 +1,6 @@
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { RedisConnection } from '../connections';
+import { RedisConnection, SecretKeyRef } from '../connections';
 import { DataStatefulSet } from '../constructs/data-stateful-set';
 import { WorkloadLabels } from '../labels';
 import { execProbes } from '../probes';
@@ -15,8 +15,10 @@ export interface ValkeyProps {
   readonly storage: string;
   readonly storageClass: string;
   readonly resources: k8s.ResourceRequirements;
-  /** @default "plane-redis" (also the name of the Secret holding the password, key "password") */
+  /** @default "plane-redis" */
   readonly name?: string;
+  /** @default key "password" of a Secret named like the service */
+  readonly password?: SecretKeyRef;
 }
 
 /** valkey/valkey alpine: user valkey 999, group valkey 1000. */
@@ -30,7 +32,7 @@ export class Valkey extends Construct {
   constructor(scope: Construct, id: string, props: ValkeyProps) {
     super(scope, id);
     const name = props.name ?? 'plane-redis';
-    const password = { secretName: name, key: 'password' };
+    const password = props.password ?? { secretName: name, key: 'password' };
     const service = new DataStatefulSet(this, 'stateful-set', {
       namespace: props.namespace,
       name,

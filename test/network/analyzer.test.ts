@@ -12,8 +12,11 @@ import { describe, it } from 'node:test';
 import * as ipaddr from 'ipaddr.js';
 import { parseAllDocuments } from 'yaml';
 import { loadSiteConfig } from '../../lib/config/load-site-config';
+import { SiteConfig } from '../../lib/config/site-config';
+import { synthesize } from '../../lib/synth';
+import { buildStack } from '../../main';
 import { CLUSTER_DNS, expandMatrix, loadExpectedMatrix } from '../../lib/network/expected-matrix';
-import { REPO_ROOT } from '../helpers';
+import { REPO_ROOT, siteWith } from '../helpers';
 
 const ANALYZER = path.join(process.env.PLANE_K3S_CACHE ?? path.join(os.homedir(), '.cache', 'plane-k3s'), 'go-tools', 'bin', 'netpolicy-v1.4.4');
 
@@ -70,75 +73,107 @@ function subtract(from: Interval[], remove: Interval[]): Interval[] {
   return result;
 }
 
-describe('netpol-analyzer on dist/', () => {
-  it('finds exactly the connections of network/expected-connections.yaml', () => {
-    assert.ok(fs.existsSync(ANALYZER), `${ANALYZER} is missing: run tools/go-tools/install.sh`);
-    const site = loadSiteConfig();
+/** A named address range; `ports` limits the name to those ports (two external services may share a host). */
+interface NamedRange { readonly intervals: Interval[]; readonly ports?: readonly string[] }
 
-    // dist/ plus the cluster's DNS, in a scratch folder.
-    const workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'plane-netpol-'));
-    for (const file of fs.readdirSync(path.join(REPO_ROOT, 'dist'))) fs.copyFileSync(path.join(REPO_ROOT, 'dist', file), path.join(workdir, file));
-    fs.writeFileSync(path.join(workdir, 'zz-cluster-dns.yaml'), CLUSTER_DNS_STUB);
-    // (--fail would make it print an empty list for a warning about the stub.)
-    const output = execFileSync(ANALYZER, ['list', '--dirpath', workdir, '-o', 'json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    fs.rmSync(workdir, { recursive: true, force: true });
-    const connections = JSON.parse(output) as AnalyzerConnection[];
-    assert.ok(connections.length > 0, 'the analyzer found no connection at all');
-
-    // Workload "ns/name[Kind]" → component name (its app.kubernetes.io/name label).
-    const componentOf = new Map<string, string>([['kube-system/coredns[Deployment]', CLUSTER_DNS]]);
-    for (const file of fs.readdirSync(path.join(REPO_ROOT, 'dist'))) {
-      for (const doc of parseAllDocuments(fs.readFileSync(path.join(REPO_ROOT, 'dist', file), 'utf8'))) {
-        const m = doc.toJS();
-        const label = m?.spec?.template?.metadata?.labels?.['app.kubernetes.io/name'];
-        if (label) componentOf.set(`${m.metadata.namespace}/${m.metadata.name}[${m.kind}]`, label);
-      }
-    }
-
-    // Named address ranges, as the site defines them.
-    const ranges: Record<string, Interval[]> = {
-      vpn: normalize(site.network.vpnCidrs.filter((c) => !c.includes(':')).map(cidrInterval)),
-      pods: [cidrInterval(site.kubernetes.podCidr)],
-      internet: subtract([cidrInterval('0.0.0.0/0')], [
+function siteRanges(site: SiteConfig): Record<string, NamedRange> {
+  const ranges: Record<string, NamedRange> = {
+    vpn: { intervals: normalize(site.network.vpnCidrs.filter((c) => !c.includes(':')).map(cidrInterval)) },
+    pods: { intervals: [cidrInterval(site.kubernetes.podCidr)] },
+    internet: {
+      intervals: subtract([cidrInterval('0.0.0.0/0')], [
         ...site.network.workerEgress.blockedCidrs.map(cidrInterval),
         ...site.vps.addresses.map((a) => cidrInterval(`${a}/32`)),
       ]),
-    };
+    },
+  };
+  for (const [name, external] of [['postgres', site.data.postgres.external], ['redis', site.data.redis.external]] as const) {
+    if (external) ranges[name] = { intervals: [cidrInterval(`${external.address}/32`)], ports: [`TCP ${external.port}`] };
+  }
+  return ranges;
+}
 
-    // Analyzer output → "from -> to : TCP port" lines; address ranges are gathered per (peer, port)
-    // and must add up to exactly one named range.
-    const found = new Set<string>();
-    const addressSides = new Map<string, Interval[]>();
-    const endName = (end: string): string | undefined => componentOf.get(end);
-    for (const c of connections) {
-      const ports = c.conn === 'All Connections' ? ['ALL'] : c.conn.split(',').reduce<string[]>((list, part) => {
-        const [protocol, port] = part.includes(' ') ? part.split(' ') : [list[list.length - 1]?.split(' ')[0], part];
-        list.push(`${protocol} ${port}`);
-        return list;
-      }, []);
-      const src = endName(c.src);
-      const dst = endName(c.dst);
-      // CoreDNS's own traffic is the cluster's business: only what our pods may do matters.
-      if (src === CLUSTER_DNS || (dst === CLUSTER_DNS && !src)) continue;
-      for (const port of ports) {
-        if (src && dst) { found.add(`${src} -> ${dst} : ${port}`); continue; }
-        assert.ok(src || dst, `connection between two address ranges: ${JSON.stringify(c)}`);
-        const [first, last] = (src ? c.dst : c.src).split('-');
-        const key = src ? `${src} -> @ : ${port}` : `@ -> ${dst} : ${port}`;
-        addressSides.set(key, [...(addressSides.get(key) ?? []), [ipNumber(first), ipNumber(last ?? first)]]);
-      }
-    }
-    for (const [key, intervals] of addressSides) {
-      const union = JSON.stringify(normalize(intervals));
-      const name = Object.entries(ranges).find(([, r]) => JSON.stringify(r) === union)?.[0];
-      assert.ok(name, `${key}: the addresses ${union} are none of the named ranges`);
-      found.add(key.replace('@', name));
-    }
+/**
+ * Runs the analyzer on a folder of manifests (plus the cluster's DNS) and returns its connections as
+ * "from -> to : TCP port" lines; address ranges are gathered per (peer, port) and must add up to
+ * exactly one named range. Also returns the components found.
+ */
+function analyze(distDir: string, site: SiteConfig): { found: Set<string>; components: string[] } {
+  assert.ok(fs.existsSync(ANALYZER), `${ANALYZER} is missing: run tools/go-tools/install.sh`);
+  const workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'plane-netpol-'));
+  for (const file of fs.readdirSync(distDir)) fs.copyFileSync(path.join(distDir, file), path.join(workdir, file));
+  fs.writeFileSync(path.join(workdir, 'zz-cluster-dns.yaml'), CLUSTER_DNS_STUB);
+  // (--fail would make it print an empty list for a warning about the stub.)
+  const output = execFileSync(ANALYZER, ['list', '--dirpath', workdir, '-o', 'json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  fs.rmSync(workdir, { recursive: true, force: true });
+  const connections = JSON.parse(output) as AnalyzerConnection[];
+  assert.ok(connections.length > 0, 'the analyzer found no connection at all');
 
-    const components = [...new Set([...componentOf.values()].filter((c) => c !== CLUSTER_DNS))];
-    const expected = expandMatrix(loadExpectedMatrix(), components);
-    const missing = [...expected].filter((c) => !found.has(c)).sort();
-    const extra = [...found].filter((c) => !expected.has(c)).sort();
-    assert.deepEqual({ missing, extra }, { missing: [], extra: [] });
+  // Workload "ns/name[Kind]" → component name (its app.kubernetes.io/name label).
+  const componentOf = new Map<string, string>([['kube-system/coredns[Deployment]', CLUSTER_DNS]]);
+  for (const file of fs.readdirSync(distDir)) {
+    for (const doc of parseAllDocuments(fs.readFileSync(path.join(distDir, file), 'utf8'))) {
+      const m = doc.toJS();
+      const label = m?.spec?.template?.metadata?.labels?.['app.kubernetes.io/name'];
+      if (label) componentOf.set(`${m.metadata.namespace}/${m.metadata.name}[${m.kind}]`, label);
+    }
+  }
+
+  const ranges = siteRanges(site);
+  const found = new Set<string>();
+  const addressSides = new Map<string, Interval[]>();
+  for (const c of connections) {
+    const ports = c.conn === 'All Connections' ? ['ALL'] : c.conn.split(',').reduce<string[]>((list, part) => {
+      const [protocol, port] = part.includes(' ') ? part.split(' ') : [list[list.length - 1]?.split(' ')[0], part];
+      list.push(`${protocol} ${port}`);
+      return list;
+    }, []);
+    const src = componentOf.get(c.src);
+    const dst = componentOf.get(c.dst);
+    // CoreDNS's own traffic is the cluster's business: only what our pods may do matters.
+    if (src === CLUSTER_DNS || (dst === CLUSTER_DNS && !src)) continue;
+    for (const port of ports) {
+      if (src && dst) { found.add(`${src} -> ${dst} : ${port}`); continue; }
+      assert.ok(src || dst, `connection between two address ranges: ${JSON.stringify(c)}`);
+      const [first, last] = (src ? c.dst : c.src).split('-');
+      const key = src ? `${src} -> @ : ${port}` : `@ -> ${dst} : ${port}`;
+      addressSides.set(key, [...(addressSides.get(key) ?? []), [ipNumber(first), ipNumber(last ?? first)]]);
+    }
+  }
+  for (const [key, intervals] of addressSides) {
+    const union = JSON.stringify(normalize(intervals));
+    const port = key.split(' : ')[1];
+    const name = Object.entries(ranges).find(([, r]) => JSON.stringify(r.intervals) === union && (!r.ports || r.ports.includes(port)))?.[0];
+    assert.ok(name, `${key}: the addresses ${union} are none of the named ranges`);
+    found.add(key.replace('@', name));
+  }
+  return { found, components: [...new Set([...componentOf.values()].filter((c) => c !== CLUSTER_DNS))] };
+}
+
+function assertMatrix(found: Set<string>, components: string[]): void {
+  const expected = expandMatrix(loadExpectedMatrix(), components);
+  const missing = [...expected].filter((c) => !found.has(c)).sort();
+  const extra = [...found].filter((c) => !expected.has(c)).sort();
+  assert.deepEqual({ missing, extra }, { missing: [], extra: [] });
+}
+
+describe('netpol-analyzer', () => {
+  it('finds in dist/ exactly the connections of network/expected-connections.yaml', () => {
+    const { found, components } = analyze(path.join(REPO_ROOT, 'dist'), loadSiteConfig());
+    assertMatrix(found, components);
+  });
+
+  it('with shared PostgreSQL and Redis on the host, finds the same matrix, their address and port only', () => {
+    const address = '137.74.114.167';
+    const site = siteWith((s) => {
+      s.data.postgres.external = { address, port: 5432 };
+      s.data.redis.external = { address, port: 6379 };
+    });
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'plane-external-'));
+    synthesize(buildStack, { site, outdir });
+    const { found, components } = analyze(outdir, site);
+    fs.rmSync(outdir, { recursive: true, force: true });
+    assert.ok(!components.includes('postgres') && !components.includes('redis'), 'no in-cluster postgres or redis');
+    assertMatrix(found, components);
   });
 });
