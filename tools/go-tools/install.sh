@@ -23,7 +23,6 @@ for entry in "${tools[@]}"; do
   IFS=: read -r name package version <<<"$entry"
   target="$bin/$name-$version"
   [[ -x "$target" ]] && continue
-  [[ -d "$here/$name" ]] || continue
   grep -q " $version\$" "$here/$name/go.mod" || { echo "$here/$name/go.mod does not require $version" >&2; exit 1; }
   started=$SECONDS
   echo "building $name $version (first run only)…" >&2
