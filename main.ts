@@ -11,9 +11,14 @@ import { PostgresChart } from './charts/postgres-chart';
 import { RabbitmqChart } from './charts/rabbitmq-chart';
 import { RedisChart } from './charts/redis-chart';
 import { SiteConfig } from './lib/config/site-config';
+import { workloadLabels } from './lib/site';
 
 export function buildStack(app: App, site: SiteConfig): void {
-  const namespace = new NamespaceChart(app, 'namespace', { name: site.kubernetes.namespace });
+  const namespace = new NamespaceChart(app, 'namespace', {
+    name: site.kubernetes.namespace,
+    holdsData: true,
+    labels: workloadLabels(site, 'namespace', 'namespace', site.images.plane.tag).all,
+  });
   const inNamespace = { site, namespace: namespace.name };
 
   const postgres = new PostgresChart(app, 'postgres', inNamespace);

@@ -1,11 +1,16 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { NamespaceDeletionGuard } from '../lib/constructs/namespace-deletion-guard';
 
-export interface NamespaceChartProps extends ChartProps {
+export interface NamespaceChartProps extends Omit<ChartProps, 'labels'> {
   readonly name: string;
   /** Pod Security Standards level enforced, warned and audited. @default "restricted" */
   readonly podSecurityLevel?: 'restricted' | 'baseline';
+  /** The namespace holds data volumes: refuse its deletion (see NamespaceDeletionGuard). @default false */
+  readonly holdsData?: boolean;
+  /** Labels of the namespace and its guard. */
+  readonly labels: Readonly<Record<string, string>>;
 }
 
 /** The stack's namespace, first in dist/ so every other file can be applied into it. */
@@ -20,6 +25,7 @@ export class NamespaceChart extends Chart {
       metadata: {
         name: props.name,
         labels: {
+          ...props.labels,
           'pod-security.kubernetes.io/enforce': level,
           'pod-security.kubernetes.io/warn': level,
           'pod-security.kubernetes.io/audit': level,
@@ -27,5 +33,14 @@ export class NamespaceChart extends Chart {
       },
     });
     this.name = namespace.name;
+    if (props.holdsData) {
+      new NamespaceDeletionGuard(this, 'deletion-guard', {
+        namespace: this.name,
+        labels: props.labels,
+        message: `namespace ${this.name} holds Plane's data volumes (PostgreSQL, RabbitMQ, Redis, uploads) and is kept; ` +
+          `the rest of dist/ is deleted. To drop the data on purpose: kubectl delete validatingadmissionpolicybinding ${this.name}-keep-namespace ` +
+          `&& kubectl delete namespace ${this.name}`,
+      });
+    }
   }
 }

@@ -11,7 +11,7 @@ export const PART_OF = 'plane';
 export type Zone = 'edge' | 'frontend' | 'backend' | 'egress' | 'data';
 
 /** What app.kubernetes.io/component says: a workload's zone, or the policies that guard them. */
-export type ComponentRole = Zone | 'network-policy';
+export type ComponentRole = Zone | 'network-policy' | 'namespace';
 
 export interface WorkloadLabelProps {
   /** Site instance, e.g. "javisi". */

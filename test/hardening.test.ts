@@ -110,7 +110,21 @@ describe('namespace', () => {
     }
   });
 
-  it('holds every namespaced object of the stack', () => {
-    for (const m of manifests.filter((x) => x.kind !== 'Namespace')) assert.equal(m.metadata.namespace, 'plane', `${m.kind} ${m.metadata.name}`);
+  it('holds every namespaced object of the stack in a namespace dist/ creates', () => {
+    const clusterScoped = ['Namespace', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'];
+    const namespaces = manifests.filter((m) => m.kind === 'Namespace').map((m) => m.metadata.name);
+    for (const m of manifests.filter((x) => !clusterScoped.includes(x.kind))) {
+      assert.ok(namespaces.includes(m.metadata.namespace), `${m.kind} ${m.metadata.name} is in namespace ${m.metadata.namespace}`);
+    }
+  });
+
+  it('refuses the deletion of the namespace that holds the data volumes', () => {
+    const policy = manifests.find((m) => m.kind === 'ValidatingAdmissionPolicy');
+    const [rule] = policy?.spec.matchConstraints.resourceRules ?? [];
+    assert.deepEqual({ operations: rule.operations, resources: rule.resources, resourceNames: rule.resourceNames }, { operations: ['DELETE'], resources: ['namespaces'], resourceNames: ['plane'] });
+    assert.deepEqual(policy.spec.validations.map((v: Manifest) => v.expression), ['false']);
+    const binding = manifests.find((m) => m.kind === 'ValidatingAdmissionPolicyBinding');
+    assert.equal(binding?.spec.policyName, policy.metadata.name);
+    assert.deepEqual(binding.spec.validationActions, ['Deny']);
   });
 });
