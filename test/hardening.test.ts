@@ -119,12 +119,12 @@ describe('namespace', () => {
   });
 
   it('refuses the deletion of the namespace that holds the data volumes', () => {
-    const policy = manifests.find((m) => m.kind === 'ValidatingAdmissionPolicy');
-    const [rule] = policy?.spec.matchConstraints.resourceRules ?? [];
+    const policy = manifests.find((m) => m.kind === 'ValidatingAdmissionPolicy') as Manifest;
+    const [rule] = policy.spec.matchConstraints.resourceRules;
     assert.deepEqual({ operations: rule.operations, resources: rule.resources, resourceNames: rule.resourceNames }, { operations: ['DELETE'], resources: ['namespaces'], resourceNames: ['plane'] });
     assert.deepEqual(policy.spec.validations.map((v: Manifest) => v.expression), ['false']);
-    const binding = manifests.find((m) => m.kind === 'ValidatingAdmissionPolicyBinding');
-    assert.equal(binding?.spec.policyName, policy.metadata.name);
+    const binding = manifests.find((m) => m.kind === 'ValidatingAdmissionPolicyBinding') as Manifest;
+    assert.equal(binding.spec.policyName, policy.metadata.name);
     assert.deepEqual(binding.spec.validationActions, ['Deny']);
   });
 });
