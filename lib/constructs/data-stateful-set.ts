@@ -57,7 +57,7 @@ export class DataStatefulSet extends Construct {
       },
     });
 
-    new k8s.KubeStatefulSet(this, 'stateful-set', {
+    new StatefulSetWithStoredClaims(this, 'stateful-set', {
       metadata,
       spec: {
         serviceName: service.name,
@@ -95,16 +95,37 @@ export class DataStatefulSet extends Construct {
           spec: {
             accessModes: ['ReadWriteOnce'],
             storageClassName: props.storageClass,
+            volumeMode: 'Filesystem',
             resources: { requests: { storage: k8s.Quantity.fromString(props.storage) } },
           },
         }],
       },
     });
 
+
     this.endpoint = {
       host: serviceHost(service.name, props.namespace),
       port: props.port,
       peer: { name: props.name, namespace: props.namespace, podSelector: selector },
     };
+  }
+}
+
+/**
+ * The API server stores each claim template with apiVersion, kind and status.phase filled in. `kubectl
+ * apply` replaces that list as a whole, so unless ours is written the same way every apply reports the
+ * StatefulSet "configured" (breaking "a second apply changes nothing"). The typed L1 class drops
+ * those fields, hence the override.
+ */
+class StatefulSetWithStoredClaims extends k8s.KubeStatefulSet {
+  override toJson(): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const json = super.toJson();
+    json.spec.volumeClaimTemplates = json.spec.volumeClaimTemplates?.map((claim: object) => ({
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      ...claim,
+      status: { phase: 'Pending' },
+    }));
+    return json;
   }
 }

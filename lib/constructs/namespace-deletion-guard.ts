@@ -34,6 +34,9 @@ export class NamespaceDeletionGuard extends Construct {
             operations: ['DELETE'],
             resources: ['namespaces'],
             resourceNames: [props.namespace],
+            // Written out although it is the default: the server adds it to the list, and a list
+            // that differs from the applied one makes every `kubectl apply` report "configured".
+            scope: '*',
           }],
         },
         validations: [{ expression: 'false', message: props.message }],

@@ -28,9 +28,15 @@ export class ComponentNetworkPolicy extends Construct {
       spec: {
         podSelector: { matchLabels: { ...self.podSelector } },
         policyTypes: ['Ingress', 'Egress'],
-        ingress: ingress.map((f) => ({ from: toPolicyPeers(f.from, self.namespace), ports: toPolicyPorts(f.ports) })),
-        egress: egress.map((f) => ({ to: toPolicyPeers(f.to, self.namespace), ports: toPolicyPorts(f.ports) })),
+        // An empty list is omitted, not written as []: the API server drops it, and `kubectl apply`
+        // would then report the policy "configured" on every run.
+        ingress: nonEmpty(ingress.map((f) => ({ from: toPolicyPeers(f.from, self.namespace), ports: toPolicyPorts(f.ports) }))),
+        egress: nonEmpty(egress.map((f) => ({ to: toPolicyPeers(f.to, self.namespace), ports: toPolicyPorts(f.ports) }))),
       },
     });
   }
+}
+
+function nonEmpty<T>(items: T[]): T[] | undefined {
+  return items.length > 0 ? items : undefined;
 }

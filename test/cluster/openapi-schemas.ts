@@ -1,7 +1,8 @@
 /**
  * JSON schemas for kubeconform, generated from the API server's own OpenAPI v2 document: one file per
  * kind, named `<kind>_<group>_<version>.json` (kubeconform's `{{ .ResourceKind }}_{{ .Group }}_{{
- * .ResourceAPIVersion }}` template), holding only the definitions that kind uses.
+ * .ResourceAPIVersion }}` template; core kinds are `<kind>_v1_v1.json`), holding only the definitions
+ * that kind uses.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -65,7 +66,8 @@ export function writeKubeconformSchemas(openapi: Schema, outdir: string, kinds?:
         $ref: `#/definitions/${name}`,
         definitions: Object.fromEntries([...used].map((d) => [d, rewrite(definitions[d])])),
       };
-      const file = `${gvk.kind.toLowerCase()}_${gvk.group}_${gvk.version}.json`;
+      // kubeconform's {{ .Group }} of a core kind ("v1") is the version itself.
+      const file = `${gvk.kind.toLowerCase()}_${gvk.group || gvk.version}_${gvk.version}.json`;
       fs.writeFileSync(path.join(outdir, file), JSON.stringify(schema));
       written++;
     }

@@ -12,17 +12,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 purge=0
 [[ "${1:-}" == "--purge" ]] && purge=1
 
-# ours PID: true if PID is alive and is a component of this STATE_DIR.
-ours() {
-  [[ -r "/proc/$1/cmdline" ]] && tr '\0' ' ' < "/proc/$1/cmdline" | grep -qF "$STATE_DIR"
-}
-
 # Reverse start order: clients first, etcd last, so nothing logs storage errors.
 for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
   pidfile="$STATE_DIR/pids/$name.pid"
   [[ -f "$pidfile" ]] || continue
   pid="$(cat "$pidfile")"
-  if [[ -n "$pid" ]] && ours "$pid"; then
+  if ours "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
     # Up to 10 s for a clean shutdown (etcd flushes, apiserver drains), then KILL.
     for _ in $(seq 1 50); do ours "$pid" || break; sleep 0.2; done

@@ -30,7 +30,7 @@ CLUSTER_CIDR="${CLUSTER_CIDR:-10.42.0.0/16}"
 NODE_NAME="${NODE_NAME:-sese}"
 # PersistentVolumes pre-created for the local-path StorageClass.
 PV_COUNT="${PV_COUNT:-10}"
-PV_SIZE="${PV_SIZE:-10Gi}"
+PV_SIZE="${PV_SIZE:-50Gi}"
 
 # mod_version MODFILE MODULE -> version required for MODULE in MODFILE.
 mod_version() {
@@ -54,8 +54,28 @@ version_key() {
   echo "k8s-${k8s}_etcd-${etcd}_kwok-${kwok}_${gov}_${sum}"
 }
 
+# shellcheck disable=SC2034  # used by build.sh
 BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
 
 bin_dir() { echo "$CLUSTER_CACHE/$(version_key)/bin"; }
 
 log() { printf '[cluster] %s\n' "$*" >&2; }
+
+# ours PID: true if PID is alive and is a component of this STATE_DIR (every
+# component has a STATE_DIR path in its arguments), so a recycled pid or
+# another cluster's process is never taken for ours.
+ours() {
+  local cmd
+  [[ -n "$1" && -r "/proc/$1/cmdline" ]] || return 1
+  cmd="$(tr '\0' ' ' < "/proc/$1/cmdline" 2>/dev/null)" || return 1
+  [[ "$cmd" == *"$STATE_DIR"* ]]
+}
+
+# running: true if any component recorded in STATE_DIR is still alive.
+running() {
+  local f
+  for f in "$STATE_DIR"/pids/*.pid; do
+    [[ -f "$f" ]] && ours "$(cat "$f")" && return 0
+  done
+  return 1
+}

@@ -18,7 +18,7 @@ for tool in openssl curl setsid; do
 done
 
 # Refuse to start over a running cluster: its pids and data are in STATE_DIR.
-if [[ -d "$STATE_DIR/pids" ]] && compgen -G "$STATE_DIR/pids/*.pid" >/dev/null; then
+if running; then
   log "a cluster seems to be running from $STATE_DIR; run tools/cluster/down.sh first"
   exit 1
 fi
@@ -36,6 +36,20 @@ for port in "$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$KCM_PORT" 
 done
 t1=$(date +%s.%N)
 
+# Only ever delete a directory this script created (marker file), so a
+# mistyped STATE_DIR cannot wipe anything else.
+if [[ -e "$STATE_DIR" ]]; then
+  if [[ -f "$STATE_DIR/.plane-test-cluster" ]]; then
+    rm -rf "$STATE_DIR"
+  elif [[ -n "$(ls -A "$STATE_DIR")" ]]; then
+    log "$STATE_DIR exists and was not created by up.sh; choose another STATE_DIR"
+    exit 1
+  fi
+fi
+mkdir -p "$STATE_DIR"/{pki,logs,pids,etcd}
+touch "$STATE_DIR/.plane-test-cluster"
+chmod 700 "$STATE_DIR"
+
 # On any failure: show the end of every log, then stop what was started.
 on_exit() {
   local rc=$?
@@ -50,20 +64,6 @@ on_exit() {
   fi
 }
 trap on_exit EXIT
-
-# Only ever delete a directory this script created (marker file), so a
-# mistyped STATE_DIR cannot wipe anything else.
-if [[ -e "$STATE_DIR" ]]; then
-  if [[ -f "$STATE_DIR/.plane-test-cluster" ]]; then
-    rm -rf "$STATE_DIR"
-  elif [[ -n "$(ls -A "$STATE_DIR")" ]]; then
-    log "$STATE_DIR exists and was not created by up.sh; choose another STATE_DIR"
-    exit 1
-  fi
-fi
-mkdir -p "$STATE_DIR"/{pki,logs,pids,etcd}
-touch "$STATE_DIR/.plane-test-cluster"
-chmod 700 "$STATE_DIR"
 PKI="$STATE_DIR/pki"
 
 # --- certificates -----------------------------------------------------------
@@ -142,6 +142,7 @@ done
 # so it is the real component pid even if setsid has to fork).
 run() {
   local name=$1; shift
+  # shellcheck disable=SC2016  # $$ and $@ are for the inner bash
   setsid bash -c 'echo $$ > "$0"; exec "$@"' "$STATE_DIR/pids/$name.pid" "$@" \
     > "$STATE_DIR/logs/$name.log" 2>&1 < /dev/null &
 }

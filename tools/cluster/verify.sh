@@ -12,7 +12,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export KUBECONFIG="${KUBECONFIG:-$STATE_DIR/kubeconfig}"
 # Default: the kubectl built with the server; KUBECTL=kubectl tests the host's.
 KUBECTL="${KUBECTL:-$("$CLUSTER_DIR/build.sh" --print)/kubectl}"
-kubectl() { "$KUBECTL" "$@"; }
+kubectl() { command "$KUBECTL" "$@"; }  # `command`: KUBECTL=kubectl must not recurse
 NS=cluster-verify
 T="$CLUSTER_DIR/testdata"
 k() { kubectl -n "$NS" "$@"; }
@@ -24,7 +24,9 @@ check() {
   if out="$("$@" 2>&1)"; then
     passed=$((passed + 1)); echo "ok   $name"
   else
-    failed=$((failed + 1)); echo "FAIL $name"; sed 's/^/     /' <<<"$out"
+    failed=$((failed + 1)); echo "FAIL $name"
+    # shellcheck disable=SC2001  # indent every line of a multi-line output
+    sed 's/^/     /' <<<"$out"
   fi
 }
 
