@@ -113,7 +113,8 @@ describe('synth command', () => {
     const { code, stderr } = await synthProcess({ CDK8S_OUTDIR: outdir, SITE_CONFIG: '' });
     assert.equal(code, 0, stderr);
     assert.deepEqual(snapshot(outdir), snapshot(path.join(REPO_ROOT, 'dist')), 'dist/ is stale: run `npm run synth` and commit it');
-    assert.deepEqual(fs.readdirSync(work), ['dist']);
+    assert.deepEqual(fs.readdirSync(work).sort(), ['dist', 'dns'], 'manifests in dist/, the DNS record beside it');
+    assert.deepEqual(snapshot(path.join(work, 'dns')), snapshot(path.join(REPO_ROOT, 'dns')), 'dns/ is stale: run `npm run synth` and commit it');
     fs.rmSync(work, { recursive: true, force: true });
   });
 
@@ -135,6 +136,7 @@ describe('synth command', () => {
     const cli = path.join(REPO_ROOT, 'node_modules', '.bin', 'cdk8s');
     await run(cli, ['synth', '--output', outdir], { cwd: REPO_ROOT, env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false' } });
     assert.deepEqual(snapshot(outdir), snapshot(path.join(REPO_ROOT, 'dist')));
+    assert.deepEqual(snapshot(path.join(work, 'dns')), snapshot(path.join(REPO_ROOT, 'dns')));
     fs.rmSync(work, { recursive: true, force: true });
   });
 });
