@@ -67,6 +67,13 @@ const BAD_SITES: BadSite[] = [
   { title: 'Redis DB index out of range', change: (s) => { s.plane.redisDb = 16; }, expected: /plane\.redisDb: expected a Redis database index 0-15/ },
   { title: 'invalid bucket name', change: (s) => { s.plane.bucket = 'Uploads_'; }, expected: /plane\.bucket: expected an S3 bucket name/ },
   { title: 'key written twice', text: 'project:\n  name: javisi\n  name: other\n', expected: /YAML syntax: .*unique/i },
+  { title: 'edge: unknown TLS mode', change: (s) => { s.edge.tls.mode = 'letsencrypt'; }, expected: /edge\.tls\.mode: expected secret/ },
+  {
+    title: 'edge: ACME DNS-01 with an image that has no DNS provider module',
+    change: (s) => { s.edge.tls = { mode: 'acme-dns', storage: '64Mi', acme: { provider: 'cloudflare', email: 'ops@ewutelo.cloud', apiTokenSecret: 'cf' } }; },
+    expected: /edge\.tls\.mode: acme-dns needs the DNS provider module "cloudflare"/,
+  },
+  { title: 'edge: VPN address outside the VPN', change: (s) => { s.edge.vpnAddress = '137.74.114.167'; }, expected: /edge\.vpnAddress: .* is not inside network\.vpnCidrs/ },
   { title: 'requests over the VPS budget', change: (s) => { s.vps.budget.memory = '1Gi'; }, expected: /memory requests .* exceed vps\.budget\.memory \(1Gi\)/ },
 ];
 

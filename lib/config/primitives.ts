@@ -18,7 +18,7 @@ export const dnsName = z.string().regex(DNS_NAME, 'expected a DNS name such as e
 export const cpu = z.string().refine(isCpuQuantity, 'expected a CPU quantity such as 500m or "1" (quote whole numbers)');
 export const bytes = z.string().refine(isByteQuantity, 'expected a quantity such as 512Mi or 1Gi');
 
-export function cidrIssue(value: string): string | undefined {
+function cidrIssue(value: string): string | undefined {
   if (!ipaddr.isValidCIDR(value)) return 'expected a CIDR such as 100.64.0.0/10 or fd7a:115c:a1e0::/48';
   const [address, prefix] = ipaddr.parseCIDR(value);
   const network = address.kind() === 'ipv4'
@@ -44,7 +44,7 @@ export interface ImageReference {
   readonly digest?: string;
 }
 
-export function imageIssue(value: string): string | undefined {
+function imageIssue(value: string): string | undefined {
   const match = IMAGE_REFERENCE.exec(value);
   if (!match?.groups) return 'expected an image reference such as docker.io/library/postgres:18.1-alpine';
   const { tag, digest } = match.groups;

@@ -3,6 +3,7 @@
  * value validated here; messages name what is expected so a typo is fixed without reading this file.
  */
 import { z } from 'zod';
+import { PLANE_PATH_SEGMENTS } from '../edge/plane-routes';
 import { checkEdgeAgainstSite, edgeConfigSchema } from './edge-config';
 import { bytes, cidr, dnsLabel, dnsName, image, ipv4Address, pinnedTag, resourceAmounts, resources } from './primitives';
 
@@ -64,7 +65,10 @@ export const siteConfigSchema = z.strictObject({
     }),
     fileSizeLimit: positiveInt('bytes', 1024 ** 3),
     apiKeyRateLimit: z.string().regex(/^\d+\/(second|minute|hour|day)$/, 'expected a rate such as 60/minute'),
-    bucket: z.string().regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name: 3-63 lowercase letters, digits or "-"'),
+    bucket: z.string()
+      .regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name: 3-63 lowercase letters, digits or "-"')
+      // The proxy serves the bucket at /<bucket>/: it must not be a path Plane's apps own.
+      .refine((b) => !(PLANE_PATH_SEGMENTS as readonly string[]).includes(b), `is a path Plane's proxy sends to its apps (${PLANE_PATH_SEGMENTS.join(', ')}): choose another bucket name`),
     redisDb: z.number().int().min(0, 'expected a Redis database index 0-15').max(15, 'expected a Redis database index 0-15'),
   }),
   components: z.strictObject({
