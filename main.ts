@@ -13,7 +13,7 @@ import { RabbitmqChart } from './charts/rabbitmq-chart';
 import { RedisChart } from './charts/redis-chart';
 import { SiteConfig } from './lib/config/site-config';
 import { servedEndpoint } from './lib/constructs/app-deployment';
-import { edgePodSecurityLevel } from './lib/edge/edge-site';
+import { edgePodSecurity } from './lib/edge/edge-site';
 import { HEADSCALE_RECORDS_FILE, headscaleExtraRecords, splitDnsRecords } from './lib/edge/split-dns';
 import { runSynth, SideFiles } from './lib/synth';
 
@@ -37,10 +37,7 @@ export function buildStack(app: App, site: SiteConfig): void {
   });
 
   // Caddy has its own namespace: its exposure may need a looser Pod Security level than Plane's.
-  const edgeNamespace = new NamespaceChart(app, 'edge-namespace', {
-    name: site.edge.namespace,
-    podSecurityLevel: edgePodSecurityLevel(site.edge),
-  });
+  const edgeNamespace = new NamespaceChart(app, 'edge-namespace', { name: site.edge.namespace, ...edgePodSecurity(site.edge) });
   const edge = new EdgeChart(app, 'edge', {
     site,
     namespace: edgeNamespace.name,

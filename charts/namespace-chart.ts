@@ -1,11 +1,17 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { PodSecurityLevel } from '../lib/hardening';
 
 export interface NamespaceChartProps extends ChartProps {
   readonly name: string;
-  /** Pod Security Standards level enforced, warned and audited. @default "restricted" */
-  readonly podSecurityLevel?: 'restricted' | 'baseline';
+  /** Pod Security Standards level enforced and warned about. @default "restricted" */
+  readonly podSecurityLevel?: PodSecurityLevel;
+  /**
+   * Level audited (annotations in the API server's audit log; nothing printed, nothing refused).
+   * @default podSecurityLevel
+   */
+  readonly auditLevel?: PodSecurityLevel;
 }
 
 /** The stack's namespace, first in dist/ so every other file can be applied into it. */
@@ -22,7 +28,7 @@ export class NamespaceChart extends Chart {
         labels: {
           'pod-security.kubernetes.io/enforce': level,
           'pod-security.kubernetes.io/warn': level,
-          'pod-security.kubernetes.io/audit': level,
+          'pod-security.kubernetes.io/audit': props.auditLevel ?? level,
         },
       },
     });

@@ -5,6 +5,9 @@
  */
 import { k8s } from 'cdk8s-plus-28';
 
+/** Pod Security Standards levels, as namespace labels name them. */
+export type PodSecurityLevel = 'restricted' | 'baseline' | 'privileged';
+
 /** The numeric identity a container runs as; it must exist in (or be tolerated by) the image. */
 export interface RunAs {
   readonly user: number;

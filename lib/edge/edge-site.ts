@@ -1,5 +1,6 @@
 /** What the edge takes from the site config; one definition each, shared by the charts and the tests. */
 import { EdgeConfig } from '../config/edge-config';
+import { PodSecurityLevel } from '../hardening';
 import { SiteConfig } from '../config/site-config';
 import { appHost } from '../site';
 import { CADDY_PORTS, TLS_SECRET_PATH } from './caddy-image';
@@ -20,11 +21,15 @@ export function allowedClientCidrs(site: SiteConfig): string[] {
 }
 
 /**
- * Pod Security level of Caddy's namespace: a hostPort is a "baseline" violation of "restricted", so
- * that exposure needs baseline (kept to Caddy's own namespace); the pod meets "restricted" otherwise.
+ * Pod Security of Caddy's namespace. A hostPort violates even the "baseline" profile, so the hostPort
+ * exposure needs "privileged", enforced and warned (kubectl apply then prints no warning), confined
+ * to Caddy's own namespace; the audit level stays "restricted", which Caddy meets but for its host
+ * ports (test/hardening.test.ts), so the audit log records exactly that exception.
  */
-export function edgePodSecurityLevel(edge: EdgeConfig): 'restricted' | 'baseline' {
-  return edge.exposure === 'hostPort' ? 'baseline' : 'restricted';
+export function edgePodSecurity(edge: EdgeConfig): { podSecurityLevel: PodSecurityLevel; auditLevel: PodSecurityLevel } {
+  return edge.exposure === 'hostPort'
+    ? { podSecurityLevel: 'privileged', auditLevel: 'restricted' }
+    : { podSecurityLevel: 'restricted', auditLevel: 'restricted' };
 }
 
 function caddyTls(edge: EdgeConfig): CaddyTls {
