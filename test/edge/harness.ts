@@ -325,25 +325,32 @@ function target(from: string): string {
   return from.includes(':') ? '::1' : '127.0.0.1';
 }
 
+/** Where and from where a test client connects; SNI and `ca` matter for https only. */
+function connection(options: Pick<RequestOptions, 'from' | 'port' | 'path' | 'host' | 'ca'>): https.RequestOptions {
+  return {
+    host: target(options.from),
+    port: options.port,
+    path: options.path,
+    localAddress: options.from,
+    servername: options.host,
+    ca: options.ca,
+    agent: false,
+    timeout: 10_000,
+  };
+}
+
 export function request(options: RequestOptions): Promise<Reply> {
   const transport = options.scheme === 'https' ? https : http;
   return new Promise((resolve, reject) => {
     const req = transport.request({
-      host: target(options.from),
-      port: options.port,
-      path: options.path,
+      ...connection(options),
       method: options.method ?? 'GET',
-      localAddress: options.from,
-      servername: options.host,
-      ca: options.ca,
-      agent: false,
       headers: {
         host: options.host,
         ...(options.body ? { expect: '100-continue' } : {}),
         ...(options.body && !options.chunked ? { 'content-length': String(options.body.length) } : {}),
         ...(options.headers ?? {}),
       },
-      timeout: 10_000,
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -375,13 +382,7 @@ export function websocket(options: Omit<RequestOptions, 'scheme' | 'method' | 'b
   const key = randomBytes(16).toString('base64');
   return new Promise((resolve, reject) => {
     const req = https.request({
-      host: target(options.from),
-      port: options.port,
-      path: options.path,
-      localAddress: options.from,
-      servername: options.host,
-      ca: options.ca,
-      agent: false,
+      ...connection(options),
       headers: {
         host: options.host,
         connection: 'Upgrade',
@@ -389,7 +390,6 @@ export function websocket(options: Omit<RequestOptions, 'scheme' | 'method' | 'b
         'sec-websocket-key': key,
         'sec-websocket-version': '13',
       },
-      timeout: 10_000,
     });
     req.on('upgrade', (res: http.IncomingMessage, socket: net.Socket) => {
       socket.once('data', (frame: Buffer) => {
