@@ -36,9 +36,10 @@ export const COREDNS_NAMESPACE = 'kube-system';
 /**
  * CoreDNS lines for k3s' main server block (`import /etc/coredns/custom/*.override`): questions for
  * the app host are rewritten to the Caddy Service's in-cluster name, which the kubernetes plugin of the
- * same block answers with its ClusterIP; `answer auto` puts the asked name back in the answer. So pods
- * reach Caddy whatever the exposure and without knowing its ClusterIP at synth time, and from the pod
- * CIDR, which vpn_only allows. Needs CoreDNS with `answer auto` (1.10 or later; k3s ships newer).
+ * same block answers with its ClusterIP, under the name that was asked (`answer auto`; libc resolvers
+ * drop answers for another name). So pods reach Caddy whatever the exposure, without its ClusterIP
+ * being known at synth time, and from the pod CIDR, which vpn_only allows. test/edge/coredns.test.ts
+ * runs it in CoreDNS 1.10.1, older than what current k3s ships.
  */
 export function coreDnsOverride(host: string, serviceFqdn: string): string {
   return [
