@@ -3,6 +3,8 @@
  * `npx cdk8s synth` and `npm run synth` run it through bin/synth.ts; SITE_CONFIG selects another site file.
  */
 import { App, Chart } from 'cdk8s';
+import { EdgeChart } from './charts/edge-chart';
+import { EdgeDnsChart } from './charts/edge-dns-chart';
 import { NamespaceChart } from './charts/namespace-chart';
 import { NetworkPolicyChart } from './charts/network-policy-chart';
 import { ObjectStoreChart } from './charts/object-store-chart';
@@ -11,13 +13,23 @@ import { PostgresChart } from './charts/postgres-chart';
 import { RabbitmqChart } from './charts/rabbitmq-chart';
 import { RedisChart } from './charts/redis-chart';
 import { SiteConfig } from './lib/config/site-config';
+import { edgePodSecurity } from './lib/edge/edge-site';
+import { HEADSCALE_RECORDS_FILE, headscaleExtraRecords, splitDnsRecords } from './lib/edge/split-dns';
 import { workloadLabels } from './lib/site';
+import { SideFiles } from './lib/synth';
 
 export function buildStack(app: App, site: SiteConfig): void {
+  const namespaceLabels = (name: string) => workloadLabels(site, name, 'namespace', site.images.plane.tag).all;
   const namespace = new NamespaceChart(app, 'namespace', {
     name: site.kubernetes.namespace,
     holdsData: true,
-    labels: workloadLabels(site, 'namespace', 'namespace', site.images.plane.tag).all,
+    labels: namespaceLabels('namespace'),
+  });
+  // Caddy has its own namespace: its exposure may need a looser Pod Security level than Plane's.
+  const edgeNamespace = new NamespaceChart(app, 'edge-namespace', {
+    name: site.edge.namespace,
+    ...edgePodSecurity(site.edge),
+    labels: namespaceLabels('edge-namespace'),
   });
   const inNamespace = { site, namespace: namespace.name };
 
@@ -33,10 +45,37 @@ export function buildStack(app: App, site: SiteConfig): void {
     objectStore: objectStore.connection,
   };
   const plane = new PlaneChart(app, 'plane', { ...inNamespace, connections });
-  const networkPolicies = new NetworkPolicyChart(app, 'network-policies', { site, plane, data: connections });
 
-  // Files are numbered in this order: `kubectl apply -f dist` creates the namespace, then the
+  const edge = new EdgeChart(app, 'edge', {
+    site,
+    namespace: edgeNamespace.name,
+    upstreams: {
+      web: plane.web.serviceEndpoint,
+      space: plane.space.serviceEndpoint,
+      admin: plane.admin.serviceEndpoint,
+      live: plane.live.serviceEndpoint,
+      api: plane.api.serviceEndpoint,
+      objectStore: objectStore.connection,
+    },
+  });
+  const edgeDns = site.edge.splitDns.coreDnsOverride
+    ? [new EdgeDnsChart(app, 'edge-dns', { site, caddy: edge.caddy.endpoint })]
+    : [];
+
+  const networkPolicies = new NetworkPolicyChart(app, 'network-policies', {
+    site,
+    plane,
+    data: connections,
+    edge: { peer: edge.caddy.deployment.peer, ports: edge.caddy.listenPorts, httpsPort: edge.caddy.httpsListenPort },
+  });
+
+  // Files are numbered in this order: `kubectl apply -f dist` creates the namespaces, then the
   // policies (so no pod ever runs unguarded), then the workloads.
-  const inOrder: Chart[] = [namespace, networkPolicies, postgres, redis, rabbitmq, objectStore, plane];
+  const inOrder: Chart[] = [namespace, edgeNamespace, networkPolicies, postgres, redis, rabbitmq, objectStore, plane, edge, ...edgeDns];
   inOrder.slice(1).forEach((chart, index) => chart.addDependency(inOrder[index]));
 }
+
+/** Written beside dist/: the VPN resolver's record for the app host (Headscale extra records). */
+export const sideFiles: SideFiles = (site) => ({
+  [HEADSCALE_RECORDS_FILE]: headscaleExtraRecords(splitDnsRecords(site)),
+});

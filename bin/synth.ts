@@ -1,5 +1,5 @@
 // Entry point of the synth bundle (build/synth.js), run by `npm run synth` and `npx cdk8s synth`.
-import { buildStack } from '../main';
+import { buildStack, sideFiles } from '../main';
 import { runSynth } from '../lib/synth';
 
-runSynth(buildStack);
+runSynth(buildStack, sideFiles);

@@ -2,11 +2,17 @@ import { Chart, ChartProps } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { NamespaceDeletionGuard } from '../lib/constructs/namespace-deletion-guard';
+import { PodSecurityLevel } from '../lib/hardening';
 
 export interface NamespaceChartProps extends Omit<ChartProps, 'labels'> {
   readonly name: string;
-  /** Pod Security Standards level enforced, warned and audited. @default "restricted" */
-  readonly podSecurityLevel?: 'restricted' | 'baseline';
+  /** Pod Security Standards level enforced and warned about. @default "restricted" */
+  readonly podSecurityLevel?: PodSecurityLevel;
+  /**
+   * Level audited (annotations in the API server's audit log; nothing printed, nothing refused).
+   * @default podSecurityLevel
+   */
+  readonly auditLevel?: PodSecurityLevel;
   /** The namespace holds data volumes: refuse its deletion (see NamespaceDeletionGuard). @default false */
   readonly holdsData?: boolean;
   /** Labels of the namespace and its guard. */
@@ -28,7 +34,7 @@ export class NamespaceChart extends Chart {
           ...props.labels,
           'pod-security.kubernetes.io/enforce': level,
           'pod-security.kubernetes.io/warn': level,
-          'pod-security.kubernetes.io/audit': level,
+          'pod-security.kubernetes.io/audit': props.auditLevel ?? level,
         },
       },
     });

@@ -5,6 +5,9 @@
  */
 import { k8s } from 'cdk8s-plus-28';
 
+/** Pod Security Standards levels, as namespace labels name them. */
+export type PodSecurityLevel = 'restricted' | 'baseline' | 'privileged';
+
 /** The numeric identity a container runs as; it must exist in (or be tolerated by) the image. */
 export interface RunAs {
   readonly user: number;
@@ -28,6 +31,14 @@ export interface ContainerSpec {
   readonly writablePaths?: string[];
   /** Mounts of volumes declared in `HardenedPodProps.volumes` (data volumes, config files). */
   readonly volumeMounts?: k8s.VolumeMount[];
+  /**
+   * Keep NET_BIND_SERVICE in the bounding set, the one capability the "restricted" profile lets a
+   * container add back. Only for images whose binary carries it as a file capability with the
+   * effective bit (the official Caddy image: `setcap cap_net_bind_service=+ep`): without it in the
+   * bounding set, execve fails with EPERM even for a process that never binds a low port
+   * (test/edge/capability.test.ts shows it on this kernel). @default false
+   */
+  readonly keepNetBindService?: boolean;
 }
 
 export interface HardenedPodProps {
@@ -40,6 +51,8 @@ export interface HardenedPodProps {
   readonly topologySpreadConstraints?: k8s.TopologySpreadConstraint[];
   /** @default 30 */
   readonly terminationGracePeriodSeconds?: number;
+  /** Pins the pod to nodes, e.g. the one whose address a hostPort binds. @default any node */
+  readonly nodeSelector?: Record<string, string>;
 }
 
 export const CONTAINER_SECURITY_CONTEXT: k8s.SecurityContext = {
@@ -59,9 +72,23 @@ export function writableVolumeName(mountPath: string): string {
   return `writable-${slug}`.slice(0, 63).replace(/-+$/, '');
 }
 
+/** The container security context, with NET_BIND_SERVICE kept when the image needs it to start. */
+function containerSecurityContext(keepNetBindService: boolean): k8s.SecurityContext {
+  if (!keepNetBindService) return CONTAINER_SECURITY_CONTEXT;
+  return { ...CONTAINER_SECURITY_CONTEXT, capabilities: { drop: ['ALL'], add: ['NET_BIND_SERVICE'] } };
+}
+
 export function hardenedPodSpec(props: HardenedPodProps): k8s.PodSpec {
   if (props.runAs.user === 0 || props.runAs.group === 0) {
     throw new Error('hardenedPodSpec: runAs user and group must not be 0 (root)');
+  }
+  for (const container of props.containers) {
+    for (const port of container.ports ?? []) {
+      // A hostPort on 0.0.0.0 would open the port on every node address, the public one included.
+      if (port.hostPort !== undefined && !port.hostIp) {
+        throw new Error(`hardenedPodSpec: ${container.name} port ${port.containerPort}: a hostPort must be bound to one address (hostIp)`);
+      }
+    }
   }
   const writableVolumes = new Map<string, k8s.Volume>();
   const containers = props.containers.map((container): k8s.Container => {
@@ -83,7 +110,7 @@ export function hardenedPodSpec(props: HardenedPodProps): k8s.PodSpec {
       startupProbe: container.startupProbe,
       readinessProbe: container.readinessProbe,
       livenessProbe: container.livenessProbe,
-      securityContext: CONTAINER_SECURITY_CONTEXT,
+      securityContext: containerSecurityContext(container.keepNetBindService ?? false),
       volumeMounts: nonEmpty([...writableMounts, ...(container.volumeMounts ?? [])]),
     };
   });
@@ -102,6 +129,7 @@ export function hardenedPodSpec(props: HardenedPodProps): k8s.PodSpec {
       seccompProfile: { type: 'RuntimeDefault' },
     },
     topologySpreadConstraints: props.topologySpreadConstraints,
+    nodeSelector: props.nodeSelector,
     containers,
     volumes: nonEmpty([...writableVolumes.values(), ...(props.volumes ?? [])]),
   };

@@ -12,12 +12,20 @@ import { SiteConfig } from './config/site-config';
 /** Adds every chart of the stack to the app; main.ts provides it. */
 export type StackBuilder = (app: App, site: SiteConfig) => void;
 
+/**
+ * Files that are not manifests, by path relative to the folder that holds the output folder: they are
+ * written beside it, never in it, so `kubectl apply -f dist` sees manifests only.
+ */
+export type SideFiles = (site: SiteConfig) => Readonly<Record<string, string>>;
+
 export interface SynthOptions {
   /** @default the Javisi site (site/javisi.yaml) */
   readonly siteFile?: string;
   /** An already validated site, instead of a file. */
   readonly site?: SiteConfig;
   readonly outdir: string;
+  /** @default none */
+  readonly sideFiles?: SideFiles;
 }
 
 /** Environment variable selecting the site file. */
@@ -33,6 +41,7 @@ export function buildManifests(build: StackBuilder, site: SiteConfig): Record<st
 export function synthesize(build: StackBuilder, options: SynthOptions): void {
   const site = options.site ?? loadSiteConfig(options.siteFile ?? DEFAULT_SITE_FILE);
   const outdir = path.resolve(options.outdir);
+  const sideFiles = resolveSideFiles(path.dirname(outdir), outdir, options.sideFiles?.(site) ?? {});
   const staging = `${outdir}.tmp-${process.pid}`;
   fs.rmSync(staging, { recursive: true, force: true });
   try {
@@ -44,6 +53,31 @@ export function synthesize(build: StackBuilder, options: SynthOptions): void {
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
   }
+  for (const [file, content] of sideFiles) replaceFile(file, content);
+}
+
+/** Absolute paths of the side files; each must stay beside the output folder, not in it. */
+function resolveSideFiles(base: string, outdir: string, files: Readonly<Record<string, string>>): [string, string][] {
+  return Object.entries(files).map(([relative, content]) => {
+    const file = path.resolve(base, relative);
+    const inside = (dir: string) => file.startsWith(`${dir}${path.sep}`);
+    if (path.isAbsolute(relative) || !inside(base) || inside(outdir)) {
+      throw new Error(`side file ${relative} must be a relative path beside ${path.basename(outdir)}/, not in it`);
+    }
+    return [file, content];
+  });
+}
+
+/** Writes a file in one step: readers see the old content or the new, never a part. */
+function replaceFile(file: string, content: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const staging = `${file}.tmp-${process.pid}`;
+  try {
+    fs.writeFileSync(staging, content);
+    fs.renameSync(staging, file);
+  } finally {
+    fs.rmSync(staging, { force: true });
+  }
 }
 
 /** Swaps a complete new folder in place of the old one; the old one is removed only afterwards. */
@@ -54,12 +88,16 @@ function replaceDirectory(source: string, target: string): void {
   fs.rmSync(retired, { recursive: true, force: true });
 }
 
-/** Entry point of main.ts: site file from SITE_CONFIG, output folder from CDK8S_OUTDIR (set by the cdk8s CLI). */
-export function runSynth(build: StackBuilder): void {
+/**
+ * Entry point of main.ts: site file from SITE_CONFIG, output folder from CDK8S_OUTDIR (set by the cdk8s
+ * CLI); side files beside that folder.
+ */
+export function runSynth(build: StackBuilder, sideFiles?: SideFiles): void {
   try {
     synthesize(build, {
       siteFile: process.env[SITE_CONFIG_ENV] || undefined,
       outdir: process.env.CDK8S_OUTDIR || 'dist',
+      sideFiles,
     });
   } catch (error) {
     if (error instanceof SiteConfigError || error instanceof BudgetError) {

@@ -38,15 +38,19 @@ describe('config change → rollout of exactly its consumers', () => {
     assert.deepEqual(rolled(synth(siteWith((s) => { s.components.worker.concurrency = 1; }))), ['worker']);
   });
 
-  it('a value every Django process reads rolls api, worker and beat-worker, not the frontends or data', () => {
-    assert.deepEqual(rolled(synth(siteWith((s) => { s.plane.fileSizeLimit = 10485760; }))), ['api', 'beat-worker', 'worker']);
+  it('a value every Django process reads rolls api, worker and beat-worker, and Caddy (its body limit), not the frontends or data', () => {
+    assert.deepEqual(rolled(synth(siteWith((s) => { s.plane.fileSizeLimit = 10485760; }))), ['api', 'beat-worker', 'caddy', 'worker']);
+  });
+
+  it('an edge-only value (VPN enforcement) rolls Caddy and nothing else', () => {
+    assert.deepEqual(rolled(synth(siteWith((s) => { s.edge.vpnEnforce = false; }))), ['caddy']);
   });
 
   it("a RabbitMQ config-file value rolls RabbitMQ only", () => {
     assert.deepEqual(rolled(synth(siteWith((s) => { s.data.rabbitmq.resources.limits.memory = '512Mi'; }))), ['rabbitmq']);
   });
 
-  it('the public host rolls every component that reads it, and not web, admin or the data services', () => {
-    assert.deepEqual(rolled(synth(siteWith((s) => { s.hosts.app = 'plane'; }))), ['api', 'beat-worker', 'live', 'worker']);
+  it('the public host rolls every component that reads it (Caddy serves it), and not web, admin or the data services', () => {
+    assert.deepEqual(rolled(synth(siteWith((s) => { s.hosts.app = 'plane'; }))), ['api', 'beat-worker', 'caddy', 'live', 'worker']);
   });
 });

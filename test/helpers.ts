@@ -73,5 +73,5 @@ export function checksumOf(ref: PodTemplateRef): string | undefined {
 /** Every Plane and data component the stack must run. */
 export const EXPECTED_COMPONENTS = [
   'web', 'space', 'admin', 'live', 'api', 'worker', 'beat-worker', 'migrator',
-  'postgres', 'redis', 'rabbitmq', 'object-store',
+  'postgres', 'redis', 'rabbitmq', 'object-store', 'caddy',
 ];

@@ -82,9 +82,9 @@ describe('network policies', () => {
 
   it('gives web and admin no egress but DNS', () => {
     for (const name of ['plane-web', 'plane-admin']) {
-      const policy = policies.find((p) => p.metadata.name === name);
+      const policy = policies.find((p) => p.metadata.name === name) as Manifest;
       // Egress in policyTypes with no egress rule: nothing is allowed out but what allow-dns adds.
-      assert.ok(policy?.spec.policyTypes.includes('Egress'), name);
+      assert.ok(policy.spec.policyTypes.includes('Egress'), name);
       assert.equal(policy.spec.egress, undefined, name);
     }
   });

@@ -67,6 +67,13 @@ const BAD_SITES: BadSite[] = [
   { title: 'Redis DB index out of range', change: (s) => { s.plane.redisDb = 16; }, expected: /plane\.redisDb: expected a Redis database index 0-15/ },
   { title: 'invalid bucket name', change: (s) => { s.plane.bucket = 'Uploads_'; }, expected: /plane\.bucket: expected an S3 bucket name/ },
   { title: 'key written twice', text: 'project:\n  name: javisi\n  name: other\n', expected: /YAML syntax: .*unique/i },
+  { title: 'edge: unknown TLS mode', change: (s) => { s.edge.tls.mode = 'letsencrypt'; }, expected: /edge\.tls\.mode: expected secret/ },
+  {
+    title: 'edge: ACME DNS-01 with an image that has no DNS provider module',
+    change: (s) => { s.edge.tls = { mode: 'acme-dns', storage: '64Mi', acme: { provider: 'cloudflare', email: 'ops@ewutelo.cloud', apiTokenSecret: 'cf' } }; },
+    expected: /edge\.tls\.mode: acme-dns needs the DNS provider module "cloudflare"/,
+  },
+  { title: 'edge: VPN address outside the VPN', change: (s) => { s.edge.vpnAddress = '137.74.114.167'; }, expected: /edge\.vpnAddress: .* is not inside network\.vpnCidrs/ },
   { title: 'requests over the VPS budget', change: (s) => { s.vps.budget.memory = '1Gi'; }, expected: /memory requests .* exceed vps\.budget\.memory \(1Gi\)/ },
 ];
 
@@ -113,7 +120,8 @@ describe('synth command', () => {
     const { code, stderr } = await synthProcess({ CDK8S_OUTDIR: outdir, SITE_CONFIG: '' });
     assert.equal(code, 0, stderr);
     assert.deepEqual(snapshot(outdir), snapshot(path.join(REPO_ROOT, 'dist')), 'dist/ is stale: run `npm run synth` and commit it');
-    assert.deepEqual(fs.readdirSync(work), ['dist']);
+    assert.deepEqual(fs.readdirSync(work).sort(), ['dist', 'dns'], 'manifests in dist/, the DNS record beside it');
+    assert.deepEqual(snapshot(path.join(work, 'dns')), snapshot(path.join(REPO_ROOT, 'dns')), 'dns/ is stale: run `npm run synth` and commit it');
     fs.rmSync(work, { recursive: true, force: true });
   });
 
@@ -135,6 +143,7 @@ describe('synth command', () => {
     const cli = path.join(REPO_ROOT, 'node_modules', '.bin', 'cdk8s');
     await run(cli, ['synth', '--output', outdir], { cwd: REPO_ROOT, env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false' } });
     assert.deepEqual(snapshot(outdir), snapshot(path.join(REPO_ROOT, 'dist')));
+    assert.deepEqual(snapshot(path.join(work, 'dns')), snapshot(path.join(REPO_ROOT, 'dns')));
     fs.rmSync(work, { recursive: true, force: true });
   });
 });

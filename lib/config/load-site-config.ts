@@ -38,7 +38,8 @@ export function parseSiteConfig(text: string, file = '<site config>'): SiteConfi
   if (document.errors.length > 0) {
     throw new SiteConfigError(file, document.errors.map((e) => `YAML syntax: ${e.message.split('\n')[0]}`));
   }
-  const result = siteConfigSchema.safeParse(document.toJS());
+  // reportInput: an issue then tells a missing field (input undefined) from a value of the wrong type.
+  const result = siteConfigSchema.safeParse(document.toJS(), { reportInput: true });
   if (!result.success) {
     throw new SiteConfigError(file, result.error.issues.map(describeIssue));
   }

@@ -29,6 +29,25 @@ export interface AppDeploymentProps extends Omit<ComponentConfigProps, 'name'> {
   readonly probes?: ProbeSet;
   /** Paths the image writes to (emptyDirs). @default none */
   readonly writablePaths?: string[];
+  /**
+   * Container ports besides `port`; they are not added to the Service (a probe-only port, ports the
+   * component exposes through its own Service or a hostPort). @default none
+   */
+  readonly containerPorts?: k8s.ContainerPort[];
+  /** Volumes besides the writable emptyDirs and config files: Secrets, claims. @default none */
+  readonly volumes?: MountedVolume[];
+  /** See `ContainerSpec.keepNetBindService`. @default false */
+  readonly keepNetBindService?: boolean;
+  /** @default any node */
+  readonly nodeSelector?: Record<string, string>;
+}
+
+/** A volume and where the container sees it. */
+export interface MountedVolume {
+  readonly volume: k8s.Volume;
+  readonly mountPath: string;
+  /** @default true */
+  readonly readOnly?: boolean;
 }
 
 /** Port name used by every serving container and Service. */
@@ -74,11 +93,18 @@ export class AppDeployment extends Construct {
       args: props.args,
       envFrom: config.envFrom,
       env: config.env,
-      ports: props.port ? [{ name: HTTP_PORT_NAME, containerPort: props.port, protocol: 'TCP' }] : undefined,
+      ports: nonEmpty([
+        ...(props.port ? [{ name: HTTP_PORT_NAME, containerPort: props.port, protocol: 'TCP' }] : []),
+        ...(props.containerPorts ?? []),
+      ]),
       resources: props.resources,
       ...props.probes,
       writablePaths: props.writablePaths,
-      volumeMounts: config.volumeMounts,
+      volumeMounts: [
+        ...config.volumeMounts,
+        ...(props.volumes ?? []).map((v) => ({ name: v.volume.name, mountPath: v.mountPath, readOnly: v.readOnly ?? true })),
+      ],
+      keepNetBindService: props.keepNetBindService,
     };
 
     this.deployment = new k8s.KubeDeployment(this, 'deployment', {
@@ -101,8 +127,9 @@ export class AppDeployment extends Construct {
           spec: hardenedPodSpec({
             runAs: props.runAs,
             containers: [container],
-            volumes: config.volumes,
+            volumes: [...config.volumes, ...(props.volumes ?? []).map((v) => v.volume)],
             topologySpreadConstraints: replicas > 1 ? spreadAcrossNodes(selector) : undefined,
+            nodeSelector: props.nodeSelector,
           }),
         },
       },
@@ -127,6 +154,11 @@ export class AppDeployment extends Construct {
       });
     }
   }
+}
+
+/** The endpoint of a component that serves a port; throws for one that serves nothing. */
+function nonEmpty<T>(items: T[]): T[] | undefined {
+  return items.length > 0 ? items : undefined;
 }
 
 /** Spread replicas over nodes when there are several; on a single node they still schedule. */

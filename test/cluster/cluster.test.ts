@@ -159,6 +159,8 @@ describe('on a real control plane', { concurrency: 1 }, () => {
     assert.match(deletion.stderr, /plane-keep-namespace/);
     assert.equal((await cluster.apps.listNamespacedStatefulSet({ namespace: NAMESPACE })).items.length, 0, 'StatefulSets deleted');
     assert.deepEqual(await claimIds(), before, 'claims survive the deletion');
+    // The edge namespace holds no data and goes; a re-apply must wait until it is gone.
+    await cluster.waitUntilGone('namespace', 'plane-edge');
 
     cluster.kubectlOk(['apply', '-f', DIST]);
     await cluster.waitUntilSettled(NAMESPACE);

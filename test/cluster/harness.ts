@@ -108,6 +108,17 @@ export class TestCluster {
     return stuck;
   }
 
+  /** Waits until `kubectl get <kind> <name>` finds nothing (e.g. a namespace done terminating). */
+  async waitUntilGone(kind: string, name: string, timeoutMs = 120_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const result = this.kubectl(['get', kind, name, '--ignore-not-found', '-o', 'name']);
+      if (result.code === 0 && result.stdout.trim() === '') return;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    throw new Error(`${kind} ${name} still exists after ${timeoutMs / 1000} s`);
+  }
+
   /** deployment name → its current revision (the deployment.kubernetes.io/revision annotation). */
   async deploymentRevisions(namespace: string): Promise<Map<string, string>> {
     const deployments = (await this.apps.listNamespacedDeployment({ namespace })).items;

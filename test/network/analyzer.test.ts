@@ -76,9 +76,21 @@ function subtract(from: Interval[], remove: Interval[]): Interval[] {
 /** A named address range; `ports` limits the name to those ports (two external services may share a host). */
 interface NamedRange { readonly intervals: Interval[]; readonly ports?: readonly string[] }
 
+/**
+ * A CIDR as netpol-analyzer v1.4.4 reports it. The analyzer models IPv4 only: it reads an IPv6 prefix as
+ * the single IPv4 address made of the prefix's first four bytes (fd7a:115c:a1e0::/48 → 253.122.17.92),
+ * so IPv6 rules are checked for presence only, not for their extent.
+ */
+function analyzerInterval(cidr: string): Interval {
+  if (!cidr.includes(':')) return cidrInterval(cidr);
+  const bytes = ipaddr.IPv6.parse(cidr.split('/')[0]).toByteArray().slice(0, 4);
+  const first = bytes.reduce((n, byte) => n * 256 + byte, 0);
+  return [first, first];
+}
+
 function siteRanges(site: SiteConfig): Record<string, NamedRange> {
   const ranges: Record<string, NamedRange> = {
-    vpn: { intervals: normalize(site.network.vpnCidrs.filter((c) => !c.includes(':')).map(cidrInterval)) },
+    vpn: { intervals: normalize(site.network.vpnCidrs.map(analyzerInterval)) },
     pods: { intervals: [cidrInterval(site.kubernetes.podCidr)] },
     internet: {
       intervals: subtract([cidrInterval('0.0.0.0/0')], [
@@ -140,12 +152,19 @@ function analyze(distDir: string, site: SiteConfig): { found: Set<string>; compo
       addressSides.set(key, [...(addressSides.get(key) ?? []), [ipNumber(first), ipNumber(last ?? first)]]);
     }
   }
+  // The analyzer merges the ranges allowed on one port into one list: find the named ranges whose union
+  // it is (a handful of names, so every combination can be tried).
   for (const [key, intervals] of addressSides) {
     const union = JSON.stringify(normalize(intervals));
     const port = key.split(' : ')[1];
-    const name = Object.entries(ranges).find(([, r]) => JSON.stringify(r.intervals) === union && (!r.ports || r.ports.includes(port)))?.[0];
-    assert.ok(name, `${key}: the addresses ${union} are none of the named ranges`);
-    found.add(key.replace('@', name));
+    const candidates = Object.entries(ranges).filter(([, r]) => !r.ports || r.ports.includes(port));
+    let names: string[] | undefined;
+    for (let mask = 1; mask < 2 ** candidates.length && !names; mask++) {
+      const subset = candidates.filter((_, i) => mask & (2 ** i));
+      if (JSON.stringify(normalize(subset.flatMap(([, r]) => r.intervals))) === union) names = subset.map(([name]) => name);
+    }
+    assert.ok(names, `${key}: the addresses ${union} are no union of the named ranges`);
+    for (const name of names) found.add(key.replace('@', name));
   }
   return { found, components: [...new Set([...componentOf.values()].filter((c) => c !== CLUSTER_DNS))] };
 }

@@ -1,0 +1,136 @@
+/**
+ * The `edge:` section of the site file: Caddy in front of Plane, VPN-only access, TLS and split DNS.
+ * Checks that need other sections (the VPN address inside `network.vpnCidrs`, the namespace apart
+ * from Plane's) are in `checkEdgeAgainstSite`, which the site schema runs.
+ */
+import * as ipaddr from 'ipaddr.js';
+import { z } from 'zod';
+import { dnsProvidersOf, imagesWithDnsProviders } from '../edge/caddy-image';
+import { bytes, dnsLabel, image, ipv4Address, resources } from './primitives';
+
+/**
+ * - `secret`: a certificate the operator puts in a Kubernetes TLS Secret (works on a VPN-only host);
+ * - `internal`: Caddy's own local CA (clients must trust its root);
+ * - `acme-dns`: ACME DNS-01, only with an image that has the DNS provider module.
+ */
+export const TLS_MODES = ['secret', 'internal', 'acme-dns'] as const;
+export type TlsMode = (typeof TLS_MODES)[number];
+
+/**
+ * - `hostPort`: Caddy's pod binds 80/443 on the VPS's VPN address only; the client address reaches
+ *   Caddy unchanged (no ServiceLB masquerade). A hostPort is refused by the Pod Security "baseline"
+ *   and "restricted" profiles: Caddy's namespace is then "privileged" (README, "The edge").
+ * - `loadBalancer`: k3s ServiceLB with `externalTrafficPolicy: Local`; the pod stays "restricted",
+ *   but ServiceLB binds every node address, the public one included.
+ */
+export const EXPOSURES = ['hostPort', 'loadBalancer'] as const;
+export type Exposure = (typeof EXPOSURES)[number];
+
+/** Which optional `tls` fields each mode needs; the others are refused, so a stale field is noticed. */
+const TLS_FIELDS: Record<TlsMode, readonly TlsField[]> = {
+  secret: ['secretName'],
+  internal: ['storage'],
+  'acme-dns': ['storage', 'acme'],
+};
+type TlsField = 'secretName' | 'storage' | 'acme';
+const TLS_FIELD_HELP: Record<TlsField, string> = {
+  secretName: 'the Kubernetes TLS Secret holding tls.crt and tls.key',
+  storage: 'the size of the volume keeping Caddy\'s certificates and CA across restarts, e.g. 64Mi',
+  acme: 'provider, email and apiTokenSecret for ACME DNS-01',
+};
+
+const tls = z.strictObject({
+  mode: z.enum(TLS_MODES, 'expected secret (a Kubernetes TLS Secret), internal (Caddy\'s local CA) or acme-dns (ACME DNS-01)'),
+  secretName: dnsLabel.optional(),
+  storage: bytes.optional(),
+  acme: z.strictObject({
+    /** A caddy-dns module compiled into the image, e.g. cloudflare. */
+    provider: z.string().regex(/^[a-z0-9]+$/, 'expected a caddy-dns provider name such as cloudflare'),
+    email: z.email('expected an email address'),
+    /** Secret (in the edge namespace) whose key "api-token" the provider module reads. */
+    apiTokenSecret: dnsLabel,
+  }).optional(),
+});
+
+export const edgeConfigSchema = z.strictObject({
+  /** Caddy's own namespace, so its Pod Security level does not loosen Plane's. */
+  namespace: dnsLabel,
+  exposure: z.enum(EXPOSURES, 'expected hostPort (Caddy binds the VPN address) or loadBalancer (k3s ServiceLB, externalTrafficPolicy Local)'),
+  /** The VPS's address on the VPN (Headscale/Tailscale 100.x): hostPort binds it, split DNS points to it. */
+  vpnAddress: ipv4Address,
+  /** Answer 403 to any client outside network.vpnCidrs and the pod CIDR. */
+  vpnEnforce: z.boolean('expected true or false'),
+  caddy: z.strictObject({ image, resources }),
+  tls,
+  splitDns: z.strictObject({
+    /** Also resolve the app host inside the cluster (ConfigMap coredns-custom in kube-system). */
+    coreDnsOverride: z.boolean('expected true or false'),
+  }),
+}).superRefine((edge, ctx) => {
+  const mode = edge.tls?.mode;
+  if (!TLS_MODES.includes(mode)) return;
+  for (const field of ['secretName', 'storage', 'acme'] as const) {
+    const wanted = TLS_FIELDS[mode].includes(field);
+    if (wanted && edge.tls[field] === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['tls', field], message: `missing: tls mode ${mode} needs ${TLS_FIELD_HELP[field]}` });
+    }
+    if (!wanted && edge.tls[field] !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['tls', field], message: `not used by tls mode ${mode}: remove it` });
+    }
+  }
+  const provider = edge.tls.acme?.provider;
+  if (mode === 'acme-dns' && provider && typeof edge.caddy?.image === 'string') {
+    let providers: readonly string[] = [];
+    try {
+      providers = dnsProvidersOf(edge.caddy.image);
+    } catch {
+      return; // the image itself is reported by its own check
+    }
+    if (!providers.includes(provider)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tls', 'mode'],
+        message: `acme-dns needs the DNS provider module "${provider}" in the Caddy image, and ${edge.caddy.image} ` +
+          `has ${providers.length > 0 ? `only ${providers.join(', ')}` : 'none'}: use mode secret or internal, ` +
+          `or an image with the module (known: ${imagesWithDnsProviders()})`,
+      });
+    }
+  }
+});
+
+export type EdgeConfig = z.infer<typeof edgeConfigSchema>;
+
+/** The parts of the site the edge section is checked against. */
+interface SiteContext {
+  readonly edge?: Partial<EdgeConfig>;
+  readonly network?: { readonly vpnCidrs?: readonly string[] };
+  readonly kubernetes?: { readonly namespace?: string };
+}
+
+/** Cross-section checks; refinements run even when a field failed its own check, so guard types. */
+export function checkEdgeAgainstSite(site: SiteContext, ctx: z.RefinementCtx): void {
+  const { edge, network, kubernetes } = site;
+  if (!edge) return;
+  if (edge.namespace && edge.namespace === kubernetes?.namespace) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['edge', 'namespace'],
+      message: `must differ from kubernetes.namespace (${edge.namespace}): Caddy's namespace may need a looser Pod Security level`,
+    });
+  }
+  const cidrs = (network?.vpnCidrs ?? []).filter((c) => ipaddr.isValidCIDR(c));
+  if (edge.vpnAddress && ipaddr.IPv4.isValidFourPartDecimal(edge.vpnAddress) && cidrs.length > 0) {
+    const address = ipaddr.IPv4.parse(edge.vpnAddress);
+    const inside = cidrs.some((c) => {
+      const range = ipaddr.parseCIDR(c);
+      return range[0].kind() === 'ipv4' && address.match(range as [ipaddr.IPv4, number]);
+    });
+    if (!inside) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['edge', 'vpnAddress'],
+        message: `${edge.vpnAddress} is not inside network.vpnCidrs (${cidrs.join(', ')}): set the VPS's VPN address (tailscale ip -4 on the VPS)`,
+      });
+    }
+  }
+}

@@ -1,0 +1,138 @@
+import { k8s } from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import { SecretKeyRef, serviceHost, ServiceEndpoint } from '../connections';
+import { AppDeployment, MountedVolume } from '../constructs/app-deployment';
+import { WorkloadLabels } from '../labels';
+import { PortSpec } from '../network/peers';
+import { httpProbes } from '../probes';
+import {
+  CADDY_COMMAND,
+  CADDY_CONFIG_PATH,
+  CADDY_DATA_PATH,
+  CADDY_PORTS,
+  CADDY_USER,
+  CADDYFILE_PATH,
+  PUBLIC_PORTS,
+  TLS_SECRET_PATH,
+} from './caddy-image';
+import { HEALTH_PATH } from './caddyfile';
+
+/** How clients reach Caddy. */
+export type CaddyExposure =
+  /** Ports 80/443 of one node address (the VPN one): the client address reaches Caddy unchanged. */
+  | { readonly kind: 'hostPort'; readonly hostIp: string; readonly nodeName: string }
+  /** A LoadBalancer Service (k3s ServiceLB) with externalTrafficPolicy Local; optional layer-4 allow-list. */
+  | { readonly kind: 'loadBalancer'; readonly sourceRanges?: readonly string[] };
+
+/** A volume claim keeping Caddy's data folder (certificates, ACME account, local CA) across restarts. */
+export interface CaddyDataVolume {
+  readonly storage: string;
+  readonly storageClass: string;
+}
+
+export interface CaddyProps {
+  readonly namespace: string;
+  readonly labels: WorkloadLabels;
+  /** Pinned Caddy image (the official one runs as any non-root user with the settings here). */
+  readonly image: string;
+  readonly resources: k8s.ResourceRequirements;
+  /** The Caddyfile (see renderCaddyfile); a change rolls the pod through its checksum. */
+  readonly caddyfile: string;
+  readonly exposure: CaddyExposure;
+  /** Kubernetes TLS Secret mounted at /etc/caddy/tls (tls.crt, tls.key). @default none */
+  readonly tlsSecretName?: string;
+  /** @default an emptyDir: certificates are not kept (fine when they come from a Secret) */
+  readonly dataVolume?: CaddyDataVolume;
+  /** Environment read from Secrets, e.g. a DNS provider's API token. @default none */
+  readonly secretEnv?: Readonly<Record<string, SecretKeyRef>>;
+  /** @default "plane-caddy" */
+  readonly name?: string;
+}
+
+const PORT_NAMES = { http: 'http', https: 'https', health: 'health' } as const;
+
+/**
+ * Caddy in front of Plane: a hardened Deployment running the given Caddyfile, and the Service that
+ * in-cluster clients (and, with the loadBalancer exposure, everyone) reach it through.
+ */
+export class Caddy extends Construct {
+  readonly name: string;
+  /** The HTTPS endpoint inside the cluster (host is the Service's DNS name). */
+  readonly endpoint: ServiceEndpoint;
+  readonly deployment: AppDeployment;
+  /** Ports Caddy's container listens on (what NetworkPolicies see, after the hostPort or Service DNAT). */
+  readonly listenPorts: readonly PortSpec[] = [{ port: CADDY_PORTS.http }, { port: CADDY_PORTS.https }];
+  readonly httpsListenPort = CADDY_PORTS.https;
+
+  constructor(scope: Construct, id: string, props: CaddyProps) {
+    super(scope, id);
+    const name = props.name ?? 'plane-caddy';
+    this.name = name;
+    const { exposure } = props;
+    const hostPort = (port: number) => (exposure.kind === 'hostPort' ? { hostPort: port, hostIp: exposure.hostIp } : {});
+
+    const volumes: MountedVolume[] = [];
+    if (props.tlsSecretName) {
+      volumes.push({ volume: { name: 'tls', secret: { secretName: props.tlsSecretName } }, mountPath: TLS_SECRET_PATH });
+    }
+    if (props.dataVolume) {
+      const claim = new k8s.KubePersistentVolumeClaim(this, 'data', {
+        metadata: { name: `${name}-data`, namespace: props.namespace, labels: { ...props.labels.all } },
+        spec: {
+          accessModes: ['ReadWriteOnce'],
+          storageClassName: props.dataVolume.storageClass,
+          resources: { requests: { storage: k8s.Quantity.fromString(props.dataVolume.storage) } },
+        },
+      });
+      volumes.push({ volume: { name: 'data', persistentVolumeClaim: { claimName: claim.name } }, mountPath: CADDY_DATA_PATH, readOnly: false });
+    }
+
+    this.deployment = new AppDeployment(this, 'deployment', {
+      namespace: props.namespace,
+      name,
+      labels: props.labels,
+      image: props.image,
+      runAs: CADDY_USER,
+      resources: props.resources,
+      // Two pods cannot hold the same host port: the old one must go before the new one starts.
+      strategy: exposure.kind === 'hostPort' ? 'Recreate' : undefined,
+      command: CADDY_COMMAND,
+      env: { XDG_CONFIG_HOME: CADDY_CONFIG_PATH, XDG_DATA_HOME: CADDY_DATA_PATH },
+      secretEnv: props.secretEnv,
+      files: { [CADDYFILE_PATH]: props.caddyfile },
+      containerPorts: [
+        { name: PORT_NAMES.http, containerPort: CADDY_PORTS.http, protocol: 'TCP', ...hostPort(PUBLIC_PORTS.http) },
+        { name: PORT_NAMES.https, containerPort: CADDY_PORTS.https, protocol: 'TCP', ...hostPort(PUBLIC_PORTS.https) },
+        { name: PORT_NAMES.health, containerPort: CADDY_PORTS.health, protocol: 'TCP' },
+      ],
+      probes: httpProbes(HEALTH_PATH, PORT_NAMES.health, 60),
+      writablePaths: props.dataVolume ? [CADDY_CONFIG_PATH] : [CADDY_CONFIG_PATH, CADDY_DATA_PATH],
+      volumes,
+      // The official image's binary has cap_net_bind_service=+ep: exec fails without it in the bounding set.
+      keepNetBindService: true,
+      // The host address exists on one node only.
+      nodeSelector: exposure.kind === 'hostPort' ? { 'kubernetes.io/hostname': exposure.nodeName } : undefined,
+    });
+
+    const selector = { ...props.labels.selector };
+    const service = new k8s.KubeService(this, 'service', {
+      metadata: { name, namespace: props.namespace, labels: { ...props.labels.all } },
+      spec: {
+        selector,
+        ports: [
+          { name: PORT_NAMES.http, port: PUBLIC_PORTS.http, targetPort: k8s.IntOrString.fromString(PORT_NAMES.http), protocol: 'TCP' },
+          { name: PORT_NAMES.https, port: PUBLIC_PORTS.https, targetPort: k8s.IntOrString.fromString(PORT_NAMES.https), protocol: 'TCP' },
+        ],
+        ...(exposure.kind === 'loadBalancer'
+          ? {
+            type: 'LoadBalancer',
+            // Only nodes running Caddy answer, and without a second hop the client address is kept.
+            externalTrafficPolicy: 'Local',
+            loadBalancerSourceRanges: exposure.sourceRanges ? [...exposure.sourceRanges] : undefined,
+          }
+          : { type: 'ClusterIP' }),
+      },
+    });
+    this.endpoint = { host: serviceHost(service.name, props.namespace), port: PUBLIC_PORTS.https, peer: this.deployment.peer };
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The Caddyfile, as a pure function of its options: the chart renders the site's, the tests render
+ * variants (stub upstreams, loopback ports, test certificates) and run them in a real Caddy.
+ */
+import { PlaneRouting, PlaneUpstreams, ProxyRoute, Upstream } from './plane-routes';
+
+/** How Caddy gets its certificate. */
+export type CaddyTls =
+  /** Certificate and key files, e.g. a mounted Kubernetes TLS Secret. */
+  | { readonly mode: 'files'; readonly certFile: string; readonly keyFile: string }
+  /** Caddy's local CA issues the certificate; clients must trust its root. */
+  | { readonly mode: 'internal' }
+  /** ACME DNS-01 through a caddy-dns provider module; the API token is read from an environment variable. */
+  | { readonly mode: 'acme-dns'; readonly provider: string; readonly email: string; readonly tokenEnv: string };
+
+export interface CaddyListenPorts {
+  readonly http: number;
+  readonly https: number;
+  /** Plain HTTP, `GET /health` only, for the kubelet; never exposed. */
+  readonly health: number;
+}
+
+export interface CaddyfileOptions {
+  /** The public host, e.g. work.ewutelo.cloud. */
+  readonly host: string;
+  readonly routing: PlaneRouting;
+  readonly upstreams: PlaneUpstreams;
+  /** Request body limit in bytes (Plane's FILE_SIZE_LIMIT); larger bodies get 413. */
+  readonly maxBodyBytes: number;
+  /** Client CIDRs allowed; everyone else gets 403. `undefined` lets every client in. */
+  readonly allowedCidrs?: readonly string[];
+  readonly tls: CaddyTls;
+  readonly ports: CaddyListenPorts;
+  /** Addresses to listen on. @default every address of the pod */
+  readonly bind?: readonly string[];
+}
+
+/** Name of the snippet that answers 403 outside the allowed CIDRs (the seed's name). */
+export const VPN_ONLY_SNIPPET = 'vpn_only';
+const SECURITY_HEADERS_SNIPPET = 'security_headers';
+/** The only path the health listener answers. */
+export const HEALTH_PATH = '/health';
+
+/** Lines of a block (`head` '' for the global options block), indented with tabs as `caddy fmt` does. */
+function block(head: string, body: readonly string[]): string[] {
+  return [head === '' ? '{' : `${head} {`, ...body.map((line) => (line === '' ? '' : `\t${line}`)), '}'];
+}
+
+function address(upstream: Upstream): string {
+  return `${upstream.host}:${upstream.port}`;
+}
+
+/** Caddy matcher name of a route: "objectStore" → "@object_store". */
+function matcherName(route: ProxyRoute): string {
+  return `@${route.upstream.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
+}
+
+function globalOptions(options: CaddyfileOptions): string[] {
+  const { ports, tls, bind } = options;
+  return block('', [
+    // No admin API (nothing reloads Caddy: a new Caddyfile rolls the pod) and no autosave.
+    'admin off',
+    'persist_config off',
+    `http_port ${ports.http}`,
+    `https_port ${ports.https}`,
+    // The HTTP site below redirects to the public port 443, which Caddy's own redirect would not.
+    'auto_https disable_redirects',
+    'skip_install_trust',
+    ...(bind ? [`default_bind ${bind.join(' ')}`] : []),
+    ...(tls.mode === 'acme-dns' ? [`email ${tls.email}`] : []),
+    ...block('servers', [
+      // Only TCP is exposed: no HTTP/3 advertisement that clients would try over UDP.
+      'protocols h1 h2',
+      // As Plane's own proxy (large cookies and headers).
+      'max_header_size 25MB',
+    ]),
+  ]);
+}
+
+function vpnOnlySnippet(cidrs: readonly string[]): string[] {
+  return block(`(${VPN_ONLY_SNIPPET})`, [
+    // remote_ip is the TCP peer: X-Forwarded-For is never trusted for this decision.
+    `@outside_vpn not remote_ip ${cidrs.join(' ')}`,
+    'respond @outside_vpn "Forbidden: this host is reachable from the VPN only" 403',
+  ]);
+}
+
+function securityHeadersSnippet(): string[] {
+  return block(`(${SECURITY_HEADERS_SNIPPET})`, block('header', [
+    'Strict-Transport-Security "max-age=31536000"',
+    // "?" sets a default: a header Plane sends itself wins.
+    '?X-Content-Type-Options "nosniff"',
+    '?X-Frame-Options "SAMEORIGIN"',
+    '?Referrer-Policy "strict-origin-when-cross-origin"',
+    '-Server',
+  ]));
+}
+
+function tlsDirective(tls: CaddyTls): string[] {
+  switch (tls.mode) {
+    case 'files':
+      return [`tls ${tls.certFile} ${tls.keyFile}`];
+    case 'internal':
+      return ['tls internal'];
+    case 'acme-dns':
+      return block('tls', [`dns ${tls.provider} {env.${tls.tokenEnv}}`]);
+  }
+}
+
+/** Renders the Caddyfile. Throws if it would import a snippet it does not define. */
+export function renderCaddyfile(options: CaddyfileOptions): string {
+  const { host, routing, upstreams } = options;
+  const vpnOnly = options.allowedCidrs !== undefined;
+  if (vpnOnly && options.allowedCidrs.length === 0) throw new Error('allowedCidrs is empty: every client would get 403');
+  const vpnCheck = vpnOnly ? [`import ${VPN_ONLY_SNIPPET}`] : [];
+  const withPaths = routing.routes.filter((r) => r.paths.length > 0);
+  const rest = routing.routes.filter((r) => r.paths.length === 0);
+  if (rest.length !== 1 || routing.routes[routing.routes.length - 1] !== rest[0]) {
+    throw new Error('the routing needs exactly one route without paths, last');
+  }
+
+  const lines = [
+    '# Generated by plane-k3s from the site file (lib/edge/caddyfile.ts); edit the site file, not this.',
+    ...globalOptions(options),
+    '',
+    ...(vpnOnly ? [...vpnOnlySnippet(options.allowedCidrs), ''] : []),
+    ...securityHeadersSnippet(),
+    '',
+    '# Plain HTTP only redirects to HTTPS.',
+    ...block(`http://${host}`, block('route', [...vpnCheck, `redir https://${host}{uri} permanent`])),
+    '',
+    ...block(host, [
+      ...tlsDirective(options.tls),
+      `import ${SECURITY_HEADERS_SNIPPET}`,
+      ...block('request_body', [`max_size ${options.maxBodyBytes}`]),
+      '',
+      ...withPaths.map((r) => `${matcherName(r)} path ${r.paths.join(' ')}`),
+      '',
+      '# Inside route, directives run in the order written: the VPN check comes first.',
+      ...block('route', [
+        ...vpnCheck,
+        ...routing.redirects.map((r) => `redir ${r.from} ${r.to} permanent`),
+        ...withPaths.map((r) => `reverse_proxy ${matcherName(r)} ${address(upstreams[r.upstream])}`),
+        `reverse_proxy ${address(upstreams[rest[0].upstream])}`,
+      ]),
+    ]),
+    '',
+    '# Kubelet probes; this port is not exposed.',
+    ...block(`http://:${options.ports.health}`, [`respond ${HEALTH_PATH} "OK" 200`]),
+    '',
+  ];
+  const text = lines.join('\n');
+  const missing = undefinedSnippetImports(text);
+  if (missing.length > 0) throw new Error(`the Caddyfile imports undefined snippets: ${missing.join(', ')}`);
+  return text;
+}
+
+/** Snippets a Caddyfile defines: `(name) {` at the top level. */
+export function definedSnippets(caddyfile: string): string[] {
+  return [...caddyfile.matchAll(/^\(([^)\s]+)\)\s*\{/gm)].map((m) => m[1]);
+}
+
+/** Names a Caddyfile imports. */
+export function importedNames(caddyfile: string): string[] {
+  return [...caddyfile.matchAll(/^\s*import\s+(\S+)/gm)].map((m) => m[1]);
+}
+
+/**
+ * Imports that name no snippet of the same file. Caddy reads such a name as a file path or glob (seed
+ * lesson "REX Palais 1.8": an import of a snippet that did not exist), so a check that depended on
+ * it would be gone; the generator refuses to produce one.
+ */
+export function undefinedSnippetImports(caddyfile: string): string[] {
+  const defined = new Set(definedSnippets(caddyfile));
+  return importedNames(caddyfile).filter((name) => !defined.has(name));
+}

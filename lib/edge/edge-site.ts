@@ -1,0 +1,60 @@
+/** What the edge takes from the site config; one definition each, shared by the charts and the tests. */
+import { EdgeConfig } from '../config/edge-config';
+import { PodSecurityLevel } from '../hardening';
+import { SiteConfig } from '../config/site-config';
+import { appHost } from '../site';
+import { CADDY_PORTS, TLS_SECRET_PATH } from './caddy-image';
+import { CaddyfileOptions, CaddyTls } from './caddyfile';
+import { PlaneUpstreams, planeRouting } from './plane-routes';
+
+/** Environment variable holding the DNS provider's API token (acme-dns). */
+export const DNS_API_TOKEN_ENV = 'DNS_API_TOKEN';
+/** Key of the API token in the operator's Secret (acme-dns). */
+export const DNS_API_TOKEN_KEY = 'api-token';
+
+/**
+ * Clients Caddy lets in: the VPN ranges and the pod CIDR (the k8s form of the seed's "internal
+ * frontend network": in-cluster clients such as the api's S3 calls to the public host).
+ */
+export function allowedClientCidrs(site: SiteConfig): string[] {
+  return [...site.network.vpnCidrs, site.kubernetes.podCidr];
+}
+
+/**
+ * Pod Security of Caddy's namespace. A hostPort violates even the "baseline" profile, so the hostPort
+ * exposure needs "privileged", enforced and warned (kubectl apply then prints no warning), confined
+ * to Caddy's own namespace; the audit level stays "restricted", which Caddy meets but for its host
+ * ports (test/hardening.test.ts), so the audit log records exactly that exception.
+ */
+export function edgePodSecurity(edge: EdgeConfig): { podSecurityLevel: PodSecurityLevel; auditLevel: PodSecurityLevel } {
+  return edge.exposure === 'hostPort'
+    ? { podSecurityLevel: 'privileged', auditLevel: 'restricted' }
+    : { podSecurityLevel: 'restricted', auditLevel: 'restricted' };
+}
+
+function caddyTls(edge: EdgeConfig): CaddyTls {
+  const { tls } = edge;
+  switch (tls.mode) {
+    case 'secret':
+      return { mode: 'files', certFile: `${TLS_SECRET_PATH}/tls.crt`, keyFile: `${TLS_SECRET_PATH}/tls.key` };
+    case 'internal':
+      return { mode: 'internal' };
+    case 'acme-dns': {
+      const acme = tls.acme as NonNullable<typeof tls.acme>;
+      return { mode: 'acme-dns', provider: acme.provider, email: acme.email, tokenEnv: DNS_API_TOKEN_ENV };
+    }
+  }
+}
+
+/** The site's Caddyfile options; tests override ports, bind and tls to run it on loopback. */
+export function siteCaddyfileOptions(site: SiteConfig, upstreams: PlaneUpstreams): CaddyfileOptions {
+  return {
+    host: appHost(site),
+    routing: planeRouting(site.plane.bucket),
+    upstreams,
+    maxBodyBytes: site.plane.fileSizeLimit,
+    allowedCidrs: site.edge.vpnEnforce ? allowedClientCidrs(site) : undefined,
+    tls: caddyTls(site.edge),
+    ports: CADDY_PORTS,
+  };
+}
