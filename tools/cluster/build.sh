@@ -11,6 +11,7 @@
 # (k8s + etcd) and kwok/go.mod (kwok, kept apart so its newer dependencies do
 # not change what the control plane is built with).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 command -v go >/dev/null || { log "go is required (see README.md)"; exit 1; }

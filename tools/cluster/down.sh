@@ -7,6 +7,7 @@
 # Only processes recorded in $STATE_DIR/pids are signalled, and only if their
 # command line still mentions $STATE_DIR (a recycled pid is left alone).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 purge=0

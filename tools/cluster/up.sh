@@ -11,6 +11,7 @@
 # State (certs, etcd data, logs, pids, kubeconfig) lives in $STATE_DIR and is
 # recreated on every start: each run gets an empty cluster.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 for tool in openssl curl setsid; do

@@ -7,6 +7,7 @@
 # Prints one line per check and "N passed, N failed" at the end; exits 1 if
 # any check failed. Leaves the cluster as it found it (namespace deleted).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 export KUBECONFIG="${KUBECONFIG:-$STATE_DIR/kubeconfig}"
