@@ -30,6 +30,18 @@ export interface DataStatefulSetProps extends Omit<ComponentConfigProps, 'name'>
   readonly terminationGracePeriodSeconds?: number;
 }
 
+/** What every data service construct (Postgres, Valkey, Rabbitmq, Garage) is given. */
+export interface DataServiceProps {
+  readonly namespace: string;
+  readonly labels: WorkloadLabels;
+  /** Pinned image; each construct says which it supports. */
+  readonly image: string;
+  /** Size of the persistent volume, e.g. "10Gi". */
+  readonly storage: string;
+  readonly storageClass: string;
+  readonly resources: k8s.ResourceRequirements;
+}
+
 /** Name of the volume claim template; claims are "data-<name>-0". */
 export const DATA_VOLUME_NAME = 'data';
 

@@ -1,22 +1,14 @@
-import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { S3Connection } from '../connections';
-import { DataStatefulSet } from '../constructs/data-stateful-set';
-import { WorkloadLabels } from '../labels';
+import { DataServiceProps, DataStatefulSet } from '../constructs/data-stateful-set';
 import { httpProbes } from '../probes';
 
-export interface GarageProps {
-  readonly namespace: string;
-  readonly labels: WorkloadLabels;
-  /** Pinned dxflrs/garage image, v2.3.0 or later (--single-node --default-bucket; boto3 presigned POST). */
-  readonly image: string;
+/** `image`: a pinned dxflrs/garage image, v2.3.0 or later (--single-node --default-bucket; boto3 presigned POST). */
+export interface GarageProps extends DataServiceProps {
   /** Bucket created at start and granted to the default key. */
   readonly bucket: string;
   /** S3 region; must equal the region clients sign with. */
   readonly region: string;
-  readonly storage: string;
-  readonly storageClass: string;
-  readonly resources: k8s.ResourceRequirements;
   /**
    * @default "plane-object-store", also the name of the Secret with keys "access-key-id",
    * "secret-access-key" and "rpc-secret"

@@ -1,20 +1,12 @@
-import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { PostgresConnection, SecretKeyRef } from '../connections';
-import { DataStatefulSet } from '../constructs/data-stateful-set';
-import { WorkloadLabels } from '../labels';
+import { DataServiceProps, DataStatefulSet } from '../constructs/data-stateful-set';
 import { execProbes } from '../probes';
 
-export interface PostgresProps {
-  readonly namespace: string;
-  readonly labels: WorkloadLabels;
-  /** Pinned postgres 18 image (alpine variant: uid 70). */
-  readonly image: string;
+/** `image`: a pinned postgres 18 alpine image (uid 70). */
+export interface PostgresProps extends DataServiceProps {
   readonly database: string;
   readonly user: string;
-  readonly storage: string;
-  readonly storageClass: string;
-  readonly resources: k8s.ResourceRequirements;
   /** @default "plane-postgres" */
   readonly name?: string;
   /** @default key "password" of a Secret named like the service */

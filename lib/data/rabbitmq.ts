@@ -1,21 +1,13 @@
-import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { AmqpConnection } from '../connections';
-import { DataStatefulSet } from '../constructs/data-stateful-set';
-import { WorkloadLabels } from '../labels';
+import { DataServiceProps, DataStatefulSet } from '../constructs/data-stateful-set';
 import { quantityToBytes } from '../config/quantity';
 import { tcpProbes } from '../probes';
 
-export interface RabbitmqProps {
-  readonly namespace: string;
-  readonly labels: WorkloadLabels;
-  /** Pinned rabbitmq 4.x alpine image (uid 100, gid 101). */
-  readonly image: string;
+/** `image`: a pinned rabbitmq 4.x alpine image (uid 100, gid 101); `resources` needs a memory limit. */
+export interface RabbitmqProps extends DataServiceProps {
   readonly user: string;
   readonly vhost: string;
-  readonly storage: string;
-  readonly storageClass: string;
-  readonly resources: k8s.ResourceRequirements;
   /** @default "plane-rabbitmq" (also the name of the Secret holding the password, key "password") */
   readonly name?: string;
 }

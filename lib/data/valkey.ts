@@ -1,20 +1,12 @@
-import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { RedisConnection, SecretKeyRef } from '../connections';
-import { DataStatefulSet } from '../constructs/data-stateful-set';
-import { WorkloadLabels } from '../labels';
+import { DataServiceProps, DataStatefulSet } from '../constructs/data-stateful-set';
 import { execProbes } from '../probes';
 
-export interface ValkeyProps {
-  readonly namespace: string;
-  readonly labels: WorkloadLabels;
-  /** Pinned valkey/valkey image (alpine variant: uid 999, gid 1000). */
-  readonly image: string;
+/** `image`: a pinned valkey/valkey alpine image (uid 999, gid 1000). */
+export interface ValkeyProps extends DataServiceProps {
   /** Redis memory cap, e.g. "128mb"; keep it below the container memory limit. */
   readonly maxMemory: string;
-  readonly storage: string;
-  readonly storageClass: string;
-  readonly resources: k8s.ResourceRequirements;
   /** @default "plane-redis" */
   readonly name?: string;
   /** @default key "password" of a Secret named like the service */
