@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The cluster suite (test/cluster/): installs kubeconform, netpol-analyzer and the control plane (cached,
+# see tools/), compiles, runs the tests one file at a time (one cluster on fixed ports). The tests stop
+# the cluster they start; the trap stops it too if the test process itself dies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tools/go-tools/install.sh >/dev/null
+tools/cluster/build.sh >/dev/null
+node scripts/build.mjs --with-tests
+trap 'tools/cluster/down.sh >/dev/null 2>&1 || true' EXIT
+node --test --test-concurrency=1 build/test/cluster/
