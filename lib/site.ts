@@ -23,9 +23,14 @@ export function imageVersion(image: string): string {
   return tag ?? (digest ?? '').replace('sha256:', '').slice(0, 12);
 }
 
-/** A Plane image of the pinned release, e.g. "docker.io/makeplane/plane-backend:v1.2.2". */
+/**
+ * A Plane image of the pinned release, e.g. "docker.io/makeplane/plane-backend:v1.2.2", with its own
+ * digest when the site gives one (images.plane.digests.backend for plane-backend).
+ */
 export function planeImage(site: SiteConfig, name: string): string {
-  return `${site.images.plane.registry}/${name}:${site.images.plane.tag}`;
+  const { registry, tag, digests } = site.images.plane;
+  const digest = digests?.[name.replace(/^plane-/, '') as keyof NonNullable<typeof digests>];
+  return `${registry}/${name}:${tag}${digest ? `@${digest}` : ''}`;
 }
 
 export function workloadLabels(site: SiteConfig, name: string, zone: ComponentRole, version: string): WorkloadLabels {

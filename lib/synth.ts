@@ -1,13 +1,17 @@
 /**
  * The synth command: validate the site, build the app, check the budget, then replace the output
- * folder in one step. Any failure exits non-zero and leaves the previous output untouched.
+ * folder and its side files together. Any failure exits non-zero with one line per problem and leaves
+ * the previous output untouched; when the cdk8s CLI has already removed the output folder (it does so
+ * before running the app), the last good output is put back (see LastGoodOutput).
  */
 import { App, YamlOutputType } from 'cdk8s';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BudgetError, checkBudget } from './budget';
+import { BudgetError, checkBudget, Footprint, totalFootprint, workloadFootprints } from './budget';
 import { DEFAULT_SITE_FILE, loadSiteConfig, SiteConfigError } from './config/load-site-config';
+import { formatBytes, formatMillicores } from './config/quantity';
 import { SiteConfig } from './config/site-config';
+import { LastGoodOutput } from './last-good-output';
 
 /** Adds every chart of the stack to the app; main.ts provides it. */
 export type StackBuilder = (app: App, site: SiteConfig) => void;
@@ -28,8 +32,20 @@ export interface SynthOptions {
   readonly sideFiles?: SideFiles;
 }
 
+/** What a synth wrote, for the line it prints. */
+export interface SynthSummary {
+  readonly outdir: string;
+  readonly manifestFiles: number;
+  readonly objects: number;
+  readonly sideFiles: readonly string[];
+  readonly footprint: Footprint;
+  readonly budget: SiteConfig['vps']['budget'];
+}
+
 /** Environment variable selecting the site file. */
 export const SITE_CONFIG_ENV = 'SITE_CONFIG';
+/** Set to 1 to see where an unexpected (internal) synth error comes from. */
+export const DEBUG_ENV = 'PLANE_K3S_DEBUG';
 
 /** Builds the stack in memory and returns every manifest, without writing anything. */
 export function buildManifests(build: StackBuilder, site: SiteConfig): Record<string, unknown>[] {
@@ -38,22 +54,46 @@ export function buildManifests(build: StackBuilder, site: SiteConfig): Record<st
   return app.charts.flatMap((chart) => chart.toJson());
 }
 
-export function synthesize(build: StackBuilder, options: SynthOptions): void {
+export function synthesize(build: StackBuilder, options: SynthOptions): SynthSummary {
   const site = options.site ?? loadSiteConfig(options.siteFile ?? DEFAULT_SITE_FILE);
   const outdir = path.resolve(options.outdir);
   const sideFiles = resolveSideFiles(path.dirname(outdir), outdir, options.sideFiles?.(site) ?? {});
-  const staging = `${outdir}.tmp-${process.pid}`;
-  fs.rmSync(staging, { recursive: true, force: true });
+  const suffix = `tmp-${process.pid}`;
+  const staging = `${outdir}.${suffix}`;
+  const replacements: [string, string][] = [[staging, outdir], ...sideFiles.map(([file]): [string, string] => [`${file}.${suffix}`, file])];
   try {
+    for (const [source] of replacements) fs.rmSync(source, { recursive: true, force: true });
     const app = new App({ outdir: staging, yamlOutputType: YamlOutputType.FILE_PER_CHART });
     build(app, site);
-    checkBudget(site, app.charts.flatMap((chart) => chart.toJson()));
+    const manifests = app.charts.flatMap((chart) => chart.toJson());
+    checkBudget(site, manifests);
     app.synth();
-    replaceDirectory(staging, outdir);
+    for (const [file, content] of sideFiles) {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(`${file}.${suffix}`, content);
+    }
+    replaceTogether(replacements);
+    keepLastGood(outdir);
+    return {
+      outdir,
+      manifestFiles: fs.readdirSync(outdir).length,
+      objects: manifests.length,
+      sideFiles: sideFiles.map(([file]) => file),
+      footprint: totalFootprint(workloadFootprints(manifests)),
+      budget: site.vps.budget,
+    };
   } finally {
-    fs.rmSync(staging, { recursive: true, force: true });
+    for (const [source] of replacements) fs.rmSync(source, { recursive: true, force: true });
   }
-  for (const [file, content] of sideFiles) replaceFile(file, content);
+}
+
+/** A copy for `npx cdk8s synth` to restore; not having one never fails a synth that succeeded. */
+function keepLastGood(outdir: string): void {
+  try {
+    new LastGoodOutput(outdir).save();
+  } catch (error) {
+    process.stderr.write(`synth: could not keep a copy of ${outdir} for a later failed \`npx cdk8s synth\`: ${(error as Error).message}\n`);
+  }
 }
 
 /** Absolute paths of the side files; each must stay beside the output folder, not in it. */
@@ -68,24 +108,45 @@ function resolveSideFiles(base: string, outdir: string, files: Readonly<Record<s
   });
 }
 
-/** Writes a file in one step: readers see the old content or the new, never a part. */
-function replaceFile(file: string, content: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const staging = `${file}.tmp-${process.pid}`;
+/**
+ * Moves each complete source onto its target, all or none: a target is retired before it is replaced,
+ * and if any move fails every target done so far gets its retired version back. The retired versions
+ * are removed only once all are in place.
+ */
+export function replaceTogether(replacements: readonly (readonly [string, string])[]): void {
+  const done: { target: string; retired?: string }[] = [];
   try {
-    fs.writeFileSync(staging, content);
-    fs.renameSync(staging, file);
-  } finally {
-    fs.rmSync(staging, { force: true });
+    for (const [source, target] of replacements) {
+      const retired = `${target}.old-${process.pid}`;
+      const existed = fs.existsSync(target);
+      if (existed) fs.renameSync(target, retired);
+      done.push({ target, retired: existed ? retired : undefined });
+      fs.renameSync(source, target);
+    }
+  } catch (error) {
+    for (const { target, retired } of done.reverse()) {
+      if (retired) {
+        fs.rmSync(target, { recursive: true, force: true });
+        fs.renameSync(retired, target);
+      } else if (fs.existsSync(target)) {
+        fs.rmSync(target, { recursive: true, force: true });
+      }
+    }
+    throw error;
   }
+  for (const { retired } of done) if (retired) fs.rmSync(retired, { recursive: true, force: true });
 }
 
-/** Swaps a complete new folder in place of the old one; the old one is removed only afterwards. */
-function replaceDirectory(source: string, target: string): void {
-  const retired = `${target}.old-${process.pid}`;
-  if (fs.existsSync(target)) fs.renameSync(target, retired);
-  fs.renameSync(source, target);
-  fs.rmSync(retired, { recursive: true, force: true });
+/** The line a successful synth prints: what was written, and the stack's requests against the budget. */
+export function describeSummary(summary: SynthSummary, cwd = process.cwd()): string {
+  const where = (file: string) => path.relative(cwd, file) || '.';
+  const { footprint, budget } = summary;
+  return [
+    `synth: ${where(summary.outdir)}/ — ${summary.manifestFiles} files, ${summary.objects} objects`,
+    ...summary.sideFiles.map((file) => `; ${where(file)}`),
+    `\nrequests: ${formatMillicores(footprint.requestsMillicores)} of vps.budget.cpu ${budget.cpu}, `,
+    `${formatBytes(footprint.requestsBytes)} of vps.budget.memory ${budget.memory}`,
+  ].join('');
 }
 
 /**
@@ -93,18 +154,22 @@ function replaceDirectory(source: string, target: string): void {
  * CLI); side files beside that folder.
  */
 export function runSynth(build: StackBuilder, sideFiles?: SideFiles): void {
+  const outdir = process.env.CDK8S_OUTDIR || 'dist';
   try {
-    synthesize(build, {
-      siteFile: process.env[SITE_CONFIG_ENV] || undefined,
-      outdir: process.env.CDK8S_OUTDIR || 'dist',
-      sideFiles,
-    });
+    const summary = synthesize(build, { siteFile: process.env[SITE_CONFIG_ENV] || undefined, outdir, sideFiles });
+    process.stdout.write(`${describeSummary(summary)}\n`);
   } catch (error) {
-    if (error instanceof SiteConfigError || error instanceof BudgetError) {
-      process.stderr.write(`synth failed: ${error.message}\n`);
-    } else {
-      process.stderr.write(`synth failed: ${(error as Error).stack ?? String(error)}\n`);
-    }
+    process.stderr.write(`synth failed: ${failureMessage(error)}\n`);
+    const restored = new LastGoodOutput(path.resolve(outdir)).restoreIfMissing();
+    if (restored) process.stderr.write(`${outdir}/ had been removed (the cdk8s CLI empties it before running the app): ${restored}\n`);
     process.exitCode = 1;
   }
+}
+
+/** What went wrong, without a stack trace unless asked for (bad input is never a reason for one). */
+function failureMessage(error: unknown): string {
+  if (error instanceof SiteConfigError || error instanceof BudgetError) return error.message;
+  const message = error instanceof Error ? error.message : String(error);
+  if (process.env[DEBUG_ENV] === '1' && error instanceof Error) return error.stack ?? message;
+  return `${message.split('\n')[0]} (an internal error: run again with ${DEBUG_ENV}=1 to see where it comes from)`;
 }

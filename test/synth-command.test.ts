@@ -10,22 +10,35 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { defaultSiteYaml, Manifest, REPO_ROOT } from './helpers';
+import { totalFootprint, workloadFootprints } from '../lib/budget';
+import { formatBytes, formatMillicores } from '../lib/config/quantity';
+import { replaceTogether } from '../lib/synth';
+import { defaultSiteYaml, Manifest, REPO_ROOT, synth } from './helpers';
 
 const run = promisify(execFile);
 /** What `npm run synth` and the cdk8s CLI run. */
 const SYNTH = path.join(REPO_ROOT, 'scripts', 'synth.mjs');
 
-interface RunResult { code: number; stderr: string }
+interface RunResult { code: number; stdout: string; stderr: string }
 
-async function synthProcess(env: Record<string, string>): Promise<RunResult> {
+async function runProcess(file: string, args: string[], env: Record<string, string>): Promise<RunResult> {
   try {
-    const { stderr } = await run(process.execPath, [SYNTH], { env: { ...process.env, ...env }, cwd: REPO_ROOT });
-    return { code: 0, stderr };
+    const { stdout, stderr } = await run(file, args, { env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false', ...env }, cwd: REPO_ROOT });
+    return { code: 0, stdout, stderr };
   } catch (error) {
-    const failure = error as { code: number; stderr: string };
-    return { code: failure.code, stderr: failure.stderr };
+    const failure = error as { code: number; stdout: string; stderr: string };
+    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
   }
+}
+
+const synthProcess = (env: Record<string, string>) => runProcess(process.execPath, [SYNTH], env);
+const CDK8S_CLI = path.join(REPO_ROOT, 'node_modules', '.bin', 'cdk8s');
+const cliSynth = (outdir: string, env: Record<string, string> = {}) => runProcess(CDK8S_CLI, ['synth', '--output', outdir], env);
+
+function changedSite(change: (tree: Manifest) => void): string {
+  const tree = defaultSiteYaml() as Manifest;
+  change(tree);
+  return stringify(tree);
 }
 
 function tempDir(): string {
@@ -46,34 +59,16 @@ interface BadSite {
   readonly expected: RegExp;
 }
 
+/**
+ * A few refusals through the real process, one per way of failing (the schema's cases are in
+ * test/site-config.test.ts, in-process): exit code, message, no stack trace, output untouched.
+ */
 const BAD_SITES: BadSite[] = [
-  { title: 'misspelt top-level key', change: (s) => { s.domian = s.domain; }, expected: /domian: unknown key/ },
   { title: 'misspelt nested key', change: (s) => { s.components.api.replica = 2; }, expected: /components\.api\.replica: unknown key.*replicas/ },
-  { title: 'replicas as text', change: (s) => { s.components.web.replicas = 'two'; }, expected: /components\.web\.replicas: .*expected number/ },
-  { title: 'zero replicas', change: (s) => { s.components.space.replicas = 0; }, expected: /components\.space\.replicas: expected at least 1/ },
-  { title: 'CIDR prefix out of range', change: (s) => { s.network.vpnCidrs[0] = '100.64.0.0/33'; }, expected: /network\.vpnCidrs\[0\]: expected a CIDR/ },
   { title: 'CIDR with host bits', change: (s) => { s.kubernetes.podCidr = '10.42.0.1/16'; }, expected: /kubernetes\.podCidr: host bits are set: did you mean 10\.42\.0\.0\/16/ },
-  { title: 'not a domain', change: (s) => { s.domain = 'Ewutelo_cloud'; }, expected: /domain: expected a DNS name/ },
-  { title: 'host label with a dot', change: (s) => { s.hosts.app = 'work.plane'; }, expected: /hosts\.app: expected a DNS label/ },
-  { title: 'memory in prose', change: (s) => { s.components.api.resources.limits.memory = '1 GB'; }, expected: /components\.api\.resources\.limits\.memory: expected a quantity/ },
-  { title: 'request above limit', change: (s) => { s.components.api.resources.requests.memory = '2Gi'; }, expected: /components\.api\.resources\.requests\.memory: request 2Gi is above the limit 1Gi/ },
-  { title: 'latest tag', change: (s) => { s.images.postgres = 'docker.io/library/postgres:latest'; }, expected: /images\.postgres: tag "latest" is not pinned/ },
-  { title: 'stable Plane tag', change: (s) => { s.images.plane.tag = 'stable'; }, expected: /images\.plane\.tag: expected an exact version/ },
-  { title: 'image without tag', change: (s) => { s.images.redis = 'valkey/valkey'; }, expected: /images\.redis: the image has no tag/ },
-  { title: 'missing section', change: (s) => { delete s.vps.budget; }, expected: /vps\.budget: missing/ },
-  { title: 'duplicate agent id', change: (s) => { s.users.agents[1].id = s.users.agents[0].id; }, expected: /users\.agents\[1\]\.id: duplicate agent id "concierge"/ },
-  { title: 'bad email', change: (s) => { s.users.admin.email = 'mobuone-at-ewutelo'; }, expected: /users\.admin\.email: expected an email/ },
-  { title: 'unknown role', change: (s) => { s.users.agents[2].role = 'Owner'; }, expected: /users\.agents\[2\]\.role: expected Admin, Member or Guest/ },
-  { title: 'Redis DB index out of range', change: (s) => { s.plane.redisDb = 16; }, expected: /plane\.redisDb: expected a Redis database index 0-15/ },
-  { title: 'invalid bucket name', change: (s) => { s.plane.bucket = 'Uploads_'; }, expected: /plane\.bucket: expected an S3 bucket name/ },
-  { title: 'key written twice', text: 'project:\n  name: javisi\n  name: other\n', expected: /YAML syntax: .*unique/i },
-  { title: 'edge: unknown TLS mode', change: (s) => { s.edge.tls.mode = 'letsencrypt'; }, expected: /edge\.tls\.mode: expected secret/ },
-  {
-    title: 'edge: ACME DNS-01 with an image that has no DNS provider module',
-    change: (s) => { s.edge.tls = { mode: 'acme-dns', storage: '64Mi', acme: { provider: 'cloudflare', email: 'ops@ewutelo.cloud', apiTokenSecret: 'cf' } }; },
-    expected: /edge\.tls\.mode: acme-dns needs the DNS provider module "cloudflare"/,
-  },
-  { title: 'edge: VPN address outside the VPN', change: (s) => { s.edge.vpnAddress = '137.74.114.167'; }, expected: /edge\.vpnAddress: .* is not inside network\.vpnCidrs/ },
+  { title: 'a 40-character Plane tag', change: (s) => { s.images.plane.tag = `v1.2.2-${'a'.repeat(33)}`; }, expected: /images\.plane\.tag: .*longer than 30 characters/ },
+  { title: 'a YAML alias bomb', text: 'a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n', expected: /Excessive alias count/ },
+  { title: 'an empty file', text: '', expected: /the file is empty/ },
   { title: 'requests over the VPS budget', change: (s) => { s.vps.budget.memory = '1Gi'; }, expected: /memory requests .* exceed vps\.budget\.memory \(1Gi\)/ },
 ];
 
@@ -95,7 +90,8 @@ describe('synth command', () => {
 
         assert.notEqual(code, 0, 'synth must exit non-zero');
         assert.match(stderr, bad.expected);
-        assert.doesNotMatch(stderr, /\n\s+at /, 'a config error is reported without a stack trace');
+        assert.match(stderr, /^synth failed: /, 'one summary line first');
+        assert.doesNotMatch(stderr, /\n\s+at |Error:/, 'a config error is reported without a stack trace');
         assert.deepEqual(snapshot(outdir), before, 'the previous output must be untouched');
         assert.deepEqual(fs.readdirSync(work).sort(), ['dist', 'site.yaml'], 'no partial output left beside it');
         fs.rmSync(work, { recursive: true, force: true });
@@ -140,10 +136,96 @@ describe('synth command', () => {
   it('works through the cdk8s CLI (`npx cdk8s synth`) offline, with the same output', async () => {
     const work = tempDir();
     const outdir = path.join(work, 'out');
-    const cli = path.join(REPO_ROOT, 'node_modules', '.bin', 'cdk8s');
-    await run(cli, ['synth', '--output', outdir], { cwd: REPO_ROOT, env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false' } });
+    const result = await cliSynth(outdir);
+    assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(snapshot(outdir), snapshot(path.join(REPO_ROOT, 'dist')));
     assert.deepEqual(snapshot(path.join(work, 'dns')), snapshot(path.join(REPO_ROOT, 'dns')));
     fs.rmSync(work, { recursive: true, force: true });
   });
+
+  it('`npx cdk8s synth` with a bad site file: the CLI empties the folder, the app puts the last good output back', async () => {
+    const work = tempDir();
+    const outdir = path.join(work, 'out');
+    const good = await cliSynth(outdir);
+    assert.equal(good.code, 0, good.stderr);
+    const before = snapshot(outdir);
+    const siteFile = path.join(work, 'bad.yaml');
+    fs.writeFileSync(siteFile, changedSite((s) => { s.kubernetes.namespace = 'kube-system'; }));
+
+    const bad = await cliSynth(outdir, { SITE_CONFIG: siteFile });
+
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /kubernetes\.namespace: "kube-system" is a namespace of the cluster itself/);
+    assert.match(bad.stderr, /restored the output of the last successful synth/);
+    assert.deepEqual(snapshot(outdir), before, 'the output folder holds the last good output again');
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('`npx cdk8s synth` with a bad site file and no earlier synth there: restores what git has for the folder', async () => {
+    const work = tempDir();
+    const outdir = path.join(work, 'dist');
+    fs.cpSync(path.join(REPO_ROOT, 'dist'), outdir, { recursive: true });
+    const git = (...args: string[]) => run('git', ['-c', 'user.email=t@example.org', '-c', 'user.name=t', ...args], { cwd: work });
+    await git('init', '-q');
+    await git('add', 'dist');
+    await git('commit', '-q', '-m', 'dist');
+    const before = snapshot(outdir);
+    const siteFile = path.join(work, 'bad.yaml');
+    fs.writeFileSync(siteFile, '- not a map\n');
+
+    const bad = await cliSynth(outdir, { SITE_CONFIG: siteFile });
+
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /restored it from git/);
+    assert.deepEqual(snapshot(outdir), before);
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('prints what it wrote and the requests against the budget', async () => {
+    const work = tempDir();
+    const outdir = path.join(work, 'dist');
+    const { code, stdout } = await synthProcess({ CDK8S_OUTDIR: outdir, SITE_CONFIG: '' });
+    assert.equal(code, 0);
+    const manifests = synth();
+    const total = totalFootprint(workloadFootprints(manifests));
+    const lines = stdout.trim().split('\n');
+    assert.equal(lines.length, 2, stdout);
+    assert.match(lines[0], new RegExp(`^synth: .*dist/ — ${fs.readdirSync(outdir).length} files, ${manifests.length} objects; .*dns/headscale-extra-records\\.json$`));
+    assert.equal(lines[1], `requests: ${formatMillicores(total.requestsMillicores)} of vps.budget.cpu 2, ${formatBytes(total.requestsBytes)} of vps.budget.memory 2560Mi`);
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+});
+
+describe('replacing the output: all or none', () => {
+  it('puts every earlier target back when a later replacement fails', () => {
+    const work = tempDir();
+    const [dir, file] = [path.join(work, 'dist'), path.join(work, 'dns.json')];
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'a.yaml'), 'old\n');
+    fs.writeFileSync(file, 'old\n');
+    fs.mkdirSync(`${dir}.new`);
+    fs.writeFileSync(path.join(`${dir}.new`, 'a.yaml'), 'new\n');
+    // The second source does not exist: its move fails after the first has been made.
+    assert.throws(() => replaceTogether([[`${dir}.new`, dir], [`${file}.missing`, file]]), /ENOENT/);
+    assert.equal(fs.readFileSync(path.join(dir, 'a.yaml'), 'utf8'), 'old\n');
+    assert.equal(fs.readFileSync(file, 'utf8'), 'old\n');
+    assert.deepEqual(fs.readdirSync(work).sort(), ['dist', 'dns.json'], 'the new folder is discarded, no retired copy left behind');
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('replaces every target when all moves succeed', () => {
+    const work = tempDir();
+    const [dir, file] = [path.join(work, 'dist'), path.join(work, 'dns.json')];
+    fs.mkdirSync(dir);
+    fs.writeFileSync(file, 'old\n');
+    fs.mkdirSync(`${dir}.new`);
+    fs.writeFileSync(path.join(`${dir}.new`, 'a.yaml'), 'new\n');
+    fs.writeFileSync(`${file}.new`, 'new\n');
+    replaceTogether([[`${dir}.new`, dir], [`${file}.new`, file]]);
+    assert.equal(fs.readFileSync(path.join(dir, 'a.yaml'), 'utf8'), 'new\n');
+    assert.equal(fs.readFileSync(file, 'utf8'), 'new\n');
+    assert.deepEqual(fs.readdirSync(work).sort(), ['dist', 'dns.json']);
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
 });

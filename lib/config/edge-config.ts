@@ -3,10 +3,10 @@
  * Checks that need other sections (the VPN address inside `network.vpnCidrs`, the namespace apart
  * from Plane's) are in `checkEdgeAgainstSite`, which the site schema runs.
  */
-import * as ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { dnsProvidersOf, imagesWithDnsProviders } from '../edge/caddy-image';
-import { bytes, dnsLabel, image, ipv4Address, resources } from './primitives';
+import { addressInCidr, hostAddressIssue } from './addresses';
+import { bytes, cidr, dnsLabel, image, ipv4Address, resources, stackNamespace } from './primitives';
 
 /**
  * - `secret`: a certificate the operator puts in a Kubernetes TLS Secret (works on a VPN-only host);
@@ -54,7 +54,7 @@ const tls = z.strictObject({
 
 export const edgeConfigSchema = z.strictObject({
   /** Caddy's own namespace, so its Pod Security level does not loosen Plane's. */
-  namespace: dnsLabel,
+  namespace: stackNamespace,
   exposure: z.enum(EXPOSURES, 'expected hostPort (Caddy binds the VPN address) or loadBalancer (k3s ServiceLB, externalTrafficPolicy Local)'),
   /** The VPS's address on the VPN (Headscale/Tailscale 100.x): hostPort binds it, split DNS points to it. */
   vpnAddress: ipv4Address,
@@ -118,18 +118,18 @@ export function checkEdgeAgainstSite(site: SiteContext, ctx: z.RefinementCtx): v
       message: `must differ from kubernetes.namespace (${edge.namespace}): Caddy's namespace may need a looser Pod Security level`,
     });
   }
-  const cidrs = (network?.vpnCidrs ?? []).filter((c) => ipaddr.isValidCIDR(c));
-  if (edge.vpnAddress && ipaddr.IPv4.isValidFourPartDecimal(edge.vpnAddress) && cidrs.length > 0) {
-    const address = ipaddr.IPv4.parse(edge.vpnAddress);
-    const inside = cidrs.some((c) => {
-      const range = ipaddr.parseCIDR(c);
-      return range[0].kind() === 'ipv4' && address.match(range as [ipaddr.IPv4, number]);
-    });
-    if (!inside) {
+  const cidrs = (network?.vpnCidrs ?? []).filter((c) => typeof c === 'string' && cidr.safeParse(c).success && !c.includes(':'));
+  if (typeof edge.vpnAddress === 'string' && ipv4Address.safeParse(edge.vpnAddress).success && cidrs.length > 0) {
+    const address = edge.vpnAddress;
+    const range = cidrs.find((c) => addressInCidr(address, c));
+    const problem = range
+      ? hostAddressIssue(address, range)
+      : `${address} is not inside network.vpnCidrs (${cidrs.join(', ')})`;
+    if (problem) {
       ctx.addIssue({
         code: 'custom',
         path: ['edge', 'vpnAddress'],
-        message: `${edge.vpnAddress} is not inside network.vpnCidrs (${cidrs.join(', ')}): set the VPS's VPN address (tailscale ip -4 on the VPS)`,
+        message: `${problem}: set the VPS's VPN address (tailscale ip -4 on the VPS)`,
       });
     }
   }

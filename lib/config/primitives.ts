@@ -1,44 +1,97 @@
 /**
  * Building blocks of the site schema, shared by its sections (site-config.ts, edge-config.ts). Each
- * message names what is expected so a typo is fixed without reading this file.
+ * message names what is expected so a typo is fixed without reading this file; values echoed in a
+ * message are cut (`shown`), so a huge value cannot flood the terminal.
  */
-import * as ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { addressIssue, cidrIssue, IpKind, isNonPublicCidr, NON_PUBLIC_CIDRS, serverAddressIssue } from './addresses';
 import { cpuToMillicores, isByteQuantity, isCpuQuantity, quantityToBytes } from './quantity';
 
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
-/** A tag is pinned when it names at least a major.minor release (v1.2.2, 18.1-alpine); digests are pinned too. */
-const PINNED_TAG = /^v?\d+\.\d+[\w.-]*$/;
-const IMAGE_REFERENCE = /^(?<repository>[a-z0-9]+([._/-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*)(:(?<tag>[\w][\w.-]{0,127}))?(@(?<digest>sha256:[a-f0-9]{64}))?$/;
-
-export const dnsLabel = z.string().regex(DNS_LABEL, 'expected a DNS label: lowercase letters, digits and "-", at most 63 characters');
-export const dnsName = z.string().regex(DNS_NAME, 'expected a DNS name such as ewutelo.cloud');
-
-export const cpu = z.string().refine(isCpuQuantity, 'expected a CPU quantity such as 500m or "1" (quote whole numbers)');
-export const bytes = z.string().refine(isByteQuantity, 'expected a quantity such as 512Mi or 1Gi');
-
-function cidrIssue(value: string): string | undefined {
-  if (!ipaddr.isValidCIDR(value)) return 'expected a CIDR such as 100.64.0.0/10 or fd7a:115c:a1e0::/48';
-  const [address, prefix] = ipaddr.parseCIDR(value);
-  const network = address.kind() === 'ipv4'
-    ? ipaddr.IPv4.networkAddressFromCIDR(value)
-    : ipaddr.IPv6.networkAddressFromCIDR(value);
-  if (network.toString() !== address.toString()) {
-    return `host bits are set: did you mean ${network.toString()}/${prefix}?`;
-  }
-  return undefined;
+/** A value as shown in a message: quoted, at most 40 characters. */
+export function shown(value: unknown): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
 }
 
-export const cidr = z.string().superRefine((value, ctx) => {
-  const issue = cidrIssue(value);
-  if (issue) ctx.addIssue({ code: 'custom', message: issue });
+/** A refinement from a function that returns what is wrong, or undefined. */
+function checked<T extends z.ZodType>(schema: T, issue: (value: z.output<T>) => string | undefined): T {
+  return schema.superRefine((value, ctx) => {
+    const message = issue(value);
+    if (message) ctx.addIssue({ code: 'custom', message });
+  }) as unknown as T;
+}
+
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+/** A Kubernetes label value (also an image tag, which becomes app.kubernetes.io/version). */
+const LABEL_VALUE = /^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$/;
+/** A tag is pinned when it names at least a major.minor release (v1.2.2, 18.1-alpine). */
+const PINNED_TAG = /^v?\d+\.\d+[\w.-]*$/;
+const IMAGE_REFERENCE = /^(?<repository>[a-z0-9]+([._/-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*)(:(?<tag>[\w][\w.-]{0,127}))?(@(?<digest>sha256:[a-f0-9]{64}))?$/;
+export const DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+export const dnsLabel = z.string().regex(DNS_LABEL, 'expected a DNS label: lowercase letters, digits and "-", at most 63 characters, starting and ending with a letter or digit');
+/** Names Kubernetes allows to contain dots: storage classes, nodes. */
+export const dnsSubdomain = z.string().regex(DNS_SUBDOMAIN, 'expected a DNS subdomain: lowercase letters, digits, "-" and ".", at most 253 characters');
+
+/** A registered domain name (not an IP address, not a single label). */
+export const dnsName = checked(z.string(), (value) => {
+  if (!DNS_SUBDOMAIN.test(value) || !value.includes('.')) return 'expected a DNS name such as ewutelo.cloud';
+  if (/^\d+$/.test(value.slice(value.lastIndexOf('.') + 1))) return 'expected a DNS name such as ewutelo.cloud, not an IP address';
+  return undefined;
 });
 
-/** IPv4 only: the worker's egress rule is an IPv4 block (k3s is single-stack IPv4 by default). */
-export const ipv4Cidr = cidr.refine((v) => !v.includes(':'), 'expected an IPv4 CIDR such as 10.0.0.0/8');
+/** Namespaces the cluster itself owns: labelling them restricted and default-deny would break it. */
+export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'] as const;
 
-export const ipv4Address = z.string().refine((v) => ipaddr.IPv4.isValidFourPartDecimal(v), 'expected an IPv4 address such as 137.74.114.167');
+/** A namespace of the stack's own. */
+export const stackNamespace = checked(dnsLabel, (value) =>
+  (SYSTEM_NAMESPACES as readonly string[]).includes(value) || value.startsWith('kube-')
+    ? `${shown(value)} is a namespace of the cluster itself: the stack would label it restricted, default-deny it and guard it against deletion; choose a namespace of its own such as plane`
+    : undefined);
+
+/** A Kubernetes label key: optional DNS-subdomain prefix, then a name of at most 63 characters. */
+const labelKey = checked(z.string(), (key) => {
+  const slash = key.lastIndexOf('/');
+  const [prefix, name] = slash < 0 ? [undefined, key] : [key.slice(0, slash), key.slice(slash + 1)];
+  const nameOk = name.length > 0 && LABEL_VALUE.test(name);
+  return nameOk && (prefix === undefined || DNS_SUBDOMAIN.test(prefix)) ? undefined
+    : `label key ${shown(key)} is not valid: expected [prefix/]name, name at most 63 letters, digits, "-", "_" or "." starting and ending alphanumeric`;
+});
+const labelValue = z.string().regex(LABEL_VALUE, 'expected a label value: at most 63 letters, digits, "-", "_" or ".", starting and ending alphanumeric');
+/** A non-empty label selector (an empty one would select every pod). */
+export const podLabels = z.record(labelKey, labelValue).refine((labels) => Object.keys(labels).length > 0, 'expected at least one label: an empty selector matches every pod');
+
+export const cpu = checked(z.string(), (value) => {
+  if (!isCpuQuantity(value)) return 'expected a CPU quantity such as 500m or "1" (quote whole numbers)';
+  return cpuToMillicores(value) < 1 ? 'expected a CPU quantity of at least 1m' : undefined;
+});
+export const bytes = checked(z.string(), (value) => {
+  if (!isByteQuantity(value)) return 'expected a quantity such as 512Mi or 1Gi';
+  const amount = quantityToBytes(value);
+  if (amount < 1) return 'expected a quantity above zero, such as 512Mi';
+  return Number.isSafeInteger(amount) && amount <= 2 ** 50 ? undefined : 'expected a quantity of at most 1Pi';
+});
+
+const cidrOf = (kinds: readonly IpKind[]) => checked(z.string(), (value) => cidrIssue(value, kinds));
+export const cidr = cidrOf(['ipv4', 'ipv6']);
+/** IPv4 only: the worker's egress rule is an IPv4 block (k3s is single-stack IPv4 by default). */
+export const ipv4Cidr = cidrOf(['ipv4']);
+
+/**
+ * A range of clients that is let in (VPN clients, pods): it must lie inside address space that is never
+ * routed on the internet, or "VPN-only" would silently admit part of it. `edge.vpnEnforce: false` is
+ * the one way to open the edge.
+ */
+export const clientCidr = checked(cidr, (value) =>
+  cidrIssue(value) === undefined && !isNonPublicCidr(value)
+    ? `${value} contains public addresses, so VPN-only would let them in: use a range inside ${NON_PUBLIC_CIDRS.join(', ')} (edge.vpnEnforce: false is the switch that opens the edge)`
+    : undefined);
+
+export const ipv4Address = checked(z.string(), (value) => addressIssue(value, ['ipv4']));
+
+/** The address of a server outside the cluster, as an EndpointSlice and a NetworkPolicy name it. */
+export const serverAddress = checked(ipv4Address, (value) => (addressIssue(value, ['ipv4']) ? undefined : serverAddressIssue(value)));
 
 /** "docker.io/library/postgres:18.1-alpine" → parts; rejects floating or missing tags. */
 export interface ImageReference {
@@ -47,23 +100,40 @@ export interface ImageReference {
   readonly digest?: string;
 }
 
+function tagIssue(tag: string): string | undefined {
+  if (!PINNED_TAG.test(tag)) {
+    return `tag ${shown(tag)} is not pinned: use an exact version such as v1.2.2 or 18.1-alpine (latest, stable and bare names float)`;
+  }
+  if (!LABEL_VALUE.test(tag)) {
+    return `tag ${shown(tag)} cannot be the version label (app.kubernetes.io/version): at most 63 characters, ending with a letter or digit`;
+  }
+  return undefined;
+}
+
 function imageIssue(value: string): string | undefined {
   const match = IMAGE_REFERENCE.exec(value);
   if (!match?.groups) return 'expected an image reference such as docker.io/library/postgres:18.1-alpine';
   const { tag, digest } = match.groups;
   if (!tag && !digest) return 'the image has no tag: pin an exact version such as :18.1-alpine';
-  if (tag && !PINNED_TAG.test(tag)) {
-    return `tag "${tag}" is not pinned: use an exact version such as v1.2.2 or 18.1-alpine (latest, stable and bare names float)`;
-  }
-  return undefined;
+  return tag ? tagIssue(tag) : undefined;
 }
 
-export const image = z.string().superRefine((value, ctx) => {
-  const issue = imageIssue(value);
-  if (issue) ctx.addIssue({ code: 'custom', message: issue });
+export const image = checked(z.string(), imageIssue);
+
+/** Plane's tag is part of Job names ("plane-migrator-<tag>-<digest>", at most 63 characters). */
+export const PLANE_TAG_MAX_LENGTH = 30;
+
+export const planeTag = checked(z.string(), (value) => {
+  if (value.includes('@')) {
+    return 'a digest pins one image and Plane has five: keep the tag (e.g. v1.2.2) here and put each image\'s digest under images.plane.digests';
+  }
+  if (value.length > PLANE_TAG_MAX_LENGTH) {
+    return `tag ${shown(value)} is longer than ${PLANE_TAG_MAX_LENGTH} characters: it becomes part of Job names, which Kubernetes limits to 63`;
+  }
+  return tagIssue(value);
 });
 
-export const pinnedTag = z.string().regex(PINNED_TAG, 'expected an exact version such as v1.2.2 (latest, stable and bare names float)');
+export const digest = z.string().regex(DIGEST, 'expected an image digest such as sha256:<64 hex digits>');
 
 export const resourceAmounts = z.strictObject({ cpu, memory: bytes });
 export const resources = z

@@ -1,32 +1,75 @@
 /**
  * Schema of the site file (site/javisi.yaml is the default). Everything the charts render comes from a
  * value validated here; messages name what is expected so a typo is fixed without reading this file.
+ * Values that end up in Kubernetes names, labels, addresses or limits are checked here, with the
+ * field's own name, so that no construct has to throw on them.
  */
 import { z } from 'zod';
 import { PLANE_PATH_SEGMENTS } from '../edge/plane-routes';
+import { RESTRICTED_WORKSPACE_SLUGS } from '../plane/restricted-slugs';
+import { addressInCidr, coveredBy, SSRF_GUARD_CIDRS } from './addresses';
 import { checkEdgeAgainstSite, edgeConfigSchema } from './edge-config';
-import { bytes, cidr, dnsLabel, dnsName, image, ipv4Address, ipv4Cidr, pinnedTag, resourceAmounts, resources } from './primitives';
+import {
+  bytes,
+  cidr,
+  clientCidr,
+  digest,
+  dnsLabel,
+  dnsName,
+  dnsSubdomain,
+  image,
+  ipv4Address,
+  ipv4Cidr,
+  planeTag,
+  podLabels,
+  resourceAmounts,
+  resources,
+  serverAddress,
+  shown,
+  stackNamespace,
+} from './primitives';
+import { cpuToMillicores, isByteQuantity, isCpuQuantity, quantityToBytes } from './quantity';
 
 const replicas = z.number().int('expected a whole number of replicas').min(1, 'expected at least 1 replica').max(10, 'expected at most 10 replicas');
 const positiveInt = (what: string, max: number) =>
   z.number().int(`expected a whole number of ${what}`).min(1, `expected at least 1 ${what}`).max(max, `expected at most ${max} ${what}`);
+const port = z.number().int('expected a port 1-65535').min(1, 'expected a port 1-65535').max(65535, 'expected a port 1-65535');
 
 const scalable = z.strictObject({ replicas, resources });
 
 /** A shared server outside the cluster, used instead of the in-cluster StatefulSet. */
-const externalServer = z.strictObject({
-  address: ipv4Address,
-  port: z.number().int().min(1, 'expected a port 1-65535').max(65535, 'expected a port 1-65535'),
-});
+const externalServer = z.strictObject({ address: serverAddress, port });
 
 const role = z.enum(['Admin', 'Member', 'Guest'], 'expected Admin, Member or Guest');
+const email = z.email('expected an email address');
+
+/** Agent ids become parts of Kubernetes names (the Secret plane-agent-<id>). */
+const agentId = z.string().regex(/^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$/, 'expected a short lowercase id such as builder: letters, digits and "-", starting with a letter, not ending with "-", at most 32 characters');
 
 const agent = z.strictObject({
-  id: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'expected a short lowercase id such as builder'),
-  email: z.email('expected an email address'),
+  id: agentId,
+  email,
   displayName: z.string().min(1).max(255),
   role,
   avatar: z.string().max(8).optional(),
+});
+
+/** "128mb" → bytes, as Redis reads its units (kb, mb, gb are powers of 1024). */
+export function redisMemoryToBytes(value: string): number {
+  const match = /^(\d+)(kb|mb|gb)$/.exec(value);
+  if (!match) throw new Error(`not a Redis memory size: ${value}`);
+  return Number(match[1]) * { kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[match[2] as 'kb' | 'mb' | 'gb'];
+}
+/** Share of the container limit Valkey's data may take: the rest is its own overhead and buffers. */
+export const REDIS_MAXMEMORY_SHARE = 0.75;
+/** RabbitMQ (an Erlang VM) does not start in less. */
+export const RABBITMQ_MIN_MEMORY = '128Mi';
+
+const planeImages = z.strictObject({
+  registry: z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/, 'expected a registry path such as docker.io/makeplane'),
+  tag: planeTag,
+  /** Optional digest per image (each of Plane's images has its own). */
+  digests: z.strictObject({ frontend: digest, space: digest, admin: digest, live: digest, backend: digest }).partial().optional(),
 });
 
 export const siteConfigSchema = z.strictObject({
@@ -37,33 +80,32 @@ export const siteConfigSchema = z.strictObject({
   domain: dnsName,
   hosts: z.strictObject({ app: dnsLabel, api: dnsLabel }),
   vps: z.strictObject({
-    hostname: dnsLabel,
+    /** The node's name: a Kubernetes node name and the value of its kubernetes.io/hostname label. */
+    hostname: dnsSubdomain.max(63, 'expected at most 63 characters: it is the value of the node\'s kubernetes.io/hostname label'),
     addresses: z.array(ipv4Address).min(1, "expected the node's own IPv4 addresses"),
     cpu: positiveInt('CPUs', 256),
     memory: bytes,
     budget: resourceAmounts,
   }),
   kubernetes: z.strictObject({
-    namespace: dnsLabel,
-    storageClass: dnsLabel,
-    podCidr: cidr,
+    namespace: stackNamespace,
+    storageClass: dnsSubdomain,
+    podCidr: clientCidr,
     serviceCidr: cidr,
     /** k3s --cluster-domain; in-cluster names such as plane-caddy.plane-edge.svc.cluster.local. */
     clusterDomain: dnsName,
   }),
   network: z.strictObject({
-    vpnCidrs: z.array(cidr).min(1, 'expected at least one VPN CIDR'),
-    clusterDns: z.strictObject({ namespace: dnsLabel, podLabels: z.record(z.string(), z.string()) }),
+    vpnCidrs: z.array(clientCidr).min(1, 'expected at least one VPN CIDR'),
+    clusterDns: z.strictObject({ namespace: dnsLabel, podLabels }),
     workerEgress: z.strictObject({
-      ports: z.array(z.number().int().min(1, 'expected a port 1-65535').max(65535, 'expected a port 1-65535')).min(1),
-      blockedCidrs: z.array(ipv4Cidr),
+      ports: z.array(port).min(1, 'expected at least one port'),
+      blockedCidrs: z.array(ipv4Cidr.refine((c) => !c.endsWith('/0'), 'a /0 cannot be an exception of 0.0.0.0/0 (the API server refuses it): list the ranges to block'))
+        .min(1, `expected the ranges the worker must never reach (at least ${SSRF_GUARD_CIDRS.join(', ')}): the webhook SSRF guard`),
     }),
   }),
   images: z.strictObject({
-    plane: z.strictObject({
-      registry: z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/, 'expected a registry path such as docker.io/makeplane'),
-      tag: pinnedTag,
-    }),
+    plane: planeImages,
     postgres: image,
     redis: image,
     rabbitmq: image,
@@ -71,11 +113,13 @@ export const siteConfigSchema = z.strictObject({
   }),
   plane: z.strictObject({
     workspace: z.strictObject({
-      slug: z.string().regex(/^[a-zA-Z0-9_-]{1,48}$/, 'expected at most 48 letters, digits, "-" or "_"'),
+      slug: z.string()
+        .regex(/^[a-zA-Z0-9_-]{1,48}$/, 'expected at most 48 letters, digits, "-" or "_"')
+        .refine((slug) => !RESTRICTED_WORKSPACE_SLUGS.includes(slug.toLowerCase()), 'is a route of Plane\'s web app, which Plane refuses as a workspace slug: choose another'),
       name: z.string().min(1).max(80),
     }),
     fileSizeLimit: positiveInt('bytes', 1024 ** 3),
-    apiKeyRateLimit: z.string().regex(/^\d+\/(second|minute|hour|day)$/, 'expected a rate such as 60/minute'),
+    apiKeyRateLimit: z.string().regex(/^[1-9]\d{0,5}\/(second|minute|hour|day)$/, 'expected a rate such as 60/minute'),
     bucket: z.string()
       .regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name: 3-63 lowercase letters, digits or "-"')
       // The proxy serves the bucket at /<bucket>/: it must not be a path Plane's apps own.
@@ -98,7 +142,7 @@ export const siteConfigSchema = z.strictObject({
     redis: z.strictObject({
       external: externalServer.optional(),
       storage: bytes,
-      maxMemory: z.string().regex(/^\d+(kb|mb|gb)$/, 'expected a Redis memory size such as 128mb'),
+      maxMemory: z.string().regex(/^[1-9]\d{0,9}(kb|mb|gb)$/, 'expected a Redis memory size such as 128mb'),
       resources,
     }),
     rabbitmq: z.strictObject({ user: dnsLabel, vhost: dnsLabel, storage: bytes, resources }),
@@ -106,24 +150,113 @@ export const siteConfigSchema = z.strictObject({
   }),
   users: z.strictObject({
     admin: z.strictObject({
-      email: z.email('expected an email address'),
+      email,
       firstName: z.string().min(1).max(255),
       displayName: z.string().min(1).max(255),
       role,
     }),
-    agents: z.array(agent).superRefine((agents, ctx) => {
-      for (const key of ['id', 'email'] as const) {
-        const seen = new Set<string>();
-        agents.forEach((a, index) => {
-          if (seen.has(a[key])) ctx.addIssue({ code: 'custom', path: [index, key], message: `duplicate agent ${key} "${a[key]}"` });
-          seen.add(a[key]);
-        });
-      }
-    }),
+    agents: z.array(agent),
   }),
   edge: edgeConfigSchema,
-}).superRefine(checkEdgeAgainstSite);
+}).superRefine((site, ctx) => {
+  checkHosts(site, ctx);
+  checkBudgetAgainstVps(site, ctx);
+  checkEgressGuard(site, ctx);
+  checkExternalServers(site, ctx);
+  checkDataLimits(site, ctx);
+  checkUsers(site, ctx);
+  checkEdgeAgainstSite(site, ctx);
+});
 
 export type SiteConfig = z.infer<typeof siteConfigSchema>;
 export type { ImageReference, ResourceSpec } from './primitives';
 export { parseImageReference } from './primitives';
+
+// Cross-section checks. Refinements run even when a field failed its own check, so each looks at
+// well-formed values only (the field's own message already says what is wrong with the others).
+type Site = z.infer<typeof siteConfigSchema>;
+type Ctx = z.RefinementCtx;
+const issue = (ctx: Ctx, path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+const text = (value: unknown): value is string => typeof value === 'string';
+
+function checkHosts(site: Site, ctx: Ctx): void {
+  const { hosts, domain } = site;
+  if (text(hosts?.app) && text(domain) && hosts.app.length + 1 + domain.length > 253) {
+    issue(ctx, ['hosts', 'app'], `the app host ${shown(`${hosts.app}.${domain}`)} is longer than 253 characters: shorten hosts.app or domain`);
+  }
+}
+
+function checkBudgetAgainstVps(site: Site, ctx: Ctx): void {
+  const { vps } = site;
+  if (text(vps?.budget?.cpu) && isCpuQuantity(vps.budget.cpu) && Number.isInteger(vps.cpu) && cpuToMillicores(vps.budget.cpu) > vps.cpu * 1000) {
+    issue(ctx, ['vps', 'budget', 'cpu'], `${vps.budget.cpu} is more than the VPS has (vps.cpu: ${vps.cpu})`);
+  }
+  if (text(vps?.budget?.memory) && text(vps.memory) && isByteQuantity(vps.budget.memory) && isByteQuantity(vps.memory)
+    && quantityToBytes(vps.budget.memory) > quantityToBytes(vps.memory)) {
+    issue(ctx, ['vps', 'budget', 'memory'], `${vps.budget.memory} is more than the VPS has (vps.memory: ${vps.memory})`);
+  }
+}
+
+/** The worker's internet egress must exclude the SSRF guard and the cluster's own ranges. */
+function checkEgressGuard(site: Site, ctx: Ctx): void {
+  const blocked = site.network?.workerEgress?.blockedCidrs;
+  if (!Array.isArray(blocked) || blocked.length === 0 || !blocked.every((c) => text(c) && ipv4Cidr.safeParse(c).success)) return;
+  const required: [string, string][] = SSRF_GUARD_CIDRS.map((c) => [c, 'SSRF guard']);
+  for (const [name, value] of [['kubernetes.podCidr', site.kubernetes?.podCidr], ['kubernetes.serviceCidr', site.kubernetes?.serviceCidr]] as const) {
+    if (text(value) && !value.includes(':') && cidr.safeParse(value).success) required.push([value, name]);
+  }
+  for (const [range, why] of required) {
+    if (!coveredBy(range, blocked)) {
+      issue(ctx, ['network', 'workerEgress', 'blockedCidrs'], `must block ${range} (${why}): add it, or the worker's webhooks could reach it`);
+    }
+  }
+}
+
+/** An external server must not sit in the cluster's own ranges: it would be a pod or a Service, not a server. */
+function checkExternalServers(site: Site, ctx: Ctx): void {
+  for (const service of ['postgres', 'redis'] as const) {
+    const address = site.data?.[service]?.external?.address;
+    if (!text(address) || !serverAddress.safeParse(address).success) continue;
+    for (const [name, range] of [['kubernetes.podCidr', site.kubernetes?.podCidr], ['kubernetes.serviceCidr', site.kubernetes?.serviceCidr]] as const) {
+      if (text(range) && cidr.safeParse(range).success && addressInCidr(address, range)) {
+        issue(ctx, ['data', service, 'external', 'address'], `${address} is inside ${name} (${range}): give the server's own address, outside the cluster's ranges`);
+      }
+    }
+  }
+}
+
+function checkDataLimits(site: Site, ctx: Ctx): void {
+  const redis = site.data?.redis;
+  const redisLimit = redis?.resources?.limits?.memory;
+  if (text(redis?.maxMemory) && /^[1-9]\d*(kb|mb|gb)$/.test(redis.maxMemory) && text(redisLimit) && bytes.safeParse(redisLimit).success) {
+    const ceiling = quantityToBytes(redisLimit) * REDIS_MAXMEMORY_SHARE;
+    if (redisMemoryToBytes(redis.maxMemory) > ceiling) {
+      issue(ctx, ['data', 'redis', 'maxMemory'], `${redis.maxMemory} does not fit the container limit ${redisLimit}: keep it at most ${REDIS_MAXMEMORY_SHARE * 100} % of the limit (${Math.floor(ceiling / 1024 ** 2)}mb), Valkey needs the rest`);
+    }
+  }
+  const rabbitLimit = site.data?.rabbitmq?.resources?.limits?.memory;
+  if (text(rabbitLimit) && bytes.safeParse(rabbitLimit).success && quantityToBytes(rabbitLimit) < quantityToBytes(RABBITMQ_MIN_MEMORY)) {
+    issue(ctx, ['data', 'rabbitmq', 'resources', 'limits', 'memory'], `${rabbitLimit} is too little for RabbitMQ: give it at least ${RABBITMQ_MIN_MEMORY}`);
+  }
+}
+
+/** E-mails are compared as Plane stores them (lower-cased); ids name Secrets. */
+function checkUsers(site: Site, ctx: Ctx): void {
+  const agents = site.users?.agents;
+  if (!Array.isArray(agents)) return;
+  const adminEmail = text(site.users.admin?.email) ? site.users.admin.email.toLowerCase() : undefined;
+  const seen = { id: new Map<string, number>(), email: new Map<string, number>() };
+  agents.forEach((agent, index) => {
+    if (!agent || typeof agent !== 'object') return;
+    for (const key of ['id', 'email'] as const) {
+      if (!text(agent[key])) continue;
+      const value = key === 'email' ? agent[key].toLowerCase() : agent[key];
+      const first = seen[key].get(value);
+      if (first !== undefined) issue(ctx, ['users', 'agents', index, key], `duplicate agent ${key} ${shown(agent[key])} (also users.agents[${first}])`);
+      else seen[key].set(value, index);
+    }
+    if (text(agent.email) && agent.email.toLowerCase() === adminEmail) {
+      issue(ctx, ['users', 'agents', index, 'email'], `${shown(agent.email)} is the admin's e-mail: each agent needs its own Plane user`);
+    }
+  });
+}
