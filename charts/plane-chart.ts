@@ -18,6 +18,7 @@ import {
   PLANE_IMAGES,
   TMP_PATH,
 } from '../lib/plane/images';
+import { BEAT_ARGS, CELERY_HARNESS_ENV, celeryHarnessFiles, celeryProbes, workerArgs } from '../lib/plane/celery';
 import { backendEnv, liveEnv, PlaneConnections, PlaneSecrets } from '../lib/plane/plane-env';
 import { httpProbes } from '../lib/probes';
 import { toResourceRequirements } from '../lib/resources';
@@ -38,11 +39,13 @@ const STARTUP_SECONDS = {
   node: 120,
   // wait_for_migrations (a first install migrates for minutes), register_instance, collectstatic.
   api: 900,
+  // wait_for_migrations too, then Celery's start.
+  celery: 900,
 };
 
 /** Waits for the database and the migrations, then replaces the shell (signals reach celery). */
 function celeryCommand(celeryArgs: string): string[] {
-  return ['/bin/sh', '-ec', `python manage.py wait_for_db && python manage.py wait_for_migrations && exec celery -A plane ${celeryArgs}`];
+  return ['/bin/sh', '-ec', `python manage.py wait_for_db && python manage.py wait_for_migrations && exec celery ${celeryArgs}`];
 }
 
 /** Plane v1.2.2: web, space, admin, live, api, worker, beat-worker and the migrator Job. */
@@ -124,13 +127,15 @@ export class PlaneChart extends Chart {
     this.worker = new AppDeployment(this, 'worker', {
       ...backendProps,
       ...backend,
-      env: { ...backend.env, CELERY_WORKER_CONCURRENCY: String(components.worker.concurrency) },
+      env: { ...backend.env, ...CELERY_HARNESS_ENV, CELERY_WORKER_CONCURRENCY: String(components.worker.concurrency) },
+      files: celeryHarnessFiles(),
       name: objectName('worker'),
       labels: labels('worker', 'egress'),
       replicas: components.worker.replicas,
       resources: toResourceRequirements(components.worker.resources),
       // Celery defaults to one process per node CPU; the concurrency keeps it inside its memory limit.
-      command: celeryCommand('worker -l info --concurrency="$CELERY_WORKER_CONCURRENCY"'),
+      command: celeryCommand(workerArgs('CELERY_WORKER_CONCURRENCY')),
+      probes: celeryProbes(STARTUP_SECONDS.celery),
       writablePaths: [BACKEND_LOG_PATH, TMP_PATH],
     });
 
@@ -142,9 +147,12 @@ export class PlaneChart extends Chart {
       // Exactly one scheduler, never two during a rollout: two would enqueue every periodic task twice.
       replicas: 1,
       strategy: 'Recreate',
+      env: { ...backend.env, ...CELERY_HARNESS_ENV },
+      files: celeryHarnessFiles(),
       resources: toResourceRequirements(components.beatWorker.resources),
-      command: celeryCommand('beat -l info'),
-      writablePaths: [BACKEND_LOG_PATH],
+      command: celeryCommand(BEAT_ARGS),
+      probes: celeryProbes(STARTUP_SECONDS.celery),
+      writablePaths: [BACKEND_LOG_PATH, TMP_PATH],
     });
 
     this.migrator = new VersionedJob(this, 'migrator', {

@@ -93,7 +93,8 @@ describe('writable paths: exactly what each image writes', () => {
     live: [],
     api: ['/code/plane/logs', '/code/plane/static-assets', '/tmp'],
     worker: ['/code/plane/logs', '/tmp'],
-    'beat-worker': ['/code/plane/logs'],
+    // beat-worker: /tmp holds its liveness file.
+    'beat-worker': ['/code/plane/logs', '/tmp'],
     migrator: ['/code/plane/logs'],
     postgres: ['/tmp', '/var/lib/postgresql', '/var/run/postgresql'],
     redis: ['/data'],

@@ -10,7 +10,6 @@ import { buildManifests } from '../lib/synth';
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
 /** Any manifest, read loosely: tests check shapes themselves. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Manifest = Record<string, any>;
 
 export function defaultSiteYaml(): Record<string, unknown> {

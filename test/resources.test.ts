@@ -40,7 +40,7 @@ describe('resources', () => {
     assert.equal(find(changed, 'ConfigMap', 'plane-worker-env').data.CELERY_WORKER_CONCURRENCY, '1');
     const worker = containersOf(componentTemplate(changed, 'worker').template)[0];
     // Without --concurrency celery starts one process per node CPU, whatever the memory limit.
-    assert.match(worker.command.join(' '), /celery -A plane worker .*--concurrency="\$CELERY_WORKER_CONCURRENCY"/);
+    assert.match(worker.command.join(' '), /exec celery -A plane_k3s_celery worker .*--concurrency="\$CELERY_WORKER_CONCURRENCY"/);
   });
 
   it('fits the VPS: at most 4.5 GiB of memory limits and 2.5 GiB of requests in all', () => {

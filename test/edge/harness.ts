@@ -349,7 +349,7 @@ export function request(options: RequestOptions): Promise<Reply> {
         host: options.host,
         ...(options.body ? { expect: '100-continue' } : {}),
         ...(options.body && !options.chunked ? { 'content-length': String(options.body.length) } : {}),
-        ...(options.headers ?? {}),
+        ...options.headers,
       },
     }, (res) => {
       const chunks: Buffer[] = [];
