@@ -12,6 +12,7 @@ import { PlaneChart } from './charts/plane-chart';
 import { PostgresChart } from './charts/postgres-chart';
 import { RabbitmqChart } from './charts/rabbitmq-chart';
 import { RedisChart } from './charts/redis-chart';
+import { SecretsChart } from './charts/secrets-chart';
 import { SiteConfig } from './lib/config/site-config';
 import { edgePodSecurity } from './lib/edge/edge-site';
 import { HEADSCALE_RECORDS_FILE, headscaleExtraRecords, splitDnsRecords } from './lib/edge/split-dns';
@@ -45,6 +46,7 @@ export function buildStack(app: App, site: SiteConfig): void {
     objectStore: objectStore.connection,
   };
   const plane = new PlaneChart(app, 'plane', { ...inNamespace, connections });
+  const secrets = new SecretsChart(app, 'secrets', { ...inNamespace, consumers: [...Object.values(connections), plane] });
 
   const edge = new EdgeChart(app, 'edge', {
     site,
@@ -67,11 +69,13 @@ export function buildStack(app: App, site: SiteConfig): void {
     plane,
     data: connections,
     edge: { peer: edge.caddy.deployment.peer, ports: edge.caddy.listenPorts, httpsPort: edge.caddy.httpsListenPort },
+    secretsBootstrap: secrets.bootstrap.peer,
   });
 
   // Files are numbered in this order: `kubectl apply -f dist` creates the namespaces, then the
   // policies (so no pod ever runs unguarded), then the workloads.
-  const inOrder: Chart[] = [namespace, edgeNamespace, networkPolicies, postgres, redis, rabbitmq, objectStore, plane, edge, ...edgeDns];
+  // The Secrets come next: the workloads that read them wait until they exist.
+  const inOrder: Chart[] = [namespace, edgeNamespace, networkPolicies, secrets, postgres, redis, rabbitmq, objectStore, plane, edge, ...edgeDns];
   inOrder.slice(1).forEach((chart, index) => chart.addDependency(inOrder[index]));
 }
 

@@ -24,6 +24,8 @@ export interface NetworkPolicyChartProps extends ChartProps {
   readonly data: PlaneConnections;
   /** @default no edge proxy: nothing enters from outside the namespace */
   readonly edge?: EdgePeer;
+  /** The Job that creates Secrets through the API server. @default none */
+  readonly secretsBootstrap?: PodPeer;
 }
 
 const tcp = (endpoint: ServiceEndpoint): PortSpec[] => [{ port: endpoint.port }];
@@ -39,10 +41,10 @@ export class NetworkPolicyChart extends Chart {
 
   constructor(scope: Construct, id: string, props: NetworkPolicyChartProps) {
     super(scope, id, props);
-    const { site, plane, data, edge } = props;
+    const { site, plane, data, edge, secretsBootstrap } = props;
     const [web, space, admin, live, api] = [plane.web, plane.space, plane.admin, plane.live, plane.api].map((c) => c.serviceEndpoint);
-    const [worker, beatWorker, migrator] = [plane.worker.peer, plane.beatWorker.peer, plane.migrator.peer];
-    const django = [api.peer, worker, beatWorker, migrator];
+    const [worker, beatWorker, migrator, provisioning] = [plane.worker.peer, plane.beatWorker.peer, plane.migrator.peer, plane.provisioning.peer];
+    const django = [api.peer, worker, beatWorker, migrator, provisioning];
     // Data services may be in-cluster pods or external addresses: their endpoints say which.
     const [postgres, redis, rabbitmq, objectStore] = [data.postgres, data.redis, data.rabbitmq, data.objectStore];
 
@@ -61,6 +63,11 @@ export class NetworkPolicyChart extends Chart {
       { from: worker, to: live.peer, ports: tcp(live) },
       { from: worker, to: internet, ports: site.network.workerEgress.ports.map((port) => ({ port })) },
     ];
+    if (secretsBootstrap) {
+      // Policies see the API server at the node's address after the kubernetes Service's DNAT.
+      const apiServer: AddressPeer = { name: 'kube-apiserver', cidrs: site.vps.addresses.map((a) => `${a}/32`) };
+      flows.push({ from: secretsBootstrap, to: apiServer, ports: [{ port: site.kubernetes.apiServerPort }] });
+    }
     if (edge) {
       const clients: AddressPeer[] = [
         { name: 'vpn', cidrs: site.network.vpnCidrs },

@@ -1,7 +1,7 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
 import { SiteConfig } from '../lib/config/site-config';
-import { serviceHost } from '../lib/connections';
+import { SecretKeySource, serviceHost } from '../lib/connections';
 import { AppDeployment } from '../lib/constructs/app-deployment';
 import { VersionedJob } from '../lib/constructs/versioned-job';
 import { Zone } from '../lib/labels';
@@ -19,7 +19,9 @@ import {
   TMP_PATH,
 } from '../lib/plane/images';
 import { BEAT_ARGS, CELERY_HARNESS_ENV, celeryHarnessFiles, celeryProbes, workerArgs } from '../lib/plane/celery';
+import { connectionSecretKeys } from '../lib/plane/connection-secrets';
 import { backendEnv, liveEnv, PlaneConnections, PlaneSecrets } from '../lib/plane/plane-env';
+import { PROVISION_DIR, PROVISIONING_COMMAND, provisioningFiles, provisioningSecretEnv, USERS_FILE } from '../lib/plane/provisioning';
 import { httpProbes } from '../lib/probes';
 import { toResourceRequirements } from '../lib/resources';
 import { objectName, planeImage, workloadLabels } from '../lib/site';
@@ -58,6 +60,10 @@ export class PlaneChart extends Chart {
   readonly worker: AppDeployment;
   readonly beatWorker: AppDeployment;
   readonly migrator: VersionedJob;
+  /** Converges Plane's users, workspace and settings to the site (re-run when `users:` changes). */
+  readonly provisioning: VersionedJob;
+  /** Every key Plane's own Secrets must hold (the app keys, the admin's and agents' connections). */
+  readonly secretKeys: readonly SecretKeySource[];
 
   constructor(scope: Construct, id: string, props: PlaneChartProps) {
     super(scope, id, props);
@@ -165,6 +171,27 @@ export class PlaneChart extends Chart {
       command: ['./bin/docker-entrypoint-migrator.sh'],
       writablePaths: [BACKEND_LOG_PATH],
     });
+
+    this.provisioning = new VersionedJob(this, 'provisioning', {
+      ...backendProps,
+      ...backend,
+      env: { ...backend.env, PYTHONPATH: PROVISION_DIR, PLANE_K3S_USERS_FILE: USERS_FILE },
+      secretEnv: { ...backend.secretEnv, ...provisioningSecretEnv(site) },
+      files: provisioningFiles(site),
+      baseName: objectName('provisioning'),
+      version,
+      rerunOnConfigChange: true,
+      labels: labels('provisioning', 'backend'),
+      resources: toResourceRequirements(components.provisioning.resources),
+      command: PROVISIONING_COMMAND,
+      writablePaths: [BACKEND_LOG_PATH, TMP_PATH],
+    });
+
+    this.secretKeys = [
+      { ref: secrets.secretKey, generate: 'hex32' },
+      { ref: secrets.liveServerSecretKey, generate: 'hex32' },
+      ...connectionSecretKeys(site),
+    ];
 
     this.live = new AppDeployment(this, 'live', {
       ...liveEnv(site, connections.redis, `http://${apiEndpoint.host}:${apiEndpoint.port}`, secrets),

@@ -23,7 +23,8 @@ export class PostgresChart extends Chart {
     const name = objectName('postgres');
     // The seed's rule: one PostgreSQL password, in this Secret whichever server is used.
     const password = { secretName: name, key: 'password' };
-    const common = { database: settings.database, user: settings.user, password };
+    // The one shared password of the seed (REX #41): load it before the first apply when the server is shared.
+    const common = { database: settings.database, user: settings.user, password, secretKeys: [{ ref: password, generate: 'hex24' as const }] };
 
     if (settings.external) {
       const external = new ExternalService(this, 'external', {

@@ -35,7 +35,7 @@ export class RedisChart extends Chart {
         port: settings.external.port,
         portName: 'redis',
       });
-      this.connection = { ...external.endpoint, password };
+      this.connection = { ...external.endpoint, password, secretKeys: [{ ref: password, generate: 'hex24' }] };
       return;
     }
     this.connection = new Valkey(this, 'valkey', {

@@ -5,11 +5,23 @@ import { Peer } from './network/peers';
  * host names, ports or Secret names (wire by reference).
  */
 
-/** One key of a Secret that the operator creates; its value never appears in dist/. */
+/** One key of a Secret; its value never appears in dist/. */
 export interface SecretKeyRef {
   readonly secretName: string;
   readonly key: string;
 }
+
+/**
+ * How the secrets bootstrap Job generates a key that is missing (lib/plane/secrets/plane_k3s_secrets.py):
+ * random hex of 16, 24 or 32 bytes (URL-safe, so composed URLs stay valid), a Garage key id ("GK" + 24
+ * hex), or a Plane API token ("plane_api_" + 32 hex, Plane's own format).
+ */
+export type SecretFormat = 'hex16' | 'hex24' | 'hex32' | 'garage-key-id' | 'plane-api-token';
+
+/** A key the stack's Secrets must hold: generated in the cluster, or a plain value written beside them. */
+export type SecretKeySource =
+  | { readonly ref: SecretKeyRef; readonly generate: SecretFormat }
+  | { readonly ref: SecretKeyRef; readonly value: string };
 
 /** DNS name of a Service, known before the Service exists (e.g. for ALLOWED_HOSTS). */
 export function serviceHost(name: string, namespace: string): string {
@@ -25,23 +37,28 @@ export interface ServiceEndpoint {
   readonly peer: Peer;
 }
 
-export interface PostgresConnection extends ServiceEndpoint {
+/** What a component needs in Secrets, for the bootstrap Job to create. */
+export interface NeedsSecrets {
+  readonly secretKeys: readonly SecretKeySource[];
+}
+
+export interface PostgresConnection extends ServiceEndpoint, NeedsSecrets {
   readonly database: string;
   readonly user: string;
   readonly password: SecretKeyRef;
 }
 
-export interface RedisConnection extends ServiceEndpoint {
+export interface RedisConnection extends ServiceEndpoint, NeedsSecrets {
   readonly password: SecretKeyRef;
 }
 
-export interface AmqpConnection extends ServiceEndpoint {
+export interface AmqpConnection extends ServiceEndpoint, NeedsSecrets {
   readonly user: string;
   readonly vhost: string;
   readonly password: SecretKeyRef;
 }
 
-export interface S3Connection extends ServiceEndpoint {
+export interface S3Connection extends ServiceEndpoint, NeedsSecrets {
   /** In-cluster endpoint URL, e.g. http://plane-object-store.plane.svc.cluster.local:3900. */
   readonly endpointUrl: string;
   readonly region: string;

@@ -53,6 +53,11 @@ export interface HardenedPodProps {
   readonly terminationGracePeriodSeconds?: number;
   /** Pins the pod to nodes, e.g. the one whose address a hostPort binds. @default any node */
   readonly nodeSelector?: Record<string, string>;
+  /**
+   * A ServiceAccount whose token the pod needs to call the API server (only the secrets bootstrap).
+   * @default none: no token is mounted
+   */
+  readonly serviceAccountName?: string;
 }
 
 export const CONTAINER_SECURITY_CONTEXT: k8s.SecurityContext = {
@@ -115,7 +120,8 @@ export function hardenedPodSpec(props: HardenedPodProps): k8s.PodSpec {
     };
   });
   return {
-    automountServiceAccountToken: false,
+    serviceAccountName: props.serviceAccountName,
+    automountServiceAccountToken: props.serviceAccountName !== undefined,
     // Services named postgres/redis would otherwise inject REDIS_PORT=tcp://… variables that Plane's fallbacks read.
     enableServiceLinks: false,
     restartPolicy: props.restartPolicy,

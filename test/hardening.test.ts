@@ -29,8 +29,12 @@ describe('hardening of every pod template', () => {
         assert.equal(pod.securityContext?.seccompProfile?.type, 'RuntimeDefault');
       });
 
-      it('mounts no service-account token, injects no service links, shares no host namespace', () => {
-        assert.equal(pod.automountServiceAccountToken, false);
+      it('mounts no service-account token (but the secrets bootstrap\'s), injects no service links, shares no host namespace', () => {
+        // Only the Job that creates Secrets talks to the API server; its Role is checked in test/secrets.test.ts.
+        const account = pod.serviceAccountName === undefined ? undefined : 'plane-secrets';
+        assert.equal(pod.serviceAccountName, account);
+        assert.equal(pod.automountServiceAccountToken, account !== undefined);
+        if (account) assert.match(name, /^plane-secrets-/);
         assert.equal(pod.enableServiceLinks, false);
         for (const field of ['hostNetwork', 'hostPID', 'hostIPC']) assert.ok(!pod[field], `${field} must be off`);
       });

@@ -52,8 +52,14 @@ describe('network policies', () => {
     }
   });
 
+  it('lets the secrets bootstrap reach the API server on the node\'s addresses only, on its port', () => {
+    const policy = policies.find((p) => p.metadata.name === 'plane-secrets') as Manifest;
+    assert.deepEqual(policy.spec.egress, [{ to: [{ ipBlock: { cidr: '137.74.114.167/32' } }], ports: [{ port: 6443, protocol: 'TCP' }] }]);
+    assert.equal(policy.spec.ingress, undefined, 'nothing connects to it');
+  });
+
   it('gives the worker alone internet egress (with in-cluster data services), on its ports, never to private ranges, the VPN, metadata or the node', () => {
-    const withAddressEgress = policies.filter((p) => (p.spec.egress ?? []).some((r: Manifest) => r.to?.some((peer: Manifest) => peer.ipBlock)));
+    const withAddressEgress = policies.filter((p) => p.metadata.name !== 'plane-secrets' && (p.spec.egress ?? []).some((r: Manifest) => r.to?.some((peer: Manifest) => peer.ipBlock)));
     assert.deepEqual(withAddressEgress.map((p) => p.metadata.name), ['plane-worker']);
     const rule = withAddressEgress[0].spec.egress.find((r: Manifest) => r.to.some((peer: Manifest) => peer.ipBlock));
     assert.equal(rule.to.length, 1);
@@ -75,9 +81,9 @@ describe('network policies', () => {
   it('lets data services in only from the components that use them', () => {
     const allowedFrom = (policyName: string) => policies.find((p) => p.metadata.name === policyName)?.spec.ingress
       .flatMap((r: Manifest) => r.from.map((peer: Manifest) => peer.podSelector?.matchLabels['app.kubernetes.io/name'])).sort();
-    assert.deepEqual(allowedFrom('plane-postgres'), ['api', 'beat-worker', 'migrator', 'worker']);
-    assert.deepEqual(allowedFrom('plane-rabbitmq'), ['api', 'beat-worker', 'migrator', 'worker']);
-    assert.deepEqual(allowedFrom('plane-redis'), ['api', 'beat-worker', 'live', 'migrator', 'worker']);
+    assert.deepEqual(allowedFrom('plane-postgres'), ['api', 'beat-worker', 'migrator', 'provisioning', 'worker']);
+    assert.deepEqual(allowedFrom('plane-rabbitmq'), ['api', 'beat-worker', 'migrator', 'provisioning', 'worker']);
+    assert.deepEqual(allowedFrom('plane-redis'), ['api', 'beat-worker', 'live', 'migrator', 'provisioning', 'worker']);
   });
 
   it('gives web and admin no egress but DNS', () => {

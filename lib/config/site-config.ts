@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { PLANE_PATH_SEGMENTS } from '../edge/plane-routes';
 import { RESTRICTED_WORKSPACE_SLUGS } from '../plane/restricted-slugs';
+import { planeNames, SitePerson } from '../plane/users';
 import { addressInCidr, coveredBy, SSRF_GUARD_CIDRS } from './addresses';
 import { checkEdgeAgainstSite, edgeConfigSchema } from './edge-config';
 import {
@@ -46,11 +47,22 @@ const email = z.email('expected an email address');
 /** Agent ids become parts of Kubernetes names (the Secret plane-agent-<id>). */
 const agentId = z.string().regex(/^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$/, 'expected a short lowercase id such as builder: letters, digits and "-", starting with a letter, not ending with "-", at most 32 characters');
 
+/** A person's names as the site writes them; lib/plane/users.ts maps them onto Plane's fields. */
+const personNames = {
+  /** "Name (Role)", as the seed writes it. */
+  displayName: z.string().min(1).max(255),
+  /** @default the part of displayName before the parentheses */
+  firstName: z.string().min(1).max(255).optional(),
+  /** @default the part of displayName inside the parentheses */
+  lastName: z.string().min(1).max(255).optional(),
+};
+
 const agent = z.strictObject({
   id: agentId,
   email,
-  displayName: z.string().min(1).max(255),
+  ...personNames,
   role,
+  /** The seed's emoji; Plane cannot show it as an avatar (README, "Users and agents"). */
   avatar: z.string().max(8).optional(),
 });
 
@@ -94,6 +106,11 @@ export const siteConfigSchema = z.strictObject({
     serviceCidr: cidr,
     /** k3s --cluster-domain; in-cluster names such as plane-caddy.plane-edge.svc.cluster.local. */
     clusterDomain: dnsName,
+    /**
+     * Port of the API server on the node (k3s --https-listen-port): the secrets bootstrap Job's
+     * NetworkPolicy lets it reach vps.addresses on it (policies see the node address after DNAT).
+     */
+    apiServerPort: port,
   }),
   network: z.strictObject({
     vpnCidrs: z.array(clientCidr).min(1, 'expected at least one VPN CIDR'),
@@ -125,6 +142,15 @@ export const siteConfigSchema = z.strictObject({
       // The proxy serves the bucket at /<bucket>/: it must not be a path Plane's apps own.
       .refine((b) => !(PLANE_PATH_SEGMENTS as readonly string[]).includes(b), `is a path Plane's proxy sends to its apps (${PLANE_PATH_SEGMENTS.join(', ')}): choose another bucket name`),
     redisDb: z.number().int().min(0, 'expected a Redis database index 0-15').max(15, 'expected a Redis database index 0-15'),
+    /** Who may get in and what leaves: a private instance unless the site says otherwise. */
+    access: z.strictObject({
+      /** Anyone reaching the host may create an account (ENABLE_SIGNUP). */
+      signUp: z.boolean('expected true or false'),
+      /** Members may create workspaces (DISABLE_WORKSPACE_CREATION); otherwise instance admins only. */
+      workspaceCreationByMembers: z.boolean('expected true or false'),
+      /** Plane's telemetry (Instance.is_telemetry_enabled); its exporter is pointed at loopback regardless. */
+      telemetry: z.boolean('expected true or false'),
+    }),
   }),
   components: z.strictObject({
     web: scalable,
@@ -136,6 +162,10 @@ export const siteConfigSchema = z.strictObject({
     // One scheduler only: two beats would enqueue every periodic task twice.
     beatWorker: z.strictObject({ resources }),
     migrator: z.strictObject({ resources }),
+    /** The Job that creates missing Secrets (python3, a few seconds). */
+    secretsBootstrap: z.strictObject({ resources }),
+    /** The Job that converges Plane's users to `users:` (Django, through manage.py shell). */
+    provisioning: z.strictObject({ resources }),
   }),
   data: z.strictObject({
     postgres: z.strictObject({ database: dnsLabel, user: dnsLabel, external: externalServer.optional(), storage: bytes, resources }),
@@ -149,12 +179,7 @@ export const siteConfigSchema = z.strictObject({
     objectStore: z.strictObject({ region: dnsLabel, storage: bytes, resources }),
   }),
   users: z.strictObject({
-    admin: z.strictObject({
-      email,
-      firstName: z.string().min(1).max(255),
-      displayName: z.string().min(1).max(255),
-      role,
-    }),
+    admin: z.strictObject({ email, ...personNames, role }),
     agents: z.array(agent),
   }),
   edge: edgeConfigSchema,
@@ -258,5 +283,13 @@ function checkUsers(site: Site, ctx: Ctx): void {
     if (text(agent.email) && agent.email.toLowerCase() === adminEmail) {
       issue(ctx, ['users', 'agents', index, 'email'], `${shown(agent.email)} is the admin's e-mail: each agent needs its own Plane user`);
     }
+    checkNames(agent, ['users', 'agents', index], ctx);
   });
+  if (site.users.admin && typeof site.users.admin === 'object') checkNames(site.users.admin, ['users', 'admin'], ctx);
+}
+
+/** Names Plane's profile form would refuse to save. */
+function checkNames(person: Partial<SitePerson>, path: PropertyKey[], ctx: Ctx): void {
+  if (!text(person.displayName) || (person.firstName !== undefined && !text(person.firstName)) || (person.lastName !== undefined && !text(person.lastName))) return;
+  for (const problem of planeNames(person as SitePerson).problems) issue(ctx, [...path, problem.field], problem.message);
 }

@@ -18,6 +18,14 @@ export interface VersionedJobProps extends Omit<ComponentConfigProps, 'name'> {
   readonly writablePaths?: string[];
   /** @default 6 */
   readonly backoffLimit?: number;
+  /**
+   * Run again when the configuration (ConfigMap data) changes, not only the template: for Jobs that
+   * converge the cluster to the site, such as provisioning. @default false (the migrator runs once per
+   * version)
+   */
+  readonly rerunOnConfigChange?: boolean;
+  /** See HardenedPodProps.serviceAccountName. @default none */
+  readonly serviceAccountName?: string;
 }
 
 /**
@@ -48,9 +56,18 @@ export class VersionedJob extends Construct {
     };
     const template: k8s.PodTemplateSpec = {
       metadata: { labels: { ...props.labels.all } },
-      spec: hardenedPodSpec({ runAs: props.runAs, containers: [container], volumes: config.volumes, restartPolicy: 'OnFailure' }),
+      spec: hardenedPodSpec({
+        runAs: props.runAs,
+        containers: [container],
+        volumes: config.volumes,
+        restartPolicy: 'OnFailure',
+        serviceAccountName: props.serviceAccountName,
+      }),
     };
-    const digest = configChecksum({ template: JSON.stringify(template) }).slice(0, 8);
+    const digest = configChecksum({
+      template: JSON.stringify(template),
+      ...(props.rerunOnConfigChange ? { config: config.checksum } : {}),
+    }).slice(0, 8);
     const versionSlug = props.version.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
     this.name = `${props.baseName}-${versionSlug}-${digest}`;
     if (this.name.length > 63) throw new Error(`job name ${this.name} is longer than 63 characters`);

@@ -85,6 +85,12 @@ export class Garage extends Construct {
       bucket: props.bucket,
       accessKeyId,
       secretAccessKey,
+      // Garage reads a key id as "GK" + 24 hex digits and an RPC secret as 32 bytes in hex.
+      secretKeys: [
+        { ref: accessKeyId, generate: 'garage-key-id' },
+        { ref: secretAccessKey, generate: 'hex32' },
+        { ref: secret('rpc-secret'), generate: 'hex32' },
+      ],
     };
   }
 }

@@ -48,6 +48,6 @@ export class Postgres extends Construct {
       // A clean shutdown writes a checkpoint; give it time before SIGKILL.
       terminationGracePeriodSeconds: 120,
     });
-    this.connection = { ...service.endpoint, database: props.database, user: props.user, password };
+    this.connection = { ...service.endpoint, database: props.database, user: props.user, password, secretKeys: [{ ref: password, generate: 'hex24' }] };
   }
 }

@@ -50,6 +50,6 @@ export class Valkey extends Construct {
       storage: props.storage,
       storageClass: props.storageClass,
     });
-    this.connection = { ...service.endpoint, password };
+    this.connection = { ...service.endpoint, password, secretKeys: [{ ref: password, generate: 'hex24' }] };
   }
 }

@@ -41,9 +41,9 @@ export function expandMatrix(matrix: ExpectedMatrix, components: readonly string
 
 /** The seed's zones, for grouping the drawing. */
 const ZONES: Record<string, string[]> = {
-  'outside the cluster': ['vpn', 'internet'],
+  'outside the cluster': ['vpn', 'internet', 'kube-apiserver'],
   'frontend zone': ['caddy', 'web', 'space', 'admin', 'live'],
-  'backend zone': ['api', 'beat-worker', 'migrator', 'postgres', 'redis', 'rabbitmq', 'object-store'],
+  'backend zone': ['api', 'beat-worker', 'migrator', 'provisioning', 'secrets-bootstrap', 'postgres', 'redis', 'rabbitmq', 'object-store'],
   'egress zone': ['worker'],
 };
 

@@ -26,6 +26,17 @@ export interface EnvParts {
   readonly derivedEnv: Record<string, string>;
 }
 
+/** Where Plane's OpenTelemetry exporter sends traces: nowhere (nothing listens on loopback). */
+export const TELEMETRY_SINK = 'http://127.0.0.1:4317';
+
+/** Plane's instance settings (InstanceConfiguration rows) that make the instance as private as the site says. */
+export function instanceSettings(site: SiteConfig): Record<string, string> {
+  return {
+    ENABLE_SIGNUP: site.plane.access.signUp ? '1' : '0',
+    DISABLE_WORKSPACE_CREATION: site.plane.access.workspaceCreationByMembers ? '0' : '1',
+  };
+}
+
 function redisUrl(redis: RedisConnection, db: number): string {
   return `redis://:$(REDIS_PASSWORD)@${redis.host}:${redis.port}/${db}`;
 }
@@ -59,6 +70,12 @@ export function backendEnv(site: SiteConfig, c: PlaneConnections, secrets: Plane
       MINIO_ENDPOINT_SSL: '1',
       FILE_SIZE_LIMIT: String(site.plane.fileSizeLimit),
       API_KEY_RATE_LIMIT: site.plane.apiKeyRateLimit,
+      // Read once, when configure_instance first creates these settings; the provisioning Job keeps
+      // them as the site says afterwards (Plane's defaults open both).
+      ...instanceSettings(site),
+      // Plane's trace exporter defaults to https://telemetry.plane.so, reachable through the worker's
+      // internet egress: pointed at loopback, nothing leaves even if telemetry is switched on in god-mode.
+      OTLP_ENDPOINT: TELEMETRY_SINK,
     },
     secretEnv: {
       SECRET_KEY: secrets.secretKey,

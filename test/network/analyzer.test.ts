@@ -98,6 +98,7 @@ function siteRanges(site: SiteConfig): Record<string, NamedRange> {
         ...site.vps.addresses.map((a) => cidrInterval(`${a}/32`)),
       ]),
     },
+    'kube-apiserver': { intervals: normalize(site.vps.addresses.map((a) => cidrInterval(`${a}/32`))), ports: [`TCP ${site.kubernetes.apiServerPort}`] },
   };
   for (const [name, external] of [['postgres', site.data.postgres.external], ['redis', site.data.redis.external]] as const) {
     if (external) ranges[name] = { intervals: [cidrInterval(`${external.address}/32`)], ports: [`TCP ${external.port}`] };

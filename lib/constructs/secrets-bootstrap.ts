@@ -1,0 +1,109 @@
+import { k8s } from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { SecretKeySource } from '../connections';
+import { RunAs } from '../hardening';
+import { WorkloadLabels } from '../labels';
+import { PodPeer } from '../network/peers';
+import { findUpwards } from '../paths';
+import { VersionedJob } from './versioned-job';
+
+export interface SecretsBootstrapProps {
+  readonly namespace: string;
+  readonly labels: WorkloadLabels;
+  /** A pinned image with python3 (the Plane backend's: no other image to pull). */
+  readonly image: string;
+  readonly runAs: RunAs;
+  readonly resources: k8s.ResourceRequirements;
+  /** The version its Job is named after (that of the image). */
+  readonly version: string;
+  /** Every key the stack reads from Secrets, with how to make it. */
+  readonly secretKeys: readonly SecretKeySource[];
+  /** Labels put on the Secrets it creates. @default none */
+  readonly secretLabels?: Readonly<Record<string, string>>;
+  /** @default "plane-secrets": the Job's base name, its ServiceAccount and Role */
+  readonly name?: string;
+}
+
+const SCRIPT = 'plane_k3s_secrets.py';
+const SCRIPT_DIR = '/opt/plane-k3s';
+const SPEC_FILE = '/etc/plane-k3s/secrets.json';
+
+/**
+ * Makes the stack's Secrets in the cluster on `kubectl apply -f dist`: a Job whose ServiceAccount may
+ * only create Secrets and read the ones named here creates each missing Secret with fresh random values
+ * and never changes one that exists (lib/plane/secrets/plane_k3s_secrets.py). No value is ever in
+ * dist/, git or an annotation. Its Job runs again when the list changes (a new agent).
+ */
+export class SecretsBootstrap extends Construct {
+  /** The Secrets it guarantees, by name. */
+  readonly secretNames: readonly string[];
+  readonly serviceAccountName: string;
+  readonly job: VersionedJob;
+  /** The Job's pods, for NetworkPolicies (they call the API server). */
+  readonly peer: PodPeer;
+
+  constructor(scope: Construct, id: string, props: SecretsBootstrapProps) {
+    super(scope, id);
+    const name = props.name ?? 'plane-secrets';
+    const secrets = new Map<string, Record<string, object>>();
+    for (const source of props.secretKeys) {
+      const keys = secrets.get(source.ref.secretName) ?? {};
+      const made = 'generate' in source ? { generate: source.generate } : { value: source.value };
+      const known = keys[source.ref.key];
+      if (known && JSON.stringify(known) !== JSON.stringify(made)) {
+        throw new Error(`${name}: key ${source.ref.key} of Secret ${source.ref.secretName} is made two ways`);
+      }
+      keys[source.ref.key] = made;
+      secrets.set(source.ref.secretName, keys);
+    }
+    this.secretNames = [...secrets.keys()].sort();
+    const metadata = { name, namespace: props.namespace, labels: { ...props.labels.all } };
+
+    const account = new k8s.KubeServiceAccount(this, 'account', { metadata, automountServiceAccountToken: false });
+    this.serviceAccountName = account.name;
+    // RBAC cannot limit `create` by name (the name is not known before the object exists): the Role
+    // lets it create any Secret of the namespace, and read only those it manages.
+    const role = new k8s.KubeRole(this, 'role', {
+      metadata,
+      rules: [
+        { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+        { apiGroups: [''], resources: ['secrets'], resourceNames: [...this.secretNames], verbs: ['get'] },
+      ],
+    });
+    new k8s.KubeRoleBinding(this, 'binding', {
+      metadata,
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.name },
+      subjects: [{ kind: 'ServiceAccount', name: account.name, namespace: props.namespace }],
+    });
+
+    const spec = {
+      namespace: props.namespace,
+      secrets: this.secretNames.map((secretName) => ({
+        name: secretName,
+        labels: { ...props.secretLabels },
+        keys: Object.fromEntries(Object.entries(secrets.get(secretName) ?? {}).sort(([a], [b]) => a.localeCompare(b))),
+      })),
+    };
+    this.job = new VersionedJob(this, 'job', {
+      namespace: props.namespace,
+      baseName: name,
+      version: props.version,
+      labels: props.labels,
+      image: props.image,
+      runAs: props.runAs,
+      resources: props.resources,
+      serviceAccountName: account.name,
+      rerunOnConfigChange: true,
+      env: { PLANE_K3S_SPEC_FILE: SPEC_FILE },
+      files: {
+        [`${SCRIPT_DIR}/${SCRIPT}`]: fs.readFileSync(findUpwards(__dirname, path.join('lib', 'plane', 'secrets', SCRIPT)), 'utf8'),
+        [SPEC_FILE]: `${JSON.stringify(spec, null, 2)}\n`,
+      },
+      command: ['python3', `${SCRIPT_DIR}/${SCRIPT}`],
+      writablePaths: ['/tmp'],
+    });
+    this.peer = this.job.peer;
+  }
+}

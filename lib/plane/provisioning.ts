@@ -1,0 +1,72 @@
+/**
+ * What the provisioning Job converges Plane to (lib/plane/provision/plane_k3s_provision.py): the site's
+ * instance name, workspace, admin and agents with Plane's names, and the private-instance settings.
+ * The Job gets it as users.json in its ConfigMap, and each token from its Secret.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { SiteConfig } from '../config/site-config';
+import { SecretKeyRef } from '../connections';
+import { findUpwards } from '../paths';
+import { adminApiKey, adminPassword, agentApiKey } from './connection-secrets';
+import { instanceSettings } from './plane-env';
+import { planeNames } from './users';
+
+export const PROVISION_DIR = '/opt/plane-k3s';
+export const PROVISION_MODULE = 'plane_k3s_provision';
+export const USERS_FILE = '/etc/plane-k3s/users.json';
+
+export interface ProvisioningSpec {
+  readonly instanceName: string;
+  readonly workspace: { readonly slug: string; readonly name: string };
+  readonly admin: ProvisionedPerson;
+  readonly agents: (ProvisionedPerson & { readonly id: string })[];
+  readonly instanceSettings: Record<string, string>;
+}
+
+interface ProvisionedPerson {
+  readonly email: string;
+  readonly displayName: string;
+  readonly firstName: string;
+  readonly lastName: string;
+  readonly role: string;
+}
+
+export function provisioningSpec(site: SiteConfig): ProvisioningSpec {
+  const person = (p: SiteConfig['users']['admin']): ProvisionedPerson => ({ email: p.email.toLowerCase(), role: p.role, ...planeNames(p).names });
+  return {
+    instanceName: site.project.displayName,
+    workspace: { ...site.plane.workspace },
+    admin: person(site.users.admin),
+    agents: site.users.agents.map((agent) => ({ id: agent.id, ...person(agent) })),
+    instanceSettings: instanceSettings(site),
+  };
+}
+
+/** The environment variable holding an agent's token (as the Python module reads it). */
+export function agentTokenVariable(id: string): string {
+  return `PLANE_AGENT_API_KEY_${id.toUpperCase().replace(/-/g, '_')}`;
+}
+
+/** Secrets the Job reads: the admin's password and token, each agent's token. */
+export function provisioningSecretEnv(site: SiteConfig): Record<string, SecretKeyRef> {
+  return {
+    PLANE_ADMIN_PASSWORD: adminPassword,
+    PLANE_ADMIN_API_KEY: adminApiKey,
+    ...Object.fromEntries(site.users.agents.map((agent) => [agentTokenVariable(agent.id), agentApiKey(agent.id)])),
+  };
+}
+
+export function provisioningFiles(site: SiteConfig): Record<string, string> {
+  const module = `${PROVISION_MODULE}.py`;
+  return {
+    [`${PROVISION_DIR}/${module}`]: fs.readFileSync(findUpwards(__dirname, path.join('lib', 'plane', 'provision', module)), 'utf8'),
+    [USERS_FILE]: `${JSON.stringify(provisioningSpec(site), null, 2)}\n`,
+  };
+}
+
+/** Through Plane's own `manage.py shell`, once the database is migrated. */
+export const PROVISIONING_COMMAND = [
+  '/bin/sh', '-ec',
+  `python manage.py wait_for_db && python manage.py wait_for_migrations && exec python manage.py shell --command "import ${PROVISION_MODULE}; ${PROVISION_MODULE}.main()"`,
+];
