@@ -22,6 +22,8 @@ export interface ProvisioningSpec {
   readonly admin: ProvisionedPerson;
   readonly agents: (ProvisionedPerson & { readonly id: string })[];
   readonly instanceSettings: Record<string, string>;
+  /** Instance.is_telemetry_enabled (its exporter points at loopback regardless). */
+  readonly telemetry: boolean;
 }
 
 interface ProvisionedPerson {
@@ -40,6 +42,7 @@ export function provisioningSpec(site: SiteConfig): ProvisioningSpec {
     admin: person(site.users.admin),
     agents: site.users.agents.map((agent) => ({ id: agent.id, ...person(agent) })),
     instanceSettings: instanceSettings(site),
+    telemetry: site.plane.access.telemetry,
   };
 }
 

@@ -43,14 +43,14 @@ class Changes:
         return ", ".join(f"{kind} {count}" for kind, count in sorted(self.counts.items())) or "nothing"
 
 
-def converge(obj, changes, kind, **fields):
-    """Sets the fields that differ and saves only then (a second run writes nothing)."""
+def converge(obj, changes, what, **fields):
+    """Sets the fields that differ and saves only then (a second run writes nothing); counts it as `what`."""
     changed = [name for name, value in fields.items() if getattr(obj, name) != value]
     for name in changed:
         setattr(obj, name, fields[name])
     if changed:
         obj.save()
-        changes.add(f"{kind} updated")
+        changes.add(what)
     return obj
 
 
@@ -99,7 +99,7 @@ def ensure_user(User, Profile, person, changes, workspace_id, password=None, com
         changes.add("users created")
     else:
         # Names and state follow the site; a password set later by the person is left alone.
-        converge(user, changes, "users", is_active=True, is_bot=False, **names)
+        converge(user, changes, "users updated", is_active=True, is_bot=False, **names)
     profile = Profile.objects.filter(user=user).first()
     if profile is None:
         Profile.objects.create(user=user, company_name=company_name, is_onboarded=True, last_workspace_id=workspace_id, onboarding_step=dict(ONBOARDING_DONE))
@@ -108,7 +108,7 @@ def ensure_user(User, Profile, person, changes, workspace_id, password=None, com
         fields = {"is_onboarded": True, "onboarding_step": {**profile.onboarding_step, **ONBOARDING_DONE}}
         if profile.last_workspace_id is None:
             fields["last_workspace_id"] = workspace_id
-        converge(profile, changes, "profiles", **fields)
+        converge(profile, changes, "profiles updated", **fields)
     return user
 
 
@@ -118,7 +118,7 @@ def ensure_membership(WorkspaceMember, workspace, user, role, changes):
         WorkspaceMember.objects.create(workspace=workspace, member=user, role=role, is_active=True)
         changes.add("workspace members created")
     else:
-        converge(member, changes, "workspace members", role=role, is_active=True)
+        converge(member, changes, "workspace members updated", role=role, is_active=True)
 
 
 def ensure_token(APIToken, user, label, value, changes):
@@ -130,7 +130,7 @@ def ensure_token(APIToken, user, label, value, changes):
         APIToken.objects.create(user=user, label=label, description="Managed by plane-k3s (site file users:)", user_type=0, token=value)
         changes.add("api tokens created")
     else:
-        converge(current, changes, "api tokens", label=label, is_active=True, expired_at=None)
+        converge(current, changes, "api tokens updated", label=label, is_active=True, expired_at=None)
     stale = APIToken.objects.filter(user=user, label__startswith=TOKEN_LABEL_PREFIX, is_active=True).exclude(token=value)
     for token in stale:
         converge(token, changes, "api tokens deactivated", is_active=False)
@@ -189,21 +189,21 @@ def provision(spec):
             if not InstanceAdmin.objects.filter(instance=instance, user=admin).exists():
                 InstanceAdmin.objects.create(instance=instance, user=admin, role=20)
                 changes.add("instance admins created")
-            converge(instance, changes, "instance", is_setup_done=True, instance_name=spec["instanceName"], is_telemetry_enabled=False)
+            converge(instance, changes, "instance updated", is_setup_done=True, instance_name=spec["instanceName"], is_telemetry_enabled=spec["telemetry"])
             for key, value in spec["instanceSettings"].items():
                 setting, created = InstanceConfiguration.objects.get_or_create(key=key, defaults={"value": value, "category": "CORE", "is_encrypted": False})
                 if created:
                     changes.add("instance settings created")
                 else:
-                    converge(setting, changes, "instance settings", value=value)
+                    converge(setting, changes, "instance settings updated", value=value)
 
             if workspace is None:
                 workspace = Workspace.objects.create(name=spec["workspace"]["name"], slug=spec["workspace"]["slug"], owner=admin)
                 changes.add("workspaces created")
                 for profile in Profile.objects.filter(user=admin, last_workspace_id__isnull=True):
-                    converge(profile, changes, "profiles", last_workspace_id=workspace.id)
+                    converge(profile, changes, "profiles updated", last_workspace_id=workspace.id)
             else:
-                converge(workspace, changes, "workspaces", name=spec["workspace"]["name"], owner=admin)
+                converge(workspace, changes, "workspaces updated", name=spec["workspace"]["name"], owner=admin)
             ensure_membership(WorkspaceMember, workspace, admin, ROLES[admin_spec["role"]], changes)
             ensure_token(APIToken, admin, TOKEN_LABEL_PREFIX + "admin", admin_token, changes)
 

@@ -1,0 +1,191 @@
+/**
+ * The provisioning Job's code against Plane's real v1.2.2 backend, with the spec the synth puts in its
+ * ConfigMap. No Plane image or source can be had in CI: this suite runs against a backend the developer
+ * points it at, and is skipped with that reason otherwise.
+ *
+ *   PLANE_TEST_MANAGE     a command that runs Plane's `manage.py` with the backend's environment
+ *                         (APP_VERSION, DATABASE_URL, REDIS_URL, …), e.g. a wrapper script
+ *   PLANE_TEST_BASE_URL   the api, e.g. http://127.0.0.1:8000
+ *   PLANE_TEST_WORKER_LOG optional: the log of a worker running lib/plane/celery/plane_k3s_celery.py;
+ *                         then no API token may appear in it after the agents' calls
+ *
+ * It writes into that backend's database (the site's workspace, admin and agents): use a throw-away one.
+ * Run: `npm run test:plane`. Tokens are generated here and given to the child process only; no value is
+ * printed, and a failure never shows one.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { agentTokenVariable } from '../../lib/plane/provisioning';
+import { find, Manifest, REPO_ROOT, synth } from '../helpers';
+
+const MANAGE = process.env.PLANE_TEST_MANAGE;
+const BASE_URL = process.env.PLANE_TEST_BASE_URL?.replace(/\/$/, '');
+const WORKER_LOG = process.env.PLANE_TEST_WORKER_LOG;
+const skip = !MANAGE || !BASE_URL ? 'no Plane backend given (set PLANE_TEST_MANAGE and PLANE_TEST_BASE_URL, see the file\'s header)' : false;
+
+const manifests = synth();
+const files = find(manifests, 'ConfigMap', 'plane-provisioning-files').data as Record<string, string>;
+const spec = JSON.parse(files['users.json']);
+const MODULE_DIR = path.join(REPO_ROOT, 'lib', 'plane', 'provision');
+
+/** What Plane v1.2.2 answers for an unknown or inactive X-Api-Key (DRF: authentication failed, 403). */
+const REFUSED = 403;
+const token = () => `plane_api_${randomBytes(16).toString('hex')}`;
+type Tokens = Record<string, string>;
+
+function newTokens(): Tokens {
+  const tokens: Tokens = { PLANE_ADMIN_PASSWORD: randomBytes(16).toString('hex'), PLANE_ADMIN_API_KEY: token() };
+  for (const agent of spec.agents) tokens[agentTokenVariable(agent.id)] = token();
+  return tokens;
+}
+
+/** Runs the provisioning as the Job does (manage.py shell, the module on PYTHONPATH); never echoes the tokens. */
+function provision(tokens: Tokens, specOverride?: object, preamble = ''): { code: number; output: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plane-provision-'));
+  const usersFile = path.join(dir, 'users.json');
+  fs.writeFileSync(usersFile, JSON.stringify(specOverride ?? spec));
+  const result = spawnSync(MANAGE as string, ['shell', '--command', `${preamble}import plane_k3s_provision; plane_k3s_provision.main()`], {
+    env: { ...process.env, ...tokens, PYTHONPATH: MODULE_DIR, PLANE_K3S_USERS_FILE: usersFile },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  fs.rmSync(dir, { recursive: true, force: true });
+  let output = `${result.stdout}${result.stderr}`;
+  for (const value of Object.values(tokens)) output = output.split(value).join('<secret>');
+  return { code: result.status ?? -1, output };
+}
+
+/** fetch, once more if a kept-alive connection was closed by the server meanwhile (uvicorn closes idle ones after 5 s). */
+async function request(url: string, init: RequestInit = {}): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch {
+    return fetch(url, init);
+  }
+}
+
+async function api(pathname: string, apiKey?: string): Promise<{ status: number; body: Manifest }> {
+  const response = await request(`${BASE_URL}${pathname}`, { headers: apiKey ? { 'X-Api-Key': apiKey } : {}, redirect: 'manual' });
+  const text = await response.text();
+  let body: Manifest = {};
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = { text: text.slice(0, 200) };
+  }
+  return { status: response.status, body };
+}
+
+/** Whether a user is an active member of the workspace: API v1 lists inactive members too, so ask Plane's models. */
+function isActiveMember(email: string): boolean {
+  const result = spawnSync(MANAGE as string, ['shell', '--command',
+    `from plane.db.models import WorkspaceMember; print("active=%s" % WorkspaceMember.objects.filter(workspace__slug="${spec.workspace.slug}", member__email="${email}", is_active=True).exists())`], { encoding: 'utf8' });
+  const answer = /active=(True|False)/.exec(result.stdout)?.[1];
+  assert.ok(answer, `no answer from manage.py shell: ${result.stderr.slice(-300)}`);
+  return answer === 'True';
+}
+
+const listedMembers = async (apiKey: string) => {
+  const { status, body } = await api(`/api/v1/workspaces/${spec.workspace.slug}/members/`, apiKey);
+  assert.equal(status, 200);
+  return new Map((body as Manifest[]).map((m) => [m.email as string, m.role as number]));
+};
+
+describe('provisioning against Plane\'s real backend', { skip, concurrency: 1 }, () => {
+  const tokens = newTokens();
+  const workerLogStart = WORKER_LOG && fs.existsSync(WORKER_LOG) ? fs.statSync(WORKER_LOG).size : 0;
+
+  it('converges on a first run, then a second run writes no row', () => {
+    const first = provision(tokens);
+    assert.equal(first.code, 0, first.output);
+    assert.match(first.output, /provision: workspace javisi, admin and 10 agents converged/);
+    const second = provision(tokens);
+    assert.equal(second.code, 0, second.output);
+    assert.match(second.output, /rows written: nothing$/m);
+  });
+
+  it('each agent\'s token answers users/me as that agent, the admin\'s as the admin', async () => {
+    for (const agent of spec.agents) {
+      const { status, body } = await api('/api/v1/users/me/', tokens[agentTokenVariable(agent.id)]);
+      assert.equal(status, 200, agent.id);
+      assert.deepEqual([body.email, body.display_name, body.first_name, body.last_name],
+        [agent.email, agent.displayName, agent.firstName, agent.lastName], agent.id);
+    }
+    const admin = await api('/api/v1/users/me/', tokens.PLANE_ADMIN_API_KEY);
+    assert.equal(admin.body.email, spec.admin.email);
+    assert.equal((await api('/api/v1/users/me/', token())).status, REFUSED, 'an unknown token is refused');
+  });
+
+  it('the workspace\'s members are the admin and the ten agents, at their roles', async () => {
+    const agents = spec.agents as Manifest[];
+    const expected = new Map<string, number>([[spec.admin.email, 20], ...agents.map((a): [string, number] => [a.email, a.role === 'Admin' ? 20 : 15])]);
+    assert.deepEqual(await listedMembers(tokens[agentTokenVariable('builder')]), expected);
+    assert.equal(expected.get('concierge@agents.javisi.local'), 20);
+  });
+
+  it('the instance is private: set up, sign-up closed, workspace creation for admins, telemetry off', async () => {
+    const { status, body } = await api('/api/instances/');
+    assert.equal(status, 200);
+    assert.equal(body.instance.is_setup_done, true);
+    assert.equal(body.instance.instance_name, spec.instanceName);
+    assert.equal(body.instance.is_telemetry_enabled, false);
+    assert.equal(body.config.enable_signup, false);
+    assert.equal(body.config.is_workspace_creation_disabled, true);
+  });
+
+  it('refuses a sign-up through Plane\'s own form', async () => {
+    const csrf = await request(`${BASE_URL}/auth/get-csrf-token/`);
+    const cookie = (csrf.headers.get('set-cookie') ?? '').split(';')[0];
+    const { csrf_token: csrfToken } = (await csrf.json()) as { csrf_token: string };
+    const form = new URLSearchParams({ csrfmiddlewaretoken: csrfToken, email: `intruder-${Date.now()}@example.org`, password: 'Str0ng-Passw0rd-2026!' });
+    const response = await request(`${BASE_URL}/auth/sign-up/`, { method: 'POST', body: form, headers: { cookie, referer: `${BASE_URL}/` }, redirect: 'manual' });
+    assert.equal(response.status, 302);
+    assert.match(response.headers.get('location') ?? '', /error_message=SIGNUP_DISABLED/);
+  });
+
+  it('an agent removed from the site loses its membership and token; put back, it has them again', async () => {
+    const without = { ...spec, agents: spec.agents.filter((a: Manifest) => a.id !== 'messenger') };
+    const removed = provision(tokens, without);
+    assert.equal(removed.code, 0, removed.output);
+    assert.match(removed.output, /api tokens deactivated 1.*workspace members deactivated 1/);
+    assert.equal((await api('/api/v1/users/me/', tokens[agentTokenVariable('messenger')])).status, REFUSED);
+    assert.equal(isActiveMember('messenger@agents.javisi.local'), false);
+    const back = provision(tokens);
+    assert.equal(back.code, 0, back.output);
+    assert.equal((await api('/api/v1/users/me/', tokens[agentTokenVariable('messenger')])).status, 200);
+    assert.equal(isActiveMember('messenger@agents.javisi.local'), true);
+    assert.equal((await listedMembers(tokens.PLANE_ADMIN_API_KEY)).get('messenger@agents.javisi.local'), 15);
+  });
+
+  it('a replaced token (a rotated Secret) works at once, the old one no longer', async () => {
+    const variable = agentTokenVariable('builder');
+    const old = tokens[variable];
+    tokens[variable] = token();
+    const rotated = provision(tokens);
+    assert.equal(rotated.code, 0, rotated.output);
+    assert.equal((await api('/api/v1/users/me/', tokens[variable])).status, 200);
+    assert.equal((await api('/api/v1/users/me/', old)).status, REFUSED);
+  });
+
+  it('refuses a Plane version it was not written for, with one clear line', () => {
+    // In the shell itself: a wrapper that sets the backend's environment would override a variable given to it.
+    const result = provision(tokens, undefined, 'import os; os.environ["APP_VERSION"] = "v1.3.0"; ');
+    assert.notEqual(result.code, 0);
+    assert.match(result.output, /provision failed: Plane v1\.3\.0 is not a version this provisioning was written for \(v1\.2\.2\)/);
+    assert.doesNotMatch(result.output, /Traceback/);
+  });
+
+  it('the worker\'s log shows no API token after the agents\' calls', { skip: WORKER_LOG ? false : 'PLANE_TEST_WORKER_LOG not set' }, async () => {
+    for (const agent of spec.agents) await api(`/api/v1/workspaces/${spec.workspace.slug}/members/`, tokens[agentTokenVariable(agent.id)]);
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    const log = fs.readFileSync(WORKER_LOG as string, 'utf8').slice(workerLogStart);
+    assert.ok(log.includes('plane.bgtasks.logger_task.process_logs'), 'the worker received the API log tasks');
+    assert.ok(!/plane_api_[0-9a-f]{32}/.test(log), 'an API token is in the worker\'s log');
+    assert.ok(!/unregistered task/i.test(log), 'the worker discarded an unregistered task');
+  });
+});
