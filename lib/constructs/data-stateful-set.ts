@@ -8,7 +8,10 @@ import { ProbeSet } from '../probes';
 import { ComponentConfig, ComponentConfigProps } from './component-config';
 
 export interface DataStatefulSetProps extends Omit<ComponentConfigProps, 'name'> {
-  /** Name of the StatefulSet, its Service and ConfigMaps, e.g. "plane-postgres". */
+  /**
+   * Name of the StatefulSet, its Service and ConfigMaps, e.g. "plane-postgres"; the governing headless
+   * Service is "<name>-headless".
+   */
   readonly name: string;
   readonly image: string;
   readonly runAs: RunAs;
@@ -46,8 +49,9 @@ export interface DataServiceProps {
 export const DATA_VOLUME_NAME = 'data';
 
 /**
- * A single-replica data service: StatefulSet with a persistent volume per pod, and a ClusterIP Service.
- * Its claims are retained when the StatefulSet is deleted or scaled, so re-applying reattaches the data.
+ * A single-replica data service: StatefulSet with a persistent volume per pod, a ClusterIP Service for
+ * its clients, and the headless Service that governs the StatefulSet. Its claims are retained when the
+ * StatefulSet is deleted or scaled, so re-applying reattaches the data.
  */
 export class DataStatefulSet extends Construct {
   readonly endpoint: ServiceEndpoint;
@@ -60,19 +64,25 @@ export class DataStatefulSet extends Construct {
     const selector = { ...props.labels.selector };
     const metadata = { name: props.name, namespace: props.namespace, labels: { ...props.labels.all } };
 
+    const ports = [{ name: props.portName, port: props.port, targetPort: k8s.IntOrString.fromString(props.portName), protocol: 'TCP' }];
+
+    // What clients use: a stable virtual IP, whichever pod serves.
     const service = new k8s.KubeService(this, 'service', {
       metadata,
-      spec: {
-        type: 'ClusterIP',
-        selector,
-        ports: [{ name: props.portName, port: props.port, targetPort: k8s.IntOrString.fromString(props.portName), protocol: 'TCP' }],
-      },
+      spec: { type: 'ClusterIP', selector, ports },
+    });
+    // A StatefulSet's serviceName must name a headless Service: it gives each pod its stable DNS name
+    // (<pod>.<name>-headless). Clients are never given this name. publishNotReadyAddresses keeps its
+    // default, false: written out, the API server drops it and every apply reports "configured".
+    const headless = new k8s.KubeService(this, 'headless-service', {
+      metadata: { ...metadata, name: `${props.name}-headless` },
+      spec: { type: 'ClusterIP', clusterIp: 'None', selector, ports },
     });
 
     new StatefulSetWithStoredClaims(this, 'stateful-set', {
       metadata,
       spec: {
-        serviceName: service.name,
+        serviceName: headless.name,
         replicas: 1,
         revisionHistoryLimit: 5,
         selector: { matchLabels: selector },
@@ -113,7 +123,6 @@ export class DataStatefulSet extends Construct {
         }],
       },
     });
-
 
     this.endpoint = {
       host: serviceHost(service.name, props.namespace),

@@ -5,29 +5,74 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
+import { appHost } from '../../lib/site';
 import { synthesize } from '../../lib/synth';
 import { buildStack } from '../../main';
 import { Manifest, REPO_ROOT, siteWith } from '../helpers';
+import { secretCommands, secretsShellBlock } from '../readme';
 import { writeKubeconformSchemas } from './openapi-schemas';
-import { scratchDir, TestCluster } from './harness';
+import { CommandResult, scratchDir, TestCluster } from './harness';
 
 const DIST = path.join(REPO_ROOT, 'dist');
 const NAMESPACE = 'plane';
 const KUBECONFORM = path.join(process.env.PLANE_K3S_CACHE ?? path.join(os.homedir(), '.cache', 'plane-k3s'), 'go-tools', 'bin', 'kubeconform-v0.7.0');
 
-/** The README's secret commands, with throw-away values. */
-const SECRETS: Record<string, Record<string, string>> = {
-  'plane-app': { 'secret-key': 'k', 'live-server-secret-key': 'k' },
-  'plane-postgres': { password: 'p' },
-  'plane-redis': { password: 'p' },
-  'plane-rabbitmq': { password: 'p' },
-  'plane-object-store': { 'access-key-id': 'GKtest0000', 'secret-access-key': 's', 'rpc-secret': 'r' },
-};
+/** The README's deploy (the sh block of "## Secrets"), run as written; test/readme.test.ts checks what it creates. */
+const DEPLOY = secretsShellBlock();
+const DEPLOY_SECRETS = secretCommands(DEPLOY.text, DEPLOY.line);
+
+/**
+ * A scratch directory to run the deploy block in, as an operator would from a checkout: dist/, and the
+ * files its commands read. For a TLS Secret that is a throw-away self-signed pair for the app host.
+ */
+function deployDirectory(): string {
+  const dir = scratchDir('plane-deploy-');
+  fs.cpSync(DIST, path.join(dir, 'dist'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'deploy.sh'), `${DEPLOY.text}\n`);
+  const host = appHost(siteWith());
+  for (const secret of DEPLOY_SECRETS) {
+    if (secret.type !== 'tls') {
+      assert.deepEqual(secret.files, [], `README.md:${secret.line}: no test content for the files of ${secret.name}`);
+      continue;
+    }
+    const [cert, key] = secret.files.map((f) => path.join(dir, f));
+    const openssl = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-days', '1', '-subj', `/CN=${host}`, '-addext', `subjectAltName=DNS:${host}`, '-keyout', key, '-out', cert], { encoding: 'utf8' });
+    assert.equal(openssl.status, 0, openssl.stderr);
+  }
+  return dir;
+}
+
+/**
+ * Runs the deploy block with bash in `dir`, against the test cluster: its kubectl first on PATH. Never
+ * traced (-x would print the generated secret values).
+ */
+function runDeploy(cluster: TestCluster, dir: string, bashOptions: string[]): CommandResult {
+  const env = { ...process.env, KUBECONFIG: cluster.kubeconfig, PATH: `${path.dirname(cluster.kubectlPath)}${path.delimiter}${process.env.PATH}` };
+  const kubectl = spawnSync('bash', ['-c', 'command -v kubectl'], { cwd: dir, env, encoding: 'utf8' }).stdout.trim();
+  assert.equal(kubectl, cluster.kubectlPath, 'the block would run another kubectl');
+  const result = spawnSync('bash', [...bashOptions, 'deploy.sh'], { cwd: dir, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (result.error) throw result.error;
+  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** A digest of each README Secret's data as stored: compared, never printed. */
+async function secretDigests(cluster: TestCluster): Promise<Map<string, string>> {
+  const digests = new Map<string, string>();
+  for (const { namespace, name, keys } of DEPLOY_SECRETS) {
+    const data = (await cluster.core.readNamespacedSecret({ name, namespace })).data ?? {};
+    assert.deepEqual(Object.keys(data).sort(), keys, `Secret ${namespace}/${name} keys`);
+    assert.ok(Object.values(data).every((v) => v.length > 0), `Secret ${namespace}/${name} has an empty value`);
+    digests.set(`${namespace}/${name}`, createHash('sha256').update(JSON.stringify(Object.entries(data).sort())).digest('hex'));
+  }
+  return digests;
+}
 
 /** Synthesizes a variant of the Javisi site into a scratch folder. */
 function synthVariant(change: (site: Manifest) => void): string {
@@ -42,6 +87,7 @@ function manifestsIn(dir: string): Manifest[] {
 
 describe('on a real control plane', { concurrency: 1 }, () => {
   let cluster: TestCluster;
+  let deployDir: string | undefined;
 
   before(() => {
     cluster = TestCluster.start();
@@ -49,6 +95,7 @@ describe('on a real control plane', { concurrency: 1 }, () => {
 
   after(() => {
     cluster?.stop();
+    if (deployDir) fs.rmSync(deployDir, { recursive: true, force: true });
   });
 
   it('validates dist/ with kubeconform -strict against schemas from this API server\'s OpenAPI', () => {
@@ -77,15 +124,13 @@ describe('on a real control plane', { concurrency: 1 }, () => {
     fs.rmSync(broken, { recursive: true, force: true });
   });
 
-  it('deploys as the README says: namespace, secrets, `kubectl apply -f dist`, with no PodSecurity warning', async () => {
-    const namespaceApply = cluster.kubectlOk(['apply', '-f', path.join(DIST, '0000-namespace.k8s.yaml')]);
-    assert.doesNotMatch(namespaceApply.stderr, /warning/i);
-    for (const [name, keys] of Object.entries(SECRETS)) {
-      cluster.kubectlOk(['create', 'secret', 'generic', name, '-n', NAMESPACE, ...Object.entries(keys).map(([k, v]) => `--from-literal=${k}=${v}`)]);
-    }
-    const apply = cluster.kubectlOk(['apply', '-f', DIST]);
-    assert.doesNotMatch(apply.stderr, /warning|PodSecurity|violate/i, apply.stderr);
-    await cluster.waitUntilSettled(NAMESPACE);
+  it('deploys with the README\'s own block (namespaces, secrets, `kubectl apply -f dist`), with no PodSecurity warning', async () => {
+    deployDir = deployDirectory();
+    const deploy = runDeploy(cluster, deployDir, ['-euo', 'pipefail']);
+    assert.equal(deploy.code, 0, `README.md:${DEPLOY.line}: the deploy block failed:\n${deploy.stderr}`);
+    assert.doesNotMatch(deploy.stderr, /warning|PodSecurity|violate/i, deploy.stderr);
+    for (const { name } of DEPLOY_SECRETS) assert.match(deploy.stdout, new RegExp(`^secret/${name} created$`, 'm'));
+    for (const namespace of new Set([NAMESPACE, ...DEPLOY_SECRETS.map((s) => s.namespace)])) await cluster.waitUntilSettled(namespace);
 
     // Every pod was admitted under the restricted profile (enforce rejects violating pods outright).
     const pods = (await cluster.core.listNamespacedPod({ namespace: NAMESPACE })).items;
@@ -96,12 +141,15 @@ describe('on a real control plane', { concurrency: 1 }, () => {
     ]);
   });
 
-  it('never overwrites a secret that exists', () => {
-    const again = cluster.kubectl(['create', 'secret', 'generic', 'plane-postgres', '-n', NAMESPACE, '--from-literal=password=other']);
-    assert.notEqual(again.code, 0);
-    assert.match(again.stderr, /already exists/);
-    const stored = cluster.kubectlOk(['get', 'secret', 'plane-postgres', '-n', NAMESPACE, '-o', 'jsonpath={.data.password}']).stdout;
-    assert.equal(Buffer.from(stored, 'base64').toString(), 'p');
+  it('never overwrites a secret that exists: the same block run again leaves every value as it was', async () => {
+    assert.ok(deployDir, 'the deploy test ran first');
+    const before = await secretDigests(cluster);
+    // Without -e, as an operator pasting the block again: every create is attempted (with new values).
+    const again = runDeploy(cluster, deployDir, []);
+    const refused = again.stderr.match(/already exists/g) ?? [];
+    assert.equal(refused.length, DEPLOY_SECRETS.length, again.stderr);
+    const after = await secretDigests(cluster);
+    for (const id of before.keys()) assert.ok(before.get(id) === after.get(id), `Secret ${id} was overwritten`);
   });
 
   it('re-applies with every object unchanged, and `kubectl diff` finds nothing', () => {
