@@ -11,7 +11,7 @@ import { parseAllDocuments } from 'yaml';
 import { synthesize } from '../lib/synth';
 import { buildStack, sideFiles } from '../main';
 import { containersOf, Manifest, podTemplates, REPO_ROOT, siteWith, synth } from './helpers';
-import { appliedFiles, pathExists, readReadme, repoPathMentions, secretCommands, secretsShellBlock, shellCommands } from './readme';
+import { appliedFiles, pathExists, readReadme, repoPathMentions, secretCommands, secretsShellBlock, section, shellCommands } from './readme';
 
 const readme = readReadme();
 const block = secretsShellBlock(readme);
@@ -88,7 +88,7 @@ describe('README paths', () => {
 
   it('finds the paths the README names (so the next check is not vacuous)', () => {
     const named = new Set(mentions.map((m) => m.path));
-    for (const expected of ['site/javisi.yaml', 'lib/hardening.ts', 'dist/0000-namespace.k8s.yaml', 'dns/headscale-extra-records.json', 'lib/data/*.ts', '.ci/run', 'main.ts']) {
+    for (const expected of ['site/javisi.yaml', 'lib/hardening.ts', 'dist/0001-edge-namespace.k8s.yaml', 'dns/headscale-extra-records.json', 'lib/data/*.ts', '.ci/run', 'main.ts']) {
       assert.ok(named.has(expected), `${expected} not found among ${[...named].join(', ')}`);
     }
   });
@@ -118,27 +118,59 @@ describe('README paths', () => {
   });
 });
 
+/** "namespace/name" → sorted keys, of the Secrets the bootstrap Job makes (its spec, as synthesized). */
+function bootstrapSecrets(manifests: Manifest[]): SecretKeys {
+  const configMap = manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.name === 'plane-secrets-files') as Manifest;
+  const spec = JSON.parse(configMap.data['secrets.json']);
+  return Object.fromEntries(spec.secrets.map((s: Manifest) => [`${spec.namespace}/${s.name}`, Object.keys(s.keys).sort()]));
+}
+
+/** Both lists of Secrets, which must not overlap. */
+function allMade(readmeBlock: string, manifests: Manifest[]): SecretKeys {
+  const [byReadme, byJob] = [createdSecrets(readmeBlock), bootstrapSecrets(manifests)];
+  const both = Object.keys(byReadme).filter((id) => id in byJob);
+  assert.deepEqual(both, [], 'made by the README and by the bootstrap Job');
+  return Object.fromEntries(Object.entries({ ...byReadme, ...byJob }).sort(([a], [b]) => a.localeCompare(b)));
+}
+
 describe('README secrets', () => {
-  it('creates exactly the Secrets and keys the synthesized pods read, no more, no fewer', () => {
-    const referenced = referencedSecrets(synth());
+  it('the README\'s block and the bootstrap Job make exactly the Secrets and keys the synthesized pods read, no more, no fewer', () => {
+    const manifests = synth();
+    const referenced = referencedSecrets(manifests);
     // The stack reads application, data and TLS Secrets in both namespaces: an empty walk proves nothing.
     assert.ok(Object.keys(referenced).length >= 6 && referenced['plane-edge/plane-edge-tls']?.length === 2, JSON.stringify(referenced));
-    assert.deepEqual(createdSecrets(block.text), referenced);
+    const made = allMade(block.text, manifests);
+    assert.deepEqual(Object.keys(made), Object.keys(referenced), 'the same Secrets');
+    for (const [id, keys] of Object.entries(referenced)) {
+      // The admin's and agents' connections also hold their URL and workspace, for the agents' own pods.
+      const forAgents = /^plane\/plane-(admin|agent-.+)$/.test(id) ? ['PLANE_BASE_URL', 'PLANE_WORKSPACE_SLUG'] : [];
+      assert.deepEqual(made[id], [...keys, ...forAgents].sort(), id);
+    }
+    assert.deepEqual(Object.keys(createdSecrets(block.text)), ['plane-edge/plane-edge-tls'], 'the operator makes the certificate only');
   });
 
-  it('notices a renamed Secret or key in the README block', () => {
-    const referenced = referencedSecrets(synth());
-    const renamedKey = block.text.replace('--from-literal=password=', '--from-literal=passwd=');
+  it('notices a renamed Secret in the README block', () => {
+    const manifests = synth();
     const renamedSecret = block.text.replace('plane-edge-tls', 'plane-tls');
-    assert.notEqual(renamedKey, block.text);
     assert.notEqual(renamedSecret, block.text);
-    assert.notDeepEqual(createdSecrets(renamedKey), referenced);
-    assert.notDeepEqual(createdSecrets(renamedSecret), referenced);
+    assert.notDeepEqual(Object.keys(allMade(renamedSecret, manifests)), Object.keys(referencedSecrets(manifests)));
   });
 
   it('notices a Secret key renamed in the manifests', () => {
     const manifests = synth().map((m) => JSON.parse(JSON.stringify(m).replaceAll('"key":"rpc-secret"', '"key":"rpc-key"')));
-    assert.notDeepEqual(createdSecrets(block.text), referencedSecrets(manifests));
+    assert.notDeepEqual(allMade(block.text, manifests)['plane/plane-object-store'], referencedSecrets(manifests)['plane/plane-object-store']);
+  });
+
+  it('lists, in its table of Secrets, exactly the Secrets and keys the bootstrap Job makes', () => {
+    const table = section(readme, '## Secrets').text.split('\n').filter((l) => l.startsWith('| `plane-'));
+    const listed = Object.fromEntries(table.map((row) => {
+      const [name, keys] = row.split('|').slice(1, 3).map((cell) => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]));
+      return [`plane/${name[0]}`, keys.sort()];
+    }));
+    const made = bootstrapSecrets(synth());
+    // One row stands for every agent's Secret.
+    const collapsed = Object.fromEntries(Object.entries(made).map(([id, keys]) => [id.replace(/^plane\/plane-agent-.*/, 'plane/plane-agent-<id>'), keys]));
+    assert.deepEqual(listed, collapsed);
   });
 
   it('parses kubectl create secret as the shell would split it', () => {

@@ -59,6 +59,23 @@ export function codeBlocks(markdown: string, firstLine = 1): CodeBlock[] {
   return blocks;
 }
 
+/** The one code block of a section that contains `needle` (a command the README tells the operator to run). */
+export function blockWith(heading: string, needle: string, readme: string = readReadme()): CodeBlock {
+  const part = section(readme, heading);
+  const found = codeBlocks(part.text, part.line).filter((b) => b.text.includes(needle));
+  if (found.length !== 1) throw new Error(`"${heading}" must hold exactly one code block with ${needle}, found ${found.length}`);
+  return found[0];
+}
+
+/** Inline code of a section, wrapped lines joined, that starts with `prefix`. */
+export function inlineCommand(heading: string, prefix: string, readme: string = readReadme()): string {
+  // Fenced blocks out first: their triple backticks would pair with the inline ones.
+  const text = section(readme, heading).text.replace(/^\s*```[^]*?^\s*```\s*$/gm, '').replace(/\n\s*/g, ' ');
+  const found = [...text.matchAll(/`([^`]+)`/g)].map((m) => m[1]).filter((code) => code.startsWith(prefix));
+  if (found.length !== 1) throw new Error(`"${heading}" must name \`${prefix}…\` exactly once, found ${found.length}`);
+  return found[0];
+}
+
 /** The operator's deploy: the one ```sh block of "## Secrets". */
 export function secretsShellBlock(readme: string = readReadme()): CodeBlock {
   const secrets = section(readme, '## Secrets');

@@ -107,7 +107,7 @@ describe('secrets made in the cluster', () => {
 
   it('the provisioning Job reads each agent\'s token from its connection Secret', () => {
     const container = componentTemplate(manifests, 'provisioning').template.spec.containers[0];
-    const tokens = (container.env as Manifest[]).filter((e) => /^PLANE_AGENT_API_KEY_/.test(e.name));
+    const tokens = (container.env as Manifest[]).filter((e) => e.name.startsWith('PLANE_AGENT_API_KEY_'));
     assert.equal(tokens.length, siteWith().users.agents.length);
     assert.deepEqual(tokens.find((e) => e.name === 'PLANE_AGENT_API_KEY_BUILDER')?.valueFrom.secretKeyRef, { name: 'plane-agent-builder', key: 'PLANE_API_KEY' });
   });

@@ -139,7 +139,7 @@ export class DataStatefulSet extends Construct {
  * those fields, hence the override.
  */
 class StatefulSetWithStoredClaims extends k8s.KubeStatefulSet {
-  override toJson(): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+  override toJson(): any {
     const json = super.toJson();
     json.spec.volumeClaimTemplates = json.spec.volumeClaimTemplates?.map((claim: object) => ({
       apiVersion: 'v1',
