@@ -11,6 +11,7 @@ import { cpuToMillicores, quantityToBytes } from '../lib/config/quantity';
 import { parseImageReference } from '../lib/config/primitives';
 import { AppDeployment } from '../lib/constructs/app-deployment';
 import { ComponentConfig } from '../lib/constructs/component-config';
+import { SecretsBootstrap } from '../lib/constructs/secrets-bootstrap';
 import { VersionedJob } from '../lib/constructs/versioned-job';
 import { Rabbitmq } from '../lib/data/rabbitmq';
 import { renderCaddyfile } from '../lib/edge/caddyfile';
@@ -71,6 +72,12 @@ describe('construct guards', () => {
   it('Rabbitmq needs a memory limit to size its watermark', () => {
     const noLimit = { requests: resources.requests, limits: { cpu: k8s.Quantity.fromString('100m') } };
     assert.throws(() => new Rabbitmq(scope(), 'r', { ...app, user: 'plane', vhost: 'plane', storage: '1Gi', storageClass: 'local-path', resources: noLimit }), /a memory limit is required/);
+  });
+
+  it('SecretsBootstrap refuses a key made two ways', () => {
+    const ref = { secretName: 'plane-x', key: 'k' };
+    assert.throws(() => new SecretsBootstrap(scope(), 's', { ...app, version: 'v1', secretKeys: [{ ref, generate: 'hex16' }, { ref, value: 'v' }] }),
+      /key k of Secret plane-x is made two ways/);
   });
 
   it('ComponentNetworkPolicy refuses a component no flow touches', () => {
