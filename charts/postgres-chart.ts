@@ -21,9 +21,10 @@ export class PostgresChart extends Chart {
     const { site } = props;
     const settings = site.data.postgres;
     const name = objectName('postgres');
-    // The seed's rule: one PostgreSQL password, in this Secret whichever server is used.
+    // The seed's rule (REX #41): one PostgreSQL password, in this Secret whichever server is used. The
+    // bootstrap Job generates it unless it exists: for a shared server, create it with the shared
+    // password before the first apply (README, "Secrets").
     const password = { secretName: name, key: 'password' };
-    // The one shared password of the seed (REX #41): load it before the first apply when the server is shared.
     const common = { database: settings.database, user: settings.user, password, secretKeys: [{ ref: password, generate: 'hex24' as const }] };
 
     if (settings.external) {
