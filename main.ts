@@ -3,6 +3,7 @@
  * `npx cdk8s synth` and `npm run synth` run it through bin/synth.ts; SITE_CONFIG selects another site file.
  */
 import { App, Chart } from 'cdk8s';
+import { BackupChart } from './charts/backup-chart';
 import { EdgeChart } from './charts/edge-chart';
 import { EdgeDnsChart } from './charts/edge-dns-chart';
 import { NamespaceChart } from './charts/namespace-chart';
@@ -47,6 +48,7 @@ export function buildStack(app: App, site: SiteConfig): void {
   };
   const plane = new PlaneChart(app, 'plane', { ...inNamespace, connections });
   const secrets = new SecretsChart(app, 'secrets', { ...inNamespace, consumers: [...Object.values(connections), plane] });
+  const backup = new BackupChart(app, 'backup', { ...inNamespace, postgres: postgres.connection, objectStore: objectStore.connection });
 
   const edge = new EdgeChart(app, 'edge', {
     site,
@@ -70,12 +72,13 @@ export function buildStack(app: App, site: SiteConfig): void {
     data: connections,
     edge: { peer: edge.caddy.deployment.peer, ports: edge.caddy.listenPorts, httpsPort: edge.caddy.httpsListenPort },
     secretsBootstrap: secrets.bootstrap.peer,
+    backups: backup.backups,
   });
 
   // Files are numbered in this order: `kubectl apply -f dist` creates the namespaces, then the
   // policies (so no pod ever runs unguarded), then the workloads.
   // The Secrets come next: the workloads that read them wait until they exist.
-  const inOrder: Chart[] = [namespace, edgeNamespace, networkPolicies, secrets, postgres, redis, rabbitmq, objectStore, plane, edge, ...edgeDns];
+  const inOrder: Chart[] = [namespace, edgeNamespace, networkPolicies, secrets, postgres, redis, rabbitmq, objectStore, plane, backup, edge, ...edgeDns];
   inOrder.slice(1).forEach((chart, index) => chart.addDependency(inOrder[index]));
 }
 

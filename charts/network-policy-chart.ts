@@ -26,6 +26,8 @@ export interface NetworkPolicyChartProps extends ChartProps {
   readonly edge?: EdgePeer;
   /** The Job that creates Secrets through the API server. @default none */
   readonly secretsBootstrap?: PodPeer;
+  /** The backup and restore Jobs, and where an off-site copy goes. @default none */
+  readonly backups?: { readonly backupPeer: PodPeer; readonly restorePeer: PodPeer };
 }
 
 const tcp = (endpoint: ServiceEndpoint): PortSpec[] => [{ port: endpoint.port }];
@@ -41,7 +43,7 @@ export class NetworkPolicyChart extends Chart {
 
   constructor(scope: Construct, id: string, props: NetworkPolicyChartProps) {
     super(scope, id, props);
-    const { site, plane, data, edge, secretsBootstrap } = props;
+    const { site, plane, data, edge, secretsBootstrap, backups } = props;
     const [web, space, admin, live, api] = [plane.web, plane.space, plane.admin, plane.live, plane.api].map((c) => c.serviceEndpoint);
     const [worker, beatWorker, migrator, provisioning] = [plane.worker.peer, plane.beatWorker.peer, plane.migrator.peer, plane.provisioning.peer];
     const django = [api.peer, worker, beatWorker, migrator, provisioning];
@@ -67,6 +69,15 @@ export class NetworkPolicyChart extends Chart {
       // Policies see the API server at the node's address after the kubernetes Service's DNAT.
       const apiServer: AddressPeer = { name: 'kube-apiserver', cidrs: site.vps.addresses.map((a) => `${a}/32`) };
       flows.push({ from: secretsBootstrap, to: apiServer, ports: [{ port: site.kubernetes.apiServerPort }] });
+    }
+    if (backups) {
+      flows.push(
+        { from: backups.backupPeer, to: postgres.peer, ports: tcp(postgres) },
+        { from: backups.backupPeer, to: objectStore.peer, ports: tcp(objectStore) },
+        { from: backups.restorePeer, to: postgres.peer, ports: tcp(postgres) },
+      );
+      const offsite = site.backup.offsite;
+      if (offsite) flows.push({ from: backups.backupPeer, to: { name: 'offsite-backup', cidrs: offsite.cidrs }, ports: [{ port: 443 }] });
     }
     if (edge) {
       const clients: AddressPeer[] = [

@@ -18,13 +18,18 @@ export interface WorkloadFootprint extends Footprint {
   readonly replicas: number;
 }
 
+interface PodTemplateLike {
+  readonly spec?: { readonly containers?: ContainerLike[]; readonly initContainers?: ContainerLike[] };
+}
+
 interface Manifest {
   readonly kind?: string;
   readonly metadata?: { readonly name?: string };
   readonly spec?: {
     readonly replicas?: number;
     readonly parallelism?: number;
-    readonly template?: { readonly spec?: { readonly containers?: ContainerLike[]; readonly initContainers?: ContainerLike[] } };
+    readonly template?: PodTemplateLike;
+    readonly jobTemplate?: { readonly spec?: { readonly template?: PodTemplateLike } };
   };
 }
 
@@ -35,7 +40,7 @@ interface ContainerLike {
   };
 }
 
-const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'Job', 'DaemonSet']);
+const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'Job', 'DaemonSet', 'CronJob']);
 
 export class BudgetError extends Error {
   constructor(message: string) {
@@ -49,10 +54,15 @@ export function workloadFootprints(manifests: readonly unknown[]): WorkloadFootp
   return (manifests as Manifest[])
     .filter((m) => WORKLOAD_KINDS.has(m.kind ?? ''))
     .map((m) => {
-      const replicas = m.kind === 'Job' ? (m.spec?.parallelism ?? 1) : (m.spec?.replicas ?? 1);
-      const containers = m.spec?.template?.spec?.containers ?? [];
+      const replicas = m.kind === 'Job' || m.kind === 'CronJob' ? (m.spec?.parallelism ?? 1) : (m.spec?.replicas ?? 1);
+      const pod = (m.kind === 'CronJob' ? m.spec?.jobTemplate?.spec?.template : m.spec?.template)?.spec;
+      const containers = pod?.containers ?? [];
+      // As the scheduler counts a pod: its containers together, or its largest init container if larger.
       const sum = (pick: (c: ContainerLike) => string | undefined, parse: (v: string) => number) =>
-        containers.reduce((total, c) => total + parse(pick(c) ?? '0'), 0) * replicas;
+        Math.max(
+          containers.reduce((total, c) => total + parse(pick(c) ?? '0'), 0),
+          ...(pod?.initContainers ?? []).map((c) => parse(pick(c) ?? '0')),
+        ) * replicas;
       return {
         kind: m.kind ?? '',
         name: m.metadata?.name ?? '',

@@ -44,6 +44,8 @@ export interface ContainerSpec {
 export interface HardenedPodProps {
   readonly runAs: RunAs;
   readonly containers: ContainerSpec[];
+  /** Steps run one after the other, each to completion, before `containers`. @default none */
+  readonly initContainers?: ContainerSpec[];
   /** Volumes other than the writable emptyDirs: PVCs, ConfigMaps, Secrets. */
   readonly volumes?: k8s.Volume[];
   /** @default "Always" (Deployments, StatefulSets); Jobs pass "OnFailure" or "Never". */
@@ -87,7 +89,7 @@ export function hardenedPodSpec(props: HardenedPodProps): k8s.PodSpec {
   if (props.runAs.user === 0 || props.runAs.group === 0) {
     throw new Error('hardenedPodSpec: runAs user and group must not be 0 (root)');
   }
-  for (const container of props.containers) {
+  for (const container of [...(props.initContainers ?? []), ...props.containers]) {
     for (const port of container.ports ?? []) {
       // A hostPort on 0.0.0.0 would open the port on every node address, the public one included.
       if (port.hostPort !== undefined && !port.hostIp) {
@@ -96,7 +98,7 @@ export function hardenedPodSpec(props: HardenedPodProps): k8s.PodSpec {
     }
   }
   const writableVolumes = new Map<string, k8s.Volume>();
-  const containers = props.containers.map((container): k8s.Container => {
+  const harden = (container: ContainerSpec): k8s.Container => {
     const writableMounts = (container.writablePaths ?? []).map((mountPath): k8s.VolumeMount => {
       const name = writableVolumeName(mountPath);
       writableVolumes.set(name, { name, emptyDir: { sizeLimit: WRITABLE_SIZE_LIMIT } });
@@ -118,7 +120,9 @@ export function hardenedPodSpec(props: HardenedPodProps): k8s.PodSpec {
       securityContext: containerSecurityContext(container.keepNetBindService ?? false),
       volumeMounts: nonEmpty([...writableMounts, ...(container.volumeMounts ?? [])]),
     };
-  });
+  };
+  const initContainers = (props.initContainers ?? []).map(harden);
+  const containers = props.containers.map(harden);
   return {
     serviceAccountName: props.serviceAccountName,
     automountServiceAccountToken: props.serviceAccountName !== undefined,
@@ -136,6 +140,7 @@ export function hardenedPodSpec(props: HardenedPodProps): k8s.PodSpec {
     },
     topologySpreadConstraints: props.topologySpreadConstraints,
     nodeSelector: props.nodeSelector,
+    initContainers: nonEmpty(initContainers),
     containers,
     volumes: nonEmpty([...writableVolumes.values(), ...(props.volumes ?? [])]),
   };

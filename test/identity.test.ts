@@ -32,7 +32,7 @@ describe('stable identity', () => {
   });
 
   it('selects pods by stable labels only, and the selector matches its own template', () => {
-    for (const { kind, name, workload, template } of podTemplates(manifests).filter((t) => t.kind !== 'Job')) {
+    for (const { kind, name, workload, template } of podTemplates(manifests).filter((t) => !['Job', 'CronJob'].includes(t.kind))) {
       const selector = workload.spec.selector.matchLabels;
       assert.deepEqual(Object.keys(selector).sort(), STABLE_SELECTOR_LABELS, `${kind} ${name}`);
       for (const [key, value] of Object.entries(selector)) assert.equal(template.metadata.labels[key], value);

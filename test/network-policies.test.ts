@@ -81,9 +81,10 @@ describe('network policies', () => {
   it('lets data services in only from the components that use them', () => {
     const allowedFrom = (policyName: string) => policies.find((p) => p.metadata.name === policyName)?.spec.ingress
       .flatMap((r: Manifest) => r.from.map((peer: Manifest) => peer.podSelector?.matchLabels['app.kubernetes.io/name'])).sort();
-    assert.deepEqual(allowedFrom('plane-postgres'), ['api', 'beat-worker', 'migrator', 'provisioning', 'worker']);
+    assert.deepEqual(allowedFrom('plane-postgres'), ['api', 'backup', 'beat-worker', 'migrator', 'provisioning', 'restore', 'worker']);
     assert.deepEqual(allowedFrom('plane-rabbitmq'), ['api', 'beat-worker', 'migrator', 'provisioning', 'worker']);
     assert.deepEqual(allowedFrom('plane-redis'), ['api', 'beat-worker', 'live', 'migrator', 'provisioning', 'worker']);
+    assert.deepEqual(allowedFrom('plane-object-store'), ['api', 'backup', 'caddy', 'worker']);
   });
 
   it('gives web and admin no egress but DNS', () => {

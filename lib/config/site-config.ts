@@ -127,6 +127,8 @@ export const siteConfigSchema = z.strictObject({
     redis: image,
     rabbitmq: image,
     objectStore: image,
+    /** rclone: the backups' uploads mirror and off-site copy. */
+    rclone: image,
   }),
   plane: z.strictObject({
     workspace: z.strictObject({
@@ -177,6 +179,25 @@ export const siteConfigSchema = z.strictObject({
     }),
     rabbitmq: z.strictObject({ user: dnsLabel, vhost: dnsLabel, storage: bytes, resources }),
     objectStore: z.strictObject({ region: dnsLabel, storage: bytes, resources }),
+  }),
+  backup: z.strictObject({
+    /** Five-field cron schedule, UTC. */
+    schedule: z.string().regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron schedule such as "30 2 * * *" (UTC)'),
+    /** Dumps kept on the backup volume. */
+    keep: positiveInt('dumps', 365),
+    /** The backup volume: dumps and the mirror of the uploads. */
+    storage: bytes,
+    resources,
+    /** An S3 bucket elsewhere that receives a copy of every backup. @default none */
+    offsite: z.strictObject({
+      endpoint: z.url({ protocol: /^https$/, error: 'expected an https:// URL of the S3 service' }),
+      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name'),
+      region: dnsLabel,
+      /** Secret in the stack's namespace with keys access-key-id and secret-access-key (the operator's). */
+      credentialsSecret: dnsLabel,
+      /** The service's addresses: the backup pods' only way out (NetworkPolicy, port 443). */
+      cidrs: z.array(ipv4Cidr).min(1, 'expected the S3 service\'s address ranges'),
+    }).optional(),
   }),
   users: z.strictObject({
     admin: z.strictObject({ email, ...personNames, role }),

@@ -127,7 +127,8 @@ function analyze(distDir: string, site: SiteConfig): { found: Set<string>; compo
   for (const file of fs.readdirSync(distDir)) {
     for (const doc of parseAllDocuments(fs.readFileSync(path.join(distDir, file), 'utf8'))) {
       const m = doc.toJS();
-      const label = m?.spec?.template?.metadata?.labels?.['app.kubernetes.io/name'];
+      const template = m?.kind === 'CronJob' ? m.spec.jobTemplate.spec.template : m?.spec?.template;
+      const label = template?.metadata?.labels?.['app.kubernetes.io/name'];
       if (label) componentOf.set(`${m.metadata.namespace}/${m.metadata.name}[${m.kind}]`, label);
     }
   }

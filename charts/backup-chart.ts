@@ -1,0 +1,41 @@
+import { Chart, ChartProps } from 'cdk8s';
+import { Construct } from 'constructs';
+import { SiteConfig } from '../lib/config/site-config';
+import { PostgresConnection, S3Connection } from '../lib/connections';
+import { Backups } from '../lib/data/backups';
+import { toResourceRequirements } from '../lib/resources';
+import { imageVersion, objectName, workloadLabels } from '../lib/site';
+
+export interface BackupChartProps extends ChartProps {
+  readonly site: SiteConfig;
+  readonly namespace: string;
+  readonly postgres: PostgresConnection;
+  readonly objectStore: S3Connection;
+}
+
+/** Backups of PostgreSQL and the uploads, and the restore Job's template (README, "Backups"). */
+export class BackupChart extends Chart {
+  readonly backups: Backups;
+
+  constructor(scope: Construct, id: string, props: BackupChartProps) {
+    super(scope, id, props);
+    const { site } = props;
+    const version = imageVersion(site.images.postgres);
+    this.backups = new Backups(this, 'backups', {
+      namespace: props.namespace,
+      name: objectName('backup'),
+      labels: workloadLabels(site, 'backup', 'data', version),
+      restoreLabels: workloadLabels(site, 'restore', 'data', version),
+      postgres: props.postgres,
+      objectStore: props.objectStore,
+      postgresImage: site.images.postgres,
+      rcloneImage: site.images.rclone,
+      schedule: site.backup.schedule,
+      keep: site.backup.keep,
+      storage: site.backup.storage,
+      storageClass: site.kubernetes.storageClass,
+      resources: toResourceRequirements(site.backup.resources),
+      offsite: site.backup.offsite,
+    });
+  }
+}
