@@ -67,12 +67,13 @@ export function blockWith(heading: string, needle: string, readme: string = read
   return found[0];
 }
 
-/** Inline code of a section, wrapped lines joined, that starts with `prefix`. */
+/** The inline-code command of a section, wrapped lines joined, that starts with `prefix`. */
 export function inlineCommand(heading: string, prefix: string, readme: string = readReadme()): string {
   // Fenced blocks out first: their triple backticks would pair with the inline ones.
   const text = section(readme, heading).text.replace(/^\s*```[^]*?^\s*```\s*$/gm, '').replace(/\n\s*/g, ' ');
-  const found = [...text.matchAll(/`([^`]+)`/g)].map((m) => m[1]).filter((code) => code.startsWith(prefix));
-  if (found.length !== 1) throw new Error(`"${heading}" must name \`${prefix}…\` exactly once, found ${found.length}`);
+  // Named several times is fine, as long as it is the same command each time.
+  const found = [...new Set([...text.matchAll(/`([^`]+)`/g)].map((m) => m[1]).filter((code) => code.startsWith(prefix)))];
+  if (found.length !== 1) throw new Error(`"${heading}" must name one \`${prefix}…\` command, found ${found.length}`);
   return found[0];
 }
 

@@ -117,6 +117,12 @@ describe('backup and restore against a real PostgreSQL 18', { concurrency: 1 }, 
     fs.rmSync(path.join(backupDir, 'postgres', corrupt));
   });
 
+  it('lists the dumps there without touching the database', () => {
+    const listed = run('restore-postgres.sh', { RESTORE_DUMP: 'list' });
+    assert.equal(listed.status, 0, listed.stderr);
+    assert.deepEqual(listed.stdout.trim().split('\n').map((l) => l.split(' ')[1]), dumps().filter((f) => f.startsWith('plane-')));
+  });
+
   it('refuses a dump name outside the backup folder, or one that is not there', () => {
     assert.match(run('restore-postgres.sh', { RESTORE_DUMP: '../../etc/passwd' }).stderr, /RESTORE_DUMP must name a file of/);
     assert.match(run('restore-postgres.sh', { RESTORE_DUMP: 'plane-20000101T000000Z.dump' }).stderr, /is not in .*use latest/);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Restores a dump of Plane's database (the restore Job; POSIX sh, runs in the postgres image).
 #
-#   RESTORE_DUMP names a file of BACKUP_DIR/postgres (plane-<UTC time>.dump), or "latest". The dump is
+#   RESTORE_DUMP names a file of BACKUP_DIR/postgres (plane-<UTC time>.dump), or "latest", or "list"
+#   (prints the dumps there and changes nothing). The dump is
 #   checked first (`pg_restore --list`); then, in one transaction, the schema `public` is dropped and
 #   made again, empty, and the dump restored into it: tables a later migration added are gone too, so
 #   the database is exactly what was dumped. Plane must be stopped meanwhile (README, "Backups").
@@ -11,6 +12,12 @@ set -eu
 
 dir="${BACKUP_DIR:?}/postgres"
 choice="${RESTORE_DUMP:-latest}"
+if [ "$choice" = list ]; then
+  for candidate in "$dir"/plane-*.dump; do
+    [ -f "$candidate" ] && echo "restore: $(basename "$candidate") $(wc -c <"$candidate") bytes"
+  done
+  exit 0
+fi
 if [ "$choice" = latest ]; then
   newest=""
   for candidate in "$dir"/plane-*.dump; do [ -f "$candidate" ] && newest="$candidate"; done  # globs sort by name, so by time

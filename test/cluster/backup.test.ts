@@ -1,0 +1,73 @@
+/**
+ * The README's backup and restore commands on a real API server: a backup now from the CronJob, and the
+ * restore block as written (kwok runs no container, so the `kubectl logs` line, which needs a kubelet,
+ * is the one line not run; the scripts themselves run against a real PostgreSQL in test/postgres/).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Manifest, REPO_ROOT } from '../helpers';
+import { blockWith, inlineCommand } from '../readme';
+import { TestCluster } from './harness';
+
+const NAMESPACE = 'plane';
+const WRITERS = ['plane-api', 'plane-worker', 'plane-beat-worker', 'plane-live'];
+
+describe('backups on a real control plane', { concurrency: 1 }, () => {
+  let cluster: TestCluster;
+
+  before(async () => {
+    cluster = TestCluster.start();
+    cluster.kubectlOk(['apply', '-f', path.join(REPO_ROOT, 'dist')]);
+    await cluster.waitUntilSettled(NAMESPACE);
+  });
+
+  after(() => cluster?.stop());
+
+  const shell = (script: string) => spawnSync('bash', ['-euo', 'pipefail', '-c', script], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, PATH: `${path.dirname(cluster.kubectlPath)}:${process.env.PATH}`, KUBECONFIG: cluster.kubeconfig },
+  });
+  const replicas = async () => Object.fromEntries(await Promise.all(WRITERS.map(async (name) =>
+    [name, (await cluster.apps.readNamespacedDeployment({ name, namespace: NAMESPACE })).spec?.replicas])));
+
+  it('the backup and restore CronJobs are admitted; the restore one never runs by itself', async () => {
+    const cronJobs = JSON.parse(cluster.kubectlOk(['get', 'cronjobs', '-n', NAMESPACE, '-o', 'json']).stdout).items as Manifest[];
+    assert.deepEqual(cronJobs.map((c) => [c.metadata.name, c.spec.suspend]).sort(), [['plane-backup', false], ['plane-backup-restore', true]]);
+  });
+
+  it('takes a backup now, as the README says', async () => {
+    const command = inlineCommand('### Backups', 'kubectl -n plane create job plane-backup-now');
+    const result = shell(command);
+    assert.equal(result.status, 0, result.stderr);
+    const job = await cluster.batch.readNamespacedJob({ name: 'plane-backup-now', namespace: NAMESPACE });
+    assert.equal(job.metadata?.ownerReferences?.[0]?.name, 'plane-backup');
+    await cluster.waitUntilSettled(NAMESPACE);
+  });
+
+  it('runs the README\'s restore block: Plane stopped, a restore Job for the chosen dump, Plane back', async () => {
+    const block = blockWith('### Backups', 'plane-backup-restore').text;
+    // Joined continuation lines, then one command per line; `kubectl logs` needs a kubelet.
+    const commands = block.replace(/\\\n\s*/g, ' ').split('\n').filter((l) => l.trim() !== '');
+    const skipped = commands.filter((c) => / logs /.test(c));
+    assert.deepEqual(skipped, ['kubectl -n plane logs job/plane-restore']);
+    for (const command of commands.filter((c) => !skipped.includes(c))) {
+      if (command.startsWith('kubectl apply -f dist')) {
+        assert.deepEqual(Object.values(await replicas()), [0, 0, 0, 0], 'Plane is stopped while the restore runs');
+        const job = await cluster.batch.readNamespacedJob({ name: 'plane-restore', namespace: NAMESPACE });
+        const env = job.spec?.template.spec?.containers[0].env ?? [];
+        assert.equal(env.find((e) => e.name === 'RESTORE_DUMP')?.value, 'latest');
+        assert.deepEqual(job.spec?.template.spec?.containers[0].command, ['sh', '/opt/plane-k3s/restore-postgres.sh']);
+      }
+      const result = shell(command);
+      assert.equal(result.status, 0, `${command}\n${result.stderr}`);
+    }
+    await cluster.waitUntilSettled(NAMESPACE);
+    assert.deepEqual(Object.values(await replicas()), [1, 1, 1, 1], 'Plane runs again');
+    // The restore changed nothing the next apply would undo: no drift on the CronJob.
+    const diff = cluster.kubectl(['diff', '-f', path.join(REPO_ROOT, 'dist', '0009-backup.k8s.yaml')]);
+    assert.equal(diff.code, 0, diff.stdout);
+  });
+});
