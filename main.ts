@@ -20,7 +20,7 @@ import { HEADSCALE_RECORDS_FILE, headscaleExtraRecords, splitDnsRecords } from '
 import { workloadLabels } from './lib/site';
 import { SideFiles } from './lib/synth';
 
-export function buildStack(app: App, site: SiteConfig): void {
+export function buildStack(app: App, site: SiteConfig): readonly Chart[] {
   const namespaceLabels = (name: string) => workloadLabels(site, name, 'namespace', site.images.plane.tag).all;
   const namespace = new NamespaceChart(app, 'namespace', {
     name: site.kubernetes.namespace,
@@ -76,10 +76,9 @@ export function buildStack(app: App, site: SiteConfig): void {
   });
 
   // Files are numbered in this order: `kubectl apply -f dist` creates the namespaces, then the
-  // policies (so no pod ever runs unguarded), then the workloads.
-  // The Secrets come next: the workloads that read them wait until they exist.
-  const inOrder: Chart[] = [namespace, edgeNamespace, networkPolicies, secrets, postgres, redis, rabbitmq, objectStore, plane, backup, edge, ...edgeDns];
-  inOrder.slice(1).forEach((chart, index) => chart.addDependency(inOrder[index]));
+  // policies (so no pod ever runs unguarded), then the Secrets (the workloads that read them wait until
+  // they exist), then the workloads.
+  return [namespace, edgeNamespace, networkPolicies, secrets, postgres, redis, rabbitmq, objectStore, plane, backup, edge, ...edgeDns];
 }
 
 /** Written beside dist/: the VPN resolver's record for the app host (Headscale extra records). */

@@ -133,14 +133,20 @@ export class PlaneChart extends Chart {
     this.worker = new AppDeployment(this, 'worker', {
       ...backendProps,
       ...backend,
-      env: { ...backend.env, ...CELERY_HARNESS_ENV, CELERY_WORKER_CONCURRENCY: String(components.worker.concurrency) },
+      env: {
+        ...backend.env,
+        ...CELERY_HARNESS_ENV,
+        CELERY_WORKER_CONCURRENCY: String(components.worker.concurrency),
+        CELERY_MAX_MEMORY_PER_CHILD: String(components.worker.maxMemoryPerChildKiB),
+      },
       files: celeryHarnessFiles(),
       name: objectName('worker'),
       labels: labels('worker', 'egress'),
       replicas: components.worker.replicas,
       resources: toResourceRequirements(components.worker.resources),
-      // Celery defaults to one process per node CPU; the concurrency keeps it inside its memory limit.
-      command: celeryCommand(workerArgs('CELERY_WORKER_CONCURRENCY')),
+      // Celery defaults to one process per node CPU, and Plane's tasks keep what they allocate (an export of
+      // 3,000 work items ~280 Mi): the concurrency and the per-child cap keep it inside its memory limit.
+      command: celeryCommand(workerArgs('CELERY_WORKER_CONCURRENCY', 'CELERY_MAX_MEMORY_PER_CHILD')),
       probes: celeryProbes(STARTUP_SECONDS.celery),
       writablePaths: [BACKEND_LOG_PATH, TMP_PATH],
     });

@@ -4,7 +4,7 @@
  * the previous output untouched; when the cdk8s CLI has already removed the output folder (it does so
  * before running the app), the last good output is put back (see LastGoodOutput).
  */
-import { App, YamlOutputType } from 'cdk8s';
+import { App, Chart, Names, Yaml } from 'cdk8s';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BudgetError, checkBudget, Footprint, totalFootprint, workloadFootprints } from './budget';
@@ -13,8 +13,11 @@ import { formatBytes, formatMillicores } from './config/quantity';
 import { SiteConfig } from './config/site-config';
 import { LastGoodOutput } from './last-good-output';
 
-/** Adds every chart of the stack to the app; main.ts provides it. */
-export type StackBuilder = (app: App, site: SiteConfig) => void;
+/**
+ * Adds every chart of the stack to the app and returns them in the order `kubectl apply -f dist` must
+ * take them (files are numbered in that order); main.ts provides it.
+ */
+export type StackBuilder = (app: App, site: SiteConfig) => readonly Chart[];
 
 /**
  * Files that are not manifests, by path relative to the folder that holds the output folder: they are
@@ -50,8 +53,20 @@ export const DEBUG_ENV = 'PLANE_K3S_DEBUG';
 /** Builds the stack in memory and returns every manifest, without writing anything. */
 export function buildManifests(build: StackBuilder, site: SiteConfig): Record<string, unknown>[] {
   const app = new App({ outdir: 'unused' });
-  build(app, site);
-  return app.charts.flatMap((chart) => chart.toJson());
+  return build(app, site).flatMap((chart) => chart.toJson());
+}
+
+/**
+ * Writes one file per chart, numbered in the given order ("0003-secrets.k8s.yaml"), as cdk8s'
+ * FILE_PER_CHART output does. The order is given, not derived from chart dependencies: cdk8s turns a
+ * dependency between charts into one between every pair of their objects, and walks every path of that
+ * graph, which grows exponentially along a chain of a dozen charts (seconds per synth, then minutes).
+ */
+function writeCharts(charts: readonly Chart[], outdir: string): void {
+  fs.mkdirSync(outdir, { recursive: true });
+  charts.forEach((chart, index) => {
+    Yaml.save(path.join(outdir, `${String(index).padStart(4, '0')}-${Names.toDnsLabel(chart)}.k8s.yaml`), Object.values(chart.toJson()));
+  });
 }
 
 export function synthesize(build: StackBuilder, options: SynthOptions): SynthSummary {
@@ -63,11 +78,10 @@ export function synthesize(build: StackBuilder, options: SynthOptions): SynthSum
   const replacements: [string, string][] = [[staging, outdir], ...sideFiles.map(([file]): [string, string] => [`${file}.${suffix}`, file])];
   try {
     for (const [source] of replacements) fs.rmSync(source, { recursive: true, force: true });
-    const app = new App({ outdir: staging, yamlOutputType: YamlOutputType.FILE_PER_CHART });
-    build(app, site);
-    const manifests = app.charts.flatMap((chart) => chart.toJson());
+    const charts = build(new App({ outdir: staging }), site);
+    const manifests = charts.flatMap((chart) => chart.toJson());
     checkBudget(site, manifests);
-    app.synth();
+    writeCharts(charts, staging);
     for (const [file, content] of sideFiles) {
       fs.mkdirSync(path.dirname(file), { recursive: true });
       fs.writeFileSync(`${file}.${suffix}`, content);

@@ -58,7 +58,9 @@ describe('celery harness', () => {
 
   it('the worker imports the task modules Plane forgets, bounds its processes, and never loads the API log task', () => {
     const { command } = celeryComponent('worker');
-    assert.match(command, / worker -l info --concurrency="\$CELERY_WORKER_CONCURRENCY" -I plane\.bgtasks\.webhook_task$/);
+    assert.match(command, / worker -l info --concurrency="\$CELERY_WORKER_CONCURRENCY" --max-memory-per-child="\$CELERY_MAX_MEMORY_PER_CHILD" -I plane\.bgtasks\.webhook_task$/);
+    const env = find(manifests, 'ConfigMap', 'plane-worker-env').data;
+    assert.deepEqual([env.CELERY_WORKER_CONCURRENCY, env.CELERY_MAX_MEMORY_PER_CHILD], ['1', '200000']);
     // The real process_logs would store each request's token and bodies; the harness registers a drop.
     assert.doesNotMatch(command, /logger_task/);
     const harness = fs.readFileSync(path.join(REPO_ROOT, 'lib', 'plane', 'celery', 'plane_k3s_celery.py'), 'utf8');

@@ -35,7 +35,7 @@ describe('config change → rollout of exactly its consumers', () => {
   });
 
   it('a worker-only value (celery concurrency) rolls the worker and nothing else', () => {
-    assert.deepEqual(rolled(synth(siteWith((s) => { s.components.worker.concurrency = 1; }))), ['worker']);
+    assert.deepEqual(rolled(synth(siteWith((s) => { s.components.worker.concurrency = 2; }))), ['worker']);
   });
 
   it('a value every Django process reads rolls api, worker and beat-worker, and Caddy (its body limit), not the frontends or data', () => {

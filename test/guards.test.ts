@@ -110,7 +110,7 @@ describe('renderer and helper guards', () => {
 
   it('synthesize refuses a side file inside or outside the folder beside the output', () => {
     const site = siteWith();
-    const build = () => undefined;
+    const build = () => [];
     assert.throws(() => synthesize(build, { site, outdir: '/tmp/plane-guard/dist', sideFiles: () => ({ 'dist/x.json': '{}' }) }), /must be a relative path beside dist\/, not in it/);
     assert.throws(() => synthesize(build, { site, outdir: '/tmp/plane-guard/dist', sideFiles: () => ({ '../x.json': '{}' }) }), /must be a relative path beside dist\//);
   });

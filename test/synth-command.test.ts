@@ -13,7 +13,7 @@ import { stringify } from 'yaml';
 import { totalFootprint, workloadFootprints } from '../lib/budget';
 import { formatBytes, formatMillicores } from '../lib/config/quantity';
 import { replaceTogether } from '../lib/synth';
-import { defaultSiteYaml, Manifest, REPO_ROOT, synth } from './helpers';
+import { defaultSiteYaml, Manifest, REPO_ROOT, siteWith, synth } from './helpers';
 
 const run = promisify(execFile);
 /** What `npm run synth` and the cdk8s CLI run. */
@@ -191,7 +191,7 @@ describe('synth command', () => {
     const lines = stdout.trim().split('\n');
     assert.equal(lines.length, 2, stdout);
     assert.match(lines[0], new RegExp(`^synth: .*dist/ — ${fs.readdirSync(outdir).length} files, ${manifests.length} objects; .*dns/headscale-extra-records\\.json$`));
-    assert.equal(lines[1], `requests: ${formatMillicores(total.requestsMillicores)} of vps.budget.cpu 2, ${formatBytes(total.requestsBytes)} of vps.budget.memory 2560Mi`);
+    assert.equal(lines[1], `requests: ${formatMillicores(total.requestsMillicores)} of vps.budget.cpu 2, ${formatBytes(total.requestsBytes)} of vps.budget.memory ${siteWith().vps.budget.memory}`);
     fs.rmSync(work, { recursive: true, force: true });
   });
 });

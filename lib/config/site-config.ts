@@ -160,7 +160,11 @@ export const siteConfigSchema = z.strictObject({
     admin: scalable,
     live: scalable,
     api: scalable.extend({ gunicornWorkers: positiveInt('gunicorn workers', 16) }),
-    worker: scalable.extend({ concurrency: positiveInt('celery processes', 16) }),
+    worker: scalable.extend({
+      concurrency: positiveInt('celery processes', 16),
+      /** A worker process above this resident size (KiB) is replaced after its task (celery --max-memory-per-child). */
+      maxMemoryPerChildKiB: positiveInt('KiB', 16 * 1024 ** 2),
+    }),
     // One scheduler only: two beats would enqueue every periodic task twice.
     beatWorker: z.strictObject({ resources }),
     migrator: z.strictObject({ resources }),

@@ -35,9 +35,9 @@ export const CELERY_HARNESS_ENV = {
   CELERY_LIVENESS_PERIOD_SECONDS: String(CELERY_LIVENESS_PERIOD_SECONDS),
 };
 
-/** The celery arguments of the worker; the concurrency is read from the environment at start. */
-export function workerArgs(concurrencyVariable: string): string {
-  return `-A plane_k3s_celery worker -l info --concurrency="$${concurrencyVariable}" -I ${MISSING_TASK_MODULES.join(',')}`;
+/** The celery arguments of the worker; the concurrency and the per-child cap are read from the environment at start. */
+export function workerArgs(concurrencyVariable: string, maxMemoryVariable: string): string {
+  return `-A plane_k3s_celery worker -l info --concurrency="$${concurrencyVariable}" --max-memory-per-child="$${maxMemoryVariable}" -I ${MISSING_TASK_MODULES.join(',')}`;
 }
 
 /** The celery arguments of the beat-worker. */
