@@ -73,6 +73,7 @@ export function buildStack(app: App, site: SiteConfig): readonly Chart[] {
     edge: { peer: edge.caddy.deployment.peer, ports: edge.caddy.listenPorts, httpsPort: edge.caddy.httpsListenPort },
     secretsBootstrap: secrets.bootstrap.peer,
     backups: backup.backups,
+    postgresBootstrap: postgres.bootstrap?.peer,
   });
 
   // Files are numbered in this order: `kubectl apply -f dist` creates the namespaces, then the

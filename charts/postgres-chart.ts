@@ -4,6 +4,7 @@ import { SiteConfig } from '../lib/config/site-config';
 import { PostgresConnection } from '../lib/connections';
 import { ExternalService } from '../lib/constructs/external-service';
 import { Postgres } from '../lib/data/postgres';
+import { PostgresBootstrap } from '../lib/data/postgres-bootstrap';
 import { toResourceRequirements } from '../lib/resources';
 import { imageVersion, objectName, workloadLabels } from '../lib/site';
 
@@ -15,6 +16,8 @@ export interface PostgresChartProps extends ChartProps {
 /** Plane's database: in the cluster, or a shared server named by `data.postgres.external`. */
 export class PostgresChart extends Chart {
   readonly connection: PostgresConnection;
+  /** With a shared server and its admin Secret: the Job that makes Plane's role and database there. */
+  readonly bootstrap?: PostgresBootstrap;
 
   constructor(scope: Construct, id: string, props: PostgresChartProps) {
     super(scope, id, props);
@@ -37,6 +40,16 @@ export class PostgresChart extends Chart {
         portName: 'postgres',
       });
       this.connection = { ...external.endpoint, ...common };
+      if (settings.external.adminSecret) {
+        this.bootstrap = new PostgresBootstrap(this, 'bootstrap', {
+          namespace: props.namespace,
+          labels: workloadLabels(site, 'postgres-bootstrap', 'data', imageVersion(site.images.postgres)),
+          connection: this.connection,
+          adminSecret: settings.external.adminSecret,
+          image: site.images.postgres,
+          resources: toResourceRequirements(site.components.postgresBootstrap.resources),
+        });
+      }
       return;
     }
     this.connection = new Postgres(this, 'postgres', {

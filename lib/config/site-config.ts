@@ -40,6 +40,11 @@ const scalable = z.strictObject({ replicas, resources });
 
 /** A shared server outside the cluster, used instead of the in-cluster StatefulSet. */
 const externalServer = z.strictObject({ address: serverAddress, port });
+/**
+ * A shared PostgreSQL server; with `adminSecret` (the operator's Secret with keys username and password
+ * of an admin there), a Job makes Plane's role and database on it.
+ */
+const externalPostgres = externalServer.extend({ adminSecret: dnsLabel.optional() });
 
 const role = z.enum(['Admin', 'Member', 'Guest'], 'expected Admin, Member or Guest');
 const email = z.email('expected an email address');
@@ -172,9 +177,11 @@ export const siteConfigSchema = z.strictObject({
     secretsBootstrap: z.strictObject({ resources }),
     /** The Job that converges Plane's users to `users:` (Django, through manage.py shell). */
     provisioning: z.strictObject({ resources }),
+    /** The Job that makes Plane's role and database on a shared PostgreSQL (psql; only with data.postgres.external.adminSecret). */
+    postgresBootstrap: z.strictObject({ resources }),
   }),
   data: z.strictObject({
-    postgres: z.strictObject({ database: dnsLabel, user: dnsLabel, external: externalServer.optional(), storage: bytes, resources }),
+    postgres: z.strictObject({ database: dnsLabel, user: dnsLabel, external: externalPostgres.optional(), storage: bytes, resources }),
     redis: z.strictObject({
       external: externalServer.optional(),
       storage: bytes,

@@ -20,6 +20,8 @@ const matrixSchema = z.strictObject({
     from: z.string().min(1),
     to: z.string().min(1),
     ports: z.array(z.string().regex(portPattern, 'expected "TCP 8000" or "UDP 53"')).min(1),
+    /** A connection that exists only in a variant of the site, e.g. "shared-postgres". */
+    only: z.string().optional(),
   })),
 });
 
@@ -29,11 +31,14 @@ export function loadExpectedMatrix(file: string = MATRIX_FILE): ExpectedMatrix {
   return matrixSchema.parse(parse(fs.readFileSync(file, 'utf8')));
 }
 
-/** One allowed connection as "from -> to : TCP 8000", `all-pods` expanded to each component. */
-export function expandMatrix(matrix: ExpectedMatrix, components: readonly string[]): Set<string> {
+/**
+ * One allowed connection as "from -> to : TCP 8000", `all-pods` expanded to each component; rows marked
+ * `only` count in those variants alone.
+ */
+export function expandMatrix(matrix: ExpectedMatrix, components: readonly string[], variants: readonly string[] = []): Set<string> {
   const expand = (end: string) => (end === ALL_PODS ? components : [end]);
   const connections = new Set<string>();
-  for (const c of matrix.connections) {
+  for (const c of matrix.connections.filter((row) => !row.only || variants.includes(row.only))) {
     for (const from of expand(c.from)) for (const to of expand(c.to)) for (const port of c.ports) connections.add(`${from} -> ${to} : ${port}`);
   }
   return connections;
@@ -43,7 +48,7 @@ export function expandMatrix(matrix: ExpectedMatrix, components: readonly string
 const ZONES: Record<string, string[]> = {
   'outside the cluster': ['vpn', 'internet', 'kube-apiserver'],
   'frontend zone': ['caddy', 'web', 'space', 'admin', 'live'],
-  'backend zone': ['api', 'beat-worker', 'migrator', 'provisioning', 'secrets-bootstrap', 'backup', 'restore', 'postgres', 'redis', 'rabbitmq', 'object-store'],
+  'backend zone': ['api', 'beat-worker', 'migrator', 'provisioning', 'secrets-bootstrap', 'backup', 'restore', 'postgres-bootstrap', 'postgres', 'redis', 'rabbitmq', 'object-store'],
   'egress zone': ['worker'],
 };
 

@@ -171,8 +171,8 @@ function analyze(distDir: string, site: SiteConfig): { found: Set<string>; compo
   return { found, components: [...new Set([...componentOf.values()].filter((c) => c !== CLUSTER_DNS))] };
 }
 
-function assertMatrix(found: Set<string>, components: string[]): void {
-  const expected = expandMatrix(loadExpectedMatrix(), components);
+function assertMatrix(found: Set<string>, components: string[], variants: string[] = []): void {
+  const expected = expandMatrix(loadExpectedMatrix(), components, variants);
   const missing = [...expected].filter((c) => !found.has(c)).sort();
   const extra = [...found].filter((c) => !expected.has(c)).sort();
   assert.deepEqual({ missing, extra }, { missing: [], extra: [] });
@@ -187,7 +187,7 @@ describe('netpol-analyzer', () => {
   it('with shared PostgreSQL and Redis on the host, finds the same matrix, their address and port only', () => {
     const address = '137.74.114.167';
     const site = siteWith((s) => {
-      s.data.postgres.external = { address, port: 5432 };
+      s.data.postgres.external = { address, port: 5432, adminSecret: 'shared-postgres-admin' };
       s.data.redis.external = { address, port: 6379 };
     });
     const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'plane-external-'));
@@ -195,6 +195,6 @@ describe('netpol-analyzer', () => {
     const { found, components } = analyze(outdir, site);
     fs.rmSync(outdir, { recursive: true, force: true });
     assert.ok(!components.includes('postgres') && !components.includes('redis'), 'no in-cluster postgres or redis');
-    assertMatrix(found, components);
+    assertMatrix(found, components, ['shared-postgres']);
   });
 });

@@ -27,7 +27,7 @@ export class PostgresServer {
     if (process.getuid?.() === 0) spawnSync('chown', ['-R', 'nobody', dir]);
     server.asServer('initdb', ['-D', server.data, '-U', user, `--pwfile=${path.join(dir, 'pwfile')}`, '-A', 'scram-sha-256', '-E', 'UTF8', '--locale=C', '--no-instructions']);
     server.asServer('pg_ctl', ['-D', server.data, '-l', path.join(dir, 'server.log'), '-w', '-o', `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir}`, 'start']);
-    server.sql('postgres', `CREATE DATABASE ${database} OWNER ${user}`);
+    if (database !== 'postgres') server.sql('postgres', `CREATE DATABASE ${database} OWNER ${user}`);
     return server;
   }
 

@@ -1,0 +1,70 @@
+import { k8s } from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PostgresConnection } from '../connections';
+import { VersionedJob } from '../constructs/versioned-job';
+import { WorkloadLabels } from '../labels';
+import { PodPeer } from '../network/peers';
+import { findUpwards } from '../paths';
+
+export interface PostgresBootstrapProps {
+  readonly namespace: string;
+  readonly labels: WorkloadLabels;
+  /** The shared server as Plane reaches it (host, port, database, user, the stack's password Secret). */
+  readonly connection: PostgresConnection;
+  /** Secret of the operator's with keys "username" and "password" of an admin of the shared server. */
+  readonly adminSecret: string;
+  /** A pinned postgres image (psql of the server's major or newer). */
+  readonly image: string;
+  readonly resources: k8s.ResourceRequirements;
+  /** @default "plane-postgres-bootstrap" */
+  readonly name?: string;
+}
+
+const SCRIPT = 'bootstrap-postgres.sh';
+const SCRIPT_DIR = '/opt/plane-k3s';
+/** The postgres image's user; psql needs no other. */
+const POSTGRES_USER = { user: 70, group: 70 };
+
+/**
+ * Plane's role and database on a shared PostgreSQL server (the seed's setup): a Job that creates them
+ * if absent, with the stack's password, and converges that password on a re-run; it never drops or
+ * alters anything else (lib/data/postgres/bootstrap-postgres.sh). Plane's migrator waits for the
+ * database (wait_for_db) until it can log in.
+ */
+export class PostgresBootstrap extends Construct {
+  readonly job: VersionedJob;
+  readonly peer: PodPeer;
+
+  constructor(scope: Construct, id: string, props: PostgresBootstrapProps) {
+    super(scope, id);
+    const { connection } = props;
+    const admin = (key: string) => ({ secretName: props.adminSecret, key });
+    this.job = new VersionedJob(this, 'job', {
+      namespace: props.namespace,
+      baseName: props.name ?? 'plane-postgres-bootstrap',
+      version: props.labels.all['app.kubernetes.io/version'],
+      labels: props.labels,
+      image: props.image,
+      runAs: POSTGRES_USER,
+      resources: props.resources,
+      rerunOnConfigChange: true,
+      env: {
+        PGHOST: connection.host,
+        PGPORT: String(connection.port),
+        PLANE_USER: connection.user,
+        PLANE_DATABASE: connection.database,
+      },
+      secretEnv: {
+        ADMIN_USER: admin('username'),
+        ADMIN_PASSWORD: admin('password'),
+        PLANE_PASSWORD: connection.password,
+      },
+      files: { [`${SCRIPT_DIR}/${SCRIPT}`]: fs.readFileSync(findUpwards(__dirname, path.join('lib', 'data', 'postgres', SCRIPT)), 'utf8') },
+      command: ['sh', `${SCRIPT_DIR}/${SCRIPT}`],
+      writablePaths: ['/tmp'],
+    });
+    this.peer = this.job.peer;
+  }
+}
