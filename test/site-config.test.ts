@@ -64,6 +64,8 @@ describe('site file: refused values name the field and the fix', () => {
     { title: 'unknown role', change: (s) => { s.users.agents[2].role = 'Owner'; }, expected: /^users\.agents\[2\]\.role: expected Admin, Member or Guest/ },
     { title: 'Redis DB index out of range', change: (s) => { s.plane.redisDb = 16; }, expected: /^plane\.redisDb: expected a Redis database index 0-15/ },
     { title: 'invalid bucket name', change: (s) => { s.plane.bucket = 'Uploads_'; }, expected: /^plane\.bucket: expected an S3 bucket name/ },
+    { title: 'an empty name, in the file\'s terms', change: (s) => { s.project.displayName = ''; }, expected: /^project\.displayName: expected a value, found an empty text$/ },
+    { title: 'a name too long, in the file\'s terms', change: (s) => { s.plane.workspace.name = 'n'.repeat(81); }, expected: /^plane\.workspace\.name: expected at most 80 characters$/ },
     { title: 'workspace slug Plane refuses', change: (s) => { s.plane.workspace.slug = 'god-mode'; }, expected: /^plane\.workspace\.slug: is a route of Plane's web app/ },
   ]));
 

@@ -94,6 +94,13 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     const hint = known.length > 0 ? ` (expected one of: ${known.join(', ')})` : '';
     return issue.keys.map((key) => `${fieldPath([...issue.path, key])}: unknown key, remove it or fix its spelling${hint}`).join('\n  - ');
   }
+  if ((issue.code === 'too_small' || issue.code === 'too_big') && /^Too (small|big)/.test(issue.message)) {
+    // zod's own wording ("Too small: expected string to have >=1 characters") in the file's terms.
+    const bound = issue.code === 'too_small' ? `at least ${issue.minimum}` : `at most ${issue.maximum}`;
+    const unit = issue.origin === 'string' ? ' characters' : issue.origin === 'array' ? ' entries' : '';
+    const what = issue.origin === 'string' && issue.code === 'too_small' && Number(issue.minimum) === 1 ? 'expected a value, found an empty text' : `expected ${bound}${unit}`;
+    return `${fieldPath(issue.path)}: ${what}`;
+  }
   if (issue.code === 'invalid_key') {
     return `${fieldPath(issue.path)}: ${issue.issues.map((inner) => inner.message).join('; ')}`;
   }
