@@ -59,7 +59,8 @@ export function buildStack(app: App, site: SiteConfig): readonly Chart[] {
       admin: plane.admin.serviceEndpoint,
       live: plane.live.serviceEndpoint,
       api: plane.api.serviceEndpoint,
-      objectStore: objectStore.connection,
+      // Served at https://<app host>/<bucket>/ only when the store is Garage in the cluster.
+      objectStore: objectStore.connection.servedThroughEdge ? objectStore.connection : undefined,
     },
   });
   const edgeDns = site.edge.splitDns.coreDnsOverride

@@ -1,7 +1,7 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { NamespaceDeletionGuard } from '../lib/constructs/namespace-deletion-guard';
+import { DeletionGuard } from '../lib/constructs/deletion-guard';
 import { PodSecurityLevel } from '../lib/hardening';
 
 export interface NamespaceChartProps extends Omit<ChartProps, 'labels'> {
@@ -13,7 +13,7 @@ export interface NamespaceChartProps extends Omit<ChartProps, 'labels'> {
    * @default podSecurityLevel
    */
   readonly auditLevel?: PodSecurityLevel;
-  /** The namespace holds data volumes: refuse its deletion (see NamespaceDeletionGuard). @default false */
+  /** The namespace holds data volumes: refuse its deletion (see DeletionGuard). @default false */
   readonly holdsData?: boolean;
   /** Labels of the namespace and its guard. */
   readonly labels: Readonly<Record<string, string>>;
@@ -40,8 +40,10 @@ export class NamespaceChart extends Chart {
     });
     this.name = namespace.name;
     if (props.holdsData) {
-      new NamespaceDeletionGuard(this, 'deletion-guard', {
-        namespace: this.name,
+      new DeletionGuard(this, 'deletion-guard', {
+        name: `${this.name}-keep-namespace`,
+        resource: 'namespaces',
+        names: [this.name],
         labels: props.labels,
         message: `namespace ${this.name} holds Plane's data volumes (PostgreSQL, RabbitMQ, Redis, uploads) and is kept; ` +
           `the rest of dist/ is deleted. To drop the data on purpose: kubectl delete validatingadmissionpolicybinding ${this.name}-keep-namespace ` +

@@ -89,10 +89,15 @@ export class NetworkPolicyChart extends Chart {
       ];
       flows.push(
         ...clients.map((from) => ({ from, to: edge.peer, ports: edge.ports })),
-        ...[web, space, admin, live, api, objectStore].map((to) => ({ from: edge.peer, to: to.peer, ports: tcp(to) })),
-        // Plane signs some S3 calls for the public host; the api makes them through the proxy.
-        { from: api.peer, to: edge.peer, ports: [{ port: edge.httpsPort }] },
+        ...[web, space, admin, live, api].map((to) => ({ from: edge.peer, to: to.peer, ports: tcp(to) })),
       );
+      if (objectStore.servedThroughEdge) {
+        flows.push(
+          { from: edge.peer, to: objectStore.peer, ports: tcp(objectStore) },
+          // Plane signs some S3 calls for the public host; the api makes them through the proxy.
+          { from: api.peer, to: edge.peer, ports: [{ port: edge.httpsPort }] },
+        );
+      }
     }
     this.flows = flows;
 

@@ -11,7 +11,7 @@ export interface ObjectStoreChartProps extends ChartProps {
   readonly namespace: string;
 }
 
-/** Plane's uploads bucket, in the cluster. */
+/** Plane's uploads bucket: in the cluster (Garage), or on an S3 service named by `data.objectStore.external`. */
 export class ObjectStoreChart extends Chart {
   readonly connection: S3Connection;
 
@@ -19,6 +19,24 @@ export class ObjectStoreChart extends Chart {
     super(scope, id, props);
     const { site } = props;
     const settings = site.data.objectStore;
+    if (settings.external) {
+      const secret = (key: string) => ({ secretName: settings.external?.credentialsSecret as string, key });
+      const endpoint = new URL(settings.external.endpoint);
+      this.connection = {
+        host: endpoint.hostname,
+        port: Number(endpoint.port || 443),
+        peer: { name: 'object-store', cidrs: settings.external.cidrs },
+        endpointUrl: settings.external.endpoint,
+        servedThroughEdge: false,
+        region: settings.region,
+        bucket: site.plane.bucket,
+        accessKeyId: secret('access-key-id'),
+        secretAccessKey: secret('secret-access-key'),
+        // The operator's credentials of that service: nothing to generate.
+        secretKeys: [],
+      };
+      return;
+    }
     this.connection = new Garage(this, 'garage', {
       namespace: props.namespace,
       name: objectName('object-store'),

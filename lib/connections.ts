@@ -59,8 +59,14 @@ export interface AmqpConnection extends ServiceEndpoint, NeedsSecrets {
 }
 
 export interface S3Connection extends ServiceEndpoint, NeedsSecrets {
-  /** In-cluster endpoint URL, e.g. http://plane-object-store.plane.svc.cluster.local:3900. */
+  /** Endpoint URL, e.g. http://plane-object-store.plane.svc:3900 in the cluster, or https://s3.example.org. */
   readonly endpointUrl: string;
+  /**
+   * true: browsers reach the bucket through the edge, at https://<app host>/<bucket>/ (the store serves
+   * path-style requests for any Host), and Plane signs for the public host. false: browsers reach the
+   * store's own endpoint, which Plane signs for.
+   */
+  readonly servedThroughEdge: boolean;
   readonly region: string;
   readonly bucket: string;
   readonly accessKeyId: SecretKeyRef;

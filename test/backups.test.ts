@@ -47,6 +47,16 @@ describe('backups', () => {
     }
   });
 
+  it('refuses the deletion of its volume, with a guard that comes after the claim in dist/', () => {
+    const order = manifests.map((m) => `${m.kind}/${m.metadata.name}`);
+    const policy = find(manifests, 'ValidatingAdmissionPolicy', 'plane-backup-keep-volume');
+    const [rule] = policy.spec.matchConstraints.resourceRules;
+    assert.deepEqual([rule.operations, rule.resources, rule.resourceNames], [['DELETE'], ['persistentvolumeclaims'], ['plane-backup']]);
+    assert.deepEqual(policy.spec.matchConstraints.namespaceSelector, { matchLabels: { 'kubernetes.io/metadata.name': 'plane' } });
+    assert.ok(order.indexOf('PersistentVolumeClaim/plane-backup') < order.indexOf('ValidatingAdmissionPolicy/plane-backup-keep-volume'));
+    assert.ok(order.indexOf('PersistentVolumeClaim/plane-backup') < order.indexOf('ValidatingAdmissionPolicyBinding/plane-backup-keep-volume'));
+  });
+
   it('reads the database password and the store\'s keys from their Secrets', () => {
     const env = podOf(cronJob(manifests, 'plane-backup')).initContainers[0].env as Manifest[];
     const ref = (name: string) => env.find((e) => e.name === name)?.valueFrom?.secretKeyRef;

@@ -189,7 +189,22 @@ export const siteConfigSchema = z.strictObject({
       resources,
     }),
     rabbitmq: z.strictObject({ user: dnsLabel, vhost: dnsLabel, storage: bytes, resources }),
-    objectStore: z.strictObject({ region: dnsLabel, storage: bytes, resources }),
+    objectStore: z.strictObject({
+      region: dnsLabel,
+      storage: bytes,
+      resources,
+      /**
+       * An S3 service elsewhere (a real S3, a Garage cluster), instead of the in-cluster Garage: the bucket
+       * plane.bucket there, reached at `endpoint` by Plane and by the browsers (README, "Data").
+       */
+      external: z.strictObject({
+        endpoint: z.url({ protocol: /^https$/, error: 'expected the https:// URL of the S3 service' }),
+        /** Secret of the operator's in the stack's namespace, keys access-key-id and secret-access-key. */
+        credentialsSecret: dnsLabel,
+        /** The service's address ranges: the api, the worker and the backups reach them on 443 only. */
+        cidrs: z.array(ipv4Cidr).min(1, 'expected the S3 service\'s address ranges'),
+      }).optional(),
+    }),
   }),
   backup: z.strictObject({
     /** Five-field cron schedule, UTC. */

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { CONFIG_CHECKSUM_ANNOTATION } from '../checksum';
 import { PostgresConnection, S3Connection, SecretKeyRef } from '../connections';
 import { ComponentConfig } from '../constructs/component-config';
+import { DeletionGuard } from '../constructs/deletion-guard';
 import { ContainerSpec, hardenedPodSpec, RunAs } from '../hardening';
 import { WorkloadLabels } from '../labels';
 import { PodPeer } from '../network/peers';
@@ -83,6 +84,16 @@ export class Backups extends Construct {
       },
     });
     this.claimName = claim.name;
+    // After the claim in dist/: `kubectl delete -f dist` reaches the claim while the guard still stands.
+    new DeletionGuard(this, 'keep-volume', {
+      name: `${name}-keep-volume`,
+      resource: 'persistentvolumeclaims',
+      names: [claim.name],
+      namespace: props.namespace,
+      labels: props.labels.all,
+      message: `claim ${claim.name} holds Plane's backups and is kept; the rest of dist/ is deleted. To drop it on purpose: ` +
+        `kubectl delete validatingadmissionpolicybinding ${name}-keep-volume && kubectl -n ${props.namespace} delete pvc ${claim.name}`,
+    });
     const volume: k8s.Volume = { name: 'backup', persistentVolumeClaim: { claimName: claim.name } };
     const mount: k8s.VolumeMount = { name: 'backup', mountPath: BACKUP_DIR };
 

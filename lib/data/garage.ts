@@ -81,6 +81,7 @@ export class Garage extends Construct {
     this.connection = {
       ...service.endpoint,
       endpointUrl: `http://${service.endpoint.host}:${S3_PORT}`,
+      servedThroughEdge: true,
       region: props.region,
       bucket: props.bucket,
       accessKeyId,

@@ -46,7 +46,8 @@ function block(head: string, body: readonly string[]): string[] {
   return [head === '' ? '{' : `${head} {`, ...body.map((line) => (line === '' ? '' : `\t${line}`)), '}'];
 }
 
-function address(upstream: Upstream): string {
+function address(upstream: Upstream | undefined, name: string): string {
+  if (!upstream) throw new Error(`the routing sends requests to ${name}, which has no upstream`);
   return `${upstream.host}:${upstream.port}`;
 }
 
@@ -140,8 +141,8 @@ export function renderCaddyfile(options: CaddyfileOptions): string {
       ...block('route', [
         ...vpnCheck,
         ...routing.redirects.map((r) => `redir ${r.from} ${r.to} permanent`),
-        ...withPaths.map((r) => `reverse_proxy ${matcherName(r)} ${address(upstreams[r.upstream])}`),
-        `reverse_proxy ${address(upstreams[rest[0].upstream])}`,
+        ...withPaths.map((r) => `reverse_proxy ${matcherName(r)} ${address(upstreams[r.upstream], r.upstream)}`),
+        `reverse_proxy ${address(upstreams[rest[0].upstream], rest[0].upstream)}`,
       ]),
     ]),
     '',

@@ -50,7 +50,7 @@ function caddyTls(edge: EdgeConfig): CaddyTls {
 export function siteCaddyfileOptions(site: SiteConfig, upstreams: PlaneUpstreams): CaddyfileOptions {
   return {
     host: appHost(site),
-    routing: planeRouting(site.plane.bucket),
+    routing: planeRouting(upstreams.objectStore ? site.plane.bucket : undefined),
     upstreams,
     maxBodyBytes: site.plane.fileSizeLimit,
     allowedCidrs: site.edge.vpnEnforce ? allowedClientCidrs(site) : undefined,

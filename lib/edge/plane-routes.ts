@@ -17,8 +17,8 @@ export interface PlaneUpstreams {
   readonly admin: Upstream;
   readonly live: Upstream;
   readonly api: Upstream;
-  /** S3 store for uploads; the browser reaches it as https://<app host>/<bucket>/… */
-  readonly objectStore: Upstream;
+  /** S3 store for uploads, when the browser reaches it as https://<app host>/<bucket>/… @default not routed */
+  readonly objectStore?: Upstream;
 }
 
 export type UpstreamName = keyof PlaneUpstreams;
@@ -47,9 +47,9 @@ export const PLANE_PATH_SEGMENTS = ['spaces', 'god-mode', 'live', 'api', 'auth',
 
 const under = (base: string) => `${base}/*`;
 
-/** The routing of Plane v1.2.2, for the uploads bucket `bucket`. */
-export function planeRouting(bucket: string): PlaneRouting {
-  if ((PLANE_PATH_SEGMENTS as readonly string[]).includes(bucket)) {
+/** The routing of Plane v1.2.2, with the uploads bucket `bucket` when the edge serves it. */
+export function planeRouting(bucket?: string): PlaneRouting {
+  if (bucket && (PLANE_PATH_SEGMENTS as readonly string[]).includes(bucket)) {
     throw new Error(`bucket "${bucket}" would be shadowed by Plane's /${bucket}/ route`);
   }
   return {
@@ -64,7 +64,7 @@ export function planeRouting(bucket: string): PlaneRouting {
       { upstream: 'live', paths: [under(BASE_PATHS.live)] },
       { upstream: 'api', paths: ['/api/*', '/auth/*', '/static/*'] },
       // Uploads are presigned for the public host: the Host header must reach the store unchanged.
-      { upstream: 'objectStore', paths: [`/${bucket}`, under(`/${bucket}`)] },
+      ...(bucket ? [{ upstream: 'objectStore' as const, paths: [`/${bucket}`, under(`/${bucket}`)] }] : []),
       { upstream: 'web', paths: [] },
     ],
   };

@@ -62,12 +62,12 @@ export function backendEnv(site: SiteConfig, c: PlaneConnections, secrets: Plane
       ADMIN_BASE_PATH: BASE_PATHS.admin,
       SPACE_BASE_PATH: BASE_PATHS.space,
       LIVE_BASE_PATH: BASE_PATHS.live,
-      USE_MINIO: '1',
       AWS_REGION: c.objectStore.region,
       AWS_S3_ENDPOINT_URL: c.objectStore.endpointUrl,
       AWS_S3_BUCKET_NAME: c.objectStore.bucket,
-      // Browsers reach the store through the public https host.
-      MINIO_ENDPOINT_SSL: '1',
+      // USE_MINIO=1: Plane signs browser uploads and downloads for the public https host (the edge routes
+      // the bucket's path to the store); 0: for the store's own endpoint, which browsers reach directly.
+      ...(c.objectStore.servedThroughEdge ? { USE_MINIO: '1', MINIO_ENDPOINT_SSL: '1' } : { USE_MINIO: '0' }),
       FILE_SIZE_LIMIT: String(site.plane.fileSizeLimit),
       API_KEY_RATE_LIMIT: site.plane.apiKeyRateLimit,
       // Read once, when configure_instance first creates these settings; the provisioning Job keeps

@@ -138,6 +138,8 @@ describe('on a real control plane', { concurrency: 1 }, () => {
     const claims = (await cluster.core.listNamespacedPersistentVolumeClaim({ namespace: NAMESPACE })).items;
     assert.deepEqual(claims.map((c) => `${c.metadata?.name}:${c.status?.phase}`).sort(), [
       'data-plane-object-store-0:Bound', 'data-plane-postgres-0:Bound', 'data-plane-rabbitmq-0:Bound', 'data-plane-redis-0:Bound',
+      // local-path binds on first use: the backup volume waits for the first backup.
+      'plane-backup:Pending',
     ]);
   });
 
@@ -200,7 +202,7 @@ describe('on a real control plane', { concurrency: 1 }, () => {
     const claimIds = async () => new Map((await cluster.core.listNamespacedPersistentVolumeClaim({ namespace: NAMESPACE })).items
       .map((c) => [c.metadata?.name, `${c.metadata?.uid}/${c.spec?.volumeName}`]));
     const before = await claimIds();
-    assert.equal(before.size, 4);
+    assert.equal(before.size, 5, 'the four data volumes and the backup volume');
 
     const deletion = cluster.kubectl(['delete', '-f', DIST, '--wait=true', '--timeout=120s']);
     // The namespace guard refuses the one deletion that would take the volumes along.
