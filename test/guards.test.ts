@@ -11,7 +11,9 @@ import { cpuToMillicores, quantityToBytes } from '../lib/config/quantity';
 import { parseImageReference } from '../lib/config/primitives';
 import { AppDeployment } from '../lib/constructs/app-deployment';
 import { ComponentConfig } from '../lib/constructs/component-config';
+import { DeletionGuard } from '../lib/constructs/deletion-guard';
 import { SecretsBootstrap } from '../lib/constructs/secrets-bootstrap';
+import { Backups } from '../lib/data/backups';
 import { VersionedJob } from '../lib/constructs/versioned-job';
 import { Rabbitmq } from '../lib/data/rabbitmq';
 import { renderCaddyfile } from '../lib/edge/caddyfile';
@@ -80,6 +82,20 @@ describe('construct guards', () => {
       /key k of Secret plane-x is made two ways/);
   });
 
+  it('Backups refuses to keep no dump', () => {
+    const site = siteWith();
+    const postgres = { host: 'p', port: 5432, peer: { name: 'p', cidrs: [] }, database: 'plane', user: 'plane', password: { secretName: 's', key: 'k' }, secretKeys: [] };
+    const objectStore = { host: 'o', port: 3900, peer: { name: 'o', cidrs: [] }, endpointUrl: 'http://o:3900', servedThroughEdge: true, region: 'us-east-1', bucket: 'uploads', accessKeyId: { secretName: 's', key: 'a' }, secretAccessKey: { secretName: 's', key: 'b' }, secretKeys: [] };
+    assert.throws(() => new Backups(scope(), 'b', {
+      namespace: 'plane', labels, restoreLabels: labels, postgres, objectStore, postgresImage: 'x:1.0', rcloneImage: 'y:1.0',
+      schedule: site.backup.schedule, keep: 0, storage: '1Gi', storageClass: 'local-path', resources,
+    }), /keep must be a whole number of dumps, at least 1/);
+  });
+
+  it('DeletionGuard needs the namespace of the claims it keeps', () => {
+    assert.throws(() => new DeletionGuard(scope(), 'g', { name: 'keep', resource: 'persistentvolumeclaims', names: ['data'], message: 'm' }), /claims are kept in a namespace/);
+  });
+
   it('ComponentNetworkPolicy refuses a component no flow touches', () => {
     const component = { name: 'lonely', namespace: 'plane', podSelector: { a: 'b' } };
     assert.throws(() => new ComponentNetworkPolicy(scope(), 'p', { component, flows: [], labels: {} }), /no flow starts or ends at lonely/);
@@ -100,6 +116,8 @@ describe('renderer and helper guards', () => {
     const routes = options.routing.routes;
     assert.throws(() => renderCaddyfile({ ...options, routing: { ...options.routing, routes: routes.slice(0, -1) } }), /exactly one route without paths, last/);
     assert.throws(() => renderCaddyfile({ ...options, routing: { ...options.routing, routes: [...routes].reverse() } }), /exactly one route without paths, last/);
+    // The bucket routed while no store upstream is given (an external store is not served by the edge).
+    assert.throws(() => renderCaddyfile({ ...options, upstreams: { ...upstreams, objectStore: undefined } }), /sends requests to objectStore, which has no upstream/);
   });
 
   it('quantities and image references that are not', () => {
