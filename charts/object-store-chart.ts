@@ -2,9 +2,8 @@ import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
 import { SiteConfig } from '../lib/config/site-config';
 import { S3Connection } from '../lib/connections';
+import { inClusterProps } from '../lib/data/in-cluster';
 import { Garage } from '../lib/data/garage';
-import { toResourceRequirements } from '../lib/resources';
-import { imageVersion, objectName, workloadLabels } from '../lib/site';
 
 export interface ObjectStoreChartProps extends ChartProps {
   readonly site: SiteConfig;
@@ -38,15 +37,9 @@ export class ObjectStoreChart extends Chart {
       return;
     }
     this.connection = new Garage(this, 'garage', {
-      namespace: props.namespace,
-      name: objectName('object-store'),
-      labels: workloadLabels(site, 'object-store', 'data', imageVersion(site.images.objectStore)),
-      image: site.images.objectStore,
+      ...inClusterProps(site, props.namespace, 'object-store', site.images.objectStore, settings),
       bucket: site.plane.bucket,
       region: settings.region,
-      storage: settings.storage,
-      storageClass: site.kubernetes.storageClass,
-      resources: toResourceRequirements(settings.resources),
     }).connection;
   }
 }

@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { SiteConfig } from '../lib/config/site-config';
 import { PostgresConnection } from '../lib/connections';
 import { ExternalService } from '../lib/constructs/external-service';
+import { inClusterProps } from '../lib/data/in-cluster';
 import { Postgres } from '../lib/data/postgres';
 import { PostgresBootstrap } from '../lib/data/postgres-bootstrap';
 import { toResourceRequirements } from '../lib/resources';
@@ -54,13 +55,7 @@ export class PostgresChart extends Chart {
     }
     this.connection = new Postgres(this, 'postgres', {
       ...common,
-      namespace: props.namespace,
-      name,
-      labels: workloadLabels(site, 'postgres', 'data', imageVersion(site.images.postgres)),
-      image: site.images.postgres,
-      storage: settings.storage,
-      storageClass: site.kubernetes.storageClass,
-      resources: toResourceRequirements(settings.resources),
+      ...inClusterProps(site, props.namespace, 'postgres', site.images.postgres, settings),
     }).connection;
   }
 }

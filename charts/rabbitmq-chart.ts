@@ -2,9 +2,8 @@ import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
 import { SiteConfig } from '../lib/config/site-config';
 import { AmqpConnection } from '../lib/connections';
+import { inClusterProps } from '../lib/data/in-cluster';
 import { Rabbitmq } from '../lib/data/rabbitmq';
-import { toResourceRequirements } from '../lib/resources';
-import { imageVersion, objectName, workloadLabels } from '../lib/site';
 
 export interface RabbitmqChartProps extends ChartProps {
   readonly site: SiteConfig;
@@ -20,15 +19,9 @@ export class RabbitmqChart extends Chart {
     const { site } = props;
     const settings = site.data.rabbitmq;
     this.connection = new Rabbitmq(this, 'rabbitmq', {
-      namespace: props.namespace,
-      name: objectName('rabbitmq'),
-      labels: workloadLabels(site, 'rabbitmq', 'data', imageVersion(site.images.rabbitmq)),
-      image: site.images.rabbitmq,
+      ...inClusterProps(site, props.namespace, 'rabbitmq', site.images.rabbitmq, settings),
       user: settings.user,
       vhost: settings.vhost,
-      storage: settings.storage,
-      storageClass: site.kubernetes.storageClass,
-      resources: toResourceRequirements(settings.resources),
     }).connection;
   }
 }

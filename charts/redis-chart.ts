@@ -3,9 +3,9 @@ import { Construct } from 'constructs';
 import { SiteConfig } from '../lib/config/site-config';
 import { RedisConnection } from '../lib/connections';
 import { ExternalService } from '../lib/constructs/external-service';
+import { inClusterProps } from '../lib/data/in-cluster';
 import { Valkey } from '../lib/data/valkey';
-import { toResourceRequirements } from '../lib/resources';
-import { imageVersion, objectName, workloadLabels } from '../lib/site';
+import { objectName, workloadLabels } from '../lib/site';
 
 export interface RedisChartProps extends ChartProps {
   readonly site: SiteConfig;
@@ -39,15 +39,9 @@ export class RedisChart extends Chart {
       return;
     }
     this.connection = new Valkey(this, 'valkey', {
-      namespace: props.namespace,
-      name,
+      ...inClusterProps(site, props.namespace, 'redis', site.images.redis, settings),
       password,
-      labels: workloadLabels(site, 'redis', 'data', imageVersion(site.images.redis)),
-      image: site.images.redis,
-      maxMemory: settings.maxMemory,
-      storage: settings.storage,
-      storageClass: site.kubernetes.storageClass,
-      resources: toResourceRequirements(settings.resources),
+      maxMemory: settings.maxMemory as string,
     }).connection;
   }
 }

@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { find, Manifest, siteWith, synth } from './helpers';
+import { find, Manifest, siteWith, synth, useExternal } from './helpers';
 
 const EXTERNAL = { endpoint: 'https://s3.eu-west-3.example.org', credentialsSecret: 'plane-s3', cidrs: ['198.51.100.0/24'] };
-const manifests = synth(siteWith((s) => { s.data.objectStore.external = EXTERNAL; }));
+const manifests = synth(siteWith((s) => { useExternal(s, 'objectStore', EXTERNAL); }));
 const egressTo = (name: string) => (find(manifests, 'NetworkPolicy', name).spec.egress as Manifest[])
   .filter((r) => r.to.some((p: Manifest) => p.ipBlock?.cidr === '198.51.100.0/24')).map((r) => r.ports.map((p: Manifest) => p.port));
 
@@ -51,6 +51,6 @@ describe('external object store', () => {
   });
 
   it('refuses an endpoint that is not https', () => {
-    assert.throws(() => siteWith((s) => { s.data.objectStore.external = { ...EXTERNAL, endpoint: 'http://s3.example.org' }; }), /data\.objectStore\.external\.endpoint: expected the https:\/\/ URL/);
+    assert.throws(() => siteWith((s) => { useExternal(s, 'objectStore', { ...EXTERNAL, endpoint: 'http://s3.example.org' }); }), /data\.objectStore\.external\.endpoint: expected the https:\/\/ URL/);
   });
 });

@@ -14,6 +14,7 @@ import { ComponentConfig } from '../lib/constructs/component-config';
 import { DeletionGuard } from '../lib/constructs/deletion-guard';
 import { SecretsBootstrap } from '../lib/constructs/secrets-bootstrap';
 import { Backups } from '../lib/data/backups';
+import { inClusterProps } from '../lib/data/in-cluster';
 import { VersionedJob } from '../lib/constructs/versioned-job';
 import { Rabbitmq } from '../lib/data/rabbitmq';
 import { renderCaddyfile } from '../lib/edge/caddyfile';
@@ -72,8 +73,12 @@ describe('construct guards', () => {
   });
 
   it('Rabbitmq needs a memory limit to size its watermark', () => {
-    const noLimit = { requests: resources.requests, limits: { cpu: k8s.Quantity.fromString('100m') } };
+    const noLimit = { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '100m', memory: '' } };
     assert.throws(() => new Rabbitmq(scope(), 'r', { ...app, user: 'plane', vhost: 'plane', storage: '1Gi', storageClass: 'local-path', resources: noLimit }), /a memory limit is required/);
+  });
+
+  it('an in-cluster data service needs storage and resources', () => {
+    assert.throws(() => inClusterProps(siteWith(), 'plane', 'postgres', 'x:1.0', { storage: '1Gi' }), /postgres: an in-cluster data service needs storage and resources/);
   });
 
   it('SecretsBootstrap refuses a key made two ways', () => {

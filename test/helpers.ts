@@ -23,6 +23,12 @@ export function siteWith(change: (tree: Manifest) => void = () => undefined): Si
   return parseSiteConfig(stringify(tree));
 }
 
+/** Sets a data service to a server elsewhere, dropping what only its in-cluster form uses. */
+export function useExternal(tree: Manifest, service: 'postgres' | 'redis' | 'objectStore', external: Record<string, unknown>): void {
+  for (const field of ['storage', 'resources', 'maxMemory']) delete tree.data[service][field];
+  tree.data[service].external = external;
+}
+
 export function synth(site: SiteConfig = siteWith()): Manifest[] {
   return buildManifests(buildStack, site) as Manifest[];
 }

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadExpectedMatrix } from '../lib/network/expected-matrix';
 import { withDiagram } from '../lib/network/network-doc';
-import { Manifest, podTemplates, REPO_ROOT, siteWith, synth } from './helpers';
+import { Manifest, podTemplates, REPO_ROOT, siteWith, synth, useExternal } from './helpers';
 
 const manifests = synth();
 const policies = manifests.filter((m) => m.kind === 'NetworkPolicy');
@@ -98,8 +98,8 @@ describe('network policies', () => {
 
   it('with a shared PostgreSQL and Redis: no StatefulSet, a Service on an EndpointSlice, egress to that address and port only', () => {
     const external = synth(siteWith((s) => {
-      s.data.postgres.external = { address: '137.74.114.167', port: 5433 };
-      s.data.redis.external = { address: '137.74.114.167', port: 6380 };
+      useExternal(s, 'postgres', { address: '137.74.114.167', port: 5433 });
+      useExternal(s, 'redis', { address: '137.74.114.167', port: 6380 });
     }));
     assert.deepEqual(external.filter((m) => m.kind === 'StatefulSet').map((m) => m.metadata.name).sort(), ['plane-object-store', 'plane-rabbitmq']);
     for (const [name, port] of [['plane-postgres', 5433], ['plane-redis', 6380]] as const) {

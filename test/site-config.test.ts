@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { parseSiteConfig, SiteConfigError } from '../lib/config/load-site-config';
 import { PLANE_TAG_MAX_LENGTH } from '../lib/config/primitives';
-import { defaultSiteYaml, Manifest, synth } from './helpers';
+import { defaultSiteYaml, Manifest, synth, useExternal } from './helpers';
 
 /** The problems a site file is refused for; [] when it is accepted. */
 function problemsOf(content: string | Buffer): string[] {
@@ -105,14 +105,20 @@ describe('site file: refused values name the field and the fix', () => {
     ...[['0.0.0.0', 'unspecified'], ['127.0.0.1', 'loopback'], ['169.254.169.254', 'link-local'], ['224.0.0.1', 'multicast'], ['255.255.255.255', 'broadcast']]
       .map(([address, what]): Case => ({
         title: `external PostgreSQL on a ${what} address`,
-        change: (s) => { s.data.postgres.external = { address, port: 5432 }; },
+        change: (s) => { useExternal(s, 'postgres', { address, port: 5432 }); },
         expected: new RegExp(`^data\\.postgres\\.external\\.address: ${address.replace(/\./g, '\\.')} is (the|a) ${what}`),
       })),
-    { title: 'external Redis inside the pod CIDR', change: (s) => { s.data.redis.external = { address: '10.42.3.4', port: 6379 }; }, expected: /^data\.redis\.external\.address: 10\.42\.3\.4 is inside kubernetes\.podCidr/ },
-    { title: 'external Redis inside the service CIDR', change: (s) => { s.data.redis.external = { address: '10.43.0.20', port: 6379 }; }, expected: /^data\.redis\.external\.address: 10\.43\.0\.20 is inside kubernetes\.serviceCidr/ },
+    { title: 'external Redis inside the pod CIDR', change: (s) => { useExternal(s, 'redis', { address: '10.42.3.4', port: 6379 }); }, expected: /^data\.redis\.external\.address: 10\.42\.3\.4 is inside kubernetes\.podCidr/ },
+    { title: 'external Redis inside the service CIDR', change: (s) => { useExternal(s, 'redis', { address: '10.43.0.20', port: 6379 }); }, expected: /^data\.redis\.external\.address: 10\.43\.0\.20 is inside kubernetes\.serviceCidr/ },
     { title: 'VPN address that is the network address', change: (s) => { s.edge.vpnAddress = '100.64.0.0'; }, expected: /^edge\.vpnAddress: 100\.64\.0\.0 is the network address of 100\.64\.0\.0\/10/ },
     { title: 'VPN address that is the broadcast address', change: (s) => { s.edge.vpnAddress = '100.127.255.255'; }, expected: /^edge\.vpnAddress: 100\.127\.255\.255 is the broadcast address/ },
     { title: 'VPN address outside the VPN', change: (s) => { s.edge.vpnAddress = '137.74.114.167'; }, expected: /^edge\.vpnAddress: 137\.74\.114\.167 is not inside network\.vpnCidrs/ },
+  ]));
+
+  describe('data services: in the cluster or elsewhere, one explicit choice', () => refuses([
+    { title: 'external with the in-cluster volume left in', change: (s) => { s.data.postgres.external = { address: '137.74.114.167', port: 5432 }; }, expected: /^data\.postgres\.storage: not used with external \(the PostgreSQL is elsewhere\): remove it$/ },
+    { title: 'external Redis with its maxmemory left in', change: (s) => { s.data.redis.external = { address: '137.74.114.167', port: 6379 }; delete s.data.redis.storage; delete s.data.redis.resources; }, expected: /^data\.redis\.maxMemory: not used with external/ },
+    { title: 'in the cluster without a volume', change: (s) => { delete s.data.objectStore.storage; }, expected: /^data\.objectStore\.storage: missing: an in-cluster object store needs it \(or set external/ },
   ]));
 
   describe('5. values that end up in names or labels', () => refuses([
@@ -191,7 +197,7 @@ describe('site file: legitimate values are accepted and reach the manifests', ()
   });
 
   it('an external server on the VPS itself (its public address) or on the VPN', () => {
-    accepts((s) => { s.data.postgres.external = { address: '137.74.114.167', port: 5432 }; s.data.redis.external = { address: '100.64.0.5', port: 6379 }; });
+    accepts((s) => { useExternal(s, 'postgres', { address: '137.74.114.167', port: 5432 }); useExternal(s, 'redis', { address: '100.64.0.5', port: 6379 }); });
   });
 });
 

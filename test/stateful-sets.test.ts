@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Manifest, siteWith, synth } from './helpers';
+import { Manifest, siteWith, synth, useExternal } from './helpers';
 
 const manifests = synth();
 /** External PostgreSQL and Redis: fewer StatefulSets, and Services without a selector. */
 const external = synth(siteWith((s) => {
-  s.data.postgres.external = { address: '137.74.114.167', port: 5433 };
-  s.data.redis.external = { address: '137.74.114.167', port: 6380 };
+  useExternal(s, 'postgres', { address: '137.74.114.167', port: 5433 });
+  useExternal(s, 'redis', { address: '137.74.114.167', port: 6380 });
 }));
 
 const statefulSets = (all: Manifest[]) => all.filter((m) => m.kind === 'StatefulSet');

@@ -181,18 +181,21 @@ export const siteConfigSchema = z.strictObject({
     postgresBootstrap: z.strictObject({ resources }),
   }),
   data: z.strictObject({
-    postgres: z.strictObject({ database: dnsLabel, user: dnsLabel, external: externalPostgres.optional(), storage: bytes, resources }),
+    // Each data service is either in the cluster (its volume and resources) or a server elsewhere
+    // (`external`): one explicit choice, checked in inClusterOrExternal.
+    postgres: z.strictObject({ database: dnsLabel, user: dnsLabel, external: externalPostgres.optional(), storage: bytes.optional(), resources: resources.optional() })
+      .superRefine(inClusterOrExternal('PostgreSQL', ['storage', 'resources'])),
     redis: z.strictObject({
       external: externalServer.optional(),
-      storage: bytes,
-      maxMemory: z.string().regex(/^[1-9]\d{0,9}(kb|mb|gb)$/, 'expected a Redis memory size such as 128mb'),
-      resources,
-    }),
+      storage: bytes.optional(),
+      maxMemory: z.string().regex(/^[1-9]\d{0,9}(kb|mb|gb)$/, 'expected a Redis memory size such as 128mb').optional(),
+      resources: resources.optional(),
+    }).superRefine(inClusterOrExternal('Redis', ['storage', 'maxMemory', 'resources'])),
     rabbitmq: z.strictObject({ user: dnsLabel, vhost: dnsLabel, storage: bytes, resources }),
     objectStore: z.strictObject({
       region: dnsLabel,
-      storage: bytes,
-      resources,
+      storage: bytes.optional(),
+      resources: resources.optional(),
       /**
        * An S3 service elsewhere (a real S3, a Garage cluster), instead of the in-cluster Garage: the bucket
        * plane.bucket there, reached at `endpoint` by Plane and by the browsers (README, "Data").
@@ -204,7 +207,7 @@ export const siteConfigSchema = z.strictObject({
         /** The service's address ranges: the api, the worker and the backups reach them on 443 only. */
         cidrs: z.array(ipv4Cidr).min(1, 'expected the S3 service\'s address ranges'),
       }).optional(),
-    }),
+    }).superRefine(inClusterOrExternal('object store', ['storage', 'resources'])),
   }),
   backup: z.strictObject({
     /** Five-field cron schedule, UTC. */
@@ -241,6 +244,23 @@ export const siteConfigSchema = z.strictObject({
 });
 
 export type SiteConfig = z.infer<typeof siteConfigSchema>;
+
+/**
+ * In the cluster, a data service needs its volume and resources; with `external`, they would be unused,
+ * so they are refused: a stale field is noticed rather than silently ignored.
+ */
+function inClusterOrExternal(what: string, inClusterFields: readonly string[]) {
+  return (service: Record<string, unknown>, ctx: z.RefinementCtx): void => {
+    const external = service.external !== undefined;
+    for (const field of inClusterFields) {
+      if (external && service[field] !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [field], message: `not used with external (the ${what} is elsewhere): remove it` });
+      } else if (!external && service[field] === undefined) {
+        ctx.addIssue({ code: 'custom', path: [field], message: `missing: an in-cluster ${what} needs it (or set external to use a server elsewhere)` });
+      }
+    }
+  };
+}
 export type { ImageReference, ResourceSpec } from './primitives';
 export { parseImageReference } from './primitives';
 

@@ -2,7 +2,9 @@ import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { CONFIG_CHECKSUM_ANNOTATION } from '../checksum';
 import { serviceHost, ServiceEndpoint } from '../connections';
+import { ResourceSpec } from '../config/primitives';
 import { hardenedPodSpec, RunAs } from '../hardening';
+import { toResourceRequirements } from '../resources';
 import { WorkloadLabels } from '../labels';
 import { ProbeSet } from '../probes';
 import { ComponentConfig, ComponentConfigProps } from './component-config';
@@ -15,7 +17,7 @@ export interface DataStatefulSetProps extends Omit<ComponentConfigProps, 'name'>
   readonly name: string;
   readonly image: string;
   readonly runAs: RunAs;
-  readonly resources: k8s.ResourceRequirements;
+  readonly resources: ResourceSpec;
   readonly port: number;
   /** Name of the serving port, e.g. "postgres"; probes may refer to it. */
   readonly portName: string;
@@ -42,7 +44,8 @@ export interface DataServiceProps {
   /** Size of the persistent volume, e.g. "10Gi". */
   readonly storage: string;
   readonly storageClass: string;
-  readonly resources: k8s.ResourceRequirements;
+  /** Requests and limits as the site file writes them. */
+  readonly resources: ResourceSpec;
 }
 
 /** Name of the volume claim template; claims are "data-<name>-0". */
@@ -104,7 +107,7 @@ export class DataStatefulSet extends Construct {
               envFrom: config.envFrom,
               env: config.env,
               ports: [{ name: props.portName, containerPort: props.port, protocol: 'TCP' }],
-              resources: props.resources,
+              resources: toResourceRequirements(props.resources),
               ...props.probes,
               writablePaths: props.writablePaths,
               volumeMounts: [{ name: DATA_VOLUME_NAME, mountPath: props.dataPath }, ...config.volumeMounts],

@@ -25,8 +25,8 @@ export class Rabbitmq extends Construct {
     super(scope, id);
     const name = props.name ?? 'plane-rabbitmq';
     const password = { secretName: name, key: 'password' };
-    const memoryLimit = props.resources.limits?.memory?.value;
-    if (typeof memoryLimit !== 'string') throw new Error(`${name}: a memory limit is required to size RabbitMQ's watermark`);
+    const memoryLimit = props.resources.limits.memory;
+    if (!memoryLimit) throw new Error(`${name}: a memory limit is required to size RabbitMQ's watermark`);
     const watermarkMiB = Math.floor((quantityToBytes(memoryLimit) * WATERMARK_SHARE) / 1024 ** 2);
     const service = new DataStatefulSet(this, 'stateful-set', {
       namespace: props.namespace,

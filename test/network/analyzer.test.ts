@@ -16,7 +16,7 @@ import { SiteConfig } from '../../lib/config/site-config';
 import { synthesize } from '../../lib/synth';
 import { buildStack } from '../../main';
 import { CLUSTER_DNS, expandMatrix, loadExpectedMatrix } from '../../lib/network/expected-matrix';
-import { REPO_ROOT, siteWith } from '../helpers';
+import { REPO_ROOT, siteWith, useExternal } from '../helpers';
 
 const ANALYZER = path.join(process.env.PLANE_K3S_CACHE ?? path.join(os.homedir(), '.cache', 'plane-k3s'), 'go-tools', 'bin', 'netpolicy-v1.4.4');
 
@@ -187,8 +187,8 @@ describe('netpol-analyzer', () => {
   it('with shared PostgreSQL and Redis on the host, finds the same matrix, their address and port only', () => {
     const address = '137.74.114.167';
     const site = siteWith((s) => {
-      s.data.postgres.external = { address, port: 5432, adminSecret: 'shared-postgres-admin' };
-      s.data.redis.external = { address, port: 6379 };
+      useExternal(s, 'postgres', { address, port: 5432, adminSecret: 'shared-postgres-admin' });
+      useExternal(s, 'redis', { address, port: 6379 });
     });
     const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'plane-external-'));
     synthesize(buildStack, { site, outdir });

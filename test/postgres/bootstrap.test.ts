@@ -11,11 +11,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { find, Manifest, siteWith, synth } from '../helpers';
+import { find, Manifest, siteWith, synth, useExternal } from '../helpers';
 import { inlineCommand } from '../readme';
 import { PostgresServer } from './harness';
 
-const manifests = synth(siteWith((s) => { s.data.postgres.external = { address: '137.74.114.167', port: 5432, adminSecret: 'shared-postgres-admin' }; }));
+const manifests = synth(siteWith((s) => { useExternal(s, 'postgres', { address: '137.74.114.167', port: 5432, adminSecret: 'shared-postgres-admin' }); }));
 const script = find(manifests, 'ConfigMap', 'plane-postgres-bootstrap-files').data['bootstrap-postgres.sh'] as string;
 const jobEnv = find(manifests, 'ConfigMap', 'plane-postgres-bootstrap-env').data as Record<string, string>;
 
@@ -112,7 +112,7 @@ describe('shared PostgreSQL bootstrap in the manifests', () => {
     // The README's re-run command selects this Job by its label.
     const selector = /-l (\S+)/.exec(inlineCommand('### Data', 'kubectl -n plane delete job -l app.kubernetes.io/name=postgres-bootstrap'))?.[1];
     assert.equal(`app.kubernetes.io/name=${job.metadata.labels['app.kubernetes.io/name']}`, selector);
-    const without = synth(siteWith((s) => { s.data.postgres.external = { address: '137.74.114.167', port: 5432 }; }));
+    const without = synth(siteWith((s) => { useExternal(s, 'postgres', { address: '137.74.114.167', port: 5432 }); }));
     assert.equal(without.filter((m) => m.metadata.name.startsWith('plane-postgres-bootstrap')).length, 0);
     assert.equal(synth().filter((m) => m.metadata.name.startsWith('plane-postgres-bootstrap')).length, 0);
   });
