@@ -45,6 +45,18 @@ const STARTUP_SECONDS = {
   celery: 900,
 };
 
+/**
+ * Plane's wait_for_db returns without connecting: the migrator first waits until Plane's role can log
+ * in (a shared server's role is made by the postgres-bootstrap Job; an in-cluster server is starting),
+ * then runs Plane's own entrypoint.
+ */
+const MIGRATOR_COMMAND = ['/bin/sh', '-ec', [
+  'until python -c \'import os, psycopg; psycopg.connect(os.environ["DATABASE_URL"]).close()\' 2>/dev/null; do',
+  '  echo "migrator: waiting until the database lets Plane log in"; sleep 5',
+  'done',
+  'exec ./bin/docker-entrypoint-migrator.sh',
+].join('\n')];
+
 /** Waits for the database and the migrations, then replaces the shell (signals reach celery). */
 function celeryCommand(celeryArgs: string): string[] {
   return ['/bin/sh', '-ec', `python manage.py wait_for_db && python manage.py wait_for_migrations && exec celery ${celeryArgs}`];
@@ -174,7 +186,7 @@ export class PlaneChart extends Chart {
       version,
       labels: labels('migrator', 'backend'),
       resources: toResourceRequirements(components.migrator.resources),
-      command: ['./bin/docker-entrypoint-migrator.sh'],
+      command: MIGRATOR_COMMAND,
       writablePaths: [BACKEND_LOG_PATH],
     });
 

@@ -75,6 +75,12 @@ describe('beat-worker and migrator', () => {
     assert.match(upgraded.metadata.name, /^plane-migrator-v1-3-0-/);
   });
 
+  it('lets the migrator wait until Plane can log in to its database (Plane\'s wait_for_db does not connect), then run Plane\'s entrypoint', () => {
+    const [shell, flag, script] = componentTemplate(manifests, 'migrator').template.spec.containers[0].command;
+    assert.deepEqual([shell, flag], ['/bin/sh', '-ec']);
+    assert.match(script, /^until python -c 'import os, psycopg; psycopg\.connect\(os\.environ\["DATABASE_URL"\]\)\.close\(\)' 2>\/dev\/null; do\n.*sleep 5\ndone\nexec \.\/bin\/docker-entrypoint-migrator\.sh$/);
+  });
+
   it('keeps the migrator Job name when only Deployment settings change', () => {
     const job = componentTemplate(manifests, 'migrator').workload;
     const changed = componentTemplate(synth(siteWith((s) => { s.components.api.gunicornWorkers = 3; s.components.web.replicas = 2; })), 'migrator').workload;

@@ -106,7 +106,7 @@ describe('network policies', () => {
       const service = external.find((m) => m.kind === 'Service' && m.metadata.name === name);
       assert.equal(service?.spec.selector, undefined, `${name} Service must not select pods`);
       const slice = external.find((m) => m.kind === 'EndpointSlice' && m.metadata.labels['kubernetes.io/service-name'] === name);
-      assert.deepEqual(slice?.endpoints, [{ addresses: ['137.74.114.167'] }]);
+      assert.deepEqual(slice?.endpoints, [{ addresses: ['137.74.114.167'], conditions: { ready: true } }]);
       assert.equal(slice.ports[0].port, port);
     }
     const api = external.find((m) => m.kind === 'NetworkPolicy' && m.metadata.name === 'plane-api');

@@ -33,7 +33,9 @@ export class ExternalService extends Construct {
     new k8s.KubeEndpointSlice(this, 'endpoints', {
       metadata: { ...metadata, name: props.name, labels: { ...metadata.labels, 'kubernetes.io/service-name': service.name } },
       addressType: 'IPv4',
-      endpoints: [{ addresses: [props.address] }],
+      // Written as the API server stores it (conditions filled in): `kubectl apply` replaces the list as
+      // a whole, and one that differs from the stored one would make every apply report "configured".
+      endpoints: [{ addresses: [props.address], conditions: { ready: true } }],
       ports: [{ name: props.portName, port: props.port, protocol: 'TCP' }],
     });
     this.endpoint = {

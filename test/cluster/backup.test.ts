@@ -7,9 +7,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Manifest, REPO_ROOT } from '../helpers';
+import { synthesize } from '../../lib/synth';
+import { buildStack } from '../../main';
+import { Manifest, REPO_ROOT, siteWith, useExternal } from '../helpers';
 import { blockWith, inlineCommand } from '../readme';
-import { TestCluster } from './harness';
+import { scratchDir, TestCluster } from './harness';
 
 const NAMESPACE = 'plane';
 const WRITERS = ['plane-api', 'plane-worker', 'plane-beat-worker', 'plane-live'];
@@ -69,5 +71,22 @@ describe('backups on a real control plane', { concurrency: 1 }, () => {
     // The restore changed nothing the next apply would undo: no drift on the CronJob.
     const diff = cluster.kubectl(['diff', '-f', path.join(REPO_ROOT, 'dist', '0009-backup.k8s.yaml')]);
     assert.equal(diff.code, 0, diff.stdout);
+  });
+
+  it('with a shared PostgreSQL: the bootstrap Job is admitted under restricted, and a second apply changes nothing', async () => {
+    const outdir = path.join(scratchDir('plane-shared-pg-'), 'dist');
+    synthesize(buildStack, {
+      site: siteWith((s) => { useExternal(s, 'postgres', { address: '137.74.114.167', port: 5432, adminSecret: 'shared-postgres-admin' }); }),
+      outdir,
+    });
+    // The shared server replaces the in-cluster one: its StatefulSet goes, its claim stays (guarded data).
+    cluster.kubectlOk(['delete', 'statefulset', 'plane-postgres', '-n', NAMESPACE]);
+    const apply = cluster.kubectlOk(['apply', '-f', outdir]);
+    assert.doesNotMatch(apply.stderr, /warning|PodSecurity|violate/i, apply.stderr);
+    await cluster.waitUntilSettled(NAMESPACE);
+    const pods = (await cluster.core.listNamespacedPod({ namespace: NAMESPACE })).items.map((p) => p.metadata?.name ?? '');
+    assert.ok(pods.some((p) => p.startsWith('plane-postgres-bootstrap-')), `${pods}`);
+    const again = cluster.kubectlOk(['apply', '-f', outdir]).stdout.trim().split('\n');
+    assert.deepEqual(again.filter((l) => !l.endsWith(' unchanged')), []);
   });
 });
