@@ -180,6 +180,20 @@ describe('provisioning against Plane\'s real backend', { skip, concurrency: 1 },
     assert.doesNotMatch(result.output, /Traceback/);
   });
 
+  it('an unexpected database error is one line with any token masked, no traceback', () => {
+    const variable = agentTokenVariable('writer');
+    tokens[variable] = token();
+    // Fault injection: the token's insert fails as a unique-key violation would, quoting the row.
+    const inject = 'from django.db import IntegrityError; from plane.db.models import APIToken; '
+      + 'APIToken.objects.create = lambda **kw: (_ for _ in ()).throw(IntegrityError("duplicate key: Key (token)=(%s) already exists" % kw["token"])); ';
+    const result = provision(tokens, undefined, inject);
+    assert.equal(result.code, 1);
+    assert.match(result.output, /^provision failed: IntegrityError: duplicate key: Key \(token\)=\(plane_api_<hidden>\) already exists$/m);
+    assert.doesNotMatch(result.output, /Traceback|plane_api_[0-9a-f]{32}|<secret>/);
+    const fixed = provision(tokens);
+    assert.equal(fixed.code, 0, fixed.output);
+  });
+
   it('the worker\'s log shows no API token after the agents\' calls', { skip: WORKER_LOG ? false : 'PLANE_TEST_WORKER_LOG not set' }, async () => {
     for (const agent of spec.agents) await api(`/api/v1/workspaces/${spec.workspace.slug}/members/`, tokens[agentTokenVariable(agent.id)]);
     await new Promise((resolve) => setTimeout(resolve, 5000));

@@ -13,6 +13,7 @@ Job made. Tokens are written into Plane, never read out of it.
 """
 import json
 import os
+import re
 import sys
 import time
 import uuid
@@ -24,6 +25,7 @@ ROLES = {"Admin": 20, "Member": 15, "Guest": 5}
 TOKEN_LABEL_PREFIX = "plane-k3s:"
 ONBOARDING_DONE = {"profile_complete": True, "workspace_create": True, "workspace_invite": True, "workspace_join": True}
 INSTANCE_WAIT_SECONDS = int(os.environ.get("PLANE_K3S_INSTANCE_WAIT_SECONDS", "900"))
+TOKEN = re.compile(r"plane_api_[0-9a-f]{32}")
 
 
 class ProvisioningError(Exception):
@@ -226,5 +228,8 @@ def main():
         changes = provision(spec)
     except ProvisioningError as error:
         print(f"provision failed: {error}", file=sys.stderr)
+        sys.exit(1)
+    except Exception as error:  # noqa: BLE001  a database error can quote a row, a token in it: masked, no traceback
+        print(f"provision failed: {type(error).__name__}: {TOKEN.sub('plane_api_<hidden>', str(error))}", file=sys.stderr)
         sys.exit(1)
     print(f"provision: workspace {spec['workspace']['slug']}, admin and {len(spec['agents'])} agents converged; rows written: {changes}")
