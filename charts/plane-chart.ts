@@ -21,7 +21,8 @@ import {
 import { BEAT_ARGS, CELERY_HARNESS_ENV, celeryHarnessFiles, celeryProbes, workerArgs } from '../lib/plane/celery';
 import { connectionSecretKeys } from '../lib/plane/connection-secrets';
 import { backendEnv, liveEnv, PlaneConnections, PlaneSecrets } from '../lib/plane/plane-env';
-import { PROVISION_DIR, PROVISIONING_COMMAND, provisioningFiles, provisioningSecretEnv, USERS_FILE } from '../lib/plane/provisioning';
+import { PROVISIONING_COMMAND, provisioningFiles, provisioningSecretEnv, USERS_FILE } from '../lib/plane/provisioning';
+import { SCRIPTS_PATH } from '../lib/scripts';
 import { httpProbes } from '../lib/probes';
 import { toResourceRequirements } from '../lib/resources';
 import { objectName, planeImage, workloadLabels } from '../lib/site';
@@ -193,7 +194,7 @@ export class PlaneChart extends Chart {
     this.provisioning = new VersionedJob(this, 'provisioning', {
       ...backendProps,
       ...backend,
-      env: { ...backend.env, PYTHONPATH: PROVISION_DIR, PLANE_K3S_USERS_FILE: USERS_FILE },
+      env: { ...backend.env, PYTHONPATH: SCRIPTS_PATH, PLANE_K3S_USERS_FILE: USERS_FILE },
       secretEnv: { ...backend.secretEnv, ...provisioningSecretEnv(site) },
       files: provisioningFiles(site),
       baseName: objectName('provisioning'),

@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { SiteConfig } from '../lib/config/site-config';
 import { NeedsSecrets, SecretKeySource } from '../lib/connections';
 import { SecretsBootstrap } from '../lib/constructs/secrets-bootstrap';
+import { PART_OF } from '../lib/labels';
 import { BACKEND_USER, PLANE_IMAGES } from '../lib/plane/images';
 import { toResourceRequirements } from '../lib/resources';
 import { objectName, planeImage, workloadLabels } from '../lib/site';
@@ -37,7 +38,8 @@ export class SecretsChart extends Chart {
       resources: toResourceRequirements(site.components.secretsBootstrap.resources),
       version,
       secretKeys,
-      secretLabels: { 'app.kubernetes.io/part-of': labels.all['app.kubernetes.io/part-of'], 'app.kubernetes.io/instance': site.project.name, 'app.kubernetes.io/managed-by': 'plane-secrets' },
+      // The README's backup of the Secrets selects them by managed-by.
+      secretLabels: { 'app.kubernetes.io/part-of': PART_OF, 'app.kubernetes.io/instance': site.project.name, 'app.kubernetes.io/managed-by': 'plane-secrets' },
     });
   }
 }

@@ -65,8 +65,8 @@ export function buildManifests(build: StackBuilder, site: SiteConfig): Record<st
 function writeCharts(charts: readonly Chart[], outdir: string): void {
   fs.mkdirSync(outdir, { recursive: true });
   // A chart with nothing in it (the object store when it is external) writes no file.
-  charts.filter((chart) => chart.toJson().length > 0).forEach((chart, index) => {
-    Yaml.save(path.join(outdir, `${String(index).padStart(4, '0')}-${Names.toDnsLabel(chart)}.k8s.yaml`), Object.values(chart.toJson()));
+  charts.map((chart) => ({ chart, objects: chart.toJson() })).filter(({ objects }) => objects.length > 0).forEach(({ chart, objects }, index) => {
+    Yaml.save(path.join(outdir, `${String(index).padStart(4, '0')}-${Names.toDnsLabel(chart)}.k8s.yaml`), objects);
   });
 }
 

@@ -1,12 +1,10 @@
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { SecretKeySource } from '../connections';
 import { RunAs } from '../hardening';
 import { WorkloadLabels } from '../labels';
 import { PodPeer } from '../network/peers';
-import { findUpwards } from '../paths';
+import { mountedScripts, SCRIPTS_PATH } from '../scripts';
 import { VersionedJob } from './versioned-job';
 
 export interface SecretsBootstrapProps {
@@ -27,7 +25,6 @@ export interface SecretsBootstrapProps {
 }
 
 const SCRIPT = 'plane_k3s_secrets.py';
-const SCRIPT_DIR = '/opt/plane-k3s';
 const SPEC_FILE = '/etc/plane-k3s/secrets.json';
 
 /**
@@ -98,10 +95,10 @@ export class SecretsBootstrap extends Construct {
       rerunOnConfigChange: true,
       env: { PLANE_K3S_SPEC_FILE: SPEC_FILE },
       files: {
-        [`${SCRIPT_DIR}/${SCRIPT}`]: fs.readFileSync(findUpwards(__dirname, path.join('lib', 'plane', 'secrets', SCRIPT)), 'utf8'),
+        ...mountedScripts('lib/plane/secrets', [SCRIPT]),
         [SPEC_FILE]: `${JSON.stringify(spec, null, 2)}\n`,
       },
-      command: ['python3', `${SCRIPT_DIR}/${SCRIPT}`],
+      command: ['python3', `${SCRIPTS_PATH}/${SCRIPT}`],
       writablePaths: ['/tmp'],
     });
     this.peer = this.job.peer;

@@ -1,7 +1,5 @@
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { CONFIG_CHECKSUM_ANNOTATION } from '../checksum';
 import { PostgresConnection, S3Connection, SecretKeyRef } from '../connections';
 import { ComponentConfig } from '../constructs/component-config';
@@ -9,7 +7,8 @@ import { DeletionGuard } from '../constructs/deletion-guard';
 import { ContainerSpec, hardenedPodSpec, RunAs } from '../hardening';
 import { WorkloadLabels } from '../labels';
 import { PodPeer } from '../network/peers';
-import { findUpwards } from '../paths';
+import { POSTGRES_ALPINE_USER } from './postgres';
+import { mountedScripts, SCRIPTS_PATH } from '../scripts';
 
 /** An S3 bucket elsewhere that receives a copy of every backup (on one VPS a backup on its disk is not one). */
 export interface OffsiteTarget {
@@ -48,9 +47,8 @@ export interface BackupsProps {
 }
 
 /** The postgres image's user: the dump tools need no other; rclone runs as any user. */
-const BACKUP_USER: RunAs = { user: 70, group: 70 };
+const BACKUP_USER: RunAs = POSTGRES_ALPINE_USER;
 const BACKUP_DIR = '/backup';
-const SCRIPTS_DIR = '/opt/plane-k3s';
 const SCRIPTS = ['backup-postgres.sh', 'restore-postgres.sh'];
 
 /**
@@ -62,16 +60,12 @@ const SCRIPTS = ['backup-postgres.sh', 'restore-postgres.sh'];
 export class Backups extends Construct {
   readonly backupPeer: PodPeer;
   readonly restorePeer: PodPeer;
-  readonly claimName: string;
-  readonly cronJobName: string;
-  readonly restoreCronJobName: string;
 
   constructor(scope: Construct, id: string, props: BackupsProps) {
     super(scope, id);
     if (!Number.isInteger(props.keep) || props.keep < 1) throw new Error(`${props.name ?? 'plane-backup'}: keep must be a whole number of dumps, at least 1`);
     const name = props.name ?? 'plane-backup';
-    this.cronJobName = name;
-    this.restoreCronJobName = `${name}-restore`;
+    const restoreName = `${name}-restore`;
     const metadata = (objectName: string, labels: WorkloadLabels) => ({ name: objectName, namespace: props.namespace, labels: { ...labels.all } });
 
     // Its own volume: a backup on the database's volume would go with it.
@@ -83,7 +77,6 @@ export class Backups extends Construct {
         resources: { requests: { storage: k8s.Quantity.fromString(props.storage) } },
       },
     });
-    this.claimName = claim.name;
     // After the claim in dist/: `kubectl delete -f dist` reaches the claim while the guard still stands.
     new DeletionGuard(this, 'keep-volume', {
       name: `${name}-keep-volume`,
@@ -123,8 +116,7 @@ export class Backups extends Construct {
           RCLONE_CONFIG_OFFSITE_SECRET_ACCESS_KEY: offsiteKey(props.offsite, 'secret-access-key'),
         } : {}),
       },
-      files: Object.fromEntries(SCRIPTS.map((script) => [`${SCRIPTS_DIR}/${script}`,
-        fs.readFileSync(findUpwards(__dirname, path.join('lib', 'data', 'backup', script)), 'utf8')])),
+      files: mountedScripts('lib/data/backup', SCRIPTS),
     });
     const step = (stepName: string, image: string, command: string[]): ContainerSpec => ({
       name: stepName,
@@ -136,7 +128,7 @@ export class Backups extends Construct {
       writablePaths: ['/tmp'],
       volumeMounts: [mount, ...config.volumeMounts],
     });
-    const dump = step('dump-postgres', props.postgresImage, ['sh', `${SCRIPTS_DIR}/backup-postgres.sh`]);
+    const dump = step('dump-postgres', props.postgresImage, ['sh', `${SCRIPTS_PATH}/backup-postgres.sh`]);
     const mirror = step('mirror-uploads', props.rcloneImage, ['rclone', 'sync', `store:${props.objectStore.bucket}`, `${BACKUP_DIR}/uploads`]);
     const offsite = props.offsite
       ? step('copy-offsite', props.rcloneImage, ['rclone', 'copy', BACKUP_DIR, `offsite:${props.offsite.bucket}/${name}`])
@@ -179,12 +171,12 @@ export class Backups extends Construct {
     };
     cronJob(name, props.labels, steps, {});
     // Never scheduled: the template of a restore Job, created on purpose (README, "Backups").
-    cronJob(this.restoreCronJobName, props.restoreLabels, [
-      { ...step('restore-postgres', props.postgresImage, ['sh', `${SCRIPTS_DIR}/restore-postgres.sh`]) },
+    cronJob(restoreName, props.restoreLabels, [
+      { ...step('restore-postgres', props.postgresImage, ['sh', `${SCRIPTS_PATH}/restore-postgres.sh`]) },
     ], { suspend: true });
 
     this.backupPeer = { name, namespace: props.namespace, podSelector: { ...props.labels.selector } };
-    this.restorePeer = { name: this.restoreCronJobName, namespace: props.namespace, podSelector: { ...props.restoreLabels.selector } };
+    this.restorePeer = { name: restoreName, namespace: props.namespace, podSelector: { ...props.restoreLabels.selector } };
   }
 }
 

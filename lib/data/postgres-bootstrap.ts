@@ -1,12 +1,11 @@
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { PostgresConnection } from '../connections';
 import { VersionedJob } from '../constructs/versioned-job';
 import { WorkloadLabels } from '../labels';
 import { PodPeer } from '../network/peers';
-import { findUpwards } from '../paths';
+import { mountedScripts, SCRIPTS_PATH } from '../scripts';
+import { POSTGRES_ALPINE_USER } from './postgres';
 
 export interface PostgresBootstrapProps {
   readonly namespace: string;
@@ -23,9 +22,6 @@ export interface PostgresBootstrapProps {
 }
 
 const SCRIPT = 'bootstrap-postgres.sh';
-const SCRIPT_DIR = '/opt/plane-k3s';
-/** The postgres image's user; psql needs no other. */
-const POSTGRES_USER = { user: 70, group: 70 };
 
 /**
  * Plane's role and database on a shared PostgreSQL server (the seed's setup): a Job that creates them
@@ -47,7 +43,7 @@ export class PostgresBootstrap extends Construct {
       version: props.labels.all['app.kubernetes.io/version'],
       labels: props.labels,
       image: props.image,
-      runAs: POSTGRES_USER,
+      runAs: POSTGRES_ALPINE_USER,
       resources: props.resources,
       rerunOnConfigChange: true,
       env: {
@@ -61,8 +57,8 @@ export class PostgresBootstrap extends Construct {
         ADMIN_PASSWORD: admin('password'),
         PLANE_PASSWORD: connection.password,
       },
-      files: { [`${SCRIPT_DIR}/${SCRIPT}`]: fs.readFileSync(findUpwards(__dirname, path.join('lib', 'data', 'postgres', SCRIPT)), 'utf8') },
-      command: ['sh', `${SCRIPT_DIR}/${SCRIPT}`],
+      files: mountedScripts('lib/data/postgres', [SCRIPT]),
+      command: ['sh', `${SCRIPTS_PATH}/${SCRIPT}`],
       writablePaths: ['/tmp'],
     });
     this.peer = this.job.peer;

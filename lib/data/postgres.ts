@@ -13,8 +13,8 @@ export interface PostgresProps extends DataServiceProps {
   readonly password?: SecretKeyRef;
 }
 
-/** Alpine image's postgres user. */
-const POSTGRES_ALPINE_UID = 70;
+/** The alpine image's postgres user; also what its client tools run as in the backup and bootstrap Jobs. */
+export const POSTGRES_ALPINE_USER = { user: 70, group: 70 };
 const PORT = 5432;
 /** Mount the volume at the parent of PGDATA: postgres 18's entrypoint refuses a volume at .../data. */
 const VOLUME_PATH = '/var/lib/postgresql';
@@ -33,7 +33,7 @@ export class Postgres extends Construct {
       name,
       labels: props.labels,
       image: props.image,
-      runAs: { user: POSTGRES_ALPINE_UID, group: POSTGRES_ALPINE_UID },
+      runAs: POSTGRES_ALPINE_USER,
       resources: props.resources,
       port: PORT,
       portName: 'postgres',

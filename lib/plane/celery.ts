@@ -3,14 +3,10 @@
  * (lib/plane/celery/plane_k3s_celery.py: liveness file, webhook tasks, the API activity log task
  * dropped, task arguments kept out of the logs), mounted read-only from the component's ConfigMap.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { findUpwards } from '../paths';
+import { mountedScripts, SCRIPTS_PATH } from '../scripts';
 import { execProbes, ProbeSet } from '../probes';
 import { TMP_PATH } from './images';
 
-/** Where the harness modules are mounted; on PYTHONPATH. */
-export const CELERY_HARNESS_PATH = '/opt/plane-k3s';
 /** Touched from the worker's event loop and at each beat tick; the liveness probe checks its age. */
 export const CELERY_LIVENESS_FILE = `${TMP_PATH}/celery-alive`;
 export const CELERY_LIVENESS_PERIOD_SECONDS = 15;
@@ -23,14 +19,11 @@ const MODULES = ['plane_k3s_celery.py', 'plane_k3s_beat.py'];
 
 /** The harness modules by mount path, for the component's ConfigMap. */
 export function celeryHarnessFiles(): Record<string, string> {
-  return Object.fromEntries(MODULES.map((file) => [
-    `${CELERY_HARNESS_PATH}/${file}`,
-    fs.readFileSync(findUpwards(__dirname, path.join('lib', 'plane', 'celery', file)), 'utf8'),
-  ]));
+  return mountedScripts('lib/plane/celery', MODULES);
 }
 
 export const CELERY_HARNESS_ENV = {
-  PYTHONPATH: CELERY_HARNESS_PATH,
+  PYTHONPATH: SCRIPTS_PATH,
   CELERY_LIVENESS_FILE,
   CELERY_LIVENESS_PERIOD_SECONDS: String(CELERY_LIVENESS_PERIOD_SECONDS),
 };

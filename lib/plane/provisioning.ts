@@ -3,16 +3,13 @@
  * instance name, workspace, admin and agents with Plane's names, and the private-instance settings.
  * The Job gets it as users.json in its ConfigMap, and each token from its Secret.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { SiteConfig } from '../config/site-config';
 import { SecretKeyRef } from '../connections';
-import { findUpwards } from '../paths';
+import { mountedScripts } from '../scripts';
 import { adminApiKey, adminPassword, agentApiKey } from './connection-secrets';
 import { instanceSettings } from './plane-env';
 import { planeNames } from './users';
 
-export const PROVISION_DIR = '/opt/plane-k3s';
 export const PROVISION_MODULE = 'plane_k3s_provision';
 export const USERS_FILE = '/etc/plane-k3s/users.json';
 
@@ -61,9 +58,8 @@ export function provisioningSecretEnv(site: SiteConfig): Record<string, SecretKe
 }
 
 export function provisioningFiles(site: SiteConfig): Record<string, string> {
-  const module = `${PROVISION_MODULE}.py`;
   return {
-    [`${PROVISION_DIR}/${module}`]: fs.readFileSync(findUpwards(__dirname, path.join('lib', 'plane', 'provision', module)), 'utf8'),
+    ...mountedScripts('lib/plane/provision', [`${PROVISION_MODULE}.py`]),
     [USERS_FILE]: `${JSON.stringify(provisioningSpec(site), null, 2)}\n`,
   };
 }
