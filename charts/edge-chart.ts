@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { SiteConfig } from '../lib/config/site-config';
 import { Caddy } from '../lib/edge/caddy';
 import { renderCaddyfile } from '../lib/edge/caddyfile';
-import { allowedClientCidrs, DNS_API_TOKEN_ENV, DNS_API_TOKEN_KEY, siteCaddyfileOptions } from '../lib/edge/edge-site';
+import { DNS_API_TOKEN_ENV, DNS_API_TOKEN_KEY, networkClientCidrs, siteCaddyfileOptions } from '../lib/edge/edge-site';
 import { PlaneUpstreams } from '../lib/edge/plane-routes';
 import { toResourceRequirements } from '../lib/resources';
 import { imageVersion, workloadLabels } from '../lib/site';
@@ -33,7 +33,7 @@ export class EdgeChart extends Chart {
       caddyfile: renderCaddyfile(siteCaddyfileOptions(site, props.upstreams)),
       exposure: edge.exposure === 'hostPort'
         ? { kind: 'hostPort', hostIp: edge.vpnAddress, nodeName: site.vps.hostname }
-        : { kind: 'loadBalancer', sourceRanges: edge.vpnEnforce ? allowedClientCidrs(site) : undefined },
+        : { kind: 'loadBalancer', sourceRanges: edge.vpnEnforce ? networkClientCidrs(site) : undefined },
       tlsSecretName: tls.secretName,
       dataVolume: tls.storage ? { storage: tls.storage, storageClass: site.kubernetes.storageClass } : undefined,
       secretEnv: tls.acme

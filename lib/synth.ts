@@ -64,10 +64,13 @@ export function buildManifests(build: StackBuilder, site: SiteConfig): Record<st
  */
 function writeCharts(charts: readonly Chart[], outdir: string): void {
   fs.mkdirSync(outdir, { recursive: true });
-  // A chart with nothing in it (the object store when it is external) writes no file.
-  charts.map((chart) => ({ chart, objects: chart.toJson() })).filter(({ objects }) => objects.length > 0).forEach(({ chart, objects }, index) => {
-    Yaml.save(path.join(outdir, `${String(index).padStart(4, '0')}-${Names.toDnsLabel(chart)}.k8s.yaml`), objects);
-  });
+  for (const { file, objects } of chartFiles(charts)) Yaml.save(path.join(outdir, file), objects);
+}
+
+/** Each chart's file name in dist/ and its objects; a chart with nothing in it (an external object store) has no file. */
+export function chartFiles(charts: readonly Chart[]): { file: string; objects: Record<string, unknown>[] }[] {
+  return charts.map((chart) => ({ chart, objects: chart.toJson() })).filter(({ objects }) => objects.length > 0)
+    .map(({ chart, objects }, index) => ({ file: `${String(index).padStart(4, '0')}-${Names.toDnsLabel(chart)}.k8s.yaml`, objects }));
 }
 
 export function synthesize(build: StackBuilder, options: SynthOptions): SynthSummary {

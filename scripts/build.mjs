@@ -1,6 +1,7 @@
 // Compiles the TypeScript sources with esbuild; type checking is separate (`npm run typecheck`, part of
 // `npm test`) so that synth stays fast.
-//   node scripts/build.mjs               build/synth.js: bin/synth.ts bundled with its dependencies
+//   node scripts/build.mjs               build/synth.js (bin/synth.ts) and build/plane-k3s.js (ops/cli.ts),
+//                                        each bundled with its dependencies
 //   node scripts/build.mjs --with-tests  also build/**: every module on its own, for tests and the benchmark
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -9,8 +10,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const BUNDLE = path.join(ROOT, 'build', 'synth.js');
-const BUNDLE_DIGEST = `${BUNDLE}.sha256`;
-const SOURCE_DIRS = ['bin', 'charts', 'lib'];
+/** The operator's CLI (package.json "bin": scripts/plane-k3s.mjs runs it). */
+export const OPS_BUNDLE = path.join(ROOT, 'build', 'plane-k3s.js');
+const ENTRY_POINTS = { [BUNDLE]: 'bin/synth.ts', [OPS_BUNDLE]: 'ops/cli.ts' };
+const SOURCE_DIRS = ['bin', 'charts', 'lib', 'ops'];
 const SOURCE_FILES = ['main.ts', 'package-lock.json', 'scripts/build.mjs'];
 const common = { platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning', absWorkingDir: ROOT };
 
@@ -27,15 +30,16 @@ function sourcesDigest() {
 }
 
 /**
- * Bundles bin/synth.ts (one file loads ~0.2 s faster than hundreds of modules), unless the bundle is
+ * Bundles an entry point (one file loads ~0.2 s faster than hundreds of modules), unless the bundle is
  * already built from the same sources: esbuild then is not even loaded.
  */
-export async function ensureBundle() {
+export async function ensureBundle(bundle = BUNDLE) {
   const digest = sourcesDigest();
-  if (fs.existsSync(BUNDLE) && fs.existsSync(BUNDLE_DIGEST) && fs.readFileSync(BUNDLE_DIGEST, 'utf8') === digest) return;
+  const digestFile = `${bundle}.sha256`;
+  if (fs.existsSync(bundle) && fs.existsSync(digestFile) && fs.readFileSync(digestFile, 'utf8') === digest) return;
   const { build } = await import('esbuild');
-  await build({ ...common, entryPoints: ['bin/synth.ts'], bundle: true, outfile: BUNDLE });
-  fs.writeFileSync(BUNDLE_DIGEST, digest);
+  await build({ ...common, entryPoints: [ENTRY_POINTS[bundle]], bundle: true, outfile: bundle });
+  fs.writeFileSync(digestFile, digest);
 }
 
 /** Every module on its own, for the tests and the benchmark. */
@@ -43,12 +47,12 @@ export async function buildModules() {
   const { build } = await import('esbuild');
   await build({
     ...common,
-    entryPoints: ['main.ts', 'bin/**/*.ts', 'lib/**/*.ts', 'charts/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    entryPoints: ['main.ts', 'bin/**/*.ts', 'lib/**/*.ts', 'charts/**/*.ts', 'ops/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     outdir: 'build',
     outbase: '.',
   });
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await Promise.all([ensureBundle(), process.argv.includes('--with-tests') ? buildModules() : undefined]);
+  await Promise.all([ensureBundle(BUNDLE), ensureBundle(OPS_BUNDLE), process.argv.includes('--with-tests') ? buildModules() : undefined]);
 }

@@ -88,8 +88,8 @@ describe("Plane's routing (apps/proxy/Caddyfile.ce v1.2.2)", () => {
 });
 
 describe('VPN-only access', () => {
-  it('allows the VPN CIDRs and the pod CIDR, and answers 403 to everyone else, on both sites', () => {
-    assert.match(caddyfile, /\(vpn_only\) \{\n\t@outside_vpn not remote_ip 100\.64\.0\.0\/10 fd7a:115c:a1e0::\/48 10\.42\.0\.0\/16\n\trespond @outside_vpn ".*" 403\n\}/);
+  it('allows the VPN CIDRs, the pod CIDR and the pod\'s loopback (port-forward), and answers 403 to everyone else, on both sites', () => {
+    assert.match(caddyfile, /\(vpn_only\) \{\n\t@outside_vpn not remote_ip 100\.64\.0\.0\/10 fd7a:115c:a1e0::\/48 10\.42\.0\.0\/16 127\.0\.0\.1\/32 ::1\/128\n\trespond @outside_vpn ".*" 403\n\}/);
     assert.equal(importedNames(caddyfile).filter((n) => n === 'vpn_only').length, 2);
   });
 
@@ -101,7 +101,7 @@ describe('VPN-only access', () => {
 
   it('follows the site CIDRs', () => {
     const other = caddyfileOf(synth(siteWith((s) => { s.network.vpnCidrs = ['100.64.0.0/16']; s.kubernetes.podCidr = '10.52.0.0/16'; })));
-    assert.match(other, /not remote_ip 100\.64\.0\.0\/16 10\.52\.0\.0\/16\n/);
+    assert.match(other, /not remote_ip 100\.64\.0\.0\/16 10\.52\.0\.0\/16 127\.0\.0\.1\/32 ::1\/128\n/);
   });
 
   it('is switched off by vpnEnforce: false (no snippet, no import, no source ranges)', () => {

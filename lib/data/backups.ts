@@ -50,6 +50,8 @@ export interface BackupsProps {
 const BACKUP_USER: RunAs = POSTGRES_ALPINE_USER;
 const BACKUP_DIR = '/backup';
 const SCRIPTS = ['backup-postgres.sh', 'restore-postgres.sh'];
+/** What the restore Job restores: a dump's file name, `latest`, or `list` (print them, change nothing). */
+export const RESTORE_DUMP_ENV = 'RESTORE_DUMP';
 
 /**
  * Backups of Plane's data on their own volume: a CronJob dumps PostgreSQL (custom format, checked with
@@ -171,8 +173,10 @@ export class Backups extends Construct {
     };
     cronJob(name, props.labels, steps, {});
     // Never scheduled: the template of a restore Job, created on purpose (README, "Backups").
+    // RESTORE_DUMP is declared so a Job made from the template (kubectl set env, plane-k3s restore) sets it.
+    const restore = step('restore-postgres', props.postgresImage, ['sh', `${SCRIPTS_PATH}/restore-postgres.sh`]);
     cronJob(restoreName, props.restoreLabels, [
-      { ...step('restore-postgres', props.postgresImage, ['sh', `${SCRIPTS_PATH}/restore-postgres.sh`]) },
+      { ...restore, env: [...(restore.env ?? []), { name: RESTORE_DUMP_ENV, value: 'latest' }] },
     ], { suspend: true });
 
     this.backupPeer = { name, namespace: props.namespace, podSelector: { ...props.labels.selector } };

@@ -13,11 +13,24 @@ export const DNS_API_TOKEN_ENV = 'DNS_API_TOKEN';
 export const DNS_API_TOKEN_KEY = 'api-token';
 
 /**
- * Clients Caddy lets in: the VPN ranges and the pod CIDR (the k8s form of the seed's "internal
- * frontend network": in-cluster clients such as the api's S3 calls to the public host).
+ * Clients that may reach the edge from the network: the VPN ranges and the pod CIDR (the k8s form of
+ * the seed's "internal frontend network": in-cluster clients such as the api's S3 calls to the public
+ * host). A load balancer's source ranges.
  */
-export function allowedClientCidrs(site: SiteConfig): string[] {
+export function networkClientCidrs(site: SiteConfig): string[] {
   return [...site.network.vpnCidrs, site.kubernetes.podCidr];
+}
+
+/**
+ * The pod's own loopback: `kubectl port-forward` (and `plane-k3s verify`) connect from 127.0.0.1 inside
+ * Caddy's network namespace, which only the kubelet, on behalf of someone allowed pods/portforward in
+ * the edge namespace, can enter; host-port and load-balancer clients keep their own address.
+ */
+export const POD_LOOPBACK_CIDRS = ['127.0.0.1/32', '::1/128'] as const;
+
+/** Clients Caddy's vpn_only lets in: the network's and the pod's loopback. */
+export function allowedClientCidrs(site: SiteConfig): string[] {
+  return [...networkClientCidrs(site), ...POD_LOOPBACK_CIDRS];
 }
 
 /**

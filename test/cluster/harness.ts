@@ -24,10 +24,13 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.e
 }
 
 export class TestCluster {
-  /** Starts an empty cluster; stop() it in an `after` hook (also on failure). */
-  static start(): TestCluster {
+  /**
+   * Starts an empty cluster; stop() it in an `after` hook (also on failure). `kwokConfig`: files of
+   * kwok configuration (ClusterLogs, ClusterExec, ClusterPortForward) for what its node serves.
+   */
+  static start(kwokConfig: readonly string[] = []): TestCluster {
     const started = Date.now();
-    const up = run(path.join(CLUSTER_TOOLS, 'up.sh'), []);
+    const up = run(path.join(CLUSTER_TOOLS, 'up.sh'), [], { ...process.env, KWOK_EXTRA_CONFIG: kwokConfig.join(',') });
     if (up.code !== 0) throw new Error(`tools/cluster/up.sh failed (${up.code}):\n${up.stderr.slice(-4000)}`);
     const kubeconfig = /KUBECONFIG=(\S+)/.exec(up.stdout)?.[1];
     if (!kubeconfig) throw new Error(`tools/cluster/up.sh printed no KUBECONFIG:\n${up.stdout}`);

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SiteConfig } from '../../lib/config/site-config';
 import { CaddyfileOptions, CaddyTls, renderCaddyfile } from '../../lib/edge/caddyfile';
-import { siteCaddyfileOptions } from '../../lib/edge/edge-site';
+import { POD_LOOPBACK_CIDRS, siteCaddyfileOptions } from '../../lib/edge/edge-site';
 import { PlaneUpstreams, UpstreamName } from '../../lib/edge/plane-routes';
 import { appHost } from '../../lib/site';
 import { siteWith } from '../helpers';
@@ -119,7 +119,7 @@ describe('the generated Caddyfile in a real Caddy', { skip }, () => {
     assert.equal(formatted.output, fs.readFileSync(file, 'utf8'), 'caddy fmt would change the generated Caddyfile');
     const adapted = caddy(['adapt', '--config', file], edge.caddy.dir);
     assert.equal(adapted.code, 0, adapted.output);
-    const ranges = JSON.stringify({ remote_ip: { ranges: [...SITE.network.vpnCidrs, SITE.kubernetes.podCidr] } });
+    const ranges = JSON.stringify({ remote_ip: { ranges: [...SITE.network.vpnCidrs, SITE.kubernetes.podCidr, ...POD_LOOPBACK_CIDRS] } });
     assert.equal(adapted.output.split(ranges).length - 1, 2, 'the remote_ip check must be in the HTTP and the HTTPS site');
   });
 
@@ -202,6 +202,12 @@ describe('the generated Caddyfile in a real Caddy', { skip }, () => {
   it('lets in VPN clients (IPv4 and IPv6) and in-cluster pods', async () => {
     for (const from of [FROM.vpn, FROM.vpn6, FROM.pod]) {
       assert.equal(echoOf(await get(edge, '/api/v1/users/me/', from)).forwardedFor, from);
+    }
+  });
+
+  it('lets in the pod\'s loopback, where kubectl port-forward (plane-k3s verify) connects from', async () => {
+    for (const from of ['127.0.0.1', '::1']) {
+      assert.equal(echoOf(await get(edge, '/', from)).upstream, 'web', from);
     }
   });
 

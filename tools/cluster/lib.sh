@@ -21,6 +21,8 @@ ETCD_PEER_PORT="${ETCD_PEER_PORT:-12380}"
 APISERVER_PORT="${APISERVER_PORT:-16443}"
 KCM_PORT="${KCM_PORT:-16257}"
 SCHEDULER_PORT="${SCHEDULER_PORT:-16259}"
+# kwok's kubelet-like server: logs, exec and port-forward of the fake node's pods.
+KWOK_SERVER_PORT="${KWOK_SERVER_PORT:-16250}"
 
 # k3s defaults, so manifests see the same ranges as on the VPS.
 SERVICE_CIDR="${SERVICE_CIDR:-10.43.0.0/16}"

@@ -29,7 +29,7 @@ BIN="$("$CLUSTER_DIR/build.sh")"
 
 # A port already in use would make the health checks below talk to someone
 # else's server; fail clearly instead.
-for port in "$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$KCM_PORT" "$SCHEDULER_PORT"; do
+for port in "$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$KCM_PORT" "$SCHEDULER_PORT" "$KWOK_SERVER_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     log "127.0.0.1:$port is already in use; set the *_PORT variables (see README.md)"
     exit 1
@@ -100,6 +100,13 @@ sign kube-scheduler "/CN=system:kube-scheduler" "$client_ext"
 # kwok acts for the kubelet of a fake node (status, leases, pod deletion); the
 # Node authorizer would need one identity per node, so it uses masters rights.
 sign kwok "/O=system:masters/CN=kwok" "$client_ext"
+# kwok also serves the node's kubelet API (logs, exec, port-forward); the
+# apiserver reaches it with its own client certificate and checks it with the CA.
+sign kwok-serving "/CN=$NODE_NAME" "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=IP:127.0.0.1,DNS:$NODE_NAME"
+sign apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "$client_ext"
 
 # ServiceAccount token signing pair: the apiserver verifies/issues tokens, the
 # controller-manager signs legacy token Secrets with the private key.
@@ -197,6 +204,10 @@ run kube-apiserver "$BIN/kube-apiserver" \
   --enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,PodSecurity,DefaultStorageClass,DefaultTolerationSeconds,ResourceQuota,NodeRestriction \
   --allow-privileged=true \
   --endpoint-reconciler-type=none \
+  --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
+  --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
+  --kubelet-certificate-authority="$PKI/ca.crt" \
+  --kubelet-preferred-address-types=InternalIP \
   --profiling=false
 # The kubectl built with the server (same release) does the bootstrap.
 ADMIN=("$BIN/kubectl" --kubeconfig="$KUBECONFIG_OUT")
@@ -229,9 +240,16 @@ run kube-scheduler "$BIN/kube-scheduler" \
 # kwok manages only Nodes carrying the fake annotation; node heartbeats go
 # through Leases (as a real kubelet), so the node lifecycle controller keeps
 # the Node Ready and never evicts its pods.
+# KWOK_EXTRA_CONFIG: more kwok configuration files (comma-separated), e.g. the
+# ClusterLogs / ClusterExec / ClusterPortForward a test wants behind its pods.
+kwok_configs=("--config=$CLUSTER_DIR/stages.yaml")
+IFS=, read -r -a extra_configs <<< "${KWOK_EXTRA_CONFIG:-}"
+for f in "${extra_configs[@]}"; do kwok_configs+=("--config=$f"); done
 run kwok "$BIN/kwok" \
   --kubeconfig="$STATE_DIR/kwok.kubeconfig" \
-  --config="$CLUSTER_DIR/stages.yaml" \
+  "${kwok_configs[@]}" \
+  --server-address="127.0.0.1:$KWOK_SERVER_PORT" \
+  --tls-cert-file="$PKI/kwok-serving.crt" --tls-private-key-file="$PKI/kwok-serving.key" \
   --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
   --node-lease-duration-seconds=40 \
   --cidr=10.42.0.0/24
@@ -269,6 +287,8 @@ status:
   addresses:
   - {type: InternalIP, address: 127.0.0.1}
   - {type: Hostname, address: $NODE_NAME}
+  # The apiserver sends logs/exec/port-forward of this node's pods here (kwok).
+  daemonEndpoints: {kubeletEndpoint: {Port: $KWOK_SERVER_PORT}}
   capacity: {cpu: "4", memory: 8Gi, pods: "110", ephemeral-storage: 50Gi}
   allocatable: {cpu: "4", memory: 8Gi, pods: "110", ephemeral-storage: 50Gi}
   nodeInfo:

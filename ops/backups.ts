@@ -1,0 +1,118 @@
+/**
+ * `plane-k3s backup` and `restore`: Jobs made from the stack's own CronJobs (`plane-backup`, and the
+ * suspended `plane-backup-restore` template), waited for, their log's summary shown.
+ */
+import { RESTORE_DUMP_ENV } from '../lib/data/backups';
+import { OpsContext } from './context';
+import { jobFromCronJob, jobLog, runName, waitForJob } from './jobs';
+import { CheckResult, fail, pass, Step } from './report';
+import { mergePatch } from './secrets';
+
+export interface JobOptions {
+  readonly timeoutMs: number;
+}
+
+/** A Job from a CronJob template, waited for; its log lines starting with `prefix` are the evidence. */
+async function runFromCronJob(ctx: OpsContext, role: string, what: string, env: Record<string, string>, options: JobOptions,
+  progress: (m: string) => void, prefix: string): Promise<{ job: string; done: boolean; reason?: string; lines: string[] }> {
+  const ns = ctx.stack.namespace;
+  const manifest = ctx.stack.maybeByName('CronJob', role);
+  if (!manifest) throw new Error(`the site has no ${role} CronJob`);
+  const cron = await ctx.kube.maybe(() => ctx.kube.batch.readNamespacedCronJob({ name: manifest.metadata.name, namespace: ns }));
+  if (!cron) throw new Error(`CronJob ${ns}/${manifest.metadata.name} does not exist: kubectl apply -f dist`);
+  const job = runName(manifest.metadata.name, what);
+  await ctx.kube.batch.createNamespacedJob({ namespace: ns, body: jobFromCronJob(cron, job, env) });
+  const outcome = await waitForJob(ctx.kube, ns, job, options.timeoutMs, progress);
+  const lines = (await jobLog(ctx.kube, ns, job)).filter((l) => l.startsWith(prefix)).map((l) => ctx.redactor.apply(l));
+  return { job, done: outcome.done, reason: outcome.done ? undefined : outcome.reason, lines };
+}
+
+export function backupNowSteps(ctx: OpsContext, options: JobOptions): Step[] {
+  const ns = ctx.stack.namespace;
+  return [{
+    id: 'backup/now',
+    title: 'back up now (a Job from CronJob plane-backup)',
+    run: async (progress) => {
+      const run = await runFromCronJob(ctx, 'backup', 'now', {}, options, progress, 'backup:');
+      if (!run.done) return [fail('backup/now', `job/${run.job}: ${run.reason}${run.lines.length ? `; ${run.lines.join('; ')}` : ''}`, `kubectl -n ${ns} logs job/${run.job} --all-containers`)];
+      return [pass('backup/now', `job/${run.job} complete${run.lines.length ? `: ${run.lines.join('; ')}` : ''}`)];
+    },
+  }];
+}
+
+/** The dumps on the backup volume: the restore template with RESTORE_DUMP=list, which changes nothing. */
+export function backupListSteps(ctx: OpsContext, options: JobOptions): Step[] {
+  const ns = ctx.stack.namespace;
+  return [{
+    id: 'backup/list',
+    title: 'list the dumps (restore template, RESTORE_DUMP=list)',
+    run: async (progress) => {
+      const run = await runFromCronJob(ctx, 'restore', 'list', { [RESTORE_DUMP_ENV]: 'list' }, options, progress, 'restore:');
+      await ctx.kube.batch.deleteNamespacedJob({ name: run.job, namespace: ns, propagationPolicy: 'Background' }).catch(() => undefined);
+      if (!run.done) return [fail('backup/list', `job/${run.job}: ${run.reason}`, `kubectl -n ${ns} describe job ${run.job}`)];
+      const dumps = run.lines.map((l) => l.replace(/^restore:\s*/, ''));
+      return dumps.length
+        ? dumps.map((d, i) => pass(`backup/dump/${i + 1}`, d))
+        : [pass('backup/list', 'no dump on the backup volume yet (plane-k3s backup now)')];
+    },
+  }];
+}
+
+export interface RestoreOptions extends JobOptions {
+  /** A dump's file name, or `latest`. */
+  readonly dump: string;
+}
+
+/**
+ * Stops the Deployments that hold database connections (the restore refuses while any is connected),
+ * restores in one transaction, then gives them back the replicas of the manifests, failed or not (a
+ * failed restore leaves the database as it was).
+ */
+export function restoreSteps(ctx: OpsContext, options: RestoreOptions): Step[] {
+  const ns = ctx.stack.namespace;
+  const postgresSecret = ctx.stack.secretNames.find((n) => n.endsWith('-postgres'));
+  const clients = ctx.stack.manifests.filter((m) => m.kind === 'Deployment'
+    && JSON.stringify(m.spec.template.spec).includes(`"name":"${postgresSecret}"`));
+  const scale = async (name: string, replicas: number) => {
+    await ctx.kube.apps.patchNamespacedDeploymentScale({ name, namespace: ns, body: { spec: { replicas } } }, mergePatch());
+  };
+  let restored: CheckResult | undefined;
+  return [
+    {
+      id: 'restore/stop',
+      title: `stop Plane's database clients (${clients.map((c) => c.metadata.name).join(', ')})`,
+      run: async (progress) => {
+        for (const client of clients) await scale(client.metadata.name, 0);
+        const deadline = Date.now() + options.timeoutMs;
+        for (;;) {
+          const pods = (await Promise.all(clients.map((c) => ctx.kube.podsOf(ns, c.spec.selector.matchLabels)))).flat();
+          if (pods.length === 0) break;
+          if (Date.now() > deadline) throw new Error(`${pods.length} pods still running after ${options.timeoutMs / 1000} s`);
+          progress(`${pods.length} pods stopping`);
+          await new Promise((resolve) => setTimeout(resolve, 2000));
+        }
+        return [pass('restore/stop', `${clients.length} Deployments scaled to 0, their pods gone`)];
+      },
+    },
+    {
+      id: 'restore/run',
+      title: `restore ${options.dump}`,
+      run: async (progress) => {
+        const run = await runFromCronJob(ctx, 'restore', 'run', { [RESTORE_DUMP_ENV]: options.dump }, options, progress, 'restore:');
+        restored = run.done
+          ? pass('restore/run', `job/${run.job} complete: ${run.lines.join('; ') || 'restored'}`)
+          : fail('restore/run', `job/${run.job}: ${run.reason}${run.lines.length ? `; ${run.lines.join('; ')}` : ''}`,
+            `kubectl -n ${ns} logs job/${run.job}; the database is as it was before (one transaction)`);
+        return [restored];
+      },
+    },
+    {
+      id: 'restore/start',
+      title: 'start Plane again (the manifests\' replicas)',
+      run: async () => {
+        for (const client of clients) await scale(client.metadata.name, client.spec.replicas ?? 1);
+        return [pass('restore/start', `${clients.length} Deployments back to their replicas; check with plane-k3s verify`)];
+      },
+    },
+  ];
+}

@@ -1,0 +1,219 @@
+/**
+ * plane-k3s: the operator's commands for what kubectl cannot tell or do alone. Every command reads the
+ * site file (the same one `npm run synth` uses) for what the cluster should hold, and the kube context
+ * for where it is. Output: a report on stdout (`--json` for machines), progress on stderr; exit code 0
+ * when everything passed, 1 when something failed, 2 when the command could not run.
+ */
+import * as fs from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { SiteConfigError } from '../lib/config/load-site-config';
+import { SITE_CONFIG_ENV } from '../lib/synth';
+import { backupListSteps, backupNowSteps, restoreSteps } from './backups';
+import { OpsContext } from './context';
+import { describeKubeError, Kube } from './kube';
+import { emit, makeReport, runSteps, Step } from './report';
+import { connectionSteps, envVariable, listSteps, loadSteps, planLoad, planRotation, rotateSteps } from './secrets';
+import { smokeSteps } from './smoke';
+import { Stack } from './stack';
+import { verifySteps } from './verify';
+
+/** Thrown for a command that could not run (bad input, no cluster): one line, exit code 2. */
+class UsageError extends Error {}
+
+interface GlobalOptions {
+  readonly site?: string;
+  readonly kubeconfig?: string;
+  readonly context?: string;
+  readonly json: boolean;
+}
+
+function contextFrom(command: Command): OpsContext {
+  const options = command.optsWithGlobals<GlobalOptions>();
+  const stack = Stack.load(options.site || process.env[SITE_CONFIG_ENV] || undefined);
+  let kube: Kube;
+  try {
+    kube = new Kube({ kubeconfig: options.kubeconfig, context: options.context });
+  } catch (error) {
+    throw new UsageError(`kubeconfig: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return new OpsContext(kube, stack, options.json);
+}
+
+async function run(name: string, ctx: OpsContext, steps: Step[]): Promise<number> {
+  const results = await runSteps(steps, { json: ctx.json }, ctx.redactor);
+  return emit(makeReport(name, ctx.kube.contextName, results, ctx.redactor), { json: ctx.json });
+}
+
+const minutes = (value: string) => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--timeout: expected minutes > 0, got "${value}"`);
+  return n * 60_000;
+};
+
+const positive = (flag: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag}: expected a number > 0, got "${value}"`);
+  return n;
+};
+
+export function program(): Command {
+  const cli = new Command('plane-k3s')
+    .description('Check and operate the Plane stack of a site: verify, smoke, secrets, backup, restore')
+    .option('--site <file>', `the site file (default: $${SITE_CONFIG_ENV} or site/javisi.yaml)`)
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG or ~/.kube/config)')
+    .option('--context <name>', 'kube context (default: the current one)')
+    .option('--json', 'the report as JSON on stdout (no progress)', false)
+    .showHelpAfterError()
+    .exitOverride();
+  let exitCode = 0;
+  const action = (fn: (command: Command, ...args: any[]) => Promise<number>) => async (...args: any[]) => {
+    const command = args[args.length - 1] as Command;
+    exitCode = await fn(command, ...args.slice(0, -1));
+  };
+
+  cli.command('verify')
+    .description('the Definition of Done: workloads, Jobs, Secrets, api env, health (api, edge), members, tokens, sign-up, database, logs, backup')
+    .option('--backup-max-age <hours>', 'oldest acceptable successful backup', positive('--backup-max-age'), 26)
+    .option('--log-lines <n>', 'log lines read per api and worker pod', positive('--log-lines'), 50)
+    .addOption(new Option('--from-vpn', 'also check from this machine, on the VPN: 200 and the split-DNS answer').conflicts('fromOutside'))
+    .option('--from-outside', 'also check from this machine, outside the VPN: 403')
+    .action(action(async (command, options) => {
+      const ctx = contextFrom(command);
+      return run('verify', ctx, verifySteps(ctx, {
+        backupMaxAgeHours: options.backupMaxAge, logLines: options.logLines, fromVpn: !!options.fromVpn, fromOutside: !!options.fromOutside,
+      }));
+    }));
+
+  cli.command('smoke')
+    .description('the functional test: project VPAI, a work item assigned to builder, read back with builder\'s token')
+    .option('--project <identifier>', 'project identifier (created if absent)', 'VPAI')
+    .option('--assignee <agent>', 'agent id the work item is assigned to', 'builder')
+    .option('--keep', 'keep what this run created', false)
+    .action(action(async (command, options) => {
+      const ctx = contextFrom(command);
+      return run('smoke', ctx, smokeSteps(ctx, { project: options.project, assignee: options.assignee, keep: options.keep }));
+    }));
+
+  const secrets = cli.command('secrets').description('the stack\'s Secrets: list, load, rotate, connection (never a value on screen)');
+  secrets.command('list')
+    .description('which Secrets exist, with their keys (never their values)')
+    .action(action(async (command) => {
+      const ctx = contextFrom(command);
+      return run('secrets list', ctx, listSteps(ctx));
+    }));
+  secrets.command('load')
+    .description('create Secrets from a vault-style env file (- for stdin) before the first apply; existing Secrets are kept')
+    .argument('<file>', 'KEY=value lines, KEY as `plane-k3s secrets variables` prints them')
+    .action(action(async (command, file: string) => {
+      const ctx = contextFrom(command);
+      const content = file === '-' ? fs.readFileSync(0, 'utf8') : readFile(file);
+      let plan;
+      try {
+        plan = planLoad(ctx, content, file === '-' ? 'stdin' : file);
+      } catch (error) {
+        throw new UsageError(error instanceof Error ? error.message : String(error));
+      }
+      return run('secrets load', ctx, loadSteps(ctx, plan));
+    }));
+  secrets.command('variables')
+    .description('the variable names `secrets load` accepts, and the format of each')
+    .action(action(async (command) => {
+      const stack = Stack.load(command.optsWithGlobals<GlobalOptions>().site || process.env[SITE_CONFIG_ENV] || undefined);
+      for (const secret of stack.secrets) {
+        for (const [key, making] of Object.entries(secret.keys)) {
+          if ('generate' in making) process.stdout.write(`${envVariable(secret.name, key)}\t${secret.name} ${key} (${making.generate})\n`);
+        }
+      }
+      return 0;
+    }));
+  secrets.command('rotate')
+    .description('give one key a new value and apply it (restart or provisioning); the runbook says what it costs')
+    .argument('<secret>', 'e.g. plane-agent-builder, plane-app')
+    .option('--key <key>', 'which key (default: the token, or the only generated key)')
+    .option('--yes', 'do it (without: say what it would do)', false)
+    .option('--accept-settings-loss', 'needed for plane-app secret-key (Django SECRET_KEY)', false)
+    .option('--timeout <minutes>', 'wait for provisioning at most', minutes, 15 * 60_000)
+    .action(action(async (command, secret: string, options) => {
+      const ctx = contextFrom(command);
+      const rotateOptions = { secret, key: options.key, acceptSettingsLoss: options.acceptSettingsLoss, timeoutMs: options.timeout };
+      let rotation;
+      try {
+        rotation = planRotation(ctx, rotateOptions);
+      } catch (error) {
+        throw new UsageError(error instanceof Error ? error.message : String(error));
+      }
+      if (!options.yes) {
+        const then = [rotation.reprovision ? 'the provisioning Job runs again' : '', rotation.restart.length ? `restart ${rotation.restart.join(', ')}` : ''].filter(Boolean).join(', then ');
+        throw new UsageError(`would replace ${secret} ${rotation.key}${then ? `, then ${then}` : ''}; ${rotation.consequence}. Add --yes to do it`);
+      }
+      return run('secrets rotate', ctx, rotateSteps(ctx, rotateOptions, rotation));
+    }));
+  secrets.command('connection')
+    .description('write the connection (PLANE_API_KEY, PLANE_BASE_URL, PLANE_WORKSPACE_SLUG) of admin or an agent to a 0600 file')
+    .argument('<who>', 'admin or an agent id, e.g. builder')
+    .requiredOption('-o, --output <file>', 'the file to write (mode 0600)')
+    .option('--force', 'replace the file if it exists', false)
+    .action(action(async (command, who: string, options) => {
+      const ctx = contextFrom(command);
+      let steps;
+      try {
+        steps = connectionSteps(ctx, { who, output: options.output, force: options.force });
+      } catch (error) {
+        throw new UsageError(error instanceof Error ? error.message : String(error));
+      }
+      return run('secrets connection', ctx, steps);
+    }));
+
+  const backup = cli.command('backup').description('run a backup now, list the dumps');
+  backup.command('now')
+    .description('a Job from CronJob plane-backup, waited for')
+    .option('--timeout <minutes>', 'wait at most', minutes, 60 * 60_000)
+    .action(action(async (command, options) => {
+      const ctx = contextFrom(command);
+      return run('backup now', ctx, backupNowSteps(ctx, { timeoutMs: options.timeout }));
+    }));
+  backup.command('list')
+    .description('the dumps on the backup volume (the restore template with RESTORE_DUMP=list: changes nothing)')
+    .option('--timeout <minutes>', 'wait at most', minutes, 10 * 60_000)
+    .action(action(async (command, options) => {
+      const ctx = contextFrom(command);
+      return run('backup list', ctx, backupListSteps(ctx, { timeoutMs: options.timeout }));
+    }));
+
+  cli.command('restore')
+    .description('stop Plane\'s database clients, restore a dump (one transaction), start them again')
+    .argument('<dump>', 'a dump\'s file name (plane-k3s backup list) or latest')
+    .option('--yes', 'do it: the database is replaced by the dump', false)
+    .option('--timeout <minutes>', 'wait at most', minutes, 60 * 60_000)
+    .action(action(async (command, dump: string, options) => {
+      if (!/^(latest|plane-[0-9TZ]+\.dump)$/.test(dump)) throw new UsageError(`dump: expected latest or a name like plane-20261130T023000Z.dump (plane-k3s backup list), got "${dump}"`);
+      if (!options.yes) throw new UsageError(`restore replaces Plane's database with ${dump} and stops Plane meanwhile; add --yes to do it`);
+      const ctx = contextFrom(command);
+      return run('restore', ctx, restoreSteps(ctx, { dump, timeoutMs: options.timeout }));
+    }));
+
+  return Object.assign(cli, { exitCode: () => exitCode });
+}
+
+function readFile(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const cli = program() as Command & { exitCode: () => number };
+  try {
+    await cli.parseAsync(argv, { from: 'user' });
+    return cli.exitCode();
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    const message = error instanceof SiteConfigError
+      ? `site file ${error.file}: ${error.problems.join('; ')}`
+      : error instanceof UsageError ? error.message : describeKubeError(error);
+    process.stderr.write(`plane-k3s: ${message.split('\n')[0]}\n`);
+    return 2;
+  }
+}

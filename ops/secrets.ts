@@ -1,0 +1,296 @@
+/**
+ * `plane-k3s secrets`: which Secrets exist (names and keys, never values); load the operator's values
+ * from a vault-style env file before the first apply; rotate one on purpose; write an agent's
+ * connection to a file only its owner can read. No value is ever printed.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseEnv } from 'node:util';
+import * as k8s from '@kubernetes/client-node';
+import { OpsContext } from './context';
+import { describeKubeError } from './kube';
+import { rerunOfJob, runName, waitForJob } from './jobs';
+import { CheckResult, fail, pass, skip, Step } from './report';
+import { ExpectedSecret, podSpecs, providedSecrets } from './stack';
+
+/** The env-file variable of one key: `PLANE_POSTGRES__PASSWORD` for key `password` of `plane-postgres`. */
+export function envVariable(secret: string, key: string): string {
+  return `${secret}__${key}`.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
+}
+
+/** What a loaded value must look like, per generated format: the bootstrap's own shapes, or a URL-safe password. */
+const FORMATS: Record<string, { pattern: RegExp; says: string }> = {
+  hex16: { pattern: /^[A-Za-z0-9._~-]{16,}$/, says: 'at least 16 characters of A-Z a-z 0-9 . _ ~ - (it goes into URLs unescaped)' },
+  hex24: { pattern: /^[A-Za-z0-9._~-]{16,}$/, says: 'at least 16 characters of A-Z a-z 0-9 . _ ~ - (it goes into URLs unescaped)' },
+  hex32: { pattern: /^[0-9a-f]{64}$/, says: '64 lowercase hex characters (32 bytes: Garage and Django keys)' },
+  'garage-key-id': { pattern: /^GK[0-9a-f]{24}$/, says: 'GK and 24 lowercase hex characters (Garage\'s key id format)' },
+  'plane-api-token': { pattern: /^plane_api_[0-9a-f]{32}$/, says: 'plane_api_ and 32 lowercase hex characters (Plane\'s token format)' },
+};
+
+/** A fresh value in a generated format (as the bootstrap Job makes them). */
+export function generateValue(format: string): string {
+  switch (format) {
+    case 'hex16': return randomBytes(16).toString('hex');
+    case 'hex24': return randomBytes(24).toString('hex');
+    case 'hex32': return randomBytes(32).toString('hex');
+    case 'garage-key-id': return `GK${randomBytes(12).toString('hex')}`;
+    case 'plane-api-token': return `plane_api_${randomUUID().replace(/-/g, '')}`;
+    default: throw new Error(`unknown secret format ${format}`);
+  }
+}
+
+export function listSteps(ctx: OpsContext): Step[] {
+  return [{
+    id: 'secrets',
+    title: 'read Secrets (names and keys only)',
+    run: async () => {
+      const results: CheckResult[] = [];
+      const expected = [
+        ...ctx.stack.secrets.map((s) => ({ name: s.name, namespace: s.namespace, keys: Object.keys(s.keys), made: true })),
+        ...providedSecrets(ctx.stack).map((s) => ({ ...s, made: false })),
+      ];
+      for (const secret of expected) {
+        const live = await ctx.kube.maybe(() => ctx.kube.core.readNamespacedSecret({ name: secret.name, namespace: secret.namespace }));
+        const id = `${secret.namespace}/${secret.name}`;
+        if (!live) {
+          results.push(secret.made
+            ? skip(id, 'absent: the bootstrap Job makes it at the next kubectl apply -f dist (or load yours first: plane-k3s secrets load)')
+            : fail(id, 'absent: yours to create (README "Secrets")', 'see README "Secrets" and "The edge"'));
+          continue;
+        }
+        const keys = Object.keys(live.data ?? {}).sort();
+        const missing = secret.keys.filter((k) => !keys.includes(k));
+        const managed = live.metadata?.labels?.['app.kubernetes.io/managed-by'];
+        const created = live.metadata?.creationTimestamp ? new Date(live.metadata.creationTimestamp).toISOString() : '?';
+        const detail = `keys ${keys.join(', ') || 'none'}; created ${created}${managed ? `; managed-by ${managed}` : ''}`;
+        results.push(missing.length ? fail(id, `${detail}; missing ${missing.join(', ')}`, 'README "Secrets": rotation and recovery') : pass(id, detail));
+      }
+      return results;
+    },
+  }];
+}
+
+/** Parses and checks a whole env file against the stack's Secrets; throws one line naming the first problem. */
+export function planLoad(ctx: OpsContext, content: string, source: string): Map<ExpectedSecret, Record<string, string>> {
+  let variables: Record<string, string>;
+  try {
+    variables = parseEnv(content) as Record<string, string>;
+  } catch (error) {
+    throw new Error(`${source}: not an env file (${error instanceof Error ? error.message : String(error)})`);
+  }
+  const known = new Map<string, { secret: ExpectedSecret; key: string }>();
+  for (const secret of ctx.stack.secrets) {
+    for (const key of Object.keys(secret.keys)) known.set(envVariable(secret.name, key), { secret, key });
+  }
+  const plan = new Map<ExpectedSecret, Record<string, string>>();
+  for (const [variable, value] of Object.entries(variables)) {
+    const target = known.get(variable);
+    if (!target) {
+      const close = [...known.keys()].filter((k) => k.split('__')[0] === variable.split('__')[0]).slice(0, 4);
+      throw new Error(`${source}: ${variable} is not a key of the stack's Secrets${close.length ? `; that Secret's are ${close.join(', ')}` : ' (plane-k3s secrets load --help lists them)'}`);
+    }
+    const making = target.secret.keys[target.key];
+    if ('value' in making) throw new Error(`${source}: ${variable} is written from the site file, not loaded; remove it`);
+    const format = FORMATS[making.generate];
+    if (!format?.pattern.test(value)) throw new Error(`${source}: ${variable} must be ${format?.says ?? making.generate}`);
+    const values = plan.get(target.secret) ?? {};
+    values[target.key] = value;
+    plan.set(target.secret, values);
+  }
+  for (const [secret, values] of plan) {
+    const missing = Object.entries(secret.keys).filter(([key, making]) => 'generate' in making && values[key] === undefined).map(([key]) => envVariable(secret.name, key));
+    if (missing.length) throw new Error(`${source}: ${secret.name} needs all its keys or none; missing ${missing.join(', ')}`);
+    for (const [key, making] of Object.entries(secret.keys)) if ('value' in making) values[key] = making.value;
+  }
+  if (plan.size === 0) throw new Error(`${source}: no variable of the stack's Secrets (e.g. ${envVariable(ctx.stack.secrets[0].name, Object.keys(ctx.stack.secrets[0].keys)[0])})`);
+  return plan;
+}
+
+/** Creates each planned Secret that does not exist (POST: no value in any annotation); an existing one is kept. */
+export function loadSteps(ctx: OpsContext, plan: Map<ExpectedSecret, Record<string, string>>): Step[] {
+  for (const values of plan.values()) for (const value of Object.values(values)) ctx.redactor.add(value);
+  const ns = ctx.stack.namespace;
+  return [{
+    id: 'secrets/load',
+    title: `create the Secrets of the file in ${ns} (existing ones are kept)`,
+    fix: `create the namespace first: kubectl apply -f ${namespaceFile(ctx)}`,
+    run: async () => {
+      const namespace = await ctx.kube.maybe(() => ctx.kube.core.readNamespace({ name: ns }));
+      if (!namespace) return [fail('secrets/load', `namespace ${ns} does not exist`, `kubectl apply -f ${namespaceFile(ctx)} (the namespace alone), then load again`)];
+      const results: CheckResult[] = [];
+      for (const [secret, values] of plan) {
+        const id = `${ns}/${secret.name}`;
+        const live = await ctx.kube.maybe(() => ctx.kube.core.readNamespacedSecret({ name: secret.name, namespace: ns }));
+        if (live) {
+          const same = Object.entries(values).every(([k, v]) => live.data?.[k] === Buffer.from(v).toString('base64'));
+          results.push(skip(id, `exists: kept as it is${same ? ' (same values)' : ' (its values differ from the file: rotate on purpose, README "Secrets")'}`));
+          continue;
+        }
+        await ctx.kube.core.createNamespacedSecret({
+          namespace: ns,
+          body: { metadata: { name: secret.name, namespace: ns, labels: { ...secret.labels } }, type: 'Opaque', stringData: values },
+        });
+        results.push(pass(id, `created with keys ${Object.keys(values).sort().join(', ')}`));
+      }
+      return results;
+    },
+  }];
+}
+
+function namespaceFile(ctx: OpsContext): string {
+  return `dist/${ctx.stack.namespaceFile}`;
+}
+
+export interface RotateOptions {
+  readonly secret: string;
+  readonly key?: string;
+  /** Rotating Django's SECRET_KEY loses Plane's encrypted instance settings: asked for by name. */
+  readonly acceptSettingsLoss: boolean;
+  readonly timeoutMs: number;
+}
+
+/** What rotating each kind of key means, and whether this command does it. */
+interface Rotation {
+  readonly key: string;
+  readonly consequence: string;
+  /** Deployments to restart afterwards (their pods read the value at start). */
+  readonly restart: string[];
+  /** The provisioning Job writes the new token into Plane (and deactivates the old one). */
+  readonly reprovision: boolean;
+}
+
+export function planRotation(ctx: OpsContext, options: RotateOptions): Rotation {
+  const secret = ctx.stack.secret(options.secret);
+  if (!secret) throw new Error(`secret: ${options.secret} is not one of the stack's Secrets (${ctx.stack.secretNames.join(', ')})`);
+  const generated = Object.entries(secret.keys).filter(([, m]) => 'generate' in m).map(([k]) => k);
+  const key = options.key ?? (generated.length === 1 ? generated[0] : generated.includes('PLANE_API_KEY') ? 'PLANE_API_KEY' : undefined);
+  if (!key || !generated.includes(key)) throw new Error(`--key: ${secret.name} has the generated keys ${generated.join(', ')}; name one with --key`);
+  const readers = ctx.stack.manifests.filter((m) => m.kind === 'Deployment' && podSpecs([m], ctx.stack.namespace).some(({ spec }) => readsSecret(spec, secret.name)))
+    .map((m) => m.metadata.name);
+  const manual = (why: string) => new Error(`${secret.name} ${key}: ${why}; follow docs/runbook.md "Rotating a Secret"`);
+  if (key === 'PLANE_API_KEY') {
+    return { key, reprovision: true, restart: [], consequence: 'the old token stops working as soon as provisioning has run; agents outside the cluster need their new connection file (plane-k3s secrets connection), pods with envFrom a restart' };
+  }
+  if (secret.name.endsWith('-app') && key === 'secret-key') {
+    if (!options.acceptSettingsLoss) throw new Error(`${secret.name} secret-key is Django's SECRET_KEY: it encrypts Plane's instance settings (SMTP password, OAuth secrets), which then read as empty, and signs everyone out; add --accept-settings-loss to rotate it anyway`);
+    return { key, reprovision: false, restart: readers, consequence: 'everyone is signed out; instance settings set in god-mode (SMTP, OAuth) must be entered again' };
+  }
+  if (secret.name.endsWith('-app')) return { key, reprovision: false, restart: readers, consequence: 'open live-collaboration sessions reconnect' };
+  if (secret.name.endsWith('-admin')) throw manual('the initial password is used once; the admin changes it in Plane\'s profile');
+  throw manual('the server holds this value too and must change first');
+}
+
+function readsSecret(spec: any, name: string): boolean {
+  const containers = [...(spec.initContainers ?? []), ...spec.containers];
+  return containers.some((c: any) => (c.env ?? []).some((e: any) => e.valueFrom?.secretKeyRef?.name === name)
+    || (c.envFrom ?? []).some((f: any) => f.secretRef?.name === name))
+    || (spec.volumes ?? []).some((v: any) => v.secret?.secretName === name);
+}
+
+export function rotateSteps(ctx: OpsContext, options: RotateOptions, rotation: Rotation): Step[] {
+  const ns = ctx.stack.namespace;
+  const secret = ctx.stack.secret(options.secret) as ExpectedSecret;
+  const making = secret.keys[rotation.key] as { generate: string };
+  const steps: Step[] = [{
+    id: `rotate/${secret.name}`,
+    title: `new ${rotation.key} in ${secret.name}`,
+    run: async () => {
+      const live = await ctx.kube.maybe(() => ctx.kube.core.readNamespacedSecret({ name: secret.name, namespace: ns }));
+      if (!live) throw new Error(`Secret ${ns}/${secret.name} does not exist: nothing to rotate (kubectl apply -f dist makes it)`);
+      const value = generateValue(making.generate);
+      ctx.redactor.add(value);
+      // A replace with the read resourceVersion: a concurrent change makes it fail instead of being lost.
+      live.data = { ...live.data, [rotation.key]: Buffer.from(value).toString('base64') };
+      await ctx.kube.core.replaceNamespacedSecret({ name: secret.name, namespace: ns, body: live });
+      return [pass(`rotate/${secret.name}`, `${rotation.key} replaced; ${rotation.consequence}`)];
+    },
+  }];
+  if (rotation.reprovision) {
+    const provisioning = ctx.stack.byName('Job', 'provisioning').metadata.name;
+    steps.push({
+      id: 'rotate/provisioning',
+      title: 'write the new token into Plane (provisioning)',
+      fix: `kubectl -n ${ns} logs job/<the rotate Job>; the old token stays active until provisioning succeeds`,
+      run: async (progress) => {
+        const job = await ctx.kube.maybe(() => ctx.kube.batch.readNamespacedJob({ name: provisioning, namespace: ns }));
+        if (!job) throw new Error(`Job ${provisioning} does not exist: kubectl apply -f dist first`);
+        const name = runName(provisioning, 'rotate');
+        await ctx.kube.batch.createNamespacedJob({ namespace: ns, body: rerunOfJob(job, name) });
+        const outcome = await waitForJob(ctx.kube, ns, name, options.timeoutMs, progress);
+        return [outcome.done ? pass('rotate/provisioning', `job/${name} complete: Plane has the new token, the old one is inactive`)
+          : fail('rotate/provisioning', `job/${name}: ${outcome.reason}`, `kubectl -n ${ns} logs job/${name}`)];
+      },
+    });
+  }
+  for (const deployment of rotation.restart) {
+    steps.push({
+      id: `rotate/restart/${deployment}`,
+      title: `restart ${deployment}`,
+      run: async () => {
+        await restartDeployment(ctx, deployment);
+        return [pass(`rotate/restart/${deployment}`, 'rollout restarted (pods read the Secret at start)')];
+      },
+    });
+  }
+  return steps;
+}
+
+/** What `kubectl rollout restart` does: a new template annotation, so the Deployment rolls. */
+export async function restartDeployment(ctx: OpsContext, name: string): Promise<void> {
+  const patch = { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } } } } };
+  try {
+    await ctx.kube.apps.patchNamespacedDeployment({ name, namespace: ctx.stack.namespace, body: patch }, mergePatch());
+  } catch (error) {
+    throw new Error(`restart ${name}: ${describeKubeError(error)}`);
+  }
+}
+
+/** Request options for a JSON merge patch (@kubernetes/client-node sends JSON patch otherwise). */
+export function mergePatch() {
+  return k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+}
+
+export interface ConnectionOptions {
+  /** `admin` or an agent id. */
+  readonly who: string;
+  readonly output: string;
+  readonly force: boolean;
+}
+
+/** Writes the person's connection (PLANE_API_KEY, PLANE_BASE_URL, PLANE_WORKSPACE_SLUG) to a 0600 file. */
+export function connectionSteps(ctx: OpsContext, options: ConnectionOptions): Step[] {
+  const name = options.who === 'admin'
+    ? ctx.stack.secretNames.find((n) => n.endsWith('-admin'))
+    : ctx.stack.users.agents.some((a) => a.id === options.who) ? ctx.stack.secretNames.find((n) => n.endsWith(`-agent-${options.who}`)) : undefined;
+  if (!name) throw new Error(`connection: "${options.who}" is neither admin nor an agent of the site (${ctx.stack.users.agents.map((a) => a.id).join(', ')})`);
+  if (!options.force && fs.existsSync(options.output)) throw new Error(`${options.output} exists; add --force to replace it`);
+  return [{
+    id: `connection/${options.who}`,
+    title: `write ${options.who}'s connection to ${options.output}`,
+    run: async () => {
+      const values = await ctx.readSecret(name);
+      if (!values) throw new Error(`Secret ${ctx.stack.namespace}/${name} does not exist (kubectl apply -f dist makes it)`);
+      const keys = ['PLANE_API_KEY', 'PLANE_BASE_URL', 'PLANE_WORKSPACE_SLUG'];
+      const missing = keys.filter((k) => !values[k]);
+      if (missing.length) throw new Error(`Secret ${name} lacks ${missing.join(', ')}`);
+      writePrivateFile(options.output, keys.map((k) => `${k}=${values[k]}\n`).join(''), options.force);
+      return [pass(`connection/${options.who}`, `${path.resolve(options.output)} written (mode 0600): ${keys.join(', ')}`)];
+    },
+  }];
+}
+
+/** Creates the file readable by its owner only; an existing file is refused unless `force` (then replaced atomically). */
+export function writePrivateFile(file: string, content: string, force: boolean): void {
+  if (!force && fs.existsSync(file)) throw new Error(`${file} exists; add --force to replace it`);
+  const temporary = `${file}.${process.pid}.tmp`;
+  const fd = fs.openSync(temporary, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600);
+  try {
+    fs.writeSync(fd, content);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.chmodSync(temporary, 0o600);
+  fs.renameSync(temporary, file);
+}

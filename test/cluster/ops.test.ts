@@ -1,0 +1,463 @@
+/**
+ * The operator's CLI (ops/, `plane-k3s`) as the operator runs it (the package's bin, a kubeconfig),
+ * against the test control plane. kwok stands in for the kubelet of its node and serves, through the
+ * real API server, what the CLI asks of pods:
+ * - port-forward: the api pods' 8000 to Plane (below), PostgreSQL's 5432 to a real PostgreSQL 18 whose
+ *   user `plane` has the password loaded into the cluster's Secret, Caddy's 8443 to a real Caddy running
+ *   the site's Caddyfile in front of that Plane;
+ * - logs: real Plane log lines, and the real output of the backup and restore scripts run on that
+ *   PostgreSQL;
+ * - exec: the api container's environment (the names the manifest declares).
+ *
+ * Plane: the real v1.2.2 backend when PLANE_TEST_MANAGE and PLANE_TEST_BASE_URL name one (as for
+ * `npm run test:plane`; PLANE_TEST_API_LOG and PLANE_TEST_WORKER_LOG its log files, the worker running
+ * lib/plane/celery's harness as the manifest does; PLANE_TEST_WORKER_ERROR_LOG a log of Plane's default
+ * worker, which logs an ERROR for every API request). With PLANE_TEST_RECORD=1 its answers and logs are
+ * recorded to test/cluster/fixtures/. Otherwise (CI) the answers recorded from it are replayed, in the
+ * same order. No token is ever in a fixture or an output.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { stringify } from 'yaml';
+import { renderCaddyfile } from '../../lib/edge/caddyfile';
+import { siteCaddyfileOptions } from '../../lib/edge/edge-site';
+import { PlaneUpstreams, UpstreamName } from '../../lib/edge/plane-routes';
+import { agentTokenVariable } from '../../lib/plane/provisioning';
+import { envVariable, generateValue } from '../../ops/secrets';
+import { Stack } from '../../ops/stack';
+import { REPO_ROOT } from '../helpers';
+import { freePort, makeCertificate, RunningCaddy, startCaddy, startStubs, Stubs } from '../edge/harness';
+import { PostgresServer } from '../postgres/harness';
+import { scratchDir, TestCluster } from './harness';
+import { Callers, criLog, Exchange, FIXTURE_FILE, logTail, maskTokens, PlaneFixture, PlaneSide, readFixture, recordingProxy, replayServer } from './plane-fixture';
+
+const MANAGE = process.env.PLANE_TEST_MANAGE;
+const BASE_URL = process.env.PLANE_TEST_BASE_URL?.replace(/\/$/, '');
+const REAL = Boolean(MANAGE && BASE_URL);
+const RECORD = REAL && process.env.PLANE_TEST_RECORD === '1';
+const stack = Stack.load();
+const NS = stack.namespace;
+const DIST = path.join(REPO_ROOT, 'dist');
+const BIN = path.join(REPO_ROOT, 'scripts', 'plane-k3s.mjs');
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+interface JsonReport {
+  command: string;
+  context: string;
+  ok: boolean;
+  summary: { pass: number; fail: number; skip: number };
+  checks: { id: string; status: 'pass' | 'fail' | 'skip'; detail: string; fix?: string }[];
+}
+
+/** Runs a script with sh, env added; async so this process keeps serving Plane's side meanwhile. */
+function runAsync(command: string, args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d; });
+    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** The last ERROR line of Plane's default worker (the unregistered-task error, with a token in it: masked). */
+function workerErrorLines(): string[] {
+  const file = process.env.PLANE_TEST_WORKER_ERROR_LOG;
+  assert.ok(file, 'PLANE_TEST_WORKER_ERROR_LOG: a log of Plane\'s default worker');
+  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => /"levelname": "ERROR"/.test(l)).slice(-1).map(maskTokens);
+}
+
+describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrency: 1 }, () => {
+  const work = scratchDir('plane-ops-');
+  const outputs: string[] = [];
+  const secretValues: string[] = [];
+  const tokens = new Map<string, string>(); // caller → token
+  let cluster: TestCluster;
+  let pg: PostgresServer;
+  let plane: PlaneSide;
+  let stubs: Stubs;
+  let caddy: RunningCaddy;
+  let fixture: PlaneFixture | undefined;
+  const logFile = (name: string) => path.join(work, `${name}.log`);
+  const callers = (): Callers => new Map([...tokens.entries()].map(([caller, token]) => [token, caller]));
+
+  /** The CLI, as `npx plane-k3s` runs it, with the test cluster's kubeconfig. */
+  async function cli(args: string[], input?: string): Promise<Run> {
+    const result = await runAsync(process.execPath, [BIN, '--kubeconfig', cluster.kubeconfig, ...args], { ...process.env, SITE_CONFIG: '' }, input);
+    outputs.push(result.stdout, result.stderr);
+    return result;
+  }
+
+  async function cliJson(args: string[]): Promise<{ code: number; report: JsonReport }> {
+    const result = await cli(['--json', ...args]);
+    assert.equal(result.stderr, '', 'with --json nothing but the report is written');
+    return { code: result.code, report: JSON.parse(result.stdout) };
+  }
+
+  const check = (report: JsonReport, id: string) => {
+    const found = report.checks.find((c) => c.id === id);
+    assert.ok(found, `no check ${id} in ${report.checks.map((c) => c.id).join(', ')}`);
+    return found;
+  };
+
+  /** Every check passed or was skipped, but those listed. */
+  const failuresOf = (report: JsonReport) => report.checks.filter((c) => c.status === 'fail').map((c) => `${c.id}: ${c.detail}`);
+
+  /** Provisions the real backend with the tokens of the cluster's Secrets (what the provisioning Job does there). */
+  async function provisionRealPlane(): Promise<void> {
+    const usersFile = path.join(work, 'users.json');
+    fs.writeFileSync(usersFile, JSON.stringify(stack.users));
+    const env: NodeJS.ProcessEnv = { ...process.env, PYTHONPATH: path.join(REPO_ROOT, 'lib', 'plane', 'provision'), PLANE_K3S_USERS_FILE: usersFile };
+    const secret = async (name: string) => Object.fromEntries(Object.entries((await cluster.core.readNamespacedSecret({ name, namespace: NS })).data ?? {})
+      .map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+    const admin = await secret('plane-admin');
+    env.PLANE_ADMIN_PASSWORD = admin.password;
+    env.PLANE_ADMIN_API_KEY = admin.PLANE_API_KEY;
+    for (const agent of stack.users.agents) env[agentTokenVariable(agent.id)] = (await secret(`plane-agent-${agent.id}`)).PLANE_API_KEY;
+    const result = await runAsync(MANAGE as string, ['shell', '--command', 'import plane_k3s_provision; plane_k3s_provision.main()'], env);
+    assert.equal(result.code, 0, `provisioning the real backend failed: ${result.stderr.slice(-300)}`);
+  }
+
+  before(async () => {
+    // A real PostgreSQL with Plane's user, and real output of the backup and restore scripts on it.
+    pg = await PostgresServer.start('plane', 'plane');
+    pg.sql('plane', 'CREATE TABLE projects (id int primary key, name text); INSERT INTO projects VALUES (1, \'VPAI\')');
+    const scripts = path.join(REPO_ROOT, 'lib', 'data', 'backup');
+    const backupDir = path.join(work, 'backups');
+    fs.mkdirSync(backupDir);
+    const script = (name: string, extra: Record<string, string>) => runAsync('sh', [path.join(scripts, name)], pg.env({ BACKUP_DIR: backupDir, BACKUP_KEEP: '3', ...extra }));
+    const backupRun = await script('backup-postgres.sh', {});
+    assert.equal(backupRun.code, 0, backupRun.stderr);
+    fs.writeFileSync(logFile('dump-postgres'), criLog(backupRun.stdout.split('\n').filter(Boolean)));
+    const listRun = await script('restore-postgres.sh', { RESTORE_DUMP: 'list' });
+    assert.equal(listRun.code, 0, listRun.stderr);
+    fs.writeFileSync(logFile('restore-postgres'), criLog(listRun.stdout.split('\n').filter(Boolean)));
+    const restoreRun = await script('restore-postgres.sh', { RESTORE_DUMP: 'latest' });
+    assert.equal(restoreRun.code, 0, restoreRun.stderr);
+    fs.writeFileSync(logFile('restore-run'), criLog(restoreRun.stdout.split('\n').filter(Boolean)));
+    fs.writeFileSync(logFile('empty'), '');
+
+    // Every generated value of the stack's Secrets, in the env file `secrets load` reads.
+    const lines: string[] = [];
+    for (const secret of stack.secrets) {
+      for (const [key, making] of Object.entries(secret.keys)) {
+        if (!('generate' in making)) continue;
+        const value = secret.name === 'plane-postgres' ? pg.password : generateValue(making.generate);
+        secretValues.push(value);
+        lines.push(`${envVariable(secret.name, key)}=${value}`);
+        if (key === 'PLANE_API_KEY') tokens.set(secret.name === 'plane-admin' ? 'admin' : `agent:${secret.name.replace('plane-agent-', '')}`, value);
+      }
+    }
+    fs.writeFileSync(path.join(work, 'vault.env'), `# from the vault\n${lines.join('\n')}\n`, { mode: 0o600 });
+
+    // Plane: the real backend through a recording proxy, or the recording.
+    if (REAL) plane = await recordingProxy(BASE_URL as string, callers);
+    else {
+      fixture = readFixture();
+      plane = await replayServer(fixture, callers);
+    }
+    const apiLog = REAL ? logTail(process.env.PLANE_TEST_API_LOG as string, 50) : (fixture as PlaneFixture).logs.api;
+    const workerLog = REAL ? logTail(process.env.PLANE_TEST_WORKER_LOG as string, 50) : (fixture as PlaneFixture).logs.worker;
+    fs.writeFileSync(logFile('plane-api'), criLog(apiLog));
+    fs.writeFileSync(logFile('plane-worker'), criLog(workerLog));
+
+    // A real Caddy with the site's Caddyfile: the api upstream is Plane, the others stubs.
+    const names: UpstreamName[] = ['web', 'space', 'admin', 'live', 'api', 'objectStore'];
+    stubs = await startStubs(names);
+    const upstreams = Object.fromEntries(names.map((n) => [n, { host: '127.0.0.1', port: n === 'api' ? plane.port : stubs.ports[n] }])) as unknown as PlaneUpstreams;
+    const caddyDir = scratchDir('plane-ops-caddy-');
+    const certificate = makeCertificate(caddyDir, stack.appHost);
+    const ports = { http: await freePort(), https: await freePort(), health: await freePort() };
+    caddy = await startCaddy(renderCaddyfile({
+      ...siteCaddyfileOptions(stack.site, upstreams), ports, bind: ['127.0.0.1'], tls: { mode: 'files', certFile: certificate.certFile, keyFile: certificate.keyFile },
+    }), caddyDir, ports.health);
+
+    // What kwok's node serves for the pods.
+    const api = stack.byName('Deployment', 'api').spec.template.spec.containers[0];
+    const caddyPort = stack.byName('Deployment', 'caddy').spec.template.spec.containers[0].ports.find((p: { name: string }) => p.name === 'https').containerPort;
+    const apiEnv = [...(api.env ?? []).map((e: { name: string }) => e.name),
+      ...(api.envFrom ?? []).flatMap((f: { configMapRef?: { name: string } }) => Object.keys(stack.manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.name === f.configMapRef?.name)?.data ?? {}))];
+    const kwokConfig = [
+      { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'ClusterPortForward', metadata: { name: 'plane' }, spec: { forwards: [
+        { ports: [stack.apiService.port], target: { address: '127.0.0.1', port: plane.port } },
+        { ports: [5432], target: { address: '127.0.0.1', port: pg.port } },
+        { ports: [caddyPort], target: { address: '127.0.0.1', port: ports.https } },
+      ] } },
+      { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'ClusterLogs', metadata: { name: 'plane' }, spec: { logs: [
+        ...['plane-api', 'plane-worker', 'dump-postgres', 'restore-postgres'].map((c) => ({ containers: [c], logsFile: logFile(c) })),
+        { containers: [], logsFile: logFile('empty') },
+      ] } },
+      { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'ClusterExec', metadata: { name: 'plane' }, spec: { execs: [
+        { containers: [api.name], local: { workDir: work, envs: apiEnv.map((name: string) => ({ name, value: 'set' })) } },
+      ] } },
+    ];
+    const kwokFile = path.join(work, 'kwok.yaml');
+    fs.writeFileSync(kwokFile, kwokConfig.map((d) => stringify(d)).join('---\n'));
+    cluster = TestCluster.start([kwokFile]);
+  });
+
+  after(async () => {
+    cluster?.stop();
+    await caddy?.stop();
+    await stubs?.close();
+    await plane?.close();
+    pg?.stop();
+    if (RECORD && plane) {
+      const workerLog = process.env.PLANE_TEST_WORKER_LOG as string;
+      const recorded: PlaneFixture = {
+        recorded: { plane: 'v1.2.2 (makeplane/plane tag v1.2.2, backend run from source)', at: new Date().toISOString(), how: 'PLANE_TEST_RECORD=1 npm run test:cluster with PLANE_TEST_MANAGE/BASE_URL (test/cluster/ops.test.ts)' },
+        exchanges: plane.exchanges,
+        logs: { api: logTail(process.env.PLANE_TEST_API_LOG as string, 50), worker: logTail(workerLog, 50), workerWithError: workerErrorLines() },
+      };
+      fs.mkdirSync(path.dirname(FIXTURE_FILE), { recursive: true });
+      fs.writeFileSync(FIXTURE_FILE, `${JSON.stringify(recorded, null, 1)}\n`);
+    }
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it(`runs against ${REAL ? `the real Plane backend at ${BASE_URL}${RECORD ? ', recording' : ''}` : 'the answers recorded from the real Plane backend'}`, () => {
+    if (!REAL) assert.match((fixture as PlaneFixture).recorded.plane, /^v1\.2\.2/);
+  });
+
+  it('secrets load before the namespace exists: fails with the file to apply, creates nothing', async () => {
+    const { code, report } = await cliJson(['secrets', 'load', path.join(work, 'vault.env')]);
+    assert.equal(code, 1);
+    const load = check(report, 'secrets/load');
+    assert.equal(load.status, 'fail');
+    assert.match(load.fix ?? '', new RegExp(`kubectl apply -f dist/${stack.namespaceFile}`));
+    assert.ok(fs.existsSync(path.join(DIST, stack.namespaceFile)), `${stack.namespaceFile} is a file of dist/`);
+  });
+
+  it('secrets load refuses a bad file in one line, exit 2, before touching the cluster', async () => {
+    const typo = path.join(work, 'typo.env');
+    fs.writeFileSync(typo, 'PLANE_POSTGRES__PASSWROD=0123456789abcdef0123\n');
+    const unknown = await cli(['secrets', 'load', typo]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /^plane-k3s: .*PLANE_POSTGRES__PASSWROD is not a key of the stack's Secrets; that Secret's are PLANE_POSTGRES__PASSWORD\n$/);
+    fs.writeFileSync(typo, 'PLANE_REDIS__PASSWORD=p@ss:word/with#url%chars\n');
+    const unsafe = await cli(['secrets', 'load', typo]);
+    assert.equal(unsafe.code, 2);
+    assert.match(unsafe.stderr, /PLANE_REDIS__PASSWORD must be at least 16 characters of A-Z a-z 0-9/);
+    assert.doesNotMatch(unsafe.stderr, /p@ss/, 'the value is not echoed');
+    fs.writeFileSync(typo, `PLANE_OBJECT_STORE__ACCESS_KEY_ID=GK${'a'.repeat(24)}\n`);
+    const partial = await cli(['secrets', 'load', typo]);
+    assert.equal(partial.code, 2);
+    assert.match(partial.stderr, /plane-object-store needs all its keys or none; missing PLANE_OBJECT_STORE__RPC_SECRET, PLANE_OBJECT_STORE__SECRET_ACCESS_KEY/);
+  });
+
+  it('secrets load creates every Secret of the file after the namespace, and keeps them on a second load', async () => {
+    cluster.kubectlOk(['apply', '-f', path.join(DIST, stack.namespaceFile)]);
+    const first = await cliJson(['secrets', 'load', path.join(work, 'vault.env')]);
+    assert.equal(first.code, 0, failuresOf(first.report).join('\n'));
+    assert.deepEqual(first.report.checks.map((c) => c.status), stack.secrets.map(() => 'pass'));
+    const stored = await cluster.core.readNamespacedSecret({ name: 'plane-postgres', namespace: NS });
+    assert.equal(Buffer.from(stored.data?.password ?? '', 'base64').toString(), pg.password);
+    assert.equal(stored.metadata?.labels?.['app.kubernetes.io/managed-by'], 'plane-secrets', 'labelled like the bootstrap\'s, so the README\'s backup command takes them');
+    assert.equal(stored.metadata?.annotations?.['kubectl.kubernetes.io/last-applied-configuration'], undefined);
+    // From stdin, as `ansible-vault view vault.env | plane-k3s secrets load -`.
+    const again = await cli(['--json', 'secrets', 'load', '-'], fs.readFileSync(path.join(work, 'vault.env'), 'utf8'));
+    assert.equal(again.code, 0);
+    const report = JSON.parse(again.stdout) as JsonReport;
+    assert.ok(report.checks.every((c) => c.status === 'skip' && /exists: kept as it is \(same values\)/.test(c.detail)), again.stdout);
+  });
+
+  it('deploys as the README says (TLS Secret, kubectl apply -f dist) and settles', async () => {
+    const certificate = makeCertificate(work, stack.appHost);
+    cluster.kubectlOk(['apply', '-f', path.join(DIST, '0001-edge-namespace.k8s.yaml')]);
+    cluster.kubectlOk(['-n', stack.edgeNamespace, 'create', 'secret', 'tls', 'plane-edge-tls', `--cert=${certificate.certFile}`, `--key=${certificate.keyFile}`]);
+    cluster.kubectlOk(['apply', '-f', DIST]);
+    await cluster.waitUntilSettled(NS);
+    await cluster.waitUntilSettled(stack.edgeNamespace);
+    if (REAL) await provisionRealPlane();
+  });
+
+  it('secrets list: every Secret with its keys, no value', async () => {
+    const { code, report } = await cliJson(['secrets', 'list']);
+    assert.equal(code, 0, failuresOf(report).join('\n'));
+    assert.equal(check(report, `${stack.edgeNamespace}/plane-edge-tls`).status, 'pass');
+    assert.match(check(report, `${NS}/plane-admin`).detail, /^keys PLANE_API_KEY, PLANE_BASE_URL, PLANE_WORKSPACE_SLUG, password; created .*; managed-by plane-secrets$/);
+  });
+
+  it('verify before any backup: every check passes but the backup, which fails with its fix; exit 1', async () => {
+    const { code, report } = await cliJson(['verify']);
+    assert.equal(code, 1);
+    assert.deepEqual(failuresOf(report).map((f) => f.split(':')[0]), ['backup'], failuresOf(report).join('\n'));
+    assert.equal(check(report, 'backup').fix, 'plane-k3s backup now');
+    for (const w of stack.workloads) assert.equal(check(report, `workload/${w.name}`).status, 'pass');
+    for (const job of ['migrator', 'secrets-bootstrap', 'provisioning']) assert.match(check(report, `job/${job}`).detail, /complete/);
+    for (const s of stack.secrets) assert.equal(check(report, `secret/${s.name}`).status, 'pass');
+    assert.match(check(report, 'api-env').detail, /variables set in plane-api-.*DATABASE_URL/);
+    assert.equal(check(report, 'health/api').detail, 'GET / → 200 {"status": "OK"}');
+    assert.match(check(report, 'health/edge').detail, new RegExp(`https://${stack.appHost}/ → 200 through ${stack.edgeNamespace}/plane-caddy-`));
+    assert.match(check(report, 'health/edge/api/instances').detail, / → 200 /);
+    assert.match(check(report, 'workspace').detail, /the admin and 10 agents are members \(2 Admin, 9 other\)/);
+    for (const agent of stack.users.agents) assert.equal(check(report, `token/${agent.id}`).detail, `users/me → 200 as ${agent.email}`);
+    assert.match(check(report, 'signup').detail, /sign-up closed, workspace creation disabled, setup done, version v1\.2\.2/);
+    assert.match(check(report, 'database').detail, /^logged in as plane to plane through plane\/plane-postgres-0:5432 \(\d+ tables\)$/);
+    assert.match(check(report, 'logs/api').detail, /50 lines, no error or traceback/);
+    assert.equal(check(report, 'network').status, 'skip');
+  });
+
+  it('backup now: a Job from the CronJob, its real log line, and then verify passes (exit 0)', async () => {
+    const { code, report } = await cliJson(['backup', 'now']);
+    assert.equal(code, 0, failuresOf(report).join('\n'));
+    assert.match(check(report, 'backup/now').detail, /^job\/plane-backup-now-\d{14} complete: backup: plane-\d{8}T\d{6}Z\.dump, \d+ bytes, \d+ entries; 1 dumps kept/);
+    const job = (await cluster.batch.listNamespacedJob({ namespace: NS, labelSelector: 'app.kubernetes.io/name=backup' })).items[0];
+    assert.equal(job.metadata?.ownerReferences?.[0]?.name, 'plane-backup', 'owned by the CronJob, as kubectl create job --from makes it');
+    // The CronJob controller takes the manual run as the last successful one.
+    for (let i = 0; i < 30; i += 1) {
+      const cron = await cluster.batch.readNamespacedCronJob({ name: 'plane-backup', namespace: NS });
+      if (cron.status?.lastSuccessfulTime) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const verify = await cliJson(['verify']);
+    assert.equal(verify.code, 0, failuresOf(verify.report).join('\n'));
+    assert.match(check(verify.report, 'backup').detail, /^last successful backup \d+ min ago/);
+    assert.equal(verify.report.ok, true);
+    assert.deepEqual(Object.keys(verify.report).sort(), ['checks', 'command', 'context', 'ok', 'summary']);
+    assert.equal(verify.report.context, 'plane-test');
+  });
+
+  it('verify in text: a line per check, the fix under a failure, a summary; progress on stderr', async () => {
+    const result = await cli(['verify']);
+    assert.equal(result.code, 0);
+    assert.match(result.stdout, /^PASS {2}workload\/plane-api +1\/1 available, plane-backend:v1\.2\.2$/m);
+    assert.match(result.stdout, /^SKIP {2}network +not asked/m);
+    assert.match(result.stdout, /^verify \(context plane-test\): \d+ passed, 0 failed, 1 skipped\n$/m);
+    assert.match(result.stderr, /workloads available on the site's images/);
+  });
+
+  it('a worker error in the last 50 lines fails verify with the line, tokens masked', async () => {
+    const worker = REAL ? logTail(process.env.PLANE_TEST_WORKER_LOG as string, 50) : (fixture as PlaneFixture).logs.worker;
+    const withError = REAL ? workerErrorLines() : (fixture as PlaneFixture).logs.workerWithError;
+    assert.ok(withError.length > 0, 'a real worker error line (Received unregistered task, from Plane\'s default worker)');
+    fs.writeFileSync(logFile('plane-worker'), criLog([...worker.slice(-10), ...withError]));
+    try {
+      const { code, report } = await cliJson(['verify']);
+      assert.equal(code, 1);
+      const logs = check(report, 'logs/worker');
+      assert.equal(logs.status, 'fail');
+      assert.match(logs.detail, /1 of 11 lines: .*Received unregistered task/);
+      assert.doesNotMatch(logs.detail, /plane_api_[0-9a-f]{8}/, 'a token in a log line is masked');
+      assert.match(logs.fix ?? '', /kubectl -n plane logs plane-worker-\S+ -c plane-worker --tail=50/);
+    } finally {
+      fs.writeFileSync(logFile('plane-worker'), criLog(worker));
+    }
+  });
+
+  it('smoke: project VPAI, a work item assigned to builder read back with builder\'s token, cleaned up', async () => {
+    const { code, report } = await cliJson(['smoke']);
+    assert.equal(code, 0, failuresOf(report).join('\n'));
+    assert.match(check(report, 'smoke/connect').detail, /builder is builder@agents\.javisi\.local/);
+    assert.match(check(report, 'smoke/project').detail, /^VPAI created \(/);
+    assert.match(check(report, 'smoke/member').detail, /builder added as Member/);
+    assert.match(check(report, 'smoke/work-item').detail, /^VPAI-1 created, assigned to builder$/);
+    assert.match(check(report, 'smoke/read-back').detail, /^VPAI-1 read by builder \(200\), assigned to it$/);
+    assert.equal(check(report, 'smoke/cleanup').detail, 'deleted VPAI-1 and project VPAI');
+  });
+
+  it('secrets connection: the agent\'s connection in a 0600 file, never on screen; an existing file is kept', async () => {
+    const file = path.join(work, 'builder.env');
+    const { code, report } = await cliJson(['secrets', 'connection', 'builder', '--output', file]);
+    assert.equal(code, 0, failuresOf(report).join('\n'));
+    assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+    assert.equal(fs.readFileSync(file, 'utf8'), `PLANE_API_KEY=${tokens.get('agent:builder')}\nPLANE_BASE_URL=${stack.appUrl}\nPLANE_WORKSPACE_SLUG=${stack.users.workspace.slug}\n`);
+    const again = await cli(['secrets', 'connection', 'builder', '--output', file]);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /exists; add --force to replace it/);
+    const nobody = await cli(['secrets', 'connection', 'c3po', '--output', path.join(work, 'x.env')]);
+    assert.equal(nobody.code, 2);
+    assert.match(nobody.stderr, /"c3po" is neither admin nor an agent of the site/);
+  });
+
+  it('secrets rotate: asks first, refuses the keys the runbook rotates by hand, and a new agent token reaches Plane through provisioning', async () => {
+    const dry = await cli(['secrets', 'rotate', 'plane-agent-builder']);
+    assert.equal(dry.code, 2);
+    assert.match(dry.stderr, /would replace plane-agent-builder PLANE_API_KEY, then the provisioning Job runs again; the old token stops working .* Add --yes to do it/);
+    const app = await cli(['secrets', 'rotate', 'plane-app', '--key', 'secret-key', '--yes']);
+    assert.equal(app.code, 2);
+    assert.match(app.stderr, /Django's SECRET_KEY: it encrypts Plane's instance settings .* add --accept-settings-loss/);
+    const data = await cli(['secrets', 'rotate', 'plane-postgres', '--yes']);
+    assert.equal(data.code, 2);
+    assert.match(data.stderr, /the server holds this value too and must change first; follow docs\/runbook\.md "Rotating a Secret"/);
+
+    const { code, report } = await cliJson(['secrets', 'rotate', 'plane-agent-builder', '--yes']);
+    assert.equal(code, 0, failuresOf(report).join('\n'));
+    assert.match(check(report, 'rotate/provisioning').detail, /^job\/plane-provisioning-v1-2-2-[0-9a-f]+-rotate-\d{14} complete/);
+    const rotated = Buffer.from((await cluster.core.readNamespacedSecret({ name: 'plane-agent-builder', namespace: NS })).data?.PLANE_API_KEY ?? '', 'base64').toString();
+    assert.match(rotated, /^plane_api_[0-9a-f]{32}$/);
+    assert.notEqual(rotated, tokens.get('agent:builder'));
+    secretValues.push(rotated);
+    tokens.set('agent:builder', rotated);
+    // kwok runs no container: until provisioning really runs, Plane does not know the new token.
+    const before = await cliJson(['verify']);
+    assert.equal(before.code, 1);
+    assert.deepEqual(failuresOf(before.report), ['token/builder: users/me → 403 (Plane\'s answer to an unknown or inactive token)']);
+    if (REAL) await provisionRealPlane();
+    const after = await cliJson(['verify']);
+    assert.equal(after.code, 0, failuresOf(after.report).join('\n'));
+  });
+
+  it('backup list: the dumps, as the restore script lists them, and the list Job removed', async () => {
+    const { code, report } = await cliJson(['backup', 'list']);
+    assert.equal(code, 0, failuresOf(report).join('\n'));
+    assert.match(check(report, 'backup/dump/1').detail, /^plane-\d{8}T\d{6}Z\.dump \d+ bytes$/);
+    const jobs = (await cluster.batch.listNamespacedJob({ namespace: NS, labelSelector: 'app.kubernetes.io/name=restore' })).items;
+    assert.ok(jobs.every((j) => j.metadata?.deletionTimestamp), 'no list Job left behind');
+  });
+
+  it('restore: stops the database clients, restores, starts them again', async () => {
+    fs.writeFileSync(logFile('restore-postgres'), fs.readFileSync(logFile('restore-run')));
+    const refused = await cli(['restore', 'latest']);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /add --yes/);
+    const { code, report } = await cliJson(['restore', 'latest', '--yes']);
+    assert.equal(code, 0, failuresOf(report).join('\n'));
+    assert.match(check(report, 'restore/stop').detail, /Deployments scaled to 0, their pods gone/);
+    assert.match(check(report, 'restore/run').detail, /complete: restore: plane-\d{8}T\d{6}Z\.dump restored into plane/);
+    const job = (await cluster.batch.listNamespacedJob({ namespace: NS, labelSelector: 'app.kubernetes.io/name=restore' })).items.find((j) => !j.metadata?.deletionTimestamp);
+    const env = job?.spec?.template.spec?.containers[0].env?.find((e) => e.name === 'RESTORE_DUMP');
+    assert.equal(env?.value, 'latest');
+    await cluster.waitUntilSettled(NS);
+    const verify = await cliJson(['verify']);
+    assert.equal(verify.code, 0, failuresOf(verify.report).join('\n'));
+  });
+
+  it('could-not-run cases are one line and exit 2: a bad site file, a missing kubeconfig', async () => {
+    const badSite = path.join(work, 'bad.yaml');
+    fs.writeFileSync(badSite, fs.readFileSync(path.join(REPO_ROOT, 'site', 'javisi.yaml'), 'utf8').replace(/^(\s*)namespace: plane$/m, '$1namespce: plane'));
+    const site = await cli(['--site', badSite, 'verify']);
+    assert.equal(site.code, 2);
+    assert.match(site.stderr, /^plane-k3s: .*namespce.*\n$/);
+    const noConfig = await runAsync(process.execPath, [BIN, '--kubeconfig', path.join(work, 'none'), 'verify'], process.env);
+    outputs.push(noConfig.stdout, noConfig.stderr);
+    assert.equal(noConfig.code, 2);
+    assert.equal(noConfig.stderr.split('\n').filter(Boolean).length, 1, noConfig.stderr);
+  });
+
+  it('no secret value in any output of the CLI', () => {
+    assert.ok(outputs.length > 20);
+    for (const value of secretValues) {
+      for (const output of outputs) assert.ok(!output.includes(value), 'a secret value was printed');
+    }
+    for (const output of outputs) assert.doesNotMatch(output, /plane_api_[0-9a-f]{32}/);
+  });
+
+  it('Plane was asked only what was recorded (replay) and nothing recorded holds a token', () => {
+    const exchanges: Exchange[] = plane.exchanges;
+    assert.ok(exchanges.length > 30, `${exchanges.length} exchanges`);
+    for (const e of exchanges) assert.doesNotMatch(e.body, /plane_api_[0-9a-f]{32}/);
+    if (!REAL) assert.equal(outputs.some((o) => o.includes('not recorded')), false, 'a call that was never recorded');
+  });
+});
