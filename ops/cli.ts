@@ -109,7 +109,7 @@ export function program(): Command {
       const content = file === '-' ? fs.readFileSync(0, 'utf8') : readFile(file);
       let plan;
       try {
-        plan = planLoad(ctx, content, file === '-' ? 'stdin' : file);
+        plan = planLoad(ctx.stack, content, file === '-' ? 'stdin' : file);
       } catch (error) {
         throw new UsageError(error instanceof Error ? error.message : String(error));
       }
@@ -138,7 +138,7 @@ export function program(): Command {
       const rotateOptions = { secret, key: options.key, acceptSettingsLoss: options.acceptSettingsLoss, timeoutMs: options.timeout };
       let rotation;
       try {
-        rotation = planRotation(ctx, rotateOptions);
+        rotation = planRotation(ctx.stack, rotateOptions);
       } catch (error) {
         throw new UsageError(error instanceof Error ? error.message : String(error));
       }

@@ -50,13 +50,12 @@ export function rerunOfJob(job: k8s.V1Job, name: string): k8s.V1Job {
   };
 }
 
-/** Sets `env` on every container that already declares those variables (the template's own switches). */
+/** Sets `env` on every container of the template, as `kubectl set env` does (replaced if declared, else added). */
 function setEnv(template: k8s.V1PodTemplateSpec, env: Record<string, string>): void {
-  for (const [name, value] of Object.entries(env)) {
-    const containers = (template.spec?.containers ?? []).filter((c) => c.env?.some((e) => e.name === name));
-    if (containers.length === 0) throw new Error(`no container of the template reads ${name}`);
-    for (const container of containers) {
-      container.env = (container.env ?? []).map((e) => (e.name === name ? { name, value } : e));
+  for (const container of template.spec?.containers ?? []) {
+    for (const [name, value] of Object.entries(env)) {
+      const others = (container.env ?? []).filter((e) => e.name !== name);
+      container.env = [...others, { name, value }];
     }
   }
 }

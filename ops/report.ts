@@ -42,9 +42,9 @@ export class Redactor {
   }
 
   apply(text: string): string {
-    let out = text;
+    let out = text.replace(TOKEN_PATTERN, 'plane_api_<secret>');
     for (const value of [...this.values].sort((a, b) => b.length - a.length)) out = out.split(value).join('<secret>');
-    return out.replace(TOKEN_PATTERN, 'plane_api_<secret>');
+    return out;
   }
 }
 

@@ -12,7 +12,7 @@ import { OpsContext } from './context';
 import { describeKubeError } from './kube';
 import { rerunOfJob, runName, waitForJob } from './jobs';
 import { CheckResult, fail, pass, skip, Step } from './report';
-import { ExpectedSecret, podSpecs, providedSecrets } from './stack';
+import { ExpectedSecret, podSpecs, providedSecrets, Stack } from './stack';
 
 /** The env-file variable of one key: `PLANE_POSTGRES__PASSWORD` for key `password` of `plane-postgres`. */
 export function envVariable(secret: string, key: string): string {
@@ -72,7 +72,7 @@ export function listSteps(ctx: OpsContext): Step[] {
 }
 
 /** Parses and checks a whole env file against the stack's Secrets; throws one line naming the first problem. */
-export function planLoad(ctx: OpsContext, content: string, source: string): Map<ExpectedSecret, Record<string, string>> {
+export function planLoad(stack: Stack, content: string, source: string): Map<ExpectedSecret, Record<string, string>> {
   let variables: Record<string, string>;
   try {
     variables = parseEnv(content) as Record<string, string>;
@@ -80,7 +80,7 @@ export function planLoad(ctx: OpsContext, content: string, source: string): Map<
     throw new Error(`${source}: not an env file (${error instanceof Error ? error.message : String(error)})`);
   }
   const known = new Map<string, { secret: ExpectedSecret; key: string }>();
-  for (const secret of ctx.stack.secrets) {
+  for (const secret of stack.secrets) {
     for (const key of Object.keys(secret.keys)) known.set(envVariable(secret.name, key), { secret, key });
   }
   const plan = new Map<ExpectedSecret, Record<string, string>>();
@@ -88,7 +88,7 @@ export function planLoad(ctx: OpsContext, content: string, source: string): Map<
     const target = known.get(variable);
     if (!target) {
       const close = [...known.keys()].filter((k) => k.split('__')[0] === variable.split('__')[0]).slice(0, 4);
-      throw new Error(`${source}: ${variable} is not a key of the stack's Secrets${close.length ? `; that Secret's are ${close.join(', ')}` : ' (plane-k3s secrets load --help lists them)'}`);
+      throw new Error(`${source}: ${variable} is not a key of the stack's Secrets${close.length ? `; that Secret's are ${close.join(', ')}` : ' (plane-k3s secrets variables lists them)'}`);
     }
     const making = target.secret.keys[target.key];
     if ('value' in making) throw new Error(`${source}: ${variable} is written from the site file, not loaded; remove it`);
@@ -103,7 +103,7 @@ export function planLoad(ctx: OpsContext, content: string, source: string): Map<
     if (missing.length) throw new Error(`${source}: ${secret.name} needs all its keys or none; missing ${missing.join(', ')}`);
     for (const [key, making] of Object.entries(secret.keys)) if ('value' in making) values[key] = making.value;
   }
-  if (plan.size === 0) throw new Error(`${source}: no variable of the stack's Secrets (e.g. ${envVariable(ctx.stack.secrets[0].name, Object.keys(ctx.stack.secrets[0].keys)[0])})`);
+  if (plan.size === 0) throw new Error(`${source}: no variable of the stack's Secrets (plane-k3s secrets variables lists them)`);
   return plan;
 }
 
@@ -160,13 +160,13 @@ interface Rotation {
   readonly reprovision: boolean;
 }
 
-export function planRotation(ctx: OpsContext, options: RotateOptions): Rotation {
-  const secret = ctx.stack.secret(options.secret);
-  if (!secret) throw new Error(`secret: ${options.secret} is not one of the stack's Secrets (${ctx.stack.secretNames.join(', ')})`);
+export function planRotation(stack: Stack, options: RotateOptions): Rotation {
+  const secret = stack.secret(options.secret);
+  if (!secret) throw new Error(`secret: ${options.secret} is not one of the stack's Secrets (${stack.secretNames.join(', ')})`);
   const generated = Object.entries(secret.keys).filter(([, m]) => 'generate' in m).map(([k]) => k);
   const key = options.key ?? (generated.length === 1 ? generated[0] : generated.includes('PLANE_API_KEY') ? 'PLANE_API_KEY' : undefined);
   if (!key || !generated.includes(key)) throw new Error(`--key: ${secret.name} has the generated keys ${generated.join(', ')}; name one with --key`);
-  const readers = ctx.stack.manifests.filter((m) => m.kind === 'Deployment' && podSpecs([m], ctx.stack.namespace).some(({ spec }) => readsSecret(spec, secret.name)))
+  const readers = stack.manifests.filter((m) => m.kind === 'Deployment' && podSpecs([m], stack.namespace).some(({ spec }) => readsSecret(spec, secret.name)))
     .map((m) => m.metadata.name);
   const manual = (why: string) => new Error(`${secret.name} ${key}: ${why}; follow docs/runbook.md "Rotating a Secret"`);
   if (key === 'PLANE_API_KEY') {

@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 tools/go-tools/install.sh >/dev/null
 tools/cluster/build.sh >/dev/null
+# The operator's CLI suite runs a real PostgreSQL and a real Caddy behind kwok's port-forwards.
+tools/postgres/install.sh >/dev/null
+tools/caddy/install.sh >/dev/null
 node scripts/build.mjs --with-tests
 trap 'tools/cluster/down.sh >/dev/null 2>&1 || true' EXIT
 node --test --test-concurrency=1 build/test/cluster/

@@ -173,10 +173,9 @@ export class Backups extends Construct {
     };
     cronJob(name, props.labels, steps, {});
     // Never scheduled: the template of a restore Job, created on purpose (README, "Backups").
-    // RESTORE_DUMP is declared so a Job made from the template (kubectl set env, plane-k3s restore) sets it.
-    const restore = step('restore-postgres', props.postgresImage, ['sh', `${SCRIPTS_PATH}/restore-postgres.sh`]);
+    // RESTORE_DUMP is set on the Job made from it (kubectl set env, plane-k3s restore); unset means latest.
     cronJob(restoreName, props.restoreLabels, [
-      { ...restore, env: [...(restore.env ?? []), { name: RESTORE_DUMP_ENV, value: 'latest' }] },
+      { ...step('restore-postgres', props.postgresImage, ['sh', `${SCRIPTS_PATH}/restore-postgres.sh`]) },
     ], { suspend: true });
 
     this.backupPeer = { name, namespace: props.namespace, podSelector: { ...props.labels.selector } };

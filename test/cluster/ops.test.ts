@@ -427,8 +427,7 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     assert.match(check(report, 'restore/stop').detail, /Deployments scaled to 0, their pods gone/);
     assert.match(check(report, 'restore/run').detail, /complete: restore: plane-\d{8}T\d{6}Z\.dump restored into plane/);
     const job = (await cluster.batch.listNamespacedJob({ namespace: NS, labelSelector: 'app.kubernetes.io/name=restore' })).items.find((j) => !j.metadata?.deletionTimestamp);
-    const env = job?.spec?.template.spec?.containers[0].env?.find((e) => e.name === 'RESTORE_DUMP');
-    assert.equal(env?.value, 'latest');
+    assert.equal(job?.spec?.template.spec?.containers[0].env?.find((e) => e.name === 'RESTORE_DUMP')?.value, 'latest');
     await cluster.waitUntilSettled(NS);
     const verify = await cliJson(['verify']);
     assert.equal(verify.code, 0, failuresOf(verify.report).join('\n'));

@@ -1,0 +1,245 @@
+/**
+ * The operator's CLI without a cluster: what it plans from the site (Secrets to load, rotations), how it
+ * reports, names its Jobs and writes files, and how it refuses bad input (exit 2, one line). Its work
+ * on a cluster and with Plane is tested in test/cluster/ops.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { jobFromCronJob, rerunOfJob, runName } from '../ops/jobs';
+import { fail, makeReport, pass, Redactor, renderReport, skip } from '../ops/report';
+import { envVariable, generateValue, planLoad, planRotation, writePrivateFile } from '../ops/secrets';
+import { providedSecrets, Stack } from '../ops/stack';
+import { logEvidence } from '../ops/verify';
+import { REPO_ROOT, siteWith } from './helpers';
+
+const stack = new Stack(siteWith());
+const BIN = path.join(REPO_ROOT, 'scripts', 'plane-k3s.mjs');
+
+/** A whole env file for the stack, values in the bootstrap's formats. */
+function envFile(override: Record<string, string> = {}): string {
+  const lines: Record<string, string> = {};
+  for (const secret of stack.secrets) {
+    for (const [key, making] of Object.entries(secret.keys)) {
+      if ('generate' in making) lines[envVariable(secret.name, key)] = generateValue(making.generate);
+    }
+  }
+  return Object.entries({ ...lines, ...override }).filter(([, v]) => v !== '').map(([k, v]) => `${k}=${v}`).join('\n');
+}
+
+function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'plane-ops-unit-'));
+}
+
+/** The CLI with a kubeconfig that names a server nobody listens on: nothing here may reach a cluster. */
+function cli(args: string[], input?: string): { code: number; stdout: string; stderr: string } {
+  const dir = tempDir();
+  const kubeconfig = path.join(dir, 'kubeconfig');
+  fs.writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n');
+  const result = spawnSync(process.execPath, [BIN, '--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', input, env: { ...process.env, SITE_CONFIG: '' }, timeout: 60_000 });
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('what the CLI reads from the site', () => {
+  it('expects the Secrets, workloads and users of the synthesized manifests', () => {
+    assert.deepEqual(stack.secretNames, [
+      'plane-admin', ...stack.users.agents.map((a) => `plane-agent-${a.id}`).sort(), 'plane-app', 'plane-object-store', 'plane-postgres', 'plane-rabbitmq', 'plane-redis',
+    ].sort());
+    assert.ok(stack.workloads.some((w) => w.name === 'plane-api' && w.images['plane-api'] === 'docker.io/makeplane/plane-backend:v1.2.2'));
+    assert.equal(stack.users.agents.length, 10);
+    assert.equal(stack.apiService.name, 'plane-api');
+    assert.equal(stack.namespaceFile, '0000-namespace.k8s.yaml');
+    assert.ok(fs.existsSync(path.join(REPO_ROOT, 'dist', stack.namespaceFile)));
+  });
+
+  it('knows the Secrets the operator provides: the edge certificate', () => {
+    assert.deepEqual(providedSecrets(stack), [{ namespace: 'plane-edge', name: 'plane-edge-tls', keys: [] }]);
+  });
+});
+
+describe('secrets load: the env file', () => {
+  it('maps every key of every Secret to its own variable', () => {
+    const variables = stack.secrets.flatMap((s) => Object.keys(s.keys).map((k) => envVariable(s.name, k)));
+    assert.equal(new Set(variables).size, variables.length);
+    assert.equal(envVariable('plane-app', 'live-server-secret-key'), 'PLANE_APP__LIVE_SERVER_SECRET_KEY');
+    assert.equal(envVariable('plane-agent-builder', 'PLANE_API_KEY'), 'PLANE_AGENT_BUILDER__PLANE_API_KEY');
+  });
+
+  it('plans every Secret of a whole file, the values from the site filled in', () => {
+    const plan = planLoad(stack, `# comment\nexport ${envFile()}\n`, 'vault.env');
+    assert.equal(plan.size, stack.secrets.length);
+    const builder = [...plan.entries()].find(([s]) => s.name === 'plane-agent-builder')?.[1];
+    assert.equal(builder?.PLANE_BASE_URL, 'https://work.ewutelo.cloud');
+    assert.equal(builder?.PLANE_WORKSPACE_SLUG, 'javisi');
+    assert.match(builder?.PLANE_API_KEY ?? '', /^plane_api_[0-9a-f]{32}$/);
+  });
+
+  it('accepts a subset of whole Secrets (the rest is left to the bootstrap Job)', () => {
+    const plan = planLoad(stack, 'PLANE_POSTGRES__PASSWORD=the-seeds-shared-vault-password\n', 'vault.env');
+    assert.deepEqual([...plan.keys()].map((s) => s.name), ['plane-postgres']);
+  });
+
+  const refused: [string, string, RegExp][] = [
+    ['a typo', 'PLANE_POSTGRES__PASWORD=0123456789abcdef', /PLANE_POSTGRES__PASWORD is not a key of the stack's Secrets; that Secret's are PLANE_POSTGRES__PASSWORD$/],
+    ['an unknown Secret', 'PLANE_MINIO__KEY=x', /PLANE_MINIO__KEY is not a key .*secrets variables lists them/],
+    ['a value the site writes', 'PLANE_ADMIN__PLANE_BASE_URL=https://x', /PLANE_ADMIN__PLANE_BASE_URL is written from the site file, not loaded; remove it/],
+    ['a password that breaks a URL', 'PLANE_REDIS__PASSWORD=abc@def:ghi/jkl#mno', /PLANE_REDIS__PASSWORD must be at least 16 characters of A-Z a-z 0-9 \. _ ~ -/],
+    ['a short password', 'PLANE_REDIS__PASSWORD=short', /PLANE_REDIS__PASSWORD must be at least 16/],
+    ['a token not in Plane\'s format', 'PLANE_AGENT_BUILDER__PLANE_API_KEY=Bearer-abc', /must be plane_api_ and 32 lowercase hex/],
+    ['a Garage key id of another shape', `PLANE_OBJECT_STORE__ACCESS_KEY_ID=AKIA${'0'.repeat(16)}`, /must be GK and 24 lowercase hex/],
+    ['half a Secret', 'PLANE_ADMIN__PASSWORD=0123456789abcdef0123', /plane-admin needs all its keys or none; missing PLANE_ADMIN__PLANE_API_KEY$/],
+    ['an empty file', '# nothing\n', /no variable of the stack's Secrets/],
+  ];
+  for (const [what, content, message] of refused) {
+    it(`refuses ${what} in one line that names the variable, never the value`, () => {
+      assert.throws(() => planLoad(stack, content, 'vault.env'), (error: Error) => {
+        assert.match(error.message, message);
+        assert.doesNotMatch(error.message, /\n/);
+        const value = content.split('=')[1];
+        if (value && value.length > 6) assert.ok(!error.message.includes(value), 'the value is not in the message');
+        return true;
+      });
+    });
+  }
+});
+
+describe('secrets rotate: what each rotation means', () => {
+  const options = { acceptSettingsLoss: false, timeoutMs: 1000 };
+  it('an agent token: provisioning writes it into Plane, nothing restarts', () => {
+    const rotation = planRotation(stack, { ...options, secret: 'plane-agent-builder' });
+    assert.equal(rotation.key, 'PLANE_API_KEY');
+    assert.equal(rotation.reprovision, true);
+    assert.deepEqual(rotation.restart, []);
+  });
+  it('plane-app: a key must be named; the live key restarts its readers; SECRET_KEY needs the settings loss accepted', () => {
+    assert.throws(() => planRotation(stack, { ...options, secret: 'plane-app' }), /--key: plane-app has the generated keys live-server-secret-key, secret-key; name one with --key/);
+    const live = planRotation(stack, { ...options, secret: 'plane-app', key: 'live-server-secret-key' });
+    assert.deepEqual(live.restart.sort(), ['plane-api', 'plane-beat-worker', 'plane-live', 'plane-worker']);
+    assert.throws(() => planRotation(stack, { ...options, secret: 'plane-app', key: 'secret-key' }), /encrypts Plane's instance settings .* --accept-settings-loss/);
+    assert.match(planRotation(stack, { ...options, secret: 'plane-app', key: 'secret-key', acceptSettingsLoss: true }).consequence, /signed out/);
+  });
+  it('refuses what must change in a server first, the initial password, and unknown Secrets', () => {
+    for (const secret of ['plane-postgres', 'plane-redis', 'plane-rabbitmq']) {
+      assert.throws(() => planRotation(stack, { ...options, secret }), /the server holds this value too and must change first; follow docs\/runbook\.md "Rotating a Secret"/);
+    }
+    assert.throws(() => planRotation(stack, { ...options, secret: 'plane-admin', key: 'password' }), /changes it in Plane's profile/);
+    assert.throws(() => planRotation(stack, { ...options, secret: 'plane-minio' }), /plane-minio is not one of the stack's Secrets/);
+  });
+});
+
+describe('reports', () => {
+  it('masks every value it was told about and anything shaped like a Plane token; short values are left alone', () => {
+    const redactor = new Redactor();
+    redactor.add('0123456789abcdef0123');
+    redactor.add('plane');
+    assert.equal(redactor.apply('pw 0123456789abcdef0123 in plane, token plane_api_0123456789abcdef0123456789abcdef'), 'pw <secret> in plane, token plane_api_<secret>');
+  });
+
+  it('counts, is not ok with a failure, shows the fix under it, and redacts details and fixes', () => {
+    const redactor = new Redactor();
+    redactor.add('s3cr3t-value-1234');
+    const report = makeReport('verify', 'ctx', [pass('a', 'fine'), fail('b', 'saw s3cr3t-value-1234', 'do x'), skip('c', 'not asked')], redactor);
+    assert.deepEqual(report.summary, { pass: 1, fail: 1, skip: 1 });
+    assert.equal(report.ok, false);
+    assert.equal(report.checks[1].detail, 'saw <secret>');
+    const text = renderReport(report);
+    assert.match(text, /^PASS {2}a {11}fine\nFAIL {2}b {11}saw <secret>\n {18}fix: do x\nSKIP {2}c {11}not asked\nverify \(context ctx\): 1 passed, 1 failed, 1 skipped\n$/);
+    assert.equal(makeReport('verify', 'ctx', [pass('a', 'fine')], redactor).ok, true);
+  });
+
+  it('shows a log line as evidence: Plane\'s JSON by level, logger and message; other lines cut', () => {
+    const line = JSON.stringify({ levelname: 'ERROR', name: 'celery.worker.consumer.consumer', message: 'Received unregistered task of type x.\nThe message has been ignored' });
+    assert.equal(logEvidence(line), 'ERROR celery.worker.consumer.consumer: Received unregistered task of type x.');
+    assert.equal(logEvidence(`Traceback (most recent call last): ${'x'.repeat(300)}`).length, 200);
+  });
+});
+
+describe('Jobs the CLI makes', () => {
+  it('names a run after its template, within the 63 characters of a label value', () => {
+    const at = new Date('2026-11-30T14:05:09Z');
+    assert.equal(runName('plane-backup', 'now', at), 'plane-backup-now-20261130140509');
+    const long = runName('plane-provisioning-v1-2-2-338826c5-and-a-much-longer-tail', 'rotate', at);
+    assert.ok(long.length <= 63);
+    assert.match(long, /^plane-provisioning-v1-2-2-338826c5-and-a-much-rotate-20261130140509$|-rotate-20261130140509$/);
+  });
+
+  const cron = stack.manifests.find((m) => m.kind === 'CronJob' && m.metadata.name === 'plane-backup-restore') as any;
+  it('makes a Job from a CronJob as kubectl create job --from does, the variable set as kubectl set env does', () => {
+    const live = { ...cron, metadata: { ...cron.metadata, uid: 'u-1' } };
+    const job = jobFromCronJob(live, 'plane-backup-restore-run-1', { RESTORE_DUMP: 'plane-20261130T023000Z.dump' });
+    assert.deepEqual(job.metadata?.ownerReferences?.map((o) => [o.kind, o.name, o.uid]), [['CronJob', 'plane-backup-restore', 'u-1']]);
+    assert.equal(job.metadata?.annotations?.['cronjob.kubernetes.io/instantiate'], 'manual');
+    assert.equal(job.spec?.template.spec?.containers[0].env?.find((e) => e.name === 'RESTORE_DUMP')?.value, 'plane-20261130T023000Z.dump');
+    assert.equal(job.spec?.template.spec?.containers[0].env?.filter((e) => e.name === 'RESTORE_DUMP').length, 1);
+    assert.equal(cron.spec.jobTemplate.spec.template.spec.containers[0].env.some((e: { name: string }) => e.name === 'RESTORE_DUMP'), false, 'the template is not changed');
+    const twice = jobFromCronJob({ ...live, spec: { jobTemplate: job.spec && { spec: job.spec } } } as any, 'y', { RESTORE_DUMP: 'list' });
+    assert.deepEqual(twice.spec?.template.spec?.containers[0].env?.filter((e) => e.name === 'RESTORE_DUMP'), [{ name: 'RESTORE_DUMP', value: 'list' }]);
+  });
+
+  it('re-runs a Job without the labels its controller added', () => {
+    const job = {
+      metadata: { name: 'p', namespace: 'plane', labels: { a: '1', 'batch.kubernetes.io/controller-uid': 'x' } },
+      spec: { backoffLimit: 3, template: { metadata: { labels: { a: '1', 'controller-uid': 'x', 'job-name': 'p' } }, spec: { containers: [], restartPolicy: 'Never' } }, selector: { matchLabels: { 'controller-uid': 'x' } } },
+    };
+    const rerun = rerunOfJob(job as any, 'p-rotate-1');
+    assert.deepEqual(rerun.metadata?.labels, { a: '1' });
+    assert.deepEqual(rerun.spec?.template.metadata?.labels, { a: '1' });
+    assert.equal(rerun.spec?.selector, undefined);
+    assert.equal(rerun.spec?.backoffLimit, 3);
+  });
+});
+
+describe('files the CLI writes', () => {
+  it('a connection file is 0600, whatever the umask, and never replaced without force', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'builder.env');
+    const umask = process.umask(0);
+    try {
+      writePrivateFile(file, 'A=1\n', false);
+      assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+      assert.throws(() => writePrivateFile(file, 'A=2\n', false), /exists; add --force/);
+      writePrivateFile(file, 'A=2\n', true);
+      assert.equal(fs.readFileSync(file, 'utf8'), 'A=2\n');
+      assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+      assert.deepEqual(fs.readdirSync(dir), ['builder.env'], 'no temporary file left');
+    } finally {
+      process.umask(umask);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the command line (no cluster needed to refuse)', () => {
+  const refusals: [string, string[], RegExp][] = [
+    ['a restore without --yes', ['restore', 'latest'], /restore replaces Plane's database with latest .* add --yes/],
+    ['a dump name that is not one', ['restore', '../etc/passwd', '--yes'], /dump: expected latest or a name like plane-20261130T023000Z\.dump/],
+    ['a bad timeout', ['backup', 'now', '--timeout', 'soon'], /--timeout: expected minutes > 0, got "soon"/],
+    ['a rotation of a server password', ['secrets', 'rotate', 'plane-postgres', '--yes'], /plane-postgres password: the server holds this value too/],
+    ['a rotation without --yes', ['secrets', 'rotate', 'plane-agent-builder'], /would replace plane-agent-builder PLANE_API_KEY, then the provisioning Job runs again; .* Add --yes to do it/],
+    ['an env file with a typo', ['secrets', 'load', '-'], /stdin: PLANE_REDIS__PASWORD is not a key/],
+    ['an unknown command', ['verfiy'], /unknown command 'verfiy'/],
+    ['a bad site file', ['--site', path.join(REPO_ROOT, 'package.json'), 'verify'], /^plane-k3s: site file .*package\.json: /],
+  ];
+  for (const [what, args, message] of refusals) {
+    it(`refuses ${what}: exit 2, one line on stderr, nothing on stdout`, () => {
+      const result = cli(args, 'PLANE_REDIS__PASWORD=0123456789abcdef\n');
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, message);
+      assert.equal(result.stdout, '');
+      if (!args.includes('verfiy')) assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+    });
+  }
+
+  it('secrets variables: every variable load accepts, with its Secret, key and format', () => {
+    const result = cli(['secrets', 'variables']);
+    assert.equal(result.code, 0, result.stderr);
+    const lines = result.stdout.trim().split('\n');
+    const generated = stack.secrets.flatMap((s) => Object.entries(s.keys).filter(([, m]) => 'generate' in m).map(([k]) => envVariable(s.name, k)));
+    assert.deepEqual(lines.map((l) => l.split('\t')[0]), generated);
+    assert.ok(lines.includes('PLANE_AGENT_BUILDER__PLANE_API_KEY\tplane-agent-builder PLANE_API_KEY (plane-api-token)'));
+  });
+});
