@@ -19,6 +19,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
@@ -365,6 +366,48 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     assert.match(check(report, 'smoke/work-item').detail, /^VPAI-1 created, assigned to builder$/);
     assert.match(check(report, 'smoke/read-back').detail, /^VPAI-1 read by builder \(200\), assigned to it$/);
     assert.equal(check(report, 'smoke/cleanup').detail, 'deleted VPAI-1 and project VPAI');
+  });
+
+  it('smoke is idempotent: a kept project VPAI is reused, and only the run\'s own work item is deleted', async () => {
+    const kept = await cliJson(['smoke', '--keep']);
+    assert.equal(kept.code, 0, failuresOf(kept.report).join('\n'));
+    assert.match(check(kept.report, 'smoke/project').detail, /^VPAI created/);
+    assert.match(check(kept.report, 'smoke/cleanup').detail, /^kept VPAI-\d+ and project VPAI$/);
+    const again = await cliJson(['smoke']);
+    assert.equal(again.code, 0, failuresOf(again.report).join('\n'));
+    assert.match(check(again.report, 'smoke/project').detail, /^VPAI exists \(.*\), reused$/);
+    assert.equal(check(again.report, 'smoke/member').detail, 'builder already a member');
+    assert.match(check(again.report, 'smoke/cleanup').detail, /^deleted VPAI-\d+$/);
+    // Leave Plane as found: the kept project goes, through the api as the admin's client would.
+    const admin = tokens.get('admin') as string;
+    const request = (method: string, urlPath: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: plane.port, method, path: urlPath, headers: { host: stack.appHost, 'x-api-key': admin } }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => { body += d; });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const ws = `/api/v1/workspaces/${stack.users.workspace.slug}`;
+    const projects = JSON.parse((await request('GET', `${ws}/projects/?per_page=100`)).body).results as { id: string; identifier: string }[];
+    const vpai = projects.find((p) => p.identifier === 'VPAI');
+    assert.ok(vpai);
+    assert.equal((await request('DELETE', `${ws}/projects/${vpai.id}/`)).status, 204);
+  });
+
+  it('verify from this machine: --from-vpn and --from-outside check the app host itself (unreachable here: fail with the evidence)', async () => {
+    const vpn = await cliJson(['verify', '--from-vpn']);
+    assert.equal(vpn.code, 1);
+    assert.deepEqual(failuresOf(vpn.report).map((f) => f.split(':')[0]), ['network/vpn', 'network/split-dns']);
+    assert.match(check(vpn.report, 'network/vpn').detail, new RegExp(`^https://${stack.appHost}/ → .*, expected 200$`));
+    assert.equal(check(vpn.report, 'network/split-dns').detail, `${stack.appHost} → no answer, expected ${stack.site.edge.vpnAddress}`);
+    const outside = await cliJson(['verify', '--from-outside']);
+    assert.equal(outside.code, 1);
+    assert.match(check(outside.report, 'network/outside').detail, /, expected 403$/);
+    const both = await cli(['verify', '--from-vpn', '--from-outside']);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /cannot be used with/);
   });
 
   it('secrets connection: the agent\'s connection in a 0600 file, never on screen; an existing file is kept', async () => {
