@@ -6,6 +6,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import { PassThrough, Writable } from 'node:stream';
+import * as tls from 'node:tls';
 import * as k8s from '@kubernetes/client-node';
 
 export interface KubeOptions {
@@ -19,6 +20,8 @@ export interface HttpResponse {
   readonly status: number;
   readonly headers: http.IncomingHttpHeaders;
   readonly body: string;
+  /** Over TLS: the certificate the server presented. */
+  readonly certificate?: tls.PeerCertificate;
 }
 
 export interface HttpRequest {
@@ -26,7 +29,7 @@ export interface HttpRequest {
   readonly path: string;
   readonly headers?: Record<string, string>;
   readonly body?: unknown;
-  /** Speak TLS with this server name (SNI); the certificate is not verified (reachability, not trust). */
+  /** Speak TLS with this server name (SNI); the certificate is returned, not verified here (the caller judges it). */
   readonly tlsServerName?: string;
   /** @default 15000 */
   readonly timeoutMs?: number;
@@ -63,7 +66,8 @@ export class Forward {
       const request = (req.tlsServerName ? https : http).request({ ...options, ...tlsOptions }, (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        const certificate = response.socket instanceof tls.TLSSocket ? response.socket.getPeerCertificate() : undefined;
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8'), certificate }));
         response.on('error', (error) => reject(new Error(`${req.method ?? 'GET'} ${req.path} through the forward to ${this.pod}: answer ${response.statusCode} cut short after ${Buffer.concat(chunks).length} bytes (${error.message})`)));
       });
       request.on('timeout', () => request.destroy(new Error(`no answer within ${(req.timeoutMs ?? 15_000) / 1000} s`)));

@@ -4,6 +4,7 @@
  */
 import { promises as dns } from 'node:dns';
 import * as https from 'node:https';
+import * as tls from 'node:tls';
 import { Client } from 'pg';
 import { OpsContext } from './context';
 import { describeKubeError, Forward } from './kube';
@@ -43,7 +44,7 @@ export function verifySteps(ctx: OpsContext, options: VerifyOptions): Step[] {
       id: 'health/api',
       title: 'Plane health through the api Service',
       fix: `kubectl -n ${ns} describe pod -l app.kubernetes.io/name=api; kubectl -n ${ns} logs deploy/${stack.apiService.name}`,
-      run: async () => [await checkApiHealth(await api())],
+      run: async () => [await checkApiHealth(ctx, await api())],
     },
     { id: 'health/edge', title: 'Plane through Caddy with the app host', run: () => checkEdge(ctx) },
     { id: 'workspace', title: 'workspace members and roles', fix: provisioningFix(ctx), run: async () => checkMembers(ctx, await api()) },
@@ -176,10 +177,25 @@ async function checkApiEnv(ctx: OpsContext): Promise<CheckResult[]> {
   return [pass('api-env', `${names.length} variables set in ${pod.metadata?.name}, e.g. ${names.filter((n) => /DATABASE_URL|SECRET_KEY|REDIS_URL/.test(n)).join(', ')}`)];
 }
 
-async function checkApiHealth(api: PlaneApi): Promise<CheckResult> {
+async function checkApiHealth(ctx: OpsContext, api: PlaneApi): Promise<CheckResult> {
   const response = await api.request('GET', '/');
   if (response.status === 200 && /"status"\s*:\s*"OK"/.test(response.body)) return pass('health/api', 'GET / → 200 {"status": "OK"}');
-  return fail('health/api', `GET / → ${response.status} ${response.body.slice(0, 120)}`, 'kubectl -n plane logs deploy/plane-api --tail=50');
+  return fail('health/api', `GET / → ${response.status} ${response.body.slice(0, 120)}`, `kubectl -n ${ctx.stack.namespace} logs deploy/${ctx.stack.apiService.name} --tail=50`);
+}
+
+/**
+ * The certificate the edge presents: for the app host, not expired, and, when the operator renews it
+ * (TLS mode `secret`), not within `minDays` of its end; Caddy renews its own certificates itself.
+ */
+export function judgeCertificate(certificate: tls.PeerCertificate | undefined, host: string, minDays: number, now = new Date()): { ok: boolean; detail: string } {
+  if (!certificate?.valid_to) return { ok: false, detail: 'no certificate presented' };
+  const until = new Date(certificate.valid_to);
+  const mismatch = tls.checkServerIdentity(host, certificate);
+  if (mismatch) return { ok: false, detail: `certificate not for ${host} (${certificate.subjectaltname ?? certificate.subject?.CN})` };
+  if (until <= now) return { ok: false, detail: `certificate for ${host} expired ${until.toISOString()}` };
+  const days = Math.floor((until.getTime() - now.getTime()) / 86_400_000);
+  const soon = days < minDays ? `, renew it within ${days} days` : '';
+  return { ok: !soon, detail: `certificate for ${host} valid until ${until.toISOString()} (${days} days)${soon}` };
 }
 
 async function checkEdge(ctx: OpsContext): Promise<CheckResult[]> {
@@ -190,8 +206,10 @@ async function checkEdge(ctx: OpsContext): Promise<CheckResult[]> {
   const forward = await ctx.kube.forwardService(namespace, caddy.metadata.name, httpsPort);
   try {
     const results: CheckResult[] = [];
+    let certificate: tls.PeerCertificate | undefined;
     for (const path of ['/', '/api/instances/']) {
       const response = await forward.request({ path, headers: { host: ctx.stack.appHost }, tlsServerName: ctx.stack.appHost });
+      certificate ??= response.certificate;
       const id = `health/edge${path === '/' ? '' : path.replace(/\/$/, '')}`;
       if (response.status === 200) results.push(pass(id, `https://${ctx.stack.appHost}${path} → 200 through ${forward.pod}`));
       else {
@@ -199,6 +217,12 @@ async function checkEdge(ctx: OpsContext): Promise<CheckResult[]> {
           `kubectl -n ${namespace} logs deploy/${caddy.metadata.name} --tail=50; 403 means the peer was not allowed by vpn_only, 502 an upstream down`));
       }
     }
+    const operatorRenews = ctx.stack.site.edge.tls.mode === 'secret';
+    const judged = judgeCertificate(certificate, ctx.stack.appHost, operatorRenews ? 14 : 0);
+    results.push(judged.ok ? pass('health/edge/certificate', judged.detail)
+      : fail('health/edge/certificate', judged.detail, operatorRenews
+        ? `replace Secret ${namespace}/${providedSecrets(ctx.stack).find((p) => p.namespace === namespace)?.name} with the renewed certificate (README "Secrets"), then kubectl -n ${namespace} rollout restart deployment/${caddy.metadata.name}`
+        : `kubectl -n ${namespace} logs deploy/${caddy.metadata.name}: Caddy renews this certificate itself`));
     return results;
   } finally {
     await forward.close();

@@ -5,15 +5,18 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import * as tls from 'node:tls';
 import { jobFromCronJob, rerunOfJob, runName } from '../ops/jobs';
 import { fail, makeReport, pass, Redactor, renderReport, skip } from '../ops/report';
 import { envVariable, generateValue, planLoad, planRotation, writePrivateFile } from '../ops/secrets';
 import { providedSecrets, Stack } from '../ops/stack';
-import { logEvidence } from '../ops/verify';
+import { judgeCertificate, logEvidence } from '../ops/verify';
+import { makeCertificate } from './edge/harness';
 import { REPO_ROOT, siteWith } from './helpers';
 
 const stack = new Stack(siteWith());
@@ -155,6 +158,37 @@ describe('reports', () => {
     const line = JSON.stringify({ levelname: 'ERROR', name: 'celery.worker.consumer.consumer', message: 'Received unregistered task of type x.\nThe message has been ignored' });
     assert.equal(logEvidence(line), 'ERROR celery.worker.consumer.consumer: Received unregistered task of type x.');
     assert.equal(logEvidence(`Traceback (most recent call last): ${'x'.repeat(300)}`).length, 200);
+  });
+});
+
+describe('the edge certificate verify judges', () => {
+  /** A certificate made by openssl, in the shape Node's TLS socket reports it. */
+  function peerCertificate(host: string, days: number): tls.PeerCertificate {
+    const dir = tempDir();
+    try {
+      const x509 = new X509Certificate(fs.readFileSync(makeCertificate(dir, host, days).certFile));
+      return { valid_to: x509.validTo, subjectaltname: x509.subjectAltName, subject: { CN: host } } as tls.PeerCertificate;
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const host = 'work.ewutelo.cloud';
+
+  it('passes one for the app host with time left, fails one for another host or none', () => {
+    assert.match(judgeCertificate(peerCertificate(host, 90), host, 14).detail, /^certificate for work\.ewutelo\.cloud valid until .* \((89|90) days\)$/);
+    assert.equal(judgeCertificate(peerCertificate(host, 90), host, 14).ok, true);
+    const other = judgeCertificate(peerCertificate('other.example', 90), host, 14);
+    assert.deepEqual([other.ok, other.detail], [false, 'certificate not for work.ewutelo.cloud (DNS:other.example)']);
+    assert.deepEqual(judgeCertificate(undefined, host, 14), { ok: false, detail: 'no certificate presented' });
+  });
+
+  it('wants 14 days left on one the operator renews, none on one Caddy renews; an expired one always fails', () => {
+    const short = peerCertificate(host, 2);
+    assert.match(judgeCertificate(short, host, 14).detail, /\(1 days\), renew it within 1 days$/);
+    assert.equal(judgeCertificate(short, host, 14).ok, false);
+    assert.equal(judgeCertificate(short, host, 0).ok, true);
+    const later = new Date(Date.now() + 3 * 86_400_000);
+    assert.match(judgeCertificate(short, host, 0, later).detail, /^certificate for work\.ewutelo\.cloud expired /);
   });
 });
 

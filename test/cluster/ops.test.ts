@@ -30,7 +30,7 @@ import { agentTokenVariable } from '../../lib/plane/provisioning';
 import { envVariable, generateValue } from '../../ops/secrets';
 import { Stack } from '../../ops/stack';
 import { REPO_ROOT } from '../helpers';
-import { freePort, makeCertificate, RunningCaddy, startCaddy, startStubs, Stubs } from '../edge/harness';
+import { freePort, makeCertificate, RunningCaddy, startCaddy, startStubs, Stubs, TestCertificate } from '../edge/harness';
 import { PostgresServer } from '../postgres/harness';
 import { scratchDir, TestCluster } from './harness';
 import { Callers, criLog, Exchange, FIXTURE_FILE, logTail, maskTokens, PlaneFixture, PlaneSide, readFixture, recordingProxy, replayServer } from './plane-fixture';
@@ -90,6 +90,7 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
   let stubs: Stubs;
   let caddy: RunningCaddy;
   let fixture: PlaneFixture | undefined;
+  let edgeCertificate: TestCertificate;
   const logFile = (name: string) => path.join(work, `${name}.log`);
   const callers = (): Callers => new Map([...tokens.entries()].map(([caller, token]) => [token, caller]));
 
@@ -178,7 +179,9 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     stubs = await startStubs(names);
     const upstreams = Object.fromEntries(names.map((n) => [n, { host: '127.0.0.1', port: n === 'api' ? plane.port : stubs.ports[n] }])) as unknown as PlaneUpstreams;
     const caddyDir = scratchDir('plane-ops-caddy-');
-    const certificate = makeCertificate(caddyDir, stack.appHost);
+    // 90 days, as an ACME certificate: verify wants 14 days left on one the operator renews.
+    edgeCertificate = makeCertificate(caddyDir, stack.appHost, 90);
+    const certificate = edgeCertificate;
     const ports = { http: await freePort(), https: await freePort(), health: await freePort() };
     caddy = await startCaddy(renderCaddyfile({
       ...siteCaddyfileOptions(stack.site, upstreams), ports, bind: ['127.0.0.1'], tls: { mode: 'files', certFile: certificate.certFile, keyFile: certificate.keyFile },
@@ -274,9 +277,8 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
   });
 
   it('deploys as the README says (TLS Secret, kubectl apply -f dist) and settles', async () => {
-    const certificate = makeCertificate(work, stack.appHost);
     cluster.kubectlOk(['apply', '-f', path.join(DIST, '0001-edge-namespace.k8s.yaml')]);
-    cluster.kubectlOk(['-n', stack.edgeNamespace, 'create', 'secret', 'tls', 'plane-edge-tls', `--cert=${certificate.certFile}`, `--key=${certificate.keyFile}`]);
+    cluster.kubectlOk(['-n', stack.edgeNamespace, 'create', 'secret', 'tls', 'plane-edge-tls', `--cert=${edgeCertificate.certFile}`, `--key=${edgeCertificate.keyFile}`]);
     cluster.kubectlOk(['apply', '-f', DIST]);
     await cluster.waitUntilSettled(NS);
     await cluster.waitUntilSettled(stack.edgeNamespace);
@@ -302,6 +304,7 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     assert.equal(check(report, 'health/api').detail, 'GET / → 200 {"status": "OK"}');
     assert.match(check(report, 'health/edge').detail, new RegExp(`https://${stack.appHost}/ → 200 through ${stack.edgeNamespace}/plane-caddy-`));
     assert.match(check(report, 'health/edge/api/instances').detail, / → 200 /);
+    assert.match(check(report, 'health/edge/certificate').detail, new RegExp(`^certificate for ${stack.appHost} valid until \\S+ \\((89|90) days\\)$`));
     assert.match(check(report, 'workspace').detail, /the admin and 10 agents are members \(2 Admin, 9 other\)/);
     for (const agent of stack.users.agents) assert.equal(check(report, `token/${agent.id}`).detail, `users/me → 200 as ${agent.email}`);
     assert.match(check(report, 'signup').detail, /sign-up closed, workspace creation disabled, setup done, version v1\.2\.2/);

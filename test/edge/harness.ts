@@ -188,8 +188,8 @@ export interface TestCertificate {
   readonly keyFile: string;
 }
 
-/** A throwaway CA and a certificate for `host`, made with openssl. */
-export function makeCertificate(dir: string, host: string): TestCertificate {
+/** A throwaway CA and a certificate for `host`, valid `days`, made with openssl. */
+export function makeCertificate(dir: string, host: string, days = 2): TestCertificate {
   const file = (name: string) => path.join(dir, name);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
@@ -197,7 +197,7 @@ export function makeCertificate(dir: string, host: string): TestCertificate {
   openssl('req', ...ec, '-keyout', file('tls.key'), '-out', file('tls.csr'), '-subj', `/CN=${host}`);
   fs.writeFileSync(file('san.ext'), `subjectAltName=DNS:${host}\n`);
   openssl('x509', '-req', '-in', file('tls.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial',
-    '-out', file('tls.crt'), '-days', '2', '-extfile', file('san.ext'));
+    '-out', file('tls.crt'), '-days', String(days), '-extfile', file('san.ext'));
   return { ca: fs.readFileSync(file('ca.crt'), 'utf8'), certFile: file('tls.crt'), keyFile: file('tls.key') };
 }
 
