@@ -78,6 +78,9 @@ export function emit(report: Report, options: OutputOptions): number {
   return report.ok ? 0 : 1;
 }
 
+/** Thrown by a step that cannot run because an earlier one failed: reported as skipped, with the reason. */
+export class Skipped extends Error {}
+
 export interface Step {
   readonly title: string;
   /** Runs the step (`progress` updates its line on a terminal); a throw is turned into a failure of `id`. */
@@ -101,8 +104,8 @@ export async function runSteps(steps: readonly Step[], options: OutputOptions, r
       try {
         found = await step.run((message) => { task.output = redactor.apply(message); });
       } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        found = [fail(step.id, redactor.apply(message.split('\n')[0]), step.fix ?? 'see the runbook (docs/runbook.md)')];
+        const message = redactor.apply((error instanceof Error ? error.message : String(error)).split('\n')[0]);
+        found = [error instanceof Skipped ? skip(step.id, message) : fail(step.id, message, step.fix ?? 'see the runbook (docs/runbook.md)')];
       }
       results.push(...found);
       const failed = found.filter((r) => r.status === 'fail').length;

@@ -6,7 +6,7 @@
  */
 import { OpsContext } from './context';
 import { PlaneApi } from './plane-api';
-import { CheckResult, fail, pass, Step } from './report';
+import { CheckResult, fail, pass, Skipped, Step } from './report';
 
 export interface SmokeOptions {
   readonly project: string;
@@ -23,7 +23,7 @@ export function smokeSteps(ctx: OpsContext, options: SmokeOptions): Step[] {
   const agent = stack.users.agents.find((a) => a.id === options.assignee);
   const state: { api?: PlaneApi; close?: () => Promise<void>; admin?: string; agentKey?: string; agentId?: string; project?: Project; createdProject?: boolean; item?: WorkItem } = {};
   const need = <T>(value: T | undefined, what: string): T => {
-    if (value === undefined) throw new Error(`skipped: ${what} failed`);
+    if (value === undefined) throw new Skipped(`not run: ${what} failed`);
     return value;
   };
   const steps: Step[] = [

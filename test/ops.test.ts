@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import * as tls from 'node:tls';
 import { jobFromCronJob, rerunOfJob, runName } from '../ops/jobs';
-import { fail, makeReport, pass, Redactor, renderReport, skip } from '../ops/report';
+import { fail, makeReport, pass, Redactor, renderReport, runSteps, skip, Skipped } from '../ops/report';
 import { envVariable, generateValue, planLoad, planRotation, writePrivateFile } from '../ops/secrets';
 import { providedSecrets, Stack } from '../ops/stack';
 import { judgeCertificate, logEvidence } from '../ops/verify';
@@ -152,6 +152,21 @@ describe('reports', () => {
     const text = renderReport(report);
     assert.match(text, /^PASS {2}a {11}fine\nFAIL {2}b {11}saw <secret>\n {18}fix: do x\nSKIP {2}c {11}not asked\nverify \(context ctx\): 1 passed, 1 failed, 1 skipped\n$/);
     assert.equal(makeReport('verify', 'ctx', [pass('a', 'fine')], redactor).ok, true);
+  });
+
+  it('turns a step that throws into a failure, and one that cannot run after it into a skip', async () => {
+    const redactor = new Redactor();
+    redactor.add('s3cr3t-value-1234');
+    const results = await runSteps([
+      { id: 'one', title: 'one', fix: 'do y', run: async () => { throw new Error('broke on s3cr3t-value-1234\nsecond line'); } },
+      { id: 'two', title: 'two', run: async () => { throw new Skipped('not run: one failed'); } },
+      { id: 'three', title: 'three', run: async (progress) => { progress('half way'); return [pass('three', 'fine')]; } },
+    ], { json: true }, redactor);
+    assert.deepEqual(results, [
+      { id: 'one', status: 'fail', detail: 'broke on <secret>', fix: 'do y' },
+      { id: 'two', status: 'skip', detail: 'not run: one failed' },
+      { id: 'three', status: 'pass', detail: 'fine' },
+    ]);
   });
 
   it('shows a log line as evidence: Plane\'s JSON by level, logger and message; other lines cut', () => {

@@ -371,6 +371,15 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     assert.equal(check(report, 'smoke/cleanup').detail, 'deleted VPAI-1 and project VPAI');
   });
 
+  it('smoke for an agent the site does not have: fails at once, the other steps skipped, exit 1', async () => {
+    const { code, report } = await cliJson(['smoke', '--assignee', 'c3po']);
+    assert.equal(code, 1);
+    assert.match(check(report, 'smoke/connect').detail, /^no agent "c3po" in the site \(agents: .*builder/);
+    assert.deepEqual(report.checks.slice(1).map((c) => [c.status, c.detail]).slice(0, 4), [
+      ['skip', 'not run: connect failed'], ['skip', 'not run: connect failed'], ['skip', 'not run: connect failed'], ['skip', 'not run: connect failed'],
+    ]);
+  });
+
   it('smoke is idempotent: a kept project VPAI is reused, and only the run\'s own work item is deleted', async () => {
     const kept = await cliJson(['smoke', '--keep']);
     assert.equal(kept.code, 0, failuresOf(kept.report).join('\n'));
