@@ -342,6 +342,18 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     assert.match(result.stderr, /workloads available on the site's images/);
   });
 
+  it('a workload on another image fails verify with both images; kubectl rollout undo brings it back', async () => {
+    cluster.kubectlOk(['-n', NS, 'set', 'image', 'deployment/plane-web', 'plane-web=docker.io/makeplane/plane-frontend:v1.2.1']);
+    await cluster.waitUntilSettled(NS);
+    const { code, report } = await cliJson(['verify']);
+    assert.equal(code, 1);
+    assert.deepEqual(failuresOf(report), ['workload/plane-web: plane-web runs docker.io/makeplane/plane-frontend:v1.2.1, the site says docker.io/makeplane/plane-frontend:v1.2.2']);
+    cluster.kubectlOk(['-n', NS, 'rollout', 'undo', 'deployment/plane-web']);
+    await cluster.waitUntilSettled(NS);
+    const after = await cliJson(['verify']);
+    assert.equal(after.code, 0, failuresOf(after.report).join('\n'));
+  });
+
   it('a worker error in the last 50 lines fails verify with the line, tokens masked', async () => {
     const worker = REAL ? logTail(process.env.PLANE_TEST_WORKER_LOG as string, 50) : (fixture as PlaneFixture).logs.worker;
     const withError = REAL ? workerErrorLines() : (fixture as PlaneFixture).logs.workerWithError;
@@ -462,6 +474,24 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     if (REAL) await provisionRealPlane();
     const after = await cliJson(['verify']);
     assert.equal(after.code, 0, failuresOf(after.report).join('\n'));
+  });
+
+  it('secrets rotate plane-app --key live-server-secret-key: a new value, and the Deployments that read it restarted', async () => {
+    const read = async () => Buffer.from((await cluster.core.readNamespacedSecret({ name: 'plane-app', namespace: NS })).data?.['live-server-secret-key'] ?? '', 'base64').toString();
+    const before = await read();
+    const { code, report } = await cliJson(['secrets', 'rotate', 'plane-app', '--key', 'live-server-secret-key', '--yes']);
+    assert.equal(code, 0, failuresOf(report).join('\n'));
+    const now = await read();
+    assert.match(now, /^[0-9a-f]{64}$/);
+    assert.notEqual(now, before);
+    secretValues.push(now);
+    const restarted = report.checks.filter((c) => c.id.startsWith('rotate/restart/')).map((c) => c.id.replace('rotate/restart/', '')).sort();
+    assert.deepEqual(restarted, ['plane-api', 'plane-beat-worker', 'plane-live', 'plane-worker']);
+    for (const name of restarted) {
+      const deployment = await cluster.apps.readNamespacedDeployment({ name, namespace: NS });
+      assert.ok(deployment.spec?.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'], `${name} restarted`);
+    }
+    await cluster.waitUntilSettled(NS);
   });
 
   it('backup list: the dumps, as the restore script lists them, and the list Job removed', async () => {
