@@ -70,9 +70,7 @@ export interface RestoreOptions extends JobOptions {
  */
 export function restoreSteps(ctx: OpsContext, options: RestoreOptions): Step[] {
   const ns = ctx.stack.namespace;
-  const postgresSecret = ctx.stack.secretNames.find((n) => n.endsWith('-postgres'));
-  const clients = ctx.stack.manifests.filter((m) => m.kind === 'Deployment'
-    && JSON.stringify(m.spec.template.spec).includes(`"name":"${postgresSecret}"`));
+  const clients = ctx.stack.deploymentsReading(ctx.stack.secretRefOf('api', 'POSTGRES_PASSWORD').secretName);
   const scale = async (name: string, replicas: number) => {
     await ctx.kube.apps.patchNamespacedDeploymentScale({ name, namespace: ns, body: { spec: { replicas } } }, mergePatch());
   };

@@ -1,4 +1,5 @@
 /** What every command works with: the cluster, the expected stack, and the redactor for its output. */
+import { SecretKeyRef } from '../lib/connections';
 import { Kube } from './kube';
 import { Redactor } from './report';
 import { Stack } from './stack';
@@ -23,11 +24,11 @@ export class OpsContext {
   }
 
   /** One key of a Secret that must exist, with a message naming what to do when it does not. */
-  async secretValue(name: string, key: string): Promise<string> {
-    const values = await this.readSecret(name);
-    if (!values) throw new Error(`Secret ${this.stack.namespace}/${name} does not exist (kubectl apply -f dist makes it)`);
-    const value = values[key];
-    if (!value) throw new Error(`Secret ${this.stack.namespace}/${name} has no key ${key}`);
+  async secretValue(ref: SecretKeyRef): Promise<string> {
+    const values = await this.readSecret(ref.secretName);
+    if (!values) throw new Error(`Secret ${this.stack.namespace}/${ref.secretName} does not exist (kubectl apply -f dist makes it)`);
+    const value = values[ref.key];
+    if (!value) throw new Error(`Secret ${this.stack.namespace}/${ref.secretName} has no key ${ref.key}`);
     return value;
   }
 }

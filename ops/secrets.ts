@@ -8,11 +8,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseEnv } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
+import { PLANE_APP_SECRET } from '../charts/plane-chart';
+import { ADMIN_SECRET, adminPassword, agentSecretName, API_KEY, BASE_URL_KEY, WORKSPACE_SLUG_KEY } from '../lib/plane/connection-secrets';
 import { OpsContext } from './context';
 import { describeKubeError } from './kube';
 import { rerunOfJob, runName, waitForJob } from './jobs';
 import { CheckResult, fail, pass, skip, Step } from './report';
-import { ExpectedSecret, podSpecs, providedSecrets, Stack } from './stack';
+import { ExpectedSecret, providedSecrets, Stack } from './stack';
 
 /** The env-file variable of one key: `PLANE_POSTGRES__PASSWORD` for key `password` of `plane-postgres`. */
 export function envVariable(secret: string, key: string): string {
@@ -164,28 +166,21 @@ export function planRotation(stack: Stack, options: RotateOptions): Rotation {
   const secret = stack.secret(options.secret);
   if (!secret) throw new Error(`secret: ${options.secret} is not one of the stack's Secrets (${stack.secretNames.join(', ')})`);
   const generated = Object.entries(secret.keys).filter(([, m]) => 'generate' in m).map(([k]) => k);
-  const key = options.key ?? (generated.length === 1 ? generated[0] : generated.includes('PLANE_API_KEY') ? 'PLANE_API_KEY' : undefined);
+  const key = options.key ?? (generated.length === 1 ? generated[0] : generated.includes(API_KEY) ? API_KEY : undefined);
   if (!key || !generated.includes(key)) throw new Error(`--key: ${secret.name} has the generated keys ${generated.join(', ')}; name one with --key`);
-  const readers = stack.manifests.filter((m) => m.kind === 'Deployment' && podSpecs([m], stack.namespace).some(({ spec }) => readsSecret(spec, secret.name)))
-    .map((m) => m.metadata.name);
+  const readers = stack.deploymentsReading(secret.name).map((m) => m.metadata.name);
   const manual = (why: string) => new Error(`${secret.name} ${key}: ${why}; follow docs/runbook.md "Rotating a Secret"`);
-  if (key === 'PLANE_API_KEY') {
+  if (key === API_KEY) {
     return { key, reprovision: true, restart: [], consequence: 'the old token stops working as soon as provisioning has run; agents outside the cluster need their new connection file (plane-k3s secrets connection), pods with envFrom a restart' };
   }
-  if (secret.name.endsWith('-app') && key === 'secret-key') {
-    if (!options.acceptSettingsLoss) throw new Error(`${secret.name} secret-key is Django's SECRET_KEY: it encrypts Plane's instance settings (SMTP password, OAuth secrets), which then read as empty, and signs everyone out; add --accept-settings-loss to rotate it anyway`);
+  const djangoKey = stack.secretRefOf('api', 'SECRET_KEY');
+  if (secret.name === djangoKey.secretName && key === djangoKey.key) {
+    if (!options.acceptSettingsLoss) throw new Error(`${secret.name} ${key} is Django's SECRET_KEY: it encrypts Plane's instance settings (SMTP password, OAuth secrets), which then read as empty, and signs everyone out; add --accept-settings-loss to rotate it anyway`);
     return { key, reprovision: false, restart: readers, consequence: 'everyone is signed out; instance settings set in god-mode (SMTP, OAuth) must be entered again' };
   }
-  if (secret.name.endsWith('-app')) return { key, reprovision: false, restart: readers, consequence: 'open live-collaboration sessions reconnect' };
-  if (secret.name.endsWith('-admin')) throw manual('the initial password is used once; the admin changes it in Plane\'s profile');
+  if (secret.name === PLANE_APP_SECRET) return { key, reprovision: false, restart: readers, consequence: 'open live-collaboration sessions reconnect' };
+  if (secret.name === adminPassword.secretName && key === adminPassword.key) throw manual('the initial password is used once; the admin changes it in Plane\'s profile');
   throw manual('the server holds this value too and must change first');
-}
-
-function readsSecret(spec: any, name: string): boolean {
-  const containers = [...(spec.initContainers ?? []), ...spec.containers];
-  return containers.some((c: any) => (c.env ?? []).some((e: any) => e.valueFrom?.secretKeyRef?.name === name)
-    || (c.envFrom ?? []).some((f: any) => f.secretRef?.name === name))
-    || (spec.volumes ?? []).some((v: any) => v.secret?.secretName === name);
 }
 
 export function rotateSteps(ctx: OpsContext, options: RotateOptions, rotation: Rotation): Step[] {
@@ -261,8 +256,8 @@ export interface ConnectionOptions {
 /** Writes the person's connection (PLANE_API_KEY, PLANE_BASE_URL, PLANE_WORKSPACE_SLUG) to a 0600 file. */
 export function connectionSteps(ctx: OpsContext, options: ConnectionOptions): Step[] {
   const name = options.who === 'admin'
-    ? ctx.stack.secretNames.find((n) => n.endsWith('-admin'))
-    : ctx.stack.users.agents.some((a) => a.id === options.who) ? ctx.stack.secretNames.find((n) => n.endsWith(`-agent-${options.who}`)) : undefined;
+    ? ADMIN_SECRET
+    : ctx.stack.users.agents.some((a) => a.id === options.who) ? agentSecretName(options.who) : undefined;
   if (!name) throw new Error(`connection: "${options.who}" is neither admin nor an agent of the site (${ctx.stack.users.agents.map((a) => a.id).join(', ')})`);
   if (!options.force && fs.existsSync(options.output)) throw new Error(`${options.output} exists; add --force to replace it`);
   return [{
@@ -271,7 +266,7 @@ export function connectionSteps(ctx: OpsContext, options: ConnectionOptions): St
     run: async () => {
       const values = await ctx.readSecret(name);
       if (!values) throw new Error(`Secret ${ctx.stack.namespace}/${name} does not exist (kubectl apply -f dist makes it)`);
-      const keys = ['PLANE_API_KEY', 'PLANE_BASE_URL', 'PLANE_WORKSPACE_SLUG'];
+      const keys = [API_KEY, BASE_URL_KEY, WORKSPACE_SLUG_KEY];
       const missing = keys.filter((k) => !values[k]);
       if (missing.length) throw new Error(`Secret ${name} lacks ${missing.join(', ')}`);
       writePrivateFile(options.output, keys.map((k) => `${k}=${values[k]}\n`).join(''), options.force);

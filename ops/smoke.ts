@@ -4,6 +4,7 @@
  * not), a work item assigned to it; then the builder reads it back with its own token. What the run
  * created is deleted afterwards unless --keep.
  */
+import { adminApiKey, agentApiKey } from '../lib/plane/connection-secrets';
 import { OpsContext } from './context';
 import { PlaneApi } from './plane-api';
 import { CheckResult, fail, pass, Skipped, Step } from './report';
@@ -36,8 +37,8 @@ export function smokeSteps(ctx: OpsContext, options: SmokeOptions): Step[] {
         const forward = await ctx.kube.forwardService(ns, stack.apiService.name, stack.apiService.port);
         state.close = () => forward.close();
         state.api = new PlaneApi(forward, stack.appHost, stack.users.workspace.slug);
-        state.admin = await ctx.secretValue(stack.secretNames.find((n) => n.endsWith('-admin')) as string, 'PLANE_API_KEY');
-        state.agentKey = await ctx.secretValue(stack.secretNames.find((n) => n.endsWith(`-agent-${agent.id}`)) as string, 'PLANE_API_KEY');
+        state.admin = await ctx.secretValue(adminApiKey);
+        state.agentKey = await ctx.secretValue(agentApiKey(agent.id));
         const me = await state.api.me(state.agentKey);
         state.agentId = me.id;
         return [pass('smoke/connect', `through ${forward.pod}; ${agent.id} is ${me.email}`)];

@@ -5,6 +5,7 @@
 import { buildStack } from '../main';
 import { SiteConfig } from '../lib/config/site-config';
 import { loadSiteConfig } from '../lib/config/load-site-config';
+import { SecretKeyRef } from '../lib/connections';
 import { ProvisioningSpec } from '../lib/plane/provisioning';
 import { appHost, appUrl } from '../lib/site';
 import { App } from 'cdk8s';
@@ -122,9 +123,40 @@ export class Stack {
     return this.secrets.map((s) => s.name);
   }
 
+  /** The Secret key a component's (first) container reads as `variable`, e.g. the api's POSTGRES_PASSWORD. */
+  secretRefOf(component: string, variable: string): SecretKeyRef {
+    const container = this.byName('Deployment', component).spec.template.spec.containers[0];
+    const ref = (container.env ?? []).find((e: { name: string }) => e.name === variable)?.valueFrom?.secretKeyRef;
+    if (!ref) throw new Error(`the ${component} container reads no Secret as ${variable}`);
+    return { secretName: ref.name, key: ref.key };
+  }
+
+  /** Every variable a component's (first) container declares: its env and the keys of its ConfigMaps. */
+  declaredEnv(component: string): string[] {
+    const container = this.byName('Deployment', component).spec.template.spec.containers[0];
+    const names = new Set<string>((container.env ?? []).map((e: { name: string }) => e.name));
+    for (const from of container.envFrom ?? []) {
+      const configMap = from.configMapRef && this.manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.name === from.configMapRef.name);
+      for (const key of Object.keys(configMap?.data ?? {})) names.add(`${from.prefix ?? ''}${key}`);
+    }
+    return [...names].sort();
+  }
+
+  /** The Deployments whose pods read a Secret (env, envFrom or a volume): its consumers. */
+  deploymentsReading(secretName: string): Manifest[] {
+    return this.manifests.filter((m) => m.kind === 'Deployment' && readsSecret(m.spec.template.spec, secretName));
+  }
+
   secret(name: string): ExpectedSecret | undefined {
     return this.secrets.find((s) => s.name === name);
   }
+}
+
+function readsSecret(spec: any, name: string): boolean {
+  const containers = [...(spec.initContainers ?? []), ...spec.containers];
+  return containers.some((c: any) => (c.env ?? []).some((e: any) => e.valueFrom?.secretKeyRef?.name === name)
+    || (c.envFrom ?? []).some((f: any) => f.secretRef?.name === name))
+    || (spec.volumes ?? []).some((v: any) => v.secret?.secretName === name);
 }
 
 /** A Secret the pods read that the bootstrap Job does not make (the operator's: TLS, a shared server's admin). */

@@ -6,6 +6,7 @@ import { promises as dns } from 'node:dns';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
 import { Client } from 'pg';
+import { adminApiKey, agentApiKey } from '../lib/plane/connection-secrets';
 import { OpsContext } from './context';
 import { describeKubeError, Forward } from './kube';
 import { PLANE_ROLES, PlaneApi } from './plane-api';
@@ -153,12 +154,7 @@ async function checkApiEnv(ctx: OpsContext): Promise<CheckResult[]> {
   const ns = ctx.stack.namespace;
   const deployment = ctx.stack.byName('Deployment', 'api');
   const container = deployment.spec.template.spec.containers[0];
-  const declared = new Set<string>((container.env ?? []).map((e: { name: string }) => e.name));
-  for (const from of container.envFrom ?? []) {
-    const configMap = from.configMapRef && ctx.stack.manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.name === from.configMapRef.name);
-    for (const key of Object.keys(configMap?.data ?? {})) declared.add(`${from.prefix ?? ''}${key}`);
-  }
-  const names = [...declared].sort();
+  const names = ctx.stack.declaredEnv('api');
   const pods = await ctx.kube.podsOf(ns, deployment.spec.selector.matchLabels);
   const pod = pods.find((p) => p.status?.phase === 'Running');
   if (!pod) return [fail('api-env', 'no running api pod', `kubectl -n ${ns} get pods -l app.kubernetes.io/name=api`)];
@@ -169,12 +165,15 @@ async function checkApiEnv(ctx: OpsContext): Promise<CheckResult[]> {
   } catch (error) {
     return [fail('api-env', `exec into ${pod.metadata?.name}: ${describeKubeError(error)}`, 'your kubeconfig needs pods/exec in the namespace')];
   }
-  const present = new Set(output.split('\n').map((l) => l.trim()).filter(Boolean));
+  return [judgeApiEnv(names, output, pod.metadata?.name as string, `kubectl -n ${ns} rollout restart deployment/${deployment.metadata.name}`)];
+}
+
+/** The declared `names` against the names the pod printed (one per line): every one must be there. */
+export function judgeApiEnv(names: readonly string[], printed: string, pod: string, restart: string): CheckResult {
+  const present = new Set(printed.split('\n').map((l) => l.trim()).filter(Boolean));
   const missing = names.filter((n) => !present.has(n));
-  if (missing.length) {
-    return [fail('api-env', `${pod.metadata?.name} lacks ${missing.join(', ')}`, `the pod predates its config: kubectl -n ${ns} rollout restart deployment/${deployment.metadata.name}`)];
-  }
-  return [pass('api-env', `${names.length} variables set in ${pod.metadata?.name}, e.g. ${names.filter((n) => /DATABASE_URL|SECRET_KEY|REDIS_URL/.test(n)).join(', ')}`)];
+  if (missing.length) return fail('api-env', `${pod} lacks ${missing.join(', ')}`, `the pod predates its config: ${restart}`);
+  return pass('api-env', `${names.length} variables set in ${pod}, e.g. ${names.filter((n) => /DATABASE_URL|SECRET_KEY|REDIS_URL/.test(n)).join(', ')}`);
 }
 
 async function checkApiHealth(ctx: OpsContext, api: PlaneApi): Promise<CheckResult> {
@@ -230,7 +229,7 @@ async function checkEdge(ctx: OpsContext): Promise<CheckResult[]> {
 }
 
 async function checkMembers(ctx: OpsContext, api: PlaneApi): Promise<CheckResult[]> {
-  const adminKey = await ctx.secretValue(ctx.stack.secretNames.find((n) => n.endsWith('-admin')) as string, 'PLANE_API_KEY');
+  const adminKey = await ctx.secretValue(adminApiKey);
   const members = await api.members(adminKey);
   const byEmail = new Map(members.map((m) => [m.email.toLowerCase(), m]));
   const people = [{ id: 'admin', ...ctx.stack.users.admin }, ...ctx.stack.users.agents];
@@ -251,13 +250,13 @@ async function checkTokens(ctx: OpsContext, api: PlaneApi): Promise<CheckResult[
   const results: CheckResult[] = [];
   for (const agent of ctx.stack.users.agents) {
     const id = `token/${agent.id}`;
-    const secretName = ctx.stack.secretNames.find((n) => n.endsWith(`-agent-${agent.id}`)) as string;
-    const values = await ctx.readSecret(secretName);
-    if (!values?.PLANE_API_KEY) {
-      results.push(fail(id, `Secret ${secretName} or its PLANE_API_KEY is missing`, 'kubectl apply -f dist (the bootstrap Job makes it)'));
+    const ref = agentApiKey(agent.id);
+    const token = (await ctx.readSecret(ref.secretName))?.[ref.key];
+    if (!token) {
+      results.push(fail(id, `Secret ${ref.secretName} or its ${ref.key} is missing`, 'kubectl apply -f dist (the bootstrap Job makes it)'));
       continue;
     }
-    const response = await api.request('GET', '/api/v1/users/me/', values.PLANE_API_KEY);
+    const response = await api.request('GET', '/api/v1/users/me/', token);
     let email = '';
     try {
       email = String(JSON.parse(response.body).email ?? '').toLowerCase();
@@ -287,7 +286,7 @@ async function checkDatabase(ctx: OpsContext): Promise<CheckResult> {
     return skip('database', `external PostgreSQL ${postgres.external.address}:${postgres.external.port}: not reachable from here; the migrator Job's login wait proves Plane's user can connect`);
   }
   const server = ctx.stack.service('postgres');
-  const password = await ctx.secretValue(ctx.stack.secretNames.find((n) => n.endsWith('-postgres')) as string, 'password');
+  const password = await ctx.secretValue(ctx.stack.secretRefOf('api', 'POSTGRES_PASSWORD'));
   const forward = await ctx.kube.forwardService(ctx.stack.namespace, server.metadata.name, server.spec.ports[0].port);
   const client = new Client({ host: '127.0.0.1', port: forward.localPort, user: postgres.user, password, database: postgres.database, connectionTimeoutMillis: 10_000 });
   client.on('error', () => undefined);

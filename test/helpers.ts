@@ -80,3 +80,12 @@ export const EXPECTED_COMPONENTS = [
   'web', 'space', 'admin', 'live', 'api', 'worker', 'beat-worker', 'migrator',
   'postgres', 'redis', 'rabbitmq', 'object-store', 'caddy',
 ];
+
+/** Expected shape of each generated Secret value (the formats of lib/plane/secrets/plane_k3s_secrets.py). */
+export const GENERATED_FORMATS: Readonly<Record<string, RegExp>> = {
+  hex16: /^[0-9a-f]{32}$/,
+  hex24: /^[0-9a-f]{48}$/,
+  hex32: /^[0-9a-f]{64}$/,
+  'garage-key-id': /^GK[0-9a-f]{24}$/,
+  'plane-api-token': /^plane_api_[0-9a-f]{32}$/,
+};

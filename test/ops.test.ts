@@ -15,9 +15,9 @@ import { jobFromCronJob, rerunOfJob, runName } from '../ops/jobs';
 import { fail, makeReport, pass, Redactor, renderReport, runSteps, skip, Skipped } from '../ops/report';
 import { envVariable, generateValue, planLoad, planRotation, writePrivateFile } from '../ops/secrets';
 import { providedSecrets, Stack } from '../ops/stack';
-import { judgeCertificate, logEvidence } from '../ops/verify';
+import { judgeApiEnv, judgeCertificate, logEvidence } from '../ops/verify';
 import { makeCertificate } from './edge/harness';
-import { REPO_ROOT, siteWith } from './helpers';
+import { GENERATED_FORMATS, REPO_ROOT, siteWith } from './helpers';
 
 const stack = new Stack(siteWith());
 const BIN = path.join(REPO_ROOT, 'scripts', 'plane-k3s.mjs');
@@ -65,6 +65,13 @@ describe('what the CLI reads from the site', () => {
 });
 
 describe('secrets load: the env file', () => {
+  it('makes a rotated value in the very format the bootstrap Job makes it, for every format the stack uses', () => {
+    const formats = new Set(stack.secrets.flatMap((sec) => Object.values(sec.keys)).flatMap((m) => ('generate' in m ? [m.generate] : [])));
+    assert.deepEqual([...formats].sort(), Object.keys(GENERATED_FORMATS).sort());
+    for (const format of formats) assert.match(generateValue(format), GENERATED_FORMATS[format], format);
+    assert.notEqual(generateValue('hex32'), generateValue('hex32'));
+  });
+
   it('maps every key of every Secret to its own variable', () => {
     const variables = stack.secrets.flatMap((s) => Object.keys(s.keys).map((k) => envVariable(s.name, k)));
     assert.equal(new Set(variables).size, variables.length);
@@ -169,6 +176,16 @@ describe('reports', () => {
     ]);
   });
 
+  it('finds a declared variable the api pod lacks', () => {
+    const names = stack.declaredEnv('api');
+    assert.ok(names.includes('DATABASE_URL') && names.includes('SECRET_KEY') && names.length > 20, names.join(' '));
+    const restart = 'kubectl -n plane rollout restart deployment/plane-api';
+    assert.equal(judgeApiEnv(names, `${names.join('\n')}\n`, 'plane-api-1', restart).status, 'pass');
+    const lacking = judgeApiEnv(names, names.filter((n) => n !== 'SECRET_KEY').join('\n'), 'plane-api-1', restart);
+    assert.deepEqual([lacking.status, lacking.detail, lacking.fix], ['fail', 'plane-api-1 lacks SECRET_KEY', `the pod predates its config: ${restart}`]);
+    assert.equal(judgeApiEnv(names, '', 'plane-api-1', restart).detail, `plane-api-1 lacks ${names.join(', ')}`);
+  });
+
   it('shows a log line as evidence: Plane\'s JSON by level, logger and message; other lines cut', () => {
     const line = JSON.stringify({ levelname: 'ERROR', name: 'celery.worker.consumer.consumer', message: 'Received unregistered task of type x.\nThe message has been ignored' });
     assert.equal(logEvidence(line), 'ERROR celery.worker.consumer.consumer: Received unregistered task of type x.');
@@ -211,9 +228,10 @@ describe('Jobs the CLI makes', () => {
   it('names a run after its template, within the 63 characters of a label value', () => {
     const at = new Date('2026-11-30T14:05:09Z');
     assert.equal(runName('plane-backup', 'now', at), 'plane-backup-now-20261130140509');
+    // The base is cut (and a dash it would end with dropped) so that the run's suffix always fits.
     const long = runName('plane-provisioning-v1-2-2-338826c5-and-a-much-longer-tail', 'rotate', at);
-    assert.ok(long.length <= 63);
-    assert.match(long, /^plane-provisioning-v1-2-2-338826c5-and-a-much-rotate-20261130140509$|-rotate-20261130140509$/);
+    assert.equal(long, 'plane-provisioning-v1-2-2-338826c5-and-a-rotate-20261130140509');
+    assert.equal(runName(`${'x'.repeat(40)}-tail`, 'rotate', at), `${'x'.repeat(40)}-rotate-20261130140509`);
   });
 
   const cron = stack.manifests.find((m) => m.kind === 'CronJob' && m.metadata.name === 'plane-backup-restore') as any;

@@ -26,7 +26,7 @@ import { stringify } from 'yaml';
 import { renderCaddyfile } from '../../lib/edge/caddyfile';
 import { siteCaddyfileOptions } from '../../lib/edge/edge-site';
 import { PlaneUpstreams, UpstreamName } from '../../lib/edge/plane-routes';
-import { agentTokenVariable } from '../../lib/plane/provisioning';
+import { PROVISION_MODULE, provisioningSecretEnv } from '../../lib/plane/provisioning';
 import { envVariable, generateValue } from '../../ops/secrets';
 import { Stack } from '../../ops/stack';
 import { REPO_ROOT } from '../helpers';
@@ -121,13 +121,12 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     const usersFile = path.join(work, 'users.json');
     fs.writeFileSync(usersFile, JSON.stringify(stack.users));
     const env: NodeJS.ProcessEnv = { ...process.env, PYTHONPATH: path.join(REPO_ROOT, 'lib', 'plane', 'provision'), PLANE_K3S_USERS_FILE: usersFile };
-    const secret = async (name: string) => Object.fromEntries(Object.entries((await cluster.core.readNamespacedSecret({ name, namespace: NS })).data ?? {})
-      .map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
-    const admin = await secret('plane-admin');
-    env.PLANE_ADMIN_PASSWORD = admin.password;
-    env.PLANE_ADMIN_API_KEY = admin.PLANE_API_KEY;
-    for (const agent of stack.users.agents) env[agentTokenVariable(agent.id)] = (await secret(`plane-agent-${agent.id}`)).PLANE_API_KEY;
-    const result = await runAsync(MANAGE as string, ['shell', '--command', 'import plane_k3s_provision; plane_k3s_provision.main()'], env);
+    // The variables the provisioning Job reads, from the Secrets its manifest names.
+    for (const [variable, ref] of Object.entries(provisioningSecretEnv(stack.site))) {
+      const secret = await cluster.core.readNamespacedSecret({ name: ref.secretName, namespace: NS });
+      env[variable] = Buffer.from(secret.data?.[ref.key] ?? '', 'base64').toString();
+    }
+    const result = await runAsync(MANAGE as string, ['shell', '--command', `import ${PROVISION_MODULE}; ${PROVISION_MODULE}.main()`], env);
     assert.equal(result.code, 0, `provisioning the real backend failed: ${result.stderr.slice(-300)}`);
   }
 
@@ -190,8 +189,7 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     // What kwok's node serves for the pods.
     const api = stack.byName('Deployment', 'api').spec.template.spec.containers[0];
     const caddyPort = stack.byName('Deployment', 'caddy').spec.template.spec.containers[0].ports.find((p: { name: string }) => p.name === 'https').containerPort;
-    const apiEnv = [...(api.env ?? []).map((e: { name: string }) => e.name),
-      ...(api.envFrom ?? []).flatMap((f: { configMapRef?: { name: string } }) => Object.keys(stack.manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.name === f.configMapRef?.name)?.data ?? {}))];
+    const apiEnv = stack.declaredEnv('api');
     const kwokConfig = [
       { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'ClusterPortForward', metadata: { name: 'plane' }, spec: { forwards: [
         { ports: [stack.apiService.port], target: { address: '127.0.0.1', port: plane.port } },

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { synthesize } from '../../lib/synth';
 import { buildStack } from '../../main';
-import { Manifest, REPO_ROOT, siteWith } from '../helpers';
+import { GENERATED_FORMATS, Manifest, REPO_ROOT, siteWith } from '../helpers';
 import { blockWith, inlineCommand } from '../readme';
 import { scratchDir, TestCluster } from './harness';
 
@@ -20,14 +20,6 @@ const DIST = path.join(REPO_ROOT, 'dist');
 const NAMESPACE = 'plane';
 const ACCOUNT = 'plane-secrets';
 
-/** Expected shape of each generated value (the formats of lib/plane/secrets/plane_k3s_secrets.py). */
-const FORMATS: Record<string, RegExp> = {
-  hex16: /^[0-9a-f]{32}$/,
-  hex24: /^[0-9a-f]{48}$/,
-  hex32: /^[0-9a-f]{64}$/,
-  'garage-key-id': /^GK[0-9a-f]{24}$/,
-  'plane-api-token': /^plane_api_[0-9a-f]{32}$/,
-};
 
 describe('secrets bootstrap on a real control plane', { concurrency: 1 }, () => {
   let cluster: TestCluster;
@@ -108,7 +100,7 @@ describe('secrets bootstrap on a real control plane', { concurrency: 1 }, () => 
         assert.ok(key in data, `${secret.name} lacks ${key}`);
         if (secret.name === 'plane-redis') continue;
         if (source.value !== undefined) assert.equal(data[key], source.value, `${secret.name}/${key}`);
-        else assert.ok(FORMATS[source.generate].test(data[key]), `${secret.name}/${key} is not ${source.generate}`);
+        else assert.ok(GENERATED_FORMATS[source.generate].test(data[key]), `${secret.name}/${key} is not ${source.generate}`);
         assert.ok(!run.stdout.includes(data[key]) || source.value !== undefined, `${secret.name}/${key} printed`);
       }
     }
