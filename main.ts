@@ -47,8 +47,8 @@ export function buildStack(app: App, site: SiteConfig): readonly Chart[] {
     objectStore: objectStore.connection,
   };
   const plane = new PlaneChart(app, 'plane', { ...inNamespace, connections });
-  const secrets = new SecretsChart(app, 'secrets', { ...inNamespace, consumers: [...Object.values(connections), plane] });
   const backup = new BackupChart(app, 'backup', { ...inNamespace, postgres: postgres.connection, objectStore: objectStore.connection });
+  const secrets = new SecretsChart(app, 'secrets', { ...inNamespace, consumers: [...Object.values(connections), plane, backup.backups] });
 
   const edge = new EdgeChart(app, 'edge', {
     site,

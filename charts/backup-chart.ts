@@ -13,7 +13,7 @@ export interface BackupChartProps extends ChartProps {
   readonly objectStore: S3Connection;
 }
 
-/** Backups of PostgreSQL and the uploads, and the restore Job's template (README, "Backups"). */
+/** Encrypted backups of PostgreSQL and the uploads, their restore template and drill (docs/runbook.md, "Backups"). */
 export class BackupChart extends Chart {
   readonly backups: Backups;
 
@@ -26,11 +26,15 @@ export class BackupChart extends Chart {
       name: objectName('backup'),
       labels: workloadLabels(site, 'backup', 'data', version),
       restoreLabels: workloadLabels(site, 'restore', 'data', version),
+      drillLabels: workloadLabels(site, 'drill', 'data', version),
       postgres: props.postgres,
       objectStore: props.objectStore,
       postgresImage: site.images.postgres,
       rcloneImage: site.images.rclone,
+      resticImage: site.images.restic,
+      planeVersion: site.images.plane.tag,
       schedule: site.backup.schedule,
+      drillSchedule: site.backup.drill.schedule,
       keep: site.backup.keep,
       storage: site.backup.storage,
       storageClass: site.kubernetes.storageClass,

@@ -28,8 +28,8 @@ export interface NetworkPolicyChartProps extends ChartProps {
   readonly secretsBootstrap?: PodPeer;
   /** The Job that makes Plane's role and database on a shared PostgreSQL. @default none */
   readonly postgresBootstrap?: PodPeer;
-  /** The backup and restore Jobs, and where an off-site copy goes. @default none */
-  readonly backups?: { readonly backupPeer: PodPeer; readonly restorePeer: PodPeer };
+  /** The backup and restore Jobs (the drill reaches nothing: its server is in its pod). @default none */
+  readonly backups?: { readonly backupPeer: PodPeer; readonly restorePeer: PodPeer; readonly drillPeer: PodPeer };
 }
 
 const tcp = (endpoint: ServiceEndpoint): PortSpec[] => [{ port: endpoint.port }];
@@ -78,6 +78,7 @@ export class NetworkPolicyChart extends Chart {
         { from: backups.backupPeer, to: postgres.peer, ports: tcp(postgres) },
         { from: backups.backupPeer, to: objectStore.peer, ports: tcp(objectStore) },
         { from: backups.restorePeer, to: postgres.peer, ports: tcp(postgres) },
+        { from: backups.restorePeer, to: objectStore.peer, ports: tcp(objectStore) },
       );
       const offsite = site.backup.offsite;
       if (offsite) flows.push({ from: backups.backupPeer, to: { name: 'offsite-backup', cidrs: offsite.cidrs }, ports: [{ port: 443 }] });
@@ -109,6 +110,10 @@ export class NetworkPolicyChart extends Chart {
     }
     for (const component of components) {
       new ComponentNetworkPolicy(this, peerKey(component), { component, flows, labels: labels(component.podSelector['app.kubernetes.io/name'] ?? component.name) });
+    }
+    if (backups) {
+      const drill = backups.drillPeer;
+      new ComponentNetworkPolicy(this, peerKey(drill), { component: drill, flows, isolated: true, labels: labels(drill.podSelector['app.kubernetes.io/name'] ?? drill.name) });
     }
   }
 }

@@ -1,8 +1,9 @@
 /**
- * `plane-k3s backup` and `restore`: Jobs made from the stack's own CronJobs (`plane-backup`, and the
- * suspended `plane-backup-restore` template), waited for, their log's summary shown.
+ * `plane-k3s backup` and `restore`: Jobs made from the stack's own CronJobs (`plane-backup`, the drill
+ * `plane-backup-drill`, and the suspended `plane-backup-restore` template), waited for, their log's
+ * summary shown.
  */
-import { RESTORE_DUMP_ENV } from '../lib/data/backups';
+import { RESTORE_ALLOW_VERSION_ENV, RESTORE_BACKUP_ENV } from '../lib/data/backups';
 import { OpsContext } from './context';
 import { jobFromCronJob, jobLog, runName, waitForJob } from './jobs';
 import { CheckResult, fail, pass, Step } from './report';
@@ -40,33 +41,85 @@ export function backupNowSteps(ctx: OpsContext, options: JobOptions): Step[] {
   }];
 }
 
-/** The dumps on the backup volume: the restore template with RESTORE_DUMP=list, which changes nothing. */
+export function backupDrillSteps(ctx: OpsContext, options: JobOptions): Step[] {
+  const ns = ctx.stack.namespace;
+  return [{
+    id: 'backup/drill',
+    title: 'restore drill now (a Job from CronJob plane-backup-drill)',
+    run: async (progress) => {
+      const run = await runFromCronJob(ctx, 'drill', 'now', {}, options, progress, 'drill:');
+      if (!run.done) return [fail('backup/drill', `job/${run.job}: ${run.reason}${run.lines.length ? `; ${run.lines.join('; ')}` : ''}`, `kubectl -n ${ns} logs job/${run.job} --all-containers`)];
+      return [pass('backup/drill', `job/${run.job} complete${run.lines.length ? `: ${run.lines.join('; ')}` : ''}`)];
+    },
+  }];
+}
+
+/** One backup as `backup list` shows it. */
+export interface BackupEntry {
+  readonly id: string;
+  readonly time: string;
+  readonly bytes?: number;
+  readonly planeVersion?: string;
+  readonly migration?: string;
+  /** When a drill last restored it, if one did. */
+  readonly drilled?: string;
+}
+
+/**
+ * The backups, from the lines the restore template prints in list mode: restic's JSON list of snapshots
+ * (times, tags, sizes: no data) and the drills recorded on the volume ("drilled <id>\t<time>").
+ */
+export function parseBackupList(lines: readonly string[]): BackupEntry[] {
+  const drilled = new Map<string, string>();
+  let snapshots: { short_id: string; time: string; tags?: string[]; summary?: { total_bytes_processed?: number } }[] = [];
+  for (const line of lines) {
+    const body = line.replace(/^restore:\s*/, '');
+    if (body.startsWith('snapshots ')) snapshots = JSON.parse(body.slice('snapshots '.length)) ?? [];
+    const drill = /^drilled ([0-9a-f]+)\s+(\S+)$/.exec(body);
+    if (drill) drilled.set(drill[1], drill[2]);
+  }
+  const tag = (tags: string[] | undefined, name: string) => tags?.find((t) => t.startsWith(`${name}=`))?.slice(name.length + 1);
+  return snapshots.map((s) => ({
+    id: s.short_id,
+    time: new Date(s.time).toISOString().replace(/\.\d+Z$/, 'Z'),
+    bytes: s.summary?.total_bytes_processed,
+    planeVersion: tag(s.tags, 'plane-version'),
+    migration: tag(s.tags, 'migration'),
+    drilled: drilled.get(s.short_id),
+  })).sort((a, b) => b.time.localeCompare(a.time));
+}
+
+/** The backups in the encrypted repository: the restore template in list mode, which changes nothing. */
 export function backupListSteps(ctx: OpsContext, options: JobOptions): Step[] {
   const ns = ctx.stack.namespace;
   return [{
     id: 'backup/list',
-    title: 'list the dumps (restore template, RESTORE_DUMP=list)',
+    title: `list the backups (restore template, ${RESTORE_BACKUP_ENV}=list)`,
     run: async (progress) => {
-      const run = await runFromCronJob(ctx, 'restore', 'list', { [RESTORE_DUMP_ENV]: 'list' }, options, progress, 'restore:');
+      const run = await runFromCronJob(ctx, 'restore', 'list', { [RESTORE_BACKUP_ENV]: 'list' }, options, progress, 'restore:');
       await ctx.kube.batch.deleteNamespacedJob({ name: run.job, namespace: ns, propagationPolicy: 'Background' }).catch(() => undefined);
-      if (!run.done) return [fail('backup/list', `job/${run.job}: ${run.reason}`, `kubectl -n ${ns} describe job ${run.job}`)];
-      const dumps = run.lines.map((l) => l.replace(/^restore:\s*/, ''));
-      return dumps.length
-        ? dumps.map((d, i) => pass(`backup/dump/${i + 1}`, d))
-        : [pass('backup/list', 'no dump on the backup volume yet (plane-k3s backup now)')];
+      if (!run.done) return [fail('backup/list', `job/${run.job}: ${run.reason}`, `kubectl -n ${ns} logs job/${run.job} --all-containers`)];
+      const backups = parseBackupList(run.lines);
+      return backups.length
+        ? backups.map((b) => pass(`backup/${b.id}`, `${b.time}, ${b.bytes ?? '?'} bytes, Plane ${b.planeVersion ?? '?'}, migration ${b.migration ?? '?'}, ` +
+          (b.drilled ? `drill passed ${b.drilled}` : 'not drilled')))
+        : [pass('backup/list', 'no backup in the repository yet (plane-k3s backup now)')];
     },
   }];
 }
 
 export interface RestoreOptions extends JobOptions {
-  /** A dump's file name, or `latest`. */
-  readonly dump: string;
+  /** A snapshot id (plane-k3s backup list), or `latest`. */
+  readonly backup: string;
+  /** Restore a backup of this other Plane version on purpose. @default refused */
+  readonly allowVersion?: string;
 }
 
 /**
  * Stops the Deployments that hold database connections (the restore refuses while any is connected),
- * restores in one transaction, then gives them back the replicas of the manifests, failed or not (a
- * failed restore leaves the database as it was).
+ * restores the database in one transaction (checked against what the backup recorded) and then the
+ * uploads, and gives the Deployments back the replicas of the manifests, failed or not (a failed
+ * database restore leaves the database as it was).
  */
 export function restoreSteps(ctx: OpsContext, options: RestoreOptions): Step[] {
   const ns = ctx.stack.namespace;
@@ -94,13 +147,14 @@ export function restoreSteps(ctx: OpsContext, options: RestoreOptions): Step[] {
     },
     {
       id: 'restore/run',
-      title: `restore ${options.dump}`,
+      title: `restore ${options.backup}: database, then uploads`,
       run: async (progress) => {
-        const run = await runFromCronJob(ctx, 'restore', 'run', { [RESTORE_DUMP_ENV]: options.dump }, options, progress, 'restore:');
+        const env = { [RESTORE_BACKUP_ENV]: options.backup, ...(options.allowVersion ? { [RESTORE_ALLOW_VERSION_ENV]: options.allowVersion } : {}) };
+        const run = await runFromCronJob(ctx, 'restore', 'run', env, options, progress, 'restore:');
         restored = run.done
           ? pass('restore/run', `job/${run.job} complete: ${run.lines.join('; ') || 'restored'}`)
           : fail('restore/run', `job/${run.job}: ${run.reason}${run.lines.length ? `; ${run.lines.join('; ')}` : ''}`,
-            `kubectl -n ${ns} logs job/${run.job}; the database is as it was before (one transaction)`);
+            `kubectl -n ${ns} logs job/${run.job} --all-containers; a refused or failed database restore changed nothing (one transaction)`);
         return [restored];
       },
     },

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { SiteConfigError } from '../lib/config/load-site-config';
 import { SITE_CONFIG_ENV } from '../lib/synth';
-import { backupListSteps, backupNowSteps, restoreSteps } from './backups';
+import { backupDrillSteps, backupListSteps, backupNowSteps, restoreSteps } from './backups';
 import { OpsContext } from './context';
 import { describeKubeError, Kube } from './kube';
 import { emit, makeReport, runSteps, Step } from './report';
@@ -164,7 +164,7 @@ export function program(): Command {
       return run('secrets connection', ctx, steps);
     }));
 
-  const backup = cli.command('backup').description('run a backup now, list the dumps');
+  const backup = cli.command('backup').description('run a backup or a restore drill now, list the backups');
   backup.command('now')
     .description('a Job from CronJob plane-backup, waited for')
     .option('--timeout <minutes>', 'wait at most', minutes, 60 * 60_000)
@@ -172,8 +172,15 @@ export function program(): Command {
       const ctx = contextFrom(command);
       return run('backup now', ctx, backupNowSteps(ctx, { timeoutMs: options.timeout }));
     }));
+  backup.command('drill')
+    .description('a Job from CronJob plane-backup-drill: the latest backup restored into a throw-away server and checked')
+    .option('--timeout <minutes>', 'wait at most', minutes, 60 * 60_000)
+    .action(action(async (command, options) => {
+      const ctx = contextFrom(command);
+      return run('backup drill', ctx, backupDrillSteps(ctx, { timeoutMs: options.timeout }));
+    }));
   backup.command('list')
-    .description('the dumps on the backup volume (the restore template with RESTORE_DUMP=list: changes nothing)')
+    .description('each backup: time, size, Plane version, migration, last drill (the restore template in list mode: changes nothing)')
     .option('--timeout <minutes>', 'wait at most', minutes, 10 * 60_000)
     .action(action(async (command, options) => {
       const ctx = contextFrom(command);
@@ -181,15 +188,17 @@ export function program(): Command {
     }));
 
   cli.command('restore')
-    .description('stop Plane\'s database clients, restore a dump (one transaction), start them again')
-    .argument('<dump>', 'a dump\'s file name (plane-k3s backup list) or latest')
-    .option('--yes', 'do it: the database is replaced by the dump', false)
+    .description('stop Plane\'s database clients, restore a backup (database in one transaction, then uploads), start them again')
+    .argument('<backup>', 'a snapshot id (plane-k3s backup list) or latest')
+    .option('--yes', 'do it: the database is replaced by the backup\'s', false)
+    .option('--allow-version <version>', 'restore a backup of this other Plane version (run the stack at that version first)')
     .option('--timeout <minutes>', 'wait at most', minutes, 60 * 60_000)
-    .action(action(async (command, dump: string, options) => {
-      if (!/^(latest|plane-[0-9TZ]+\.dump)$/.test(dump)) throw new UsageError(`dump: expected latest or a name like plane-20261130T023000Z.dump (plane-k3s backup list), got "${dump}"`);
-      if (!options.yes) throw new UsageError(`restore replaces Plane's database with ${dump} and stops Plane meanwhile; add --yes to do it`);
+    .action(action(async (command, backupId: string, options) => {
+      if (!/^(latest|[0-9a-f]{8,64})$/.test(backupId)) throw new UsageError(`backup: expected latest or a snapshot id such as 4f2a9c1e (plane-k3s backup list), got "${backupId}"`);
+      if (options.allowVersion !== undefined && !/^v\d+\.\d+\.\d+$/.test(options.allowVersion)) throw new UsageError(`--allow-version: expected a Plane version such as v1.2.2, got "${options.allowVersion}"`);
+      if (!options.yes) throw new UsageError(`restore replaces Plane's database with backup ${backupId} and stops Plane meanwhile; add --yes to do it`);
       const ctx = contextFrom(command);
-      return run('restore', ctx, restoreSteps(ctx, { dump, timeoutMs: options.timeout }));
+      return run('restore', ctx, restoreSteps(ctx, { backup: backupId, allowVersion: options.allowVersion, timeoutMs: options.timeout }));
     }));
 
   return Object.assign(cli, { exitCode: () => exitCode });

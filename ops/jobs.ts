@@ -50,9 +50,9 @@ export function rerunOfJob(job: k8s.V1Job, name: string): k8s.V1Job {
   };
 }
 
-/** Sets `env` on every container of the template, as `kubectl set env` does (replaced if declared, else added). */
+/** Sets `env` on every container of the template, init containers too, as `kubectl set env` does (replaced if declared, else added). */
 function setEnv(template: k8s.V1PodTemplateSpec, env: Record<string, string>): void {
-  for (const container of template.spec?.containers ?? []) {
+  for (const container of [...template.spec?.initContainers ?? [], ...template.spec?.containers ?? []]) {
     for (const [name, value] of Object.entries(env)) {
       const others = (container.env ?? []).filter((e) => e.name !== name);
       container.env = [...others, { name, value }];

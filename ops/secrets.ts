@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { parseEnv } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { PLANE_APP_SECRET } from '../charts/plane-chart';
+import { REPOSITORY_KEY } from '../lib/data/backups';
 import { ADMIN_SECRET, adminPassword, agentSecretName, API_KEY, BASE_URL_KEY, WORKSPACE_SLUG_KEY } from '../lib/plane/connection-secrets';
 import { OpsContext } from './context';
 import { describeKubeError } from './kube';
@@ -173,6 +174,7 @@ export function planRotation(stack: Stack, options: RotateOptions): Rotation {
   if (key === API_KEY) {
     return { key, reprovision: true, restart: [], consequence: 'the old token stops working as soon as provisioning has run; agents outside the cluster need their new connection file (plane-k3s secrets connection), pods with envFrom a restart' };
   }
+  if (key === REPOSITORY_KEY) throw manual('every backup is encrypted with it: a new key is added to the repository first (restic key add), or no backup can be read again');
   const djangoKey = stack.secretRefOf('api', 'SECRET_KEY');
   if (secret.name === djangoKey.secretName && key === djangoKey.key) {
     if (!options.acceptSettingsLoss) throw new Error(`${secret.name} ${key} is Django's SECRET_KEY: it encrypts Plane's instance settings (SMTP password, OAuth secrets), which then read as empty, and signs everyone out; add --accept-settings-loss to rotate it anyway`);

@@ -5,6 +5,7 @@
 import { promises as dns } from 'node:dns';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
+import { CronExpressionParser } from 'cron-parser';
 import { Client } from 'pg';
 import { adminApiKey, agentApiKey } from '../lib/plane/connection-secrets';
 import { OpsContext } from './context';
@@ -54,6 +55,7 @@ export function verifySteps(ctx: OpsContext, options: VerifyOptions): Step[] {
     { id: 'database', title: 'database reachable as Plane\'s user', run: async () => [await checkDatabase(ctx)] },
     { id: 'logs', title: `api and worker logs (last ${options.logLines} lines)`, run: () => checkLogs(ctx, options.logLines) },
     { id: 'backup', title: 'latest backup', run: async () => [await checkBackup(ctx, options.backupMaxAgeHours)] },
+    { id: 'backup/drill', title: 'latest restore drill', run: async () => [await checkDrill(ctx)] },
     { id: 'network', title: 'from this machine: VPN, outside, split DNS', run: () => checkFromHere(ctx, options) },
     {
       id: 'close',
@@ -354,6 +356,37 @@ async function checkBackup(ctx: OpsContext, maxAgeHours: number): Promise<CheckR
   const failedSince = lastRun && lastRun > last ? `; the run of ${lastRun.toISOString()} has not succeeded` : '';
   if (ageHours > maxAgeHours) return fail('backup', `last successful backup ${age} ago (${last.toISOString()})${failedSince}`, `kubectl -n ${ns} get jobs -l app.kubernetes.io/name=backup; plane-k3s backup now`);
   return pass('backup', `last successful backup ${age} ago (${last.toISOString()})${failedSince}`);
+}
+
+/** The drill proves the backups restore: its last success must be within its schedule's period + 1 day. */
+async function checkDrill(ctx: OpsContext): Promise<CheckResult> {
+  const cron = ctx.stack.maybeByName('CronJob', 'drill');
+  if (!cron) return skip('backup/drill', 'the site schedules no restore drill');
+  const ns = ctx.stack.namespace;
+  const live = await ctx.kube.maybe(() => ctx.kube.batch.readNamespacedCronJob({ name: cron.metadata.name, namespace: ns }));
+  if (!live) return fail('backup/drill', `CronJob ${cron.metadata.name} does not exist`, 'kubectl apply -f dist');
+  const maxAgeMs = schedulePeriodMs(cron.spec.schedule) + 24 * 3_600_000;
+  const last = live.status?.lastSuccessfulTime ? new Date(live.status.lastSuccessfulTime) : undefined;
+  const allowed = `(schedule "${cron.spec.schedule}": at most ${Math.round(maxAgeMs / 3_600_000)} h)`;
+  if (!last) return fail('backup/drill', `no restore drill has passed yet ${allowed}`, 'plane-k3s backup drill (after plane-k3s backup now)');
+  const ageHours = (Date.now() - last.getTime()) / 3_600_000;
+  const detail = `last passing drill ${ageHours < 1 ? `${Math.round(ageHours * 60)} min` : `${ageHours.toFixed(1)} h`} ago (${last.toISOString()}) ${allowed}`;
+  if (Date.now() - last.getTime() > maxAgeMs) return fail('backup/drill', detail, `kubectl -n ${ns} logs job -l app.kubernetes.io/name=drill --all-containers; plane-k3s backup drill`);
+  return pass('backup/drill', detail);
+}
+
+/** The longest gap between two runs of a five-field cron schedule (UTC), over its next year of runs at most. */
+export function schedulePeriodMs(schedule: string): number {
+  const runs = CronExpressionParser.parse(schedule, { tz: 'UTC', currentDate: new Date('2027-01-01T00:00:00Z') });
+  let previous = runs.next().getTime();
+  let longest = 0;
+  for (let i = 0; i < 400; i++) {
+    const next = runs.next().getTime();
+    longest = Math.max(longest, next - previous);
+    previous = next;
+    if (next - Date.parse('2027-01-01T00:00:00Z') > 366 * 24 * 3_600_000) break;
+  }
+  return longest;
 }
 
 /** The seed's network checks, from the machine running the command (the operator's, on or off the VPN). */

@@ -87,14 +87,15 @@ describe('construct guards', () => {
       /key k of Secret plane-x is made two ways/);
   });
 
-  it('Backups refuses to keep no dump', () => {
+  it('Backups refuses to keep no snapshot', () => {
     const site = siteWith();
     const postgres = { host: 'p', port: 5432, peer: { name: 'p', cidrs: [] }, database: 'plane', user: 'plane', password: { secretName: 's', key: 'k' }, secretKeys: [] };
     const objectStore = { host: 'o', port: 3900, peer: { name: 'o', cidrs: [] }, endpointUrl: 'http://o:3900', servedThroughEdge: true, region: 'us-east-1', bucket: 'uploads', accessKeyId: { secretName: 's', key: 'a' }, secretAccessKey: { secretName: 's', key: 'b' }, secretKeys: [] };
     assert.throws(() => new Backups(scope(), 'b', {
-      namespace: 'plane', labels, restoreLabels: labels, postgres, objectStore, postgresImage: 'x:1.0', rcloneImage: 'y:1.0',
-      schedule: site.backup.schedule, keep: 0, storage: '1Gi', storageClass: 'local-path', resources,
-    }), /keep must be a whole number of dumps, at least 1/);
+      namespace: 'plane', labels, restoreLabels: labels, drillLabels: labels, postgres, objectStore, postgresImage: 'x:1.0', rcloneImage: 'y:1.0',
+      resticImage: 'z:1.0', planeVersion: 'v1.2.2', schedule: site.backup.schedule, drillSchedule: site.backup.drill.schedule, keep: 0,
+      storage: '1Gi', storageClass: 'local-path', resources,
+    }), /keep must be a whole number of snapshots, at least 1/);
   });
 
   it('DeletionGuard needs the namespace of the claims it keeps', () => {

@@ -84,7 +84,13 @@ describe('network policies', () => {
     assert.deepEqual(allowedFrom('plane-postgres'), ['api', 'backup', 'beat-worker', 'migrator', 'provisioning', 'restore', 'worker']);
     assert.deepEqual(allowedFrom('plane-rabbitmq'), ['api', 'beat-worker', 'migrator', 'provisioning', 'worker']);
     assert.deepEqual(allowedFrom('plane-redis'), ['api', 'beat-worker', 'live', 'migrator', 'provisioning', 'worker']);
-    assert.deepEqual(allowedFrom('plane-object-store'), ['api', 'backup', 'caddy', 'worker']);
+    assert.deepEqual(allowedFrom('plane-object-store'), ['api', 'backup', 'caddy', 'restore', 'worker']);
+  });
+
+  it('isolates the restore drill: its throw-away server is in its own pod, it reaches nothing and nothing reaches it', () => {
+    const policy = policies.find((p) => p.metadata.name === 'plane-backup-drill') as Manifest;
+    assert.deepEqual(policy.spec.podSelector.matchLabels['app.kubernetes.io/name'], 'drill');
+    assert.deepEqual([policy.spec.policyTypes, policy.spec.ingress, policy.spec.egress], [['Ingress', 'Egress'], undefined, undefined]);
   });
 
   it('gives web and admin no egress but DNS', () => {

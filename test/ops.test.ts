@@ -15,7 +15,7 @@ import { jobFromCronJob, rerunOfJob, runName } from '../ops/jobs';
 import { fail, makeReport, pass, Redactor, renderReport, runSteps, skip, Skipped } from '../ops/report';
 import { envVariable, generateValue, planLoad, planRotation, writePrivateFile } from '../ops/secrets';
 import { providedSecrets, Stack } from '../ops/stack';
-import { judgeApiEnv, judgeCertificate, logEvidence } from '../ops/verify';
+import { judgeApiEnv, judgeCertificate, logEvidence, schedulePeriodMs } from '../ops/verify';
 import { makeCertificate } from './edge/harness';
 import { GENERATED_FORMATS, REPO_ROOT, siteWith } from './helpers';
 
@@ -50,7 +50,7 @@ function cli(args: string[], input?: string): { code: number; stdout: string; st
 describe('what the CLI reads from the site', () => {
   it('expects the Secrets, workloads and users of the synthesized manifests', () => {
     assert.deepEqual(stack.secretNames, [
-      'plane-admin', ...stack.users.agents.map((a) => `plane-agent-${a.id}`).sort(), 'plane-app', 'plane-object-store', 'plane-postgres', 'plane-rabbitmq', 'plane-redis',
+      'plane-admin', ...stack.users.agents.map((a) => `plane-agent-${a.id}`).sort(), 'plane-app', 'plane-backup-key', 'plane-object-store', 'plane-postgres', 'plane-rabbitmq', 'plane-redis',
     ].sort());
     assert.ok(stack.workloads.some((w) => w.name === 'plane-api' && w.images['plane-api'] === 'docker.io/makeplane/plane-backend:v1.2.2'));
     assert.equal(stack.users.agents.length, 10);
@@ -237,14 +237,25 @@ describe('Jobs the CLI makes', () => {
   const cron = stack.manifests.find((m) => m.kind === 'CronJob' && m.metadata.name === 'plane-backup-restore') as any;
   it('makes a Job from a CronJob as kubectl create job --from does, the variable set as kubectl set env does', () => {
     const live = { ...cron, metadata: { ...cron.metadata, uid: 'u-1' } };
-    const job = jobFromCronJob(live, 'plane-backup-restore-run-1', { RESTORE_DUMP: 'plane-20261130T023000Z.dump' });
+    const job = jobFromCronJob(live, 'plane-backup-restore-run-1', { RESTORE_BACKUP: '4f2a9c1e' });
     assert.deepEqual(job.metadata?.ownerReferences?.map((o) => [o.kind, o.name, o.uid]), [['CronJob', 'plane-backup-restore', 'u-1']]);
     assert.equal(job.metadata?.annotations?.['cronjob.kubernetes.io/instantiate'], 'manual');
-    assert.equal(job.spec?.template.spec?.containers[0].env?.find((e) => e.name === 'RESTORE_DUMP')?.value, 'plane-20261130T023000Z.dump');
-    assert.equal(job.spec?.template.spec?.containers[0].env?.filter((e) => e.name === 'RESTORE_DUMP').length, 1);
-    assert.equal(cron.spec.jobTemplate.spec.template.spec.containers[0].env.some((e: { name: string }) => e.name === 'RESTORE_DUMP'), false, 'the template is not changed');
-    const twice = jobFromCronJob({ ...live, spec: { jobTemplate: job.spec && { spec: job.spec } } } as any, 'y', { RESTORE_DUMP: 'list' });
-    assert.deepEqual(twice.spec?.template.spec?.containers[0].env?.filter((e) => e.name === 'RESTORE_DUMP'), [{ name: 'RESTORE_DUMP', value: 'list' }]);
+    const steps = [...job.spec?.template.spec?.initContainers ?? [], ...job.spec?.template.spec?.containers ?? []];
+    assert.equal(steps.length, 3);
+    for (const step of steps) {
+      assert.deepEqual(step.env?.filter((e) => e.name === 'RESTORE_BACKUP'), [{ name: 'RESTORE_BACKUP', value: '4f2a9c1e' }], `${step.name}: every step, the unpack first of all`);
+    }
+    const template = cron.spec.jobTemplate.spec.template.spec;
+    assert.equal([...template.initContainers, ...template.containers].some((c: any) => (c.env ?? []).some((e: { name: string }) => e.name === 'RESTORE_BACKUP')), false, 'the template is not changed');
+    const twice = jobFromCronJob({ ...live, spec: { jobTemplate: job.spec && { spec: job.spec } } } as any, 'y', { RESTORE_BACKUP: 'list' });
+    assert.deepEqual(twice.spec?.template.spec?.initContainers?.[0].env?.filter((e) => e.name === 'RESTORE_BACKUP'), [{ name: 'RESTORE_BACKUP', value: 'list' }]);
+  });
+
+  it('tells a drill schedule\'s period, its longest gap between two runs', () => {
+    const day = 24 * 3_600_000;
+    assert.equal(schedulePeriodMs('30 4 * * 0'), 7 * day);
+    assert.equal(schedulePeriodMs('30 2 * * *'), day);
+    assert.equal(schedulePeriodMs('0 4 1,15 * *'), 17 * day, 'from the 15th to the 1st of a 31-day month');
   });
 
   it('re-runs a Job without the labels its controller added', () => {
@@ -282,8 +293,10 @@ describe('files the CLI writes', () => {
 
 describe('the command line (no cluster needed to refuse)', () => {
   const refusals: [string, string[], RegExp][] = [
-    ['a restore without --yes', ['restore', 'latest'], /restore replaces Plane's database with latest .* add --yes/],
-    ['a dump name that is not one', ['restore', '../etc/passwd', '--yes'], /dump: expected latest or a name like plane-20261130T023000Z\.dump/],
+    ['a restore without --yes', ['restore', 'latest'], /restore replaces Plane's database with backup latest .* add --yes/],
+    ['a backup name that is not one', ['restore', '../etc/passwd', '--yes'], /backup: expected latest or a snapshot id such as 4f2a9c1e \(plane-k3s backup list\)/],
+    ['a version override that is not a version', ['restore', 'latest', '--yes', '--allow-version', '1.2'], /--allow-version: expected a Plane version such as v1\.2\.2, got "1\.2"/],
+    ['a rotation of the backups\' key', ['secrets', 'rotate', 'plane-backup-key', '--yes'], /plane-backup-key restic-password: every backup is encrypted with it/],
     ['a bad timeout', ['backup', 'now', '--timeout', 'soon'], /--timeout: expected minutes > 0, got "soon"/],
     ['a rotation of a server password', ['secrets', 'rotate', 'plane-postgres', '--yes'], /plane-postgres password: the server holds this value too/],
     ['a rotation without --yes', ['secrets', 'rotate', 'plane-agent-builder'], /would replace plane-agent-builder PLANE_API_KEY, then the provisioning Job runs again; .* Add --yes to do it/],

@@ -29,6 +29,7 @@ import {
   shown,
   stackNamespace,
 } from './primitives';
+import { CronExpressionParser } from 'cron-parser';
 import { cpuToMillicores, isByteQuantity, isCpuQuantity, quantityToBytes } from './quantity';
 
 const replicas = z.number().int('expected a whole number of replicas').min(1, 'expected at least 1 replica').max(10, 'expected at most 10 replicas');
@@ -37,6 +38,11 @@ const positiveInt = (what: string, max: number) =>
 const port = z.number().int('expected a port 1-65535').min(1, 'expected a port 1-65535').max(65535, 'expected a port 1-65535');
 
 const scalable = z.strictObject({ replicas, resources });
+/** Five fields, as a CronJob takes them, that cron-parser reads (so plane-k3s can tell the period). */
+const cronSchedule = z.string()
+  .regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron schedule such as "30 2 * * *" (UTC)')
+  .refine((schedule) => { try { CronExpressionParser.parse(schedule, { tz: 'UTC' }); return true; } catch { return false; } },
+    'expected a five-field cron schedule such as "30 2 * * *" (UTC): a field is out of range');
 
 /** A shared server outside the cluster, used instead of the in-cluster StatefulSet. */
 const externalServer = z.strictObject({ address: serverAddress, port });
@@ -132,8 +138,10 @@ export const siteConfigSchema = z.strictObject({
     redis: image,
     rabbitmq: image,
     objectStore: image,
-    /** rclone: the backups' uploads mirror and off-site copy. */
+    /** rclone: the backups' copy of the uploads (and their way back at a restore). */
     rclone: image,
+    /** restic: the backups' encryption, retention, checks and off-site copy. */
+    restic: image,
   }),
   plane: z.strictObject({
     workspace: z.strictObject({
@@ -211,13 +219,18 @@ export const siteConfigSchema = z.strictObject({
   }),
   backup: z.strictObject({
     /** Five-field cron schedule, UTC. */
-    schedule: z.string().regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron schedule such as "30 2 * * *" (UTC)'),
-    /** Dumps kept on the backup volume. */
-    keep: positiveInt('dumps', 365),
-    /** The backup volume: dumps and the mirror of the uploads. */
+    schedule: cronSchedule,
+    /** Snapshots kept in the encrypted repository on the backup volume (one a run). */
+    keep: positiveInt('snapshots', 365),
+    /** The backup volume (the encrypted repository), and each backup pod's scratch space. */
     storage: bytes,
+    /** The restore drill: the latest backup restored into a throw-away server and checked. */
+    drill: z.strictObject({
+      /** Five-field cron schedule, UTC; plane-k3s verify fails when no drill passed within its period + 1 day. */
+      schedule: cronSchedule,
+    }),
     resources,
-    /** An S3 bucket elsewhere that receives a copy of every backup. @default none */
+    /** An S3 bucket elsewhere that receives a copy of every snapshot (encrypted). @default none */
     offsite: z.strictObject({
       endpoint: z.url({ protocol: /^https$/, error: 'expected an https:// URL of the S3 service' }),
       bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name'),

@@ -55,10 +55,7 @@ export class ComponentConfig extends Construct {
     if (overlap.length > 0) throw new Error(`${props.name}: ${overlap.join(', ')} set both as secret and as plain value`);
     const envVars: k8s.EnvVar[] = [
       // Secret references first: $(VAR) only expands variables defined earlier in the list.
-      ...Object.entries(props.secretEnv ?? {}).map(([name, ref]): k8s.EnvVar => ({
-        name,
-        valueFrom: { secretKeyRef: { name: ref.secretName, key: ref.key } },
-      })),
+      ...secretEnvVars(props.secretEnv ?? {}) ?? [],
       ...Object.entries(props.derivedEnv ?? {}).map(([name, value]): k8s.EnvVar => ({ name, value })),
     ];
     this.env = envVars.length > 0 ? envVars : undefined;
@@ -81,6 +78,15 @@ export class ComponentConfig extends Construct {
 
     this.checksum = configChecksum(env, fileData);
   }
+}
+
+/** Environment variables read from Secrets, by reference; undefined when there are none. */
+export function secretEnvVars(secretEnv: Readonly<Record<string, SecretKeyRef>>): k8s.EnvVar[] | undefined {
+  const vars = Object.entries(secretEnv).map(([name, ref]): k8s.EnvVar => ({
+    name,
+    valueFrom: { secretKeyRef: { name: ref.secretName, key: ref.key } },
+  }));
+  return vars.length > 0 ? vars : undefined;
 }
 
 function sortedRecord(record: Readonly<Record<string, string>>): Record<string, string> {

@@ -1,16 +1,15 @@
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { CONFIG_CHECKSUM_ANNOTATION } from '../checksum';
-import { PostgresConnection, S3Connection, SecretKeyRef } from '../connections';
-import { ComponentConfig } from '../constructs/component-config';
-import { DeletionGuard } from '../constructs/deletion-guard';
+import { NeedsSecrets, PostgresConnection, S3Connection, SecretKeyRef, SecretKeySource } from '../connections';
+import { ComponentConfig, secretEnvVars } from '../constructs/component-config';
 import { ContainerSpec, hardenedPodSpec, RunAs } from '../hardening';
 import { WorkloadLabels } from '../labels';
 import { PodPeer } from '../network/peers';
 import { POSTGRES_ALPINE_USER } from './postgres';
 import { mountedScripts, SCRIPTS_PATH } from '../scripts';
 
-/** An S3 bucket elsewhere that receives a copy of every backup (on one VPS a backup on its disk is not one). */
+/** An S3 bucket elsewhere that receives a copy of the encrypted repository (on one VPS a backup on its disk is not one). */
 export interface OffsiteTarget {
   /** https://… endpoint of the S3 service. */
   readonly endpoint: string;
@@ -25,49 +24,82 @@ export interface BackupsProps {
   readonly labels: WorkloadLabels;
   /** Labels of the restore Job's pods (another component name: NetworkPolicies tell them apart). */
   readonly restoreLabels: WorkloadLabels;
+  /** Labels of the restore drill's pods. */
+  readonly drillLabels: WorkloadLabels;
   /** The database to dump, by reference from its chart. */
   readonly postgres: PostgresConnection;
-  /** The uploads bucket to mirror, by reference. */
+  /** The uploads bucket to copy, by reference. */
   readonly objectStore: S3Connection;
   /** A pinned postgres image of the server's major: pg_dump refuses a server newer than itself. */
   readonly postgresImage: string;
-  /** A pinned rclone image, for the uploads mirror and the off-site copy. */
+  /** A pinned rclone image, for the copy of the uploads. */
   readonly rcloneImage: string;
-  /** Cron schedule (UTC). */
+  /** A pinned restic image: encryption, retention, checks, the off-site copy. */
+  readonly resticImage: string;
+  /** The Plane version the stack runs: every backup is stamped with it, a restore refuses another. */
+  readonly planeVersion: string;
+  /** Cron schedule of the backup (UTC). */
   readonly schedule: string;
-  /** Dumps kept on the backup volume. */
+  /** Cron schedule of the restore drill (UTC). */
+  readonly drillSchedule: string;
+  /** Snapshots kept in the repository on the backup volume. */
   readonly keep: number;
+  /** Size of the backup volume, and of the scratch space of each backup, restore and drill pod. */
   readonly storage: string;
   readonly storageClass: string;
   readonly resources: k8s.ResourceRequirements;
   /** @default no off-site copy */
   readonly offsite?: OffsiteTarget;
-  /** @default "plane-backup" (the CronJob, its volume claim; the restore CronJob is "<name>-restore") */
+  /** @default "plane-backup" (the CronJob, its volume claim; "<name>-restore", "<name>-drill", "<name>-key") */
   readonly name?: string;
 }
 
-/** The postgres image's user: the dump tools need no other; rclone runs as any user. */
+/** The postgres image's user: pg_dump and the throw-away server need no other; restic and rclone run as any user. */
 const BACKUP_USER: RunAs = POSTGRES_ALPINE_USER;
 const BACKUP_DIR = '/backup';
-const SCRIPTS = ['backup-postgres.sh', 'restore-postgres.sh'];
-/** What the restore Job restores: a dump's file name, `latest`, or `list` (print them, change nothing). */
-export const RESTORE_DUMP_ENV = 'RESTORE_DUMP';
+/** Each pod's scratch space: plain dumps and uploads live only here, and go with the pod. */
+const WORK_DIR = '/work';
+const SCRIPTS = ['dump-postgres.sh', 'snapshot.sh', 'unpack.sh', 'restore-postgres.sh', 'drill-postgres.sh', 'finish-restore.sh', 'check-restored.sql'];
+/** What the restore Job restores: a snapshot id, `latest`, or `list` (print them, change nothing). */
+export const RESTORE_BACKUP_ENV = 'RESTORE_BACKUP';
+/** Set to the backup's Plane version to restore a backup of another version on purpose. */
+export const RESTORE_ALLOW_VERSION_ENV = 'RESTORE_ALLOW_VERSION';
+/** The key of the repository's password in its Secret (`<name>-key`). */
+export const REPOSITORY_KEY = 'restic-password';
+/** Where the drill records the snapshots it restored (on the backup volume). */
+export const DRILLS_FILE = `${BACKUP_DIR}/drills.tsv`;
 
 /**
- * Backups of Plane's data on their own volume: a CronJob dumps PostgreSQL (custom format, checked with
- * `pg_restore --list`, globals beside it, the newest `keep` kept), mirrors the uploads bucket, and copies
- * both off-site when a target is given; a suspended CronJob is the template of a restore Job
- * (`kubectl create job --from=cronjob/plane-backup-restore`). Scripts: lib/data/backup/.
+ * Encrypted, version-stamped backups of Plane's data, with the restore and its weekly drill:
+ * - the backup CronJob dumps PostgreSQL (one snapshot for the dump, its row counts and migration head)
+ *   and copies the uploads into the pod's scratch space, then restic encrypts both into one snapshot of
+ *   the repository on the backup volume (retention by count), and copies it off-site when a target is
+ *   given; the key is a Secret made in the cluster (`<name>-key`);
+ * - the suspended restore CronJob is the template of a restore Job (plane-k3s restore): unpack one
+ *   snapshot, restore and check the database in one transaction, copy the uploads back;
+ * - the drill CronJob checks the repository, restores the latest snapshot into a throw-away server in its
+ *   pod and checks it; its CronJob's last success is what plane-k3s verify reads.
+ * Each step runs in its own container with only the credential it uses. Scripts: lib/data/backup/.
  */
-export class Backups extends Construct {
+export class Backups extends Construct implements NeedsSecrets {
   readonly backupPeer: PodPeer;
   readonly restorePeer: PodPeer;
+  readonly drillPeer: PodPeer;
+  /** The repository's key, made by the secrets bootstrap; without it nothing can be restored. */
+  readonly repositoryKey: SecretKeyRef;
+  readonly secretKeys: readonly SecretKeySource[];
+  /** The backup volume's claim. */
+  readonly claimName: string;
+  /** CronJob names: the backup, the restore template, the drill. */
+  readonly cronJobNames: { readonly backup: string; readonly restore: string; readonly drill: string };
 
   constructor(scope: Construct, id: string, props: BackupsProps) {
     super(scope, id);
-    if (!Number.isInteger(props.keep) || props.keep < 1) throw new Error(`${props.name ?? 'plane-backup'}: keep must be a whole number of dumps, at least 1`);
     const name = props.name ?? 'plane-backup';
-    const restoreName = `${name}-restore`;
+    if (!Number.isInteger(props.keep) || props.keep < 1) throw new Error(`${name}: keep must be a whole number of snapshots, at least 1`);
+    this.cronJobNames = { backup: name, restore: `${name}-restore`, drill: `${name}-drill` };
+    this.repositoryKey = { secretName: `${name}-key`, key: REPOSITORY_KEY };
+    this.secretKeys = [{ ref: this.repositoryKey, generate: 'hex32' }];
     const metadata = (objectName: string, labels: WorkloadLabels) => ({ name: objectName, namespace: props.namespace, labels: { ...labels.all } });
 
     // Its own volume: a backup on the database's volume would go with it.
@@ -79,19 +111,12 @@ export class Backups extends Construct {
         resources: { requests: { storage: k8s.Quantity.fromString(props.storage) } },
       },
     });
-    // After the claim in dist/: `kubectl delete -f dist` reaches the claim while the guard still stands.
-    new DeletionGuard(this, 'keep-volume', {
-      name: `${name}-keep-volume`,
-      resource: 'persistentvolumeclaims',
-      names: [claim.name],
-      namespace: props.namespace,
-      labels: props.labels.all,
-      message: `claim ${claim.name} holds Plane's backups and is kept; the rest of dist/ is deleted. To drop it on purpose: ` +
-        `kubectl delete validatingadmissionpolicybinding ${name}-keep-volume && kubectl -n ${props.namespace} delete pvc ${claim.name}`,
-    });
-    const volume: k8s.Volume = { name: 'backup', persistentVolumeClaim: { claimName: claim.name } };
-    const mount: k8s.VolumeMount = { name: 'backup', mountPath: BACKUP_DIR };
+    this.claimName = claim.name;
 
+    const repository = `${BACKUP_DIR}/restic`;
+    const offsiteRepository = props.offsite
+      ? `s3:${props.offsite.endpoint.replace(/\/+$/, '')}/${props.offsite.bucket}/${name}`
+      : undefined;
     const config = new ComponentConfig(this, 'config', {
       namespace: props.namespace,
       name,
@@ -101,57 +126,68 @@ export class Backups extends Construct {
         PGPORT: String(props.postgres.port),
         PGUSER: props.postgres.user,
         PGDATABASE: props.postgres.database,
+        PLANE_VERSION: props.planeVersion,
         BACKUP_DIR,
         BACKUP_KEEP: String(props.keep),
-        // rclone reads its remotes from the environment: no config file, nothing to write.
+        WORK_DIR,
+        RESTIC_REPOSITORY: repository,
+        RESTIC_CACHE_DIR: `${WORK_DIR}/.restic-cache`,
+        ...(offsiteRepository ? { OFFSITE_REPOSITORY: offsiteRepository, AWS_DEFAULT_REGION: props.offsite!.region } : {}),
+        // rclone reads its remote from the environment: no config file, nothing to write.
         RCLONE_CONFIG: '/dev/null',
         RCLONE_CACHE_DIR: '/tmp/rclone',
         ...s3Remote('STORE', props.objectStore.endpointUrl, props.objectStore.region),
-        ...(props.offsite ? s3Remote('OFFSITE', props.offsite.endpoint, props.offsite.region) : {}),
-      },
-      secretEnv: {
-        PGPASSWORD: props.postgres.password,
-        RCLONE_CONFIG_STORE_ACCESS_KEY_ID: props.objectStore.accessKeyId,
-        RCLONE_CONFIG_STORE_SECRET_ACCESS_KEY: props.objectStore.secretAccessKey,
-        ...(props.offsite ? {
-          RCLONE_CONFIG_OFFSITE_ACCESS_KEY_ID: offsiteKey(props.offsite, 'access-key-id'),
-          RCLONE_CONFIG_OFFSITE_SECRET_ACCESS_KEY: offsiteKey(props.offsite, 'secret-access-key'),
-        } : {}),
+        UPLOADS_BUCKET: props.objectStore.bucket,
       },
       files: mountedScripts('lib/data/backup', SCRIPTS),
     });
-    const step = (stepName: string, image: string, command: string[]): ContainerSpec => ({
+
+    // The credentials, each given only to the step that uses it.
+    const databasePassword = { PGPASSWORD: props.postgres.password };
+    const storeKeys = {
+      RCLONE_CONFIG_STORE_ACCESS_KEY_ID: props.objectStore.accessKeyId,
+      RCLONE_CONFIG_STORE_SECRET_ACCESS_KEY: props.objectStore.secretAccessKey,
+    };
+    const repositoryKey = { RESTIC_PASSWORD: this.repositoryKey };
+    const offsiteKeys: Record<string, SecretKeyRef> = props.offsite ? {
+      AWS_ACCESS_KEY_ID: { secretName: props.offsite.credentialsSecret, key: 'access-key-id' },
+      AWS_SECRET_ACCESS_KEY: { secretName: props.offsite.credentialsSecret, key: 'secret-access-key' },
+    } : {};
+
+    const backupVolume: k8s.Volume = { name: 'backup', persistentVolumeClaim: { claimName: claim.name } };
+    const scratchVolume: k8s.Volume = { name: 'scratch', emptyDir: { sizeLimit: k8s.Quantity.fromString(props.storage) } };
+    const step = (stepName: string, image: string, command: string[], secrets: Record<string, SecretKeyRef>, onBackupVolume: boolean): ContainerSpec => ({
       name: stepName,
       image,
       command,
       envFrom: config.envFrom,
-      env: config.env,
+      env: secretEnvVars(secrets),
       resources: props.resources,
       writablePaths: ['/tmp'],
-      volumeMounts: [mount, ...config.volumeMounts],
+      // Only restic's steps see the backup volume: it holds nothing but the encrypted repository.
+      volumeMounts: [
+        { name: scratchVolume.name, mountPath: WORK_DIR },
+        ...(onBackupVolume ? [{ name: backupVolume.name, mountPath: BACKUP_DIR }] : []),
+        ...config.volumeMounts,
+      ],
     });
-    const dump = step('dump-postgres', props.postgresImage, ['sh', `${SCRIPTS_PATH}/backup-postgres.sh`]);
-    const mirror = step('mirror-uploads', props.rcloneImage, ['rclone', 'sync', `store:${props.objectStore.bucket}`, `${BACKUP_DIR}/uploads`]);
-    const offsite = props.offsite
-      ? step('copy-offsite', props.rcloneImage, ['rclone', 'copy', BACKUP_DIR, `offsite:${props.offsite.bucket}/${name}`])
-      : undefined;
-    // Steps run in order (init containers), the last one as the pod's container.
-    const steps = [dump, mirror, ...(offsite ? [offsite] : [])];
+    const script = (file: string, ...args: string[]) => ['sh', `${SCRIPTS_PATH}/${file}`, ...args];
 
-    const cronJob = (objectName: string, labels: WorkloadLabels, containers: ContainerSpec[], extra: Partial<k8s.CronJobSpec>) => {
+    const cronJob = (objectName: string, labels: WorkloadLabels, steps: ContainerSpec[], extra: Partial<k8s.CronJobSpec>, once: boolean) => {
       const podSpec = hardenedPodSpec({
         runAs: BACKUP_USER,
-        initContainers: containers.slice(0, -1),
-        containers: containers.slice(-1),
-        volumes: [volume, ...config.volumes],
-        restartPolicy: 'OnFailure',
+        initContainers: steps.slice(0, -1),
+        containers: steps.slice(-1),
+        volumes: [backupVolume, scratchVolume, ...config.volumes],
+        // A restore or a drill that fails is looked at, not retried: its scratch space starts empty again.
+        restartPolicy: once ? 'Never' : 'OnFailure',
       });
       return new k8s.KubeCronJob(this, objectName, {
         metadata: metadata(objectName, labels),
         spec: {
           schedule: props.schedule,
           timeZone: 'Etc/UTC',
-          // Never two at once: both write the same volume.
+          // Never two at once (restic's locks also keep a backup, a drill and a restore apart).
           concurrencyPolicy: 'Forbid',
           startingDeadlineSeconds: 3600,
           successfulJobsHistoryLimit: 3,
@@ -160,7 +196,7 @@ export class Backups extends Construct {
           jobTemplate: {
             metadata: { labels: { ...labels.all } },
             spec: {
-              backoffLimit: 2,
+              backoffLimit: once ? 0 : 2,
               activeDeadlineSeconds: 4 * 3600,
               template: {
                 metadata: { labels: { ...labels.all }, annotations: { [CONFIG_CHECKSUM_ANNOTATION]: config.checksum } },
@@ -171,20 +207,29 @@ export class Backups extends Construct {
         },
       });
     };
-    cronJob(name, props.labels, steps, {});
-    // Never scheduled: the template of a restore Job, created on purpose (README, "Backups").
-    // RESTORE_DUMP is set on the Job made from it (kubectl set env, plane-k3s restore); unset means latest.
-    cronJob(restoreName, props.restoreLabels, [
-      { ...step('restore-postgres', props.postgresImage, ['sh', `${SCRIPTS_PATH}/restore-postgres.sh`]) },
-    ], { suspend: true });
 
-    this.backupPeer = { name, namespace: props.namespace, podSelector: { ...props.labels.selector } };
-    this.restorePeer = { name: restoreName, namespace: props.namespace, podSelector: { ...props.restoreLabels.selector } };
+    cronJob(this.cronJobNames.backup, props.labels, [
+      step('dump-postgres', props.postgresImage, script('dump-postgres.sh'), databasePassword, false),
+      step('copy-uploads', props.rcloneImage, ['rclone', 'copy', `store:${props.objectStore.bucket}`, `${WORK_DIR}/uploads`], storeKeys, false),
+      step('snapshot', props.resticImage, script('snapshot.sh'), { ...repositoryKey, ...offsiteKeys }, true),
+    ], {}, false);
+    // Never scheduled: the template of a restore Job, made on purpose (plane-k3s restore, docs/runbook.md).
+    // RESTORE_BACKUP is set on the Job made from it; unset means latest.
+    cronJob(this.cronJobNames.restore, props.restoreLabels, [
+      step('unpack', props.resticImage, script('unpack.sh'), repositoryKey, true),
+      step('restore-postgres', props.postgresImage, script('restore-postgres.sh'), databasePassword, false),
+      step('restore-uploads', props.rcloneImage, script('finish-restore.sh'), storeKeys, false),
+    ], { suspend: true }, true);
+    cronJob(this.cronJobNames.drill, props.drillLabels, [
+      step('drill-unpack', props.resticImage, script('unpack.sh', 'drill'), repositoryKey, true),
+      step('drill-postgres', props.postgresImage, script('drill-postgres.sh'), {}, false),
+      step('drill-record', props.resticImage, script('finish-restore.sh', 'drill'), {}, true),
+    ], { schedule: props.drillSchedule }, true);
+
+    this.backupPeer = { name: this.cronJobNames.backup, namespace: props.namespace, podSelector: { ...props.labels.selector } };
+    this.restorePeer = { name: this.cronJobNames.restore, namespace: props.namespace, podSelector: { ...props.restoreLabels.selector } };
+    this.drillPeer = { name: this.cronJobNames.drill, namespace: props.namespace, podSelector: { ...props.drillLabels.selector } };
   }
-}
-
-function offsiteKey(offsite: OffsiteTarget, key: string): SecretKeyRef {
-  return { secretName: offsite.credentialsSecret, key };
 }
 
 /** An rclone S3 remote named `name`, from environment variables (path-style, as Garage needs). */

@@ -8,6 +8,11 @@ export interface ComponentNetworkPolicyProps {
   /** Every allowed flow of the stack; the policy keeps those that start or end at `component`. */
   readonly flows: readonly Flow[];
   readonly labels: Readonly<Record<string, string>>;
+  /**
+   * The component needs no connection at all (e.g. the restore drill, whose server is in its own pod):
+   * the policy allows nothing but the baseline's DNS. @default false: a component no flow touches is an error
+   */
+  readonly isolated?: boolean;
 }
 
 /**
@@ -20,7 +25,10 @@ export class ComponentNetworkPolicy extends Construct {
     const self = props.component;
     const ingress = props.flows.filter((f) => samePeer(f.to, self));
     const egress = props.flows.filter((f) => samePeer(f.from, self));
-    if (ingress.length === 0 && egress.length === 0) {
+    if (props.isolated && ingress.length + egress.length > 0) {
+      throw new Error(`${self.name} is isolated, yet flows start or end at it`);
+    }
+    if (!props.isolated && ingress.length === 0 && egress.length === 0) {
       throw new Error(`no flow starts or ends at ${self.name}: its pods would only get DNS`);
     }
     new k8s.KubeNetworkPolicy(this, 'policy', {

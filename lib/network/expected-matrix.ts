@@ -48,7 +48,7 @@ export function expandMatrix(matrix: ExpectedMatrix, components: readonly string
 const ZONES: Record<string, string[]> = {
   'outside the cluster': ['vpn', 'internet', 'kube-apiserver'],
   'frontend zone': ['caddy', 'web', 'space', 'admin', 'live'],
-  'backend zone': ['api', 'beat-worker', 'migrator', 'provisioning', 'secrets-bootstrap', 'backup', 'restore', 'postgres-bootstrap', 'postgres', 'redis', 'rabbitmq', 'object-store'],
+  'backend zone': ['api', 'beat-worker', 'migrator', 'provisioning', 'secrets-bootstrap', 'backup', 'restore', 'drill', 'postgres-bootstrap', 'postgres', 'redis', 'rabbitmq', 'object-store'],
   'egress zone': ['worker'],
 };
 

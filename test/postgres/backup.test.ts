@@ -1,36 +1,58 @@
 /**
- * The backup and restore scripts of the backup CronJobs (as the synth puts them in their ConfigMap),
- * run against a real PostgreSQL 18 server with the client tools of the same build: dump → change →
- * restore gives the dumped data back exactly; a corrupt dump is detected by the backup and refused by
- * the restore; retention keeps the newest; a restore refuses to run while Plane is connected.
- * Run by `npm run test:postgres` (installs the server on first use).
+ * The backup, restore and drill scripts of the backup CronJobs (as the synth puts them in their
+ * ConfigMap), run as their containers would against a real PostgreSQL 18 server (client tools of the
+ * same build) and the real restic of images.restic (tools/go-tools): dump → encrypted snapshot →
+ * change → restore gives the dumped data back exactly, checked against what the backup recorded; nothing
+ * readable rests on the backup volume; a restore refuses another Plane version and a connected client;
+ * a drill passes on a good backup and fails on a truncated one or a tampered repository; retention keeps
+ * the newest. Run by `npm run test:postgres` (installs the server and restic on first use).
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { find, synth } from '../helpers';
+import { parseBackupList } from '../../ops/backups';
+import { find, REPO_ROOT, synth } from '../helpers';
 import { PostgresServer } from './harness';
 
 const manifests = synth();
 const scripts = find(manifests, 'ConfigMap', 'plane-backup-files').data as Record<string, string>;
 const env = find(manifests, 'ConfigMap', 'plane-backup-env').data as Record<string, string>;
+// A token in Plane's format, as api_tokens holds it in clear: it must never be readable on the volume.
+const TOKEN = `plane_api_${randomBytes(16).toString('hex')}`;
+const UPLOAD = `uploaded file ${randomBytes(8).toString('hex')}\n`;
 
-describe('backup and restore against a real PostgreSQL 18', { concurrency: 1 }, () => {
+describe('encrypted backups, restore and drill against a real PostgreSQL 18 and restic', { concurrency: 1 }, () => {
   let server: PostgresServer;
   let work: string;
+  let bin: string;
   let backupDir: string;
+  const password = randomBytes(32).toString('hex');
 
   before(async () => {
     server = await PostgresServer.start(env.PGUSER, env.PGDATABASE);
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'plane-backup-'));
+    fs.chmodSync(work, 0o755);
     backupDir = path.join(work, 'backup');
-    for (const [file, content] of Object.entries(scripts)) fs.writeFileSync(path.join(work, file), content);
-    // A small Plane-like schema: foreign keys, a sequence, JSON, a view, an index.
+    fs.mkdirSync(path.join(work, 'scripts'));
+    for (const [file, content] of Object.entries(scripts)) fs.writeFileSync(path.join(work, 'scripts', file), content);
+    const tools = spawnSync(path.join(REPO_ROOT, 'tools', 'go-tools', 'install.sh'), { encoding: 'utf8' });
+    assert.equal(tools.status, 0, tools.stderr);
+    bin = path.join(work, 'bin');
+    fs.mkdirSync(bin);
+    const restic = fs.readdirSync(tools.stdout.trim()).find((f) => f.startsWith('restic-'));
+    assert.ok(restic, 'tools/go-tools/install.sh builds restic');
+    fs.symlinkSync(path.join(tools.stdout.trim(), restic), path.join(bin, 'restic'));
+    // A small Plane-like schema: foreign keys, a sequence, JSON, a view, Django's migrations, a token.
     server.sql(env.PGDATABASE, `
+      CREATE TABLE django_migrations (id serial PRIMARY KEY, app text, name text, applied timestamptz DEFAULT now());
+      INSERT INTO django_migrations (app, name) VALUES ('db', '0001_initial'), ('license', '0001_initial'), ('db', '0107_remove_issue_sort_order');
       CREATE TABLE workspaces (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), slug text UNIQUE NOT NULL);
+      CREATE TABLE api_tokens (id serial PRIMARY KEY, token text NOT NULL);
+      INSERT INTO api_tokens (token) VALUES ('${TOKEN}');
       CREATE TABLE issues (id bigserial PRIMARY KEY, workspace_id uuid REFERENCES workspaces(id), name text NOT NULL, props jsonb, created_at timestamptz);
       INSERT INTO workspaces (slug) VALUES ('javisi');
       INSERT INTO issues (workspace_id, name, props, created_at)
@@ -45,39 +67,130 @@ describe('backup and restore against a real PostgreSQL 18', { concurrency: 1 }, 
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
-  /** Runs one of the CronJobs' scripts as its container would: sh, the site's environment, libpq's. */
-  const run = (script: string, extra: Record<string, string> = {}, pathFirst?: string) => spawnSync('sh', [path.join(work, script)], {
-    encoding: 'utf8',
-    env: server.env({ BACKUP_DIR: backupDir, BACKUP_KEEP: env.BACKUP_KEEP, ...extra, ...(pathFirst ? { PATH: `${pathFirst}:${server.env().PATH}` } : {}) }),
-  });
+  /** A pod's scratch space: new for every run, as an emptyDir is. */
+  const scratch = () => {
+    const dir = fs.mkdtempSync(path.join(work, 'scratch-'));
+    fs.chmodSync(dir, 0o777);
+    return dir;
+  };
+  /** Runs one of the CronJobs' scripts as its container would: sh, the site's environment, the step's credentials only. */
+  const run = (script: string, scratchDir: string, extra: Record<string, string> = {}, args: string[] = [], asNobody = false) => {
+    const base = { ...env, PATH: `${bin}:${server.env().PATH}`, BACKUP_DIR: backupDir, WORK_DIR: scratchDir, RESTIC_REPOSITORY: path.join(backupDir, 'restic'), RESTIC_CACHE_DIR: path.join(scratchDir, '.restic-cache') };
+    const command = ['sh', path.join(work, 'scripts', script), ...args];
+    return asNobody
+      ? spawnSync('runuser', ['-u', 'nobody', '--', 'env', ...Object.entries({ ...base, ...extra }).map(([k, v]) => `${k}=${v}`), ...command], { encoding: 'utf8' })
+      : spawnSync(command[0], command.slice(1), { encoding: 'utf8', env: { ...base, ...extra } });
+  };
+  const withDatabase = (extra: Record<string, string> = {}) => ({ PGPASSWORD: server.password, PGHOST: '127.0.0.1', PGPORT: String(server.port), ...extra });
+  const withKey = { RESTIC_PASSWORD: password };
+
+  /** The backup Job: dump, the uploads copied (rclone's part, by hand here), snapshot; its scratch space removed. */
+  const backup = (extra: Record<string, string> = {}) => {
+    const dir = scratch();
+    const dump = run('dump-postgres.sh', dir, withDatabase(extra));
+    assert.equal(dump.status, 0, dump.stderr);
+    fs.mkdirSync(path.join(dir, 'uploads', 'workspace'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'uploads', 'workspace', 'file.txt'), UPLOAD);
+    const snapshot = run('snapshot.sh', dir, { ...withKey, ...extra });
+    fs.rmSync(dir, { recursive: true, force: true });
+    return { dump, snapshot };
+  };
+  /** The restore Job's first two steps (the third, rclone copying the uploads back, is not run here). */
+  const restore = (choice: string, extra: Record<string, string> = {}) => {
+    const dir = scratch();
+    const unpack = run('unpack.sh', dir, { ...withKey, RESTORE_BACKUP: choice });
+    if (unpack.status !== 0) return { unpack, database: undefined, dir };
+    const database = run('restore-postgres.sh', dir, withDatabase({ RESTORE_BACKUP: choice, ...extra }));
+    return { unpack, database, dir };
+  };
+  /** The drill Job: unpack and check the repository, a throw-away server as an unprivileged user, record. */
+  const drill = () => {
+    const dir = scratch();
+    const unpack = run('unpack.sh', dir, withKey, ['drill']);
+    if (unpack.status !== 0) return { status: unpack.status, output: unpack.stderr };
+    // PostgreSQL refuses to run as root: as root here, the server's step runs as nobody (in the pod, every
+    // step runs as the postgres image's user).
+    const asNobody = process.getuid?.() === 0;
+    if (asNobody) spawnSync('chown', ['-R', 'nobody', dir]);
+    const check = run('drill-postgres.sh', dir, {}, [], asNobody);
+    if (check.status !== 0) return { status: check.status, output: check.stderr };
+    const record = run('finish-restore.sh', dir, {}, ['drill']);
+    return { status: record.status, output: `${unpack.stdout}${check.stdout}${record.stdout}${record.stderr}` };
+  };
   const fingerprint = () => server.sql(env.PGDATABASE,
     "SELECT (SELECT count(*) FROM issues) || ':' || (SELECT md5(string_agg(i::text, ',' ORDER BY id)) FROM issues i) || ':' || (SELECT count(*) FROM open_issues) || ':' || (SELECT last_value FROM issues_id_seq)");
-  const dumps = () => fs.readdirSync(path.join(backupDir, 'postgres')).sort();
+  const list = () => {
+    const listed = run('unpack.sh', scratch(), { ...withKey, RESTORE_BACKUP: 'list' });
+    assert.equal(listed.status, 0, listed.stderr);
+    return parseBackupList(listed.stdout.split('\n').filter(Boolean));
+  };
+  /** Every file under a folder, recursively. */
+  const filesUnder = (dir: string): string[] => fs.readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
 
   let original: string;
 
-  it('dumps the database in custom format, checks it, and keeps the globals beside it', () => {
+  it('encrypts one snapshot of the dump and the uploads, stamped with the Plane version and the migration head', () => {
     original = fingerprint();
-    const result = run('backup-postgres.sh');
-    assert.equal(result.status, 0, result.stderr);
-    assert.match(result.stdout, /^backup: plane-\d{8}T\d{6}Z\.dump, \d+ bytes, \d+ entries; 1 dumps kept \(at most 14\)$/m);
-    const files = dumps();
-    assert.equal(files.length, 2, `${files}`);
-    assert.match(files[0], /^globals-\d{8}T\d{6}Z\.sql$/);
-    assert.match(files[1], /^plane-\d{8}T\d{6}Z\.dump$/);
-    assert.match(fs.readFileSync(path.join(backupDir, 'postgres', files[0]), 'utf8'), /CREATE ROLE plane;/);
-    assert.doesNotMatch(fs.readFileSync(path.join(backupDir, 'postgres', files[0]), 'utf8'), /SCRAM-SHA-256/, 'no password in the globals');
+    // What an earlier version of the stack left: unencrypted dumps on the volume.
+    fs.mkdirSync(path.join(backupDir, 'postgres'), { recursive: true });
+    fs.writeFileSync(path.join(backupDir, 'postgres', 'plane-20261130T023000Z.dump'), `PGDMP ${TOKEN}`);
+    const { dump, snapshot } = backup();
+    assert.match(dump.stdout, /^backup: dumped plane, \d+ bytes, \d+ entries, 4 tables; Plane v1\.2\.2, migration db\.0107_remove_issue_sort_order$/m);
+    assert.equal(snapshot.status, 0, snapshot.stderr);
+    assert.match(snapshot.stdout, /^backup: made the encrypted repository .*\/restic \(keep a copy of its key off this server/m);
+    assert.match(snapshot.stdout, /^backup: snapshot [0-9a-f]{8}, Plane v1\.2\.2, migration db\.0107_remove_issue_sort_order, \d+ bytes; 1 snapshots kept \(at most 14\)$/m);
+    assert.match(snapshot.stdout, /^backup: removed .*\/postgres, unencrypted files of an earlier version/m);
+    const [entry] = list();
+    assert.deepEqual([entry.planeVersion, entry.migration, entry.drilled], ['v1.2.2', 'db.0107_remove_issue_sort_order', undefined]);
   });
 
-  it('restores the dump exactly: rows changed later come back, tables added later are gone', () => {
+  it('leaves nothing readable on the backup volume: no dump, no token, no upload, files for its owner only', () => {
+    const files = filesUnder(backupDir);
+    assert.ok(files.length > 5, `${files}`);
+    assert.deepEqual(fs.readdirSync(backupDir), ['restic']);
+    for (const file of files) {
+      const content = fs.readFileSync(file);
+      assert.equal(content.includes('PGDMP'), false, `${file} holds a pg_dump header`);
+      assert.equal(content.includes(TOKEN), false, `${file} holds the token in clear`);
+      assert.equal(content.includes(UPLOAD.trim()), false, `${file} holds an upload in clear`);
+      assert.equal(fs.statSync(file).mode & 0o077, 0, `${file} is readable by others`);
+    }
+    // Without the key, restic itself reads nothing.
+    const wrongKey = run('unpack.sh', scratch(), { RESTIC_PASSWORD: 'not-the-key', RESTORE_BACKUP: 'list' });
+    assert.notEqual(wrongKey.status, 0);
+    assert.match(wrongKey.stderr, /wrong password|no key found/);
+  });
+
+  it('restores exactly: rows changed later come back, tables added later are gone, checked against the recorded counts', () => {
     server.sql(env.PGDATABASE, "DELETE FROM issues WHERE id % 3 = 0; UPDATE issues SET name = 'changed' WHERE id < 10; CREATE TABLE added_by_a_later_migration (id int)");
     assert.notEqual(fingerprint(), original);
-    const result = run('restore-postgres.sh', { RESTORE_DUMP: 'latest' });
-    assert.equal(result.status, 0, result.stderr);
-    assert.match(result.stdout, /^restore: plane-\d{8}T\d{6}Z\.dump restored into plane$/m);
+    const { unpack, database, dir } = restore('latest');
+    assert.equal(unpack.status, 0, unpack.stderr);
+    assert.match(unpack.stdout, /^restore: unpacked snapshot [0-9a-f]{8} \(v1\.2\.2, dumped \d{4}-\d\d-\d\dT/m);
+    assert.equal(database?.status, 0, database?.stderr);
+    assert.match(database?.stdout ?? '', /^restore: snapshot [0-9a-f]{8} restored into plane: Plane v1\.2\.2, migration db\.0107_remove_issue_sort_order, 4 tables with the recorded row counts$/m);
     assert.equal(fingerprint(), original);
     assert.equal(server.sql(env.PGDATABASE, "SELECT count(*) FROM pg_tables WHERE tablename = 'added_by_a_later_migration'"), '0');
     assert.equal(server.sql(env.PGDATABASE, "SELECT tableowner FROM pg_tables WHERE tablename = 'issues'"), env.PGUSER);
+    assert.equal(fs.readFileSync(path.join(dir, 'uploads', 'workspace', 'file.txt'), 'utf8'), UPLOAD, 'the uploads are unpacked for the copy back');
+    // Twice in a row: the same result.
+    const again = restore('latest');
+    assert.equal(again.database?.status, 0, again.database?.stderr);
+    assert.equal(fingerprint(), original);
+  });
+
+  it('refuses a backup of another Plane version, naming it, unless that version is given; nothing changed', () => {
+    server.sql(env.PGDATABASE, "UPDATE issues SET name = 'after the backup' WHERE id = 1");
+    const refused = restore('latest', { PLANE_VERSION: 'v1.2.3' });
+    assert.equal(refused.database?.status, 1);
+    assert.match(refused.database?.stderr ?? '', /restore: snapshot [0-9a-f]{8} is a backup of Plane v1\.2\.2, this stack runs Plane v1\.2\.3: refused, nothing was changed .*RESTORE_ALLOW_VERSION=v1\.2\.2/);
+    assert.equal(server.sql(env.PGDATABASE, 'SELECT name FROM issues WHERE id = 1'), 'after the backup');
+    const wrongOverride = restore('latest', { PLANE_VERSION: 'v1.2.3', RESTORE_ALLOW_VERSION: 'v1.2.1' });
+    assert.equal(wrongOverride.database?.status, 1, 'the override names the backup\'s version, not any');
+    const allowed = restore('latest', { PLANE_VERSION: 'v1.2.3', RESTORE_ALLOW_VERSION: 'v1.2.2' });
+    assert.equal(allowed.database?.status, 0, allowed.database?.stderr);
+    assert.equal(fingerprint(), original);
   });
 
   it('refuses to restore while another client (Plane) is connected, and changes nothing', async () => {
@@ -87,56 +200,79 @@ describe('backup and restore against a real PostgreSQL 18', { concurrency: 1 }, 
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       server.sql(env.PGDATABASE, "UPDATE issues SET name = 'while connected' WHERE id = 1");
-      const result = run('restore-postgres.sh');
-      assert.equal(result.status, 1);
-      assert.match(result.stderr, /restore: 1 other connections to plane: stop Plane first/);
+      const { database } = restore('latest');
+      assert.equal(database?.status, 1);
+      assert.match(database?.stderr ?? '', /restore: 1 other connections to plane: stop Plane first/);
       assert.equal(server.sql(env.PGDATABASE, 'SELECT name FROM issues WHERE id = 1'), 'while connected');
     } finally {
       client.kill();
+      server.sql(env.PGDATABASE, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' AND pid <> pg_backend_pid()");
     }
   });
 
-  it('detects a dump that cannot be read back: the backup keeps none, the restore refuses and changes nothing', () => {
-    // pg_dump that writes a truncated file, as a full disk or a broken pipe would.
-    const shim = fs.mkdtempSync(path.join(work, 'shim-'));
-    fs.writeFileSync(path.join(shim, 'pg_dump'), `#!/bin/sh\n"${path.join(server.bin, 'pg_dump')}" "$@" || exit 1\nfor a; do case "$a" in --file=*) f="\${a#--file=}";; esac; done\ntruncate -s 2000 "$f"\n`, { mode: 0o755 });
-    const before = dumps();
-    const broken = run('backup-postgres.sh', {}, shim);
-    assert.equal(broken.status, 1);
-    assert.match(broken.stderr, /backup: the dump of plane cannot be read back \(pg_restore --list failed\): not kept/);
-    assert.deepEqual(dumps(), before, 'no partial or broken file left');
+  it('drills the latest backup in a throw-away server, records it, and does it again', () => {
+    for (let i = 0; i < 2; i++) {
+      const result = drill();
+      assert.equal(result.status, 0, result.output);
+      assert.match(result.output, /^drill: snapshot [0-9a-f]{8} restored into a scratch server in \d+ s: Plane v1\.2\.2, migration db\.0107_remove_issue_sort_order, 4 tables with the recorded row counts$/m);
+      assert.match(result.output, /^drill: snapshot [0-9a-f]{8} passed, recorded in /m);
+    }
+    const [latest] = list();
+    assert.match(latest.drilled ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  });
 
-    // A corrupt file among the dumps (the newest), as a damaged disk would leave it.
-    const corrupt = 'plane-20991231T235959Z.dump';
-    fs.writeFileSync(path.join(backupDir, 'postgres', corrupt), fs.readFileSync(path.join(backupDir, 'postgres', before[1])).subarray(0, 3000));
+  it('a backup whose dump lost rows fails the drill and its restore, which changes nothing', () => {
+    // The stamp says what the database held; a dump that lost rows (a truncated table) disagrees.
+    const dir = scratch();
+    assert.equal(run('dump-postgres.sh', dir, withDatabase()).status, 0);
+    const tables = path.join(dir, 'postgres', 'tables.tsv');
+    fs.writeFileSync(tables, fs.readFileSync(tables, 'utf8').replace(/^(public\tissues\t)(\d+)$/m, (_, head, n) => `${head}${Number(n) + 1}`));
+    assert.equal(run('snapshot.sh', dir, withKey).status, 0);
+    const result = drill();
+    assert.notEqual(result.status, 0, result.output);
+    assert.match(result.output, /table public\.issues has \d+ rows, the backup recorded \d+/);
     server.sql(env.PGDATABASE, "UPDATE issues SET name = 'kept' WHERE id = 2");
-    const refused = run('restore-postgres.sh', { RESTORE_DUMP: 'latest' });
-    assert.equal(refused.status, 1);
-    assert.match(refused.stderr, new RegExp(`restore: ${corrupt} cannot be read \\(pg_restore --list failed\\): nothing was changed`));
-    assert.equal(server.sql(env.PGDATABASE, 'SELECT name FROM issues WHERE id = 2'), 'kept');
-    fs.rmSync(path.join(backupDir, 'postgres', corrupt));
+    const { database } = restore('latest');
+    assert.notEqual(database?.status, 0);
+    assert.match(database?.stderr ?? '', /table public\.issues has \d+ rows, the backup recorded \d+/);
+    assert.equal(server.sql(env.PGDATABASE, 'SELECT name FROM issues WHERE id = 2'), 'kept', 'rolled back');
   });
 
-  it('lists the dumps there without touching the database', () => {
-    const listed = run('restore-postgres.sh', { RESTORE_DUMP: 'list' });
-    assert.equal(listed.status, 0, listed.stderr);
-    assert.deepEqual(listed.stdout.trim().split('\n').map((l) => l.split(' ')[1]), dumps().filter((f) => f.startsWith('plane-')));
+  it('a truncated dump in a backup fails the drill', () => {
+    const dir = scratch();
+    assert.equal(run('dump-postgres.sh', dir, withDatabase()).status, 0);
+    const dump = path.join(dir, 'postgres', 'plane.dump');
+    fs.truncateSync(dump, Math.floor(fs.statSync(dump).size / 2));
+    assert.equal(run('snapshot.sh', dir, withKey).status, 0);
+    const result = drill();
+    assert.notEqual(result.status, 0, result.output);
+    assert.match(result.output, /drill: the dump of snapshot [0-9a-f]{8} cannot be read \(pg_restore --list failed\)|could not read|unexpected end of file/);
   });
 
-  it('refuses a dump name outside the backup folder, or one that is not there', () => {
-    assert.match(run('restore-postgres.sh', { RESTORE_DUMP: '../../etc/passwd' }).stderr, /RESTORE_DUMP must name a file of/);
-    assert.match(run('restore-postgres.sh', { RESTORE_DUMP: 'plane-20000101T000000Z.dump' }).stderr, /is not in .*use latest/);
-  });
-
-  it('keeps the newest dumps only, with their globals', async () => {
-    for (let i = 0; i < 3; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 1100)); // names carry the second
-      const result = run('backup-postgres.sh', { BACKUP_KEEP: '2' });
-      assert.equal(result.status, 0, result.stderr);
+  it('keeps the newest snapshots only', () => {
+    for (let i = 0; i < 2; i++) {
+      const { snapshot } = backup({ BACKUP_KEEP: '2' });
+      assert.equal(snapshot.status, 0, snapshot.stderr);
+      assert.match(snapshot.stdout, /; 2 snapshots kept \(at most 2\)$/m);
     }
-    const files = dumps();
-    const kept = files.filter((f) => f.startsWith('plane-'));
-    assert.equal(kept.length, 2, `${files}`);
-    assert.deepEqual(files.filter((f) => f.startsWith('globals-')).map((f) => f.slice('globals-'.length, -'.sql'.length)), kept.map((f) => f.slice('plane-'.length, -'.dump'.length)));
+    assert.equal(list().length, 2);
+    assert.equal(drill().status, 0, 'the newest, a good one, drills');
+  });
+
+  it('refuses a snapshot name that is not one, or one that is not there', () => {
+    assert.match(run('unpack.sh', scratch(), { ...withKey, RESTORE_BACKUP: '../../etc/passwd' }).stderr, /RESTORE_BACKUP must be a snapshot id \(plane-k3s backup list\) or latest/);
+    assert.notEqual(run('unpack.sh', scratch(), { ...withKey, RESTORE_BACKUP: 'deadbeef' }).status, 0);
+  });
+
+  it('detects a tampered repository: the drill fails', () => {
+    const packs = filesUnder(path.join(backupDir, 'restic', 'data'));
+    for (const pack of packs) {
+      const bytes = fs.readFileSync(pack);
+      bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+      fs.writeFileSync(pack, bytes);
+    }
+    const result = drill();
+    assert.notEqual(result.status, 0, result.output);
+    assert.match(result.output, /Fatal|error|ciphertext verification failed|does not match/i);
   });
 });

@@ -17,6 +17,8 @@ export GONOSUMDB=github.com/np-guard
 tools=(
   "netpolicy:github.com/np-guard/netpol-analyzer/cmd/netpolicy:v1.4.4"
   "kubeconform:github.com/yannh/kubeconform/cmd/kubeconform:v0.7.0"
+  # The backups' encryption (test:postgres): the same release as images.restic.
+  "restic:github.com/restic/restic/cmd/restic:v0.18.1"
 )
 
 for entry in "${tools[@]}"; do

@@ -1,50 +1,51 @@
 #!/bin/sh
-# Restores a dump of Plane's database (the restore Job; POSIX sh, runs in the postgres image).
+# Restores the unpacked backup into Plane's database (second step of the restore; POSIX sh, runs in the
+# postgres image, with the database password only).
 #
-#   RESTORE_DUMP names a file of BACKUP_DIR/postgres (plane-<UTC time>.dump), or "latest", or "list"
-#   (prints the dumps there and changes nothing). The dump is
-#   checked first (`pg_restore --list`); then, in one transaction, the schema `public` is dropped and
-#   made again, empty, and the dump restored into it: tables a later migration added are gone too, so
-#   the database is exactly what was dumped. Plane must be stopped meanwhile (README, "Backups").
+#   Refuses a backup of another Plane version (its stamp) unless RESTORE_ALLOW_VERSION names that
+#   version, a dump that does not list (`pg_restore --list`), and any other client connected to the
+#   database (Plane must be stopped: plane-k3s restore does it). Then, in one transaction, the schema
+#   public is dropped and made again, empty, the dump restored into it, and the result checked against
+#   what the backup recorded (check-restored.sql: every table, its row count, the migration head): any
+#   failure rolls the whole restore back, leaving the database as it was.
 #
-# Environment: PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD (libpq); BACKUP_DIR; RESTORE_DUMP.
+# Environment: PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD (libpq); WORK_DIR; PLANE_VERSION;
+# RESTORE_BACKUP ("list" does nothing here); RESTORE_ALLOW_VERSION.
 set -eu
 
-dir="${BACKUP_DIR:?}/postgres"
-choice="${RESTORE_DUMP:-latest}"
-if [ "$choice" = list ]; then
-  for candidate in "$dir"/plane-*.dump; do
-    [ -f "$candidate" ] && echo "restore: $(basename "$candidate") $(wc -c <"$candidate") bytes"
-  done
-  exit 0
+[ "${RESTORE_BACKUP:-latest}" = list ] && exit 0
+here="$(dirname "$0")"
+work="${WORK_DIR:?}"
+stamp="$work/postgres/stamp"
+dump="$work/postgres/plane.dump"
+snapshot="$(cat "$work/snapshot")"
+value() { sed -n "s/^$1=//p" "$stamp"; }
+backup_version="$(value plane_version)"
+if [ "$backup_version" != "${PLANE_VERSION:?}" ] && [ "${RESTORE_ALLOW_VERSION:-}" != "$backup_version" ]; then
+  echo "restore: snapshot $snapshot is a backup of Plane $backup_version, this stack runs Plane $PLANE_VERSION: refused, nothing was changed" \
+    "(restore it with the $backup_version images, or override with RESTORE_ALLOW_VERSION=$backup_version)" >&2
+  exit 1
 fi
-if [ "$choice" = latest ]; then
-  newest=""
-  for candidate in "$dir"/plane-*.dump; do [ -f "$candidate" ] && newest="$candidate"; done  # globs sort by name, so by time
-  [ -n "$newest" ] || { echo "restore: no dump in $dir" >&2; exit 1; }
-  choice="$(basename "$newest")"
-fi
-case "$choice" in
-  */*|'') echo "restore: RESTORE_DUMP must name a file of $dir, e.g. plane-20261130T023000Z.dump" >&2; exit 1 ;;
-esac
-dump="$dir/$choice"
-[ -f "$dump" ] || { echo "restore: $choice is not in $dir (ls it from the restore pod, or use latest)" >&2; exit 1; }
 if ! pg_restore --list "$dump" >/dev/null; then
-  echo "restore: $choice cannot be read (pg_restore --list failed): nothing was changed" >&2
+  echo "restore: the dump of snapshot $snapshot cannot be read (pg_restore --list failed): nothing was changed" >&2
   exit 1
 fi
-
-others="$(psql --no-password -Atc "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")"
+others="$(psql --no-password -X -Atc "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")"
 if [ "$others" != 0 ]; then
-  echo "restore: $others other connections to $PGDATABASE: stop Plane first (README, \"Backups\"); nothing was changed" >&2
+  echo "restore: $others other connections to $PGDATABASE: stop Plane first (plane-k3s restore does); nothing was changed" >&2
   exit 1
 fi
 
-# One transaction: a failed restore leaves the database as it was.
 {
   echo 'DROP SCHEMA public CASCADE;'
   echo 'CREATE SCHEMA public AUTHORIZATION pg_database_owner;'
   echo 'GRANT USAGE ON SCHEMA public TO PUBLIC;'
   pg_restore --no-owner --no-acl --file=- "$dump"
-} | psql --no-password --quiet --single-transaction --set=ON_ERROR_STOP=1 --output=/dev/null
-echo "restore: $choice restored into $PGDATABASE"
+  echo 'CREATE TEMP TABLE backup_expected (schema_name text, table_name text, row_count bigint);'
+  echo 'COPY pg_temp.backup_expected FROM STDIN;'
+  cat "$work/postgres/tables.tsv"
+  echo '\.'
+  cat "$here/check-restored.sql"
+} | psql --no-password -X --quiet --single-transaction --set=ON_ERROR_STOP=1 \
+  --set=expected_migration="$(value migration)" --output=/dev/null
+echo "restore: snapshot $snapshot restored into $PGDATABASE: Plane $backup_version, migration $(value migration), $(value tables) tables with the recorded row counts"
