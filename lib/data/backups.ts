@@ -59,7 +59,7 @@ const BACKUP_USER: RunAs = POSTGRES_ALPINE_USER;
 const BACKUP_DIR = '/backup';
 /** Each pod's scratch space: plain dumps and uploads live only here, and go with the pod. */
 const WORK_DIR = '/work';
-const SCRIPTS = ['dump-postgres.sh', 'snapshot.sh', 'unpack.sh', 'restore-postgres.sh', 'drill-postgres.sh', 'finish-restore.sh', 'check-restored.sql'];
+const SCRIPTS = ['dump-postgres.sh', 'snapshot.sh', 'unpack.sh', 'restore-postgres.sh', 'drill-postgres.sh', 'restore-checked.sh', 'check-restored.sql', 'finish-restore.sh'];
 /** What the restore Job restores: a snapshot id, `latest`, or `list` (print them, change nothing). */
 export const RESTORE_BACKUP_ENV = 'RESTORE_BACKUP';
 /** Set to the backup's Plane version to restore a backup of another version on purpose. */

@@ -37,7 +37,7 @@ describe('backups on a real control plane', { concurrency: 1 }, () => {
 
   it('the backup and restore CronJobs are admitted; the restore one never runs by itself', async () => {
     const cronJobs = JSON.parse(cluster.kubectlOk(['get', 'cronjobs', '-n', NAMESPACE, '-o', 'json']).stdout).items as Manifest[];
-    assert.deepEqual(cronJobs.map((c) => [c.metadata.name, c.spec.suspend]).sort(), [['plane-backup', false], ['plane-backup-restore', true]]);
+    assert.deepEqual(cronJobs.map((c) => [c.metadata.name, c.spec.suspend]).sort(), [['plane-backup', false], ['plane-backup-drill', false], ['plane-backup-restore', true]]);
   });
 
   it('takes a backup now, as the README says', async () => {
@@ -49,19 +49,20 @@ describe('backups on a real control plane', { concurrency: 1 }, () => {
     await cluster.waitUntilSettled(NAMESPACE);
   });
 
-  it('runs the README\'s restore block: Plane stopped, a restore Job for the chosen dump, Plane back', async () => {
+  it('runs the README\'s restore block: Plane stopped, a restore Job for the chosen backup, Plane back', async () => {
     const block = blockWith('### Backups', 'plane-backup-restore').text;
     // Joined continuation lines, then one command per line; `kubectl logs` needs a kubelet.
     const commands = block.replace(/\\\n\s*/g, ' ').split('\n').filter((l) => l.trim() !== '');
     const skipped = commands.filter((c) => / logs /.test(c));
-    assert.deepEqual(skipped, ['kubectl -n plane logs job/plane-restore']);
+    assert.deepEqual(skipped, ['kubectl -n plane logs job/plane-restore --all-containers']);
     for (const command of commands.filter((c) => !skipped.includes(c))) {
       if (command.startsWith('kubectl apply -f dist')) {
         assert.deepEqual(Object.values(await replicas()), [0, 0, 0, 0], 'Plane is stopped while the restore runs');
         const job = await cluster.batch.readNamespacedJob({ name: 'plane-restore', namespace: NAMESPACE });
-        const env = job.spec?.template.spec?.containers[0].env ?? [];
-        assert.equal(env.find((e) => e.name === 'RESTORE_DUMP')?.value, 'latest');
-        assert.deepEqual(job.spec?.template.spec?.containers[0].command, ['sh', '/opt/plane-k3s/restore-postgres.sh']);
+        // kubectl set env reaches every step, the unpack (an init container) first of all.
+        const steps = [...job.spec?.template.spec?.initContainers ?? [], ...job.spec?.template.spec?.containers ?? []];
+        assert.deepEqual(steps.map((c) => [c.name, c.env?.find((e) => e.name === 'RESTORE_BACKUP')?.value]),
+          [['unpack', 'latest'], ['restore-postgres', 'latest'], ['restore-uploads', 'latest']]);
       }
       const result = shell(command);
       assert.equal(result.status, 0, `${command}\n${result.stderr}`);

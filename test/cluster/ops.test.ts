@@ -17,7 +17,7 @@
  * same order. No token is ever in a fixture or an output.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
@@ -31,7 +31,7 @@ import { envVariable, generateValue } from '../../ops/secrets';
 import { Stack } from '../../ops/stack';
 import { REPO_ROOT } from '../helpers';
 import { freePort, makeCertificate, RunningCaddy, startCaddy, startStubs, Stubs, TestCertificate } from '../edge/harness';
-import { PostgresServer } from '../postgres/harness';
+import { PostgresServer, resticOnPath } from '../postgres/harness';
 import { scratchDir, TestCluster } from './harness';
 import { Callers, criLog, Exchange, FIXTURE_FILE, logTail, maskTokens, PlaneFixture, PlaneSide, readFixture, recordingProxy, replayServer } from './plane-fixture';
 
@@ -131,22 +131,43 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
   }
 
   before(async () => {
-    // A real PostgreSQL with Plane's user, and real output of the backup and restore scripts on it.
+    // A real PostgreSQL with Plane's user, and real output of the backup, drill and restore scripts on it
+    // with the real restic (the rclone steps, which need a store, log nothing here).
     pg = await PostgresServer.start('plane', 'plane');
     pg.sql('plane', 'CREATE TABLE projects (id int primary key, name text); INSERT INTO projects VALUES (1, \'VPAI\')');
     const scripts = path.join(REPO_ROOT, 'lib', 'data', 'backup');
     const backupDir = path.join(work, 'backups');
     fs.mkdirSync(backupDir);
-    const script = (name: string, extra: Record<string, string>) => runAsync('sh', [path.join(scripts, name)], pg.env({ BACKUP_DIR: backupDir, BACKUP_KEEP: '3', ...extra }));
-    const backupRun = await script('backup-postgres.sh', {});
-    assert.equal(backupRun.code, 0, backupRun.stderr);
-    fs.writeFileSync(logFile('dump-postgres'), criLog(backupRun.stdout.split('\n').filter(Boolean)));
-    const listRun = await script('restore-postgres.sh', { RESTORE_DUMP: 'list' });
-    assert.equal(listRun.code, 0, listRun.stderr);
-    fs.writeFileSync(logFile('restore-postgres'), criLog(listRun.stdout.split('\n').filter(Boolean)));
-    const restoreRun = await script('restore-postgres.sh', { RESTORE_DUMP: 'latest' });
-    assert.equal(restoreRun.code, 0, restoreRun.stderr);
-    fs.writeFileSync(logFile('restore-run'), criLog(restoreRun.stdout.split('\n').filter(Boolean)));
+    const restic = resticOnPath(work);
+    const repositoryKey = generateValue('hex32');
+    const script = async (name: string, logName: string, extra: Record<string, string>, args: string[] = []) => {
+      const scratch = extra.WORK_DIR as string;
+      const result = await runAsync('sh', [path.join(scripts, name), ...args], pg.env({
+        PATH: `${restic}:${pg.env().PATH}`, BACKUP_DIR: backupDir, BACKUP_KEEP: '3', PLANE_VERSION: stack.site.images.plane.tag,
+        RESTIC_REPOSITORY: path.join(backupDir, 'restic'), RESTIC_PASSWORD: repositoryKey, RESTIC_CACHE_DIR: path.join(scratch, '.cache'), ...extra,
+      }));
+      assert.equal(result.code, 0, `${name}: ${result.stderr}`);
+      fs.writeFileSync(logFile(logName), criLog(result.stdout.split('\n').filter(Boolean)));
+    };
+    const backupScratch = scratchDir('plane-ops-backup-');
+    await script('dump-postgres.sh', 'dump-postgres', { WORK_DIR: backupScratch });
+    await script('snapshot.sh', 'snapshot', { WORK_DIR: backupScratch });
+    const drillScratch = scratchDir('plane-ops-drill-');
+    await script('unpack.sh', 'drill-unpack', { WORK_DIR: drillScratch }, ['drill']);
+    // PostgreSQL refuses root: as root here, the throw-away server's step runs as nobody.
+    const drillCommand = ['env', `PATH=${pg.env().PATH}`, `WORK_DIR=${drillScratch}`, 'sh', path.join(scripts, 'drill-postgres.sh')];
+    if (process.getuid?.() === 0) spawnSync('chown', ['-R', 'nobody', drillScratch]);
+    const drill = process.getuid?.() === 0
+      ? spawnSync('runuser', ['-u', 'nobody', '--', ...drillCommand], { encoding: 'utf8' })
+      : spawnSync(drillCommand[0], drillCommand.slice(1), { encoding: 'utf8' });
+    assert.equal(drill.status, 0, drill.stderr);
+    fs.writeFileSync(logFile('drill-postgres'), criLog(drill.stdout.split('\n').filter(Boolean)));
+    await script('finish-restore.sh', 'drill-record', { WORK_DIR: drillScratch }, ['drill']);
+    // The restore template in list mode logs the list; a run, the snapshot it restored.
+    await script('unpack.sh', 'unpack', { WORK_DIR: scratchDir('plane-ops-list-'), RESTORE_BACKUP: 'list' });
+    const restoreScratch = scratchDir('plane-ops-restore-');
+    await script('unpack.sh', 'unpack-run', { WORK_DIR: restoreScratch, RESTORE_BACKUP: 'latest' });
+    await script('restore-postgres.sh', 'restore-postgres', { WORK_DIR: restoreScratch, RESTORE_BACKUP: 'latest' });
     fs.writeFileSync(logFile('empty'), '');
 
     // Every generated value of the stack's Secrets, in the env file `secrets load` reads.
@@ -154,7 +175,7 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     for (const secret of stack.secrets) {
       for (const [key, making] of Object.entries(secret.keys)) {
         if (!('generate' in making)) continue;
-        const value = secret.name === 'plane-postgres' ? pg.password : generateValue(making.generate);
+        const value = secret.name === 'plane-postgres' ? pg.password : secret.name === 'plane-backup-key' ? repositoryKey : generateValue(making.generate);
         secretValues.push(value);
         lines.push(`${envVariable(secret.name, key)}=${value}`);
         if (key === 'PLANE_API_KEY') tokens.set(secret.name === 'plane-admin' ? 'admin' : `agent:${secret.name.replace('plane-agent-', '')}`, value);
@@ -197,7 +218,8 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
         { ports: [caddyPort], target: { address: '127.0.0.1', port: ports.https } },
       ] } },
       { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'ClusterLogs', metadata: { name: 'plane' }, spec: { logs: [
-        ...['plane-api', 'plane-worker', 'dump-postgres', 'restore-postgres'].map((c) => ({ containers: [c], logsFile: logFile(c) })),
+        ...['plane-api', 'plane-worker', 'dump-postgres', 'snapshot', 'drill-unpack', 'drill-postgres', 'drill-record', 'unpack', 'restore-postgres']
+          .map((c) => ({ containers: [c], logsFile: logFile(c) })),
         { containers: [], logsFile: logFile('empty') },
       ] } },
       { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'ClusterExec', metadata: { name: 'plane' }, spec: { execs: [
@@ -290,11 +312,13 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     assert.match(check(report, `${NS}/plane-admin`).detail, /^keys PLANE_API_KEY, PLANE_BASE_URL, PLANE_WORKSPACE_SLUG, password; created .*; managed-by plane-secrets$/);
   });
 
-  it('verify before any backup: every check passes but the backup, which fails with its fix; exit 1', async () => {
+  it('verify before any backup: every check passes but the backup and its drill, which fail with their fix; exit 1', async () => {
     const { code, report } = await cliJson(['verify']);
     assert.equal(code, 1);
-    assert.deepEqual(failuresOf(report).map((f) => f.split(':')[0]), ['backup'], failuresOf(report).join('\n'));
+    assert.deepEqual(failuresOf(report).map((f) => f.split(':')[0]), ['backup', 'backup/drill'], failuresOf(report).join('\n'));
     assert.equal(check(report, 'backup').fix, 'plane-k3s backup now');
+    assert.equal(check(report, 'backup/drill').detail, 'no restore drill has passed yet (schedule "30 4 * * 0": at most 192 h)');
+    assert.equal(check(report, 'backup/drill').fix, 'plane-k3s backup drill (after plane-k3s backup now)');
     for (const w of stack.workloads) assert.equal(check(report, `workload/${w.name}`).status, 'pass');
     for (const job of ['migrator', 'secrets-bootstrap', 'provisioning']) assert.match(check(report, `job/${job}`).detail, /complete/);
     for (const s of stack.secrets) assert.equal(check(report, `secret/${s.name}`).status, 'pass');
@@ -311,21 +335,39 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     assert.equal(check(report, 'network').status, 'skip');
   });
 
-  it('backup now: a Job from the CronJob, its real log line, and then verify passes (exit 0)', async () => {
-    const { code, report } = await cliJson(['backup', 'now']);
-    assert.equal(code, 0, failuresOf(report).join('\n'));
-    assert.match(check(report, 'backup/now').detail, /^job\/plane-backup-now-\d{14} complete: backup: plane-\d{8}T\d{6}Z\.dump, \d+ bytes, \d+ entries; 1 dumps kept/);
-    const job = (await cluster.batch.listNamespacedJob({ namespace: NS, labelSelector: 'app.kubernetes.io/name=backup' })).items[0];
-    assert.equal(job.metadata?.ownerReferences?.[0]?.name, 'plane-backup', 'owned by the CronJob, as kubectl create job --from makes it');
-    // The CronJob controller takes the manual run as the last successful one.
+  /** Waits until the CronJob controller takes a manual run as the CronJob's last successful one. */
+  const lastSuccessOf = async (name: string) => {
     for (let i = 0; i < 30; i += 1) {
-      const cron = await cluster.batch.readNamespacedCronJob({ name: 'plane-backup', namespace: NS });
-      if (cron.status?.lastSuccessfulTime) break;
+      const cron = await cluster.batch.readNamespacedCronJob({ name, namespace: NS });
+      if (cron.status?.lastSuccessfulTime) return cron.status.lastSuccessfulTime;
       await new Promise((r) => setTimeout(r, 1000));
     }
+    return undefined;
+  };
+
+  it('backup now: a Job from the CronJob, its real log lines; then verify fails on the drill only', async () => {
+    const { code, report } = await cliJson(['backup', 'now']);
+    assert.equal(code, 0, failuresOf(report).join('\n'));
+    assert.match(check(report, 'backup/now').detail,
+      /^job\/plane-backup-now-\d{14} complete: backup: dumped plane, \d+ bytes, \d+ entries, 1 tables; Plane v1\.2\.2, migration none; backup: made the encrypted repository .*; backup: snapshot [0-9a-f]{8}, Plane v1\.2\.2, migration none, \d+ bytes; 1 snapshots kept \(at most 3\)$/);
+    const job = (await cluster.batch.listNamespacedJob({ namespace: NS, labelSelector: 'app.kubernetes.io/name=backup' })).items[0];
+    assert.equal(job.metadata?.ownerReferences?.[0]?.name, 'plane-backup', 'owned by the CronJob, as kubectl create job --from makes it');
+    assert.ok(await lastSuccessOf('plane-backup'));
+    const verify = await cliJson(['verify']);
+    assert.equal(verify.code, 1);
+    assert.deepEqual(failuresOf(verify.report).map((f) => f.split(':')[0]), ['backup/drill']);
+    assert.match(check(verify.report, 'backup').detail, /^last successful backup \d+ min ago/);
+  });
+
+  it('backup drill: a Job from the drill CronJob, its real log lines, and then verify passes (exit 0)', async () => {
+    const { code, report } = await cliJson(['backup', 'drill']);
+    assert.equal(code, 0, failuresOf(report).join('\n'));
+    assert.match(check(report, 'backup/drill').detail,
+      /^job\/plane-backup-drill-now-\d{14} complete: drill: unpacked snapshot [0-9a-f]{8} .*; drill: snapshot [0-9a-f]{8} restored into a scratch server in \d+ s: Plane v1\.2\.2, migration none, 1 tables with the recorded row counts; drill: snapshot [0-9a-f]{8} passed, recorded in /);
+    assert.ok(await lastSuccessOf('plane-backup-drill'));
     const verify = await cliJson(['verify']);
     assert.equal(verify.code, 0, failuresOf(verify.report).join('\n'));
-    assert.match(check(verify.report, 'backup').detail, /^last successful backup \d+ min ago/);
+    assert.match(check(verify.report, 'backup/drill').detail, /^last passing drill \d+ min ago \(\S+\) \(schedule "30 4 \* \* 0": at most 192 h\)$/);
     assert.equal(verify.report.ok, true);
     assert.deepEqual(Object.keys(verify.report).sort(), ['checks', 'command', 'context', 'ok', 'summary']);
     assert.equal(verify.report.context, 'plane-test');
@@ -492,25 +534,27 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     await cluster.waitUntilSettled(NS);
   });
 
-  it('backup list: the dumps, as the restore script lists them, and the list Job removed', async () => {
+  it('backup list: each backup with its version, migration and drill, from the restore template\'s list mode, and the list Job removed', async () => {
     const { code, report } = await cliJson(['backup', 'list']);
     assert.equal(code, 0, failuresOf(report).join('\n'));
-    assert.match(check(report, 'backup/dump/1').detail, /^plane-\d{8}T\d{6}Z\.dump \d+ bytes$/);
+    const listed = report.checks.filter((c: { id: string }) => /^backup\/[0-9a-f]{8}$/.test(c.id));
+    assert.equal(listed.length, 1, JSON.stringify(report.checks));
+    assert.match(listed[0].detail, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, \d+ bytes, Plane v1\.2\.2, migration none, drill passed \d{4}-\d\d-\d\dT/);
     const jobs = (await cluster.batch.listNamespacedJob({ namespace: NS, labelSelector: 'app.kubernetes.io/name=restore' })).items;
     assert.ok(jobs.every((j) => j.metadata?.deletionTimestamp), 'no list Job left behind');
   });
 
   it('restore: stops the database clients, restores, starts them again', async () => {
-    fs.writeFileSync(logFile('restore-postgres'), fs.readFileSync(logFile('restore-run')));
+    fs.writeFileSync(logFile('unpack'), fs.readFileSync(logFile('unpack-run')));
     const refused = await cli(['restore', 'latest']);
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /add --yes/);
     const { code, report } = await cliJson(['restore', 'latest', '--yes']);
     assert.equal(code, 0, failuresOf(report).join('\n'));
     assert.match(check(report, 'restore/stop').detail, /Deployments scaled to 0, their pods gone/);
-    assert.match(check(report, 'restore/run').detail, /complete: restore: plane-\d{8}T\d{6}Z\.dump restored into plane/);
+    assert.match(check(report, 'restore/run').detail, /complete: restore: unpacked snapshot [0-9a-f]{8} .*; restore: snapshot [0-9a-f]{8} restored into plane: Plane v1\.2\.2, migration none, 1 tables with the recorded row counts$/);
     const job = (await cluster.batch.listNamespacedJob({ namespace: NS, labelSelector: 'app.kubernetes.io/name=restore' })).items.find((j) => !j.metadata?.deletionTimestamp);
-    assert.equal(job?.spec?.template.spec?.containers[0].env?.find((e) => e.name === 'RESTORE_DUMP')?.value, 'latest');
+    assert.equal(job?.spec?.template.spec?.initContainers?.[0].env?.find((e) => e.name === 'RESTORE_BACKUP')?.value, 'latest');
     await cluster.waitUntilSettled(NS);
     const verify = await cliJson(['verify']);
     assert.equal(verify.code, 0, failuresOf(verify.report).join('\n'));

@@ -1,11 +1,9 @@
 /**
  * The provisioning Job's code against Plane's real v1.2.2 backend, with the spec the synth puts in its
  * ConfigMap. No Plane image or source can be had in CI: this suite runs against a backend the developer
- * points it at, and is skipped with that reason otherwise.
+ * points it at (PLANE_TEST_MANAGE, PLANE_TEST_BASE_URL: see ./harness.ts), and is skipped with that
+ * reason otherwise.
  *
- *   PLANE_TEST_MANAGE     a command that runs Plane's `manage.py` with the backend's environment
- *                         (APP_VERSION, DATABASE_URL, REDIS_URL, …), e.g. a wrapper script
- *   PLANE_TEST_BASE_URL   the api, e.g. http://127.0.0.1:8000
  *   PLANE_TEST_WORKER_LOG optional: the log of a worker running lib/plane/celery/plane_k3s_celery.py;
  *                         then no API token may appear in it after the agents' calls
  *
@@ -15,71 +13,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { agentTokenVariable } from '../../lib/plane/provisioning';
-import { find, Manifest, REPO_ROOT, synth } from '../helpers';
+import { Manifest } from '../helpers';
+import { api, BASE_URL, MANAGE, newTokens, provision, REFUSED, request, skip, spec, token } from './harness';
 
-const MANAGE = process.env.PLANE_TEST_MANAGE;
-const BASE_URL = process.env.PLANE_TEST_BASE_URL?.replace(/\/$/, '');
 const WORKER_LOG = process.env.PLANE_TEST_WORKER_LOG;
-const skip = !MANAGE || !BASE_URL ? 'no Plane backend given (set PLANE_TEST_MANAGE and PLANE_TEST_BASE_URL, see the file\'s header)' : false;
-
-const manifests = synth();
-const files = find(manifests, 'ConfigMap', 'plane-provisioning-files').data as Record<string, string>;
-const spec = JSON.parse(files['users.json']);
-const MODULE_DIR = path.join(REPO_ROOT, 'lib', 'plane', 'provision');
-
-/** What Plane v1.2.2 answers for an unknown or inactive X-Api-Key (DRF: authentication failed, 403). */
-const REFUSED = 403;
-const token = () => `plane_api_${randomBytes(16).toString('hex')}`;
-type Tokens = Record<string, string>;
-
-function newTokens(): Tokens {
-  const tokens: Tokens = { PLANE_ADMIN_PASSWORD: randomBytes(16).toString('hex'), PLANE_ADMIN_API_KEY: token() };
-  for (const agent of spec.agents) tokens[agentTokenVariable(agent.id)] = token();
-  return tokens;
-}
-
-/** Runs the provisioning as the Job does (manage.py shell, the module on PYTHONPATH); never echoes the tokens. */
-function provision(tokens: Tokens, specOverride?: object, preamble = ''): { code: number; output: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plane-provision-'));
-  const usersFile = path.join(dir, 'users.json');
-  fs.writeFileSync(usersFile, JSON.stringify(specOverride ?? spec));
-  const result = spawnSync(MANAGE as string, ['shell', '--command', `${preamble}import plane_k3s_provision; plane_k3s_provision.main()`], {
-    env: { ...process.env, ...tokens, PYTHONPATH: MODULE_DIR, PLANE_K3S_USERS_FILE: usersFile },
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  fs.rmSync(dir, { recursive: true, force: true });
-  let output = `${result.stdout}${result.stderr}`;
-  for (const value of Object.values(tokens)) output = output.split(value).join('<secret>');
-  return { code: result.status ?? -1, output };
-}
-
-/** fetch, once more if a kept-alive connection was closed by the server meanwhile (uvicorn closes idle ones after 5 s). */
-async function request(url: string, init: RequestInit = {}): Promise<Response> {
-  try {
-    return await fetch(url, init);
-  } catch {
-    return fetch(url, init);
-  }
-}
-
-async function api(pathname: string, apiKey?: string): Promise<{ status: number; body: Manifest }> {
-  const response = await request(`${BASE_URL}${pathname}`, { headers: apiKey ? { 'X-Api-Key': apiKey } : {}, redirect: 'manual' });
-  const text = await response.text();
-  let body: Manifest = {};
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = { text: text.slice(0, 200) };
-  }
-  return { status: response.status, body };
-}
 
 /** Whether a user is an active member of the workspace: API v1 lists inactive members too, so ask Plane's models. */
 function isActiveMember(email: string): boolean {

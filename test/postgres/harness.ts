@@ -82,3 +82,15 @@ function freePort(): Promise<number> {
     server.on('error', reject);
   });
 }
+
+/** Builds restic (tools/go-tools/install.sh, cached) and returns a folder under `dir` with it as `restic`, to put first on PATH. */
+export function resticOnPath(dir: string): string {
+  const tools = spawnSync(path.join(REPO_ROOT, 'tools', 'go-tools', 'install.sh'), { encoding: 'utf8' });
+  if (tools.status !== 0) throw new Error(`tools/go-tools/install.sh failed:\n${tools.stderr}`);
+  const built = fs.readdirSync(tools.stdout.trim()).find((f) => f.startsWith('restic-'));
+  if (!built) throw new Error('tools/go-tools/install.sh built no restic');
+  const bin = fs.mkdtempSync(path.join(dir, 'bin-'));
+  fs.chmodSync(bin, 0o755);
+  fs.symlinkSync(path.join(tools.stdout.trim(), built), path.join(bin, 'restic'));
+  return bin;
+}

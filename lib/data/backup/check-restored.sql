@@ -1,6 +1,6 @@
 -- Checks a restored database against what its backup recorded, inside the restoring transaction (psql;
--- restore-postgres.sh and drill-postgres.sh append it after the dump and the recorded row counts, which
--- they COPY into pg_temp.backup_expected). Any difference raises, so the whole restore rolls back.
+-- restore-checked.sh appends it after the dump and the recorded row counts, which it COPYs into
+-- pg_temp.backup_expected). Any difference raises, so the whole restore rolls back.
 -- psql variable: expected_migration (the stamp's migration head, or "none").
 SELECT set_config('plane_k3s.expected_migration', :'expected_migration', true) \g /dev/null
 DO $check$

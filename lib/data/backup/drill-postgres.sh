@@ -29,13 +29,9 @@ if ! pg_restore --list "$work/postgres/plane.dump" >/dev/null; then
   exit 1
 fi
 psql -X -q -d postgres -c 'CREATE DATABASE drill'
-{
-  pg_restore --no-owner --no-acl --file=- "$work/postgres/plane.dump"
-  echo 'CREATE TEMP TABLE backup_expected (schema_name text, table_name text, row_count bigint);'
-  echo 'COPY pg_temp.backup_expected FROM STDIN;'
-  cat "$work/postgres/tables.tsv"
-  echo '\.'
-  cat "$here/check-restored.sql"
-} | psql -X -q -d drill --single-transaction --set=ON_ERROR_STOP=1 \
-  --set=expected_migration="$(value migration)" --output=/dev/null
+. "$here/restore-checked.sh"
+if ! restore_checked "$work" '' -d drill; then
+  echo "drill: snapshot $snapshot could not be restored and checked (above)" >&2
+  exit 1
+fi
 echo "drill: snapshot $snapshot restored into a scratch server in $(( $(date +%s) - started )) s: Plane $(value plane_version), migration $(value migration), $(value tables) tables with the recorded row counts"

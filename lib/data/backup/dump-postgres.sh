@@ -2,7 +2,8 @@
 # Dumps Plane's database into the backup pod's scratch volume (first step of the backup; POSIX sh, runs in
 # the postgres image, with the database password and nothing else).
 #
-#   One read-only REPEATABLE READ transaction exports its snapshot: pg_dump (custom format) dumps that
+#   One read-only REPEATABLE READ transaction exports its snapshot: pg_dump (custom format, uncompressed:
+#   restic compresses and deduplicates it across backups) dumps that
 #   snapshot, and the same transaction records what a restore must find again: every table of schema
 #   public with its exact row count (tables.tsv) and the latest applied Django migration (stamp). The
 #   dump is checked with `pg_restore --list`; a dump that does not list completely fails the run.
@@ -25,7 +26,7 @@ psql --no-password -X -q -At -F "$(printf '\t')" -v ON_ERROR_STOP=1 \
 BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;
 SELECT pg_export_snapshot() AS snapshot \gset
 \setenv PGDUMP_SNAPSHOT :snapshot
-\! pg_dump --format=custom --no-password --snapshot="\$PGDUMP_SNAPSHOT" --file="$dump.partial" "\$PGDATABASE" && mv "$dump.partial" "$dump"
+\! pg_dump --format=custom --compress=0 --no-password --snapshot="\$PGDUMP_SNAPSHOT" --file="$dump.partial" "\$PGDATABASE" && mv "$dump.partial" "$dump"
 \o :tables
 SELECT format('SELECT %L, %L, count(*) FROM %I.%I', schemaname, tablename, schemaname, tablename)
   FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename \gexec

@@ -36,16 +36,13 @@ if [ "$others" != 0 ]; then
   exit 1
 fi
 
-{
-  echo 'DROP SCHEMA public CASCADE;'
-  echo 'CREATE SCHEMA public AUTHORIZATION pg_database_owner;'
-  echo 'GRANT USAGE ON SCHEMA public TO PUBLIC;'
-  pg_restore --no-owner --no-acl --file=- "$dump"
-  echo 'CREATE TEMP TABLE backup_expected (schema_name text, table_name text, row_count bigint);'
-  echo 'COPY pg_temp.backup_expected FROM STDIN;'
-  cat "$work/postgres/tables.tsv"
-  echo '\.'
-  cat "$here/check-restored.sql"
-} | psql --no-password -X --quiet --single-transaction --set=ON_ERROR_STOP=1 \
-  --set=expected_migration="$(value migration)" --output=/dev/null
+# One transaction: the schema dropped and made again, the dump restored and checked; any failure leaves
+# the database as it was.
+. "$here/restore-checked.sh"
+if ! restore_checked "$work" 'DROP SCHEMA public CASCADE;
+CREATE SCHEMA public AUTHORIZATION pg_database_owner;
+GRANT USAGE ON SCHEMA public TO PUBLIC;'; then
+  echo "restore: snapshot $snapshot could not be restored and checked (above): the database is as it was" >&2
+  exit 1
+fi
 echo "restore: snapshot $snapshot restored into $PGDATABASE: Plane $backup_version, migration $(value migration), $(value tables) tables with the recorded row counts"

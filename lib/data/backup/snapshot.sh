@@ -17,7 +17,10 @@ umask 077
 work="${WORK_DIR:?}"
 keep="${BACKUP_KEEP:?}"
 stamp="$work/postgres/stamp"
-[ -f "$stamp" ] && [ -f "$work/postgres/plane.dump" ] || { echo "backup: no dump in $work (the dump step failed?)" >&2; exit 1; }
+if [ ! -f "$stamp" ] || [ ! -f "$work/postgres/plane.dump" ]; then
+  echo "backup: no dump in $work (the dump step failed?)" >&2
+  exit 1
+fi
 value() { sed -n "s/^$1=//p" "$stamp"; }
 version="$(value plane_version)"
 migration="$(value migration)"

@@ -1,0 +1,74 @@
+/**
+ * Plane's real v1.2.2 backend, as the developer points the suites at it (never in CI): the variables,
+ * the provisioning as its Job runs it, and the API.
+ *
+ *   PLANE_TEST_MANAGE     a command that runs Plane's `manage.py` with the backend's environment
+ *   PLANE_TEST_BASE_URL   the api, e.g. http://127.0.0.1:8000
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { agentTokenVariable } from '../../lib/plane/provisioning';
+import { find, Manifest, REPO_ROOT, synth } from '../helpers';
+
+export const MANAGE = process.env.PLANE_TEST_MANAGE;
+export const BASE_URL = process.env.PLANE_TEST_BASE_URL?.replace(/\/$/, '');
+export const skip = !MANAGE || !BASE_URL ? 'no Plane backend given (set PLANE_TEST_MANAGE and PLANE_TEST_BASE_URL, see the file\'s header)' : false;
+
+const manifests = synth();
+const files = find(manifests, 'ConfigMap', 'plane-provisioning-files').data as Record<string, string>;
+export const spec = JSON.parse(files['users.json']);
+const MODULE_DIR = path.join(REPO_ROOT, 'lib', 'plane', 'provision');
+
+/** What Plane v1.2.2 answers for an unknown or inactive X-Api-Key (DRF: authentication failed, 403). */
+export const REFUSED = 403;
+export const token = () => `plane_api_${randomBytes(16).toString('hex')}`;
+export type Tokens = Record<string, string>;
+
+export function newTokens(): Tokens {
+  const tokens: Tokens = { PLANE_ADMIN_PASSWORD: randomBytes(16).toString('hex'), PLANE_ADMIN_API_KEY: token() };
+  for (const agent of spec.agents) tokens[agentTokenVariable(agent.id)] = token();
+  return tokens;
+}
+
+/** Runs the provisioning as the Job does (manage.py shell, the module on PYTHONPATH); never echoes the tokens. */
+export function provision(tokens: Tokens, specOverride?: object, preamble = ''): { code: number; output: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plane-provision-'));
+  const usersFile = path.join(dir, 'users.json');
+  fs.writeFileSync(usersFile, JSON.stringify(specOverride ?? spec));
+  const result = spawnSync(MANAGE as string, ['shell', '--command', `${preamble}import plane_k3s_provision; plane_k3s_provision.main()`], {
+    env: { ...process.env, ...tokens, PYTHONPATH: MODULE_DIR, PLANE_K3S_USERS_FILE: usersFile },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  fs.rmSync(dir, { recursive: true, force: true });
+  let output = `${result.stdout}${result.stderr}`;
+  for (const value of Object.values(tokens)) output = output.split(value).join('<secret>');
+  return { code: result.status ?? -1, output };
+}
+
+/** fetch, once more if a kept-alive connection was closed by the server meanwhile (uvicorn closes idle ones after 5 s). */
+export async function request(url: string, init: RequestInit = {}): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch {
+    return fetch(url, init);
+  }
+}
+
+/** A call to the API (JSON in and out); the body is never a token. */
+export async function api(pathname: string, apiKey?: string, method = 'GET', json?: unknown): Promise<{ status: number; body: Manifest }> {
+  const headers: Record<string, string> = apiKey ? { 'X-Api-Key': apiKey } : {};
+  if (json !== undefined) headers['content-type'] = 'application/json';
+  const response = await request(`${BASE_URL}${pathname}`, { method, headers, body: json === undefined ? undefined : JSON.stringify(json), redirect: 'manual' });
+  const text = await response.text();
+  let body: Manifest = {};
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = { text: text.slice(0, 200) };
+  }
+  return { status: response.status, body };
+}
