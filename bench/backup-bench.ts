@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { find, synth } from '../test/helpers';
-import { PostgresServer, resticOnPath } from '../test/postgres/harness';
+import { PostgresServer, backupToolsOnPath } from '../test/postgres/harness';
 
 const { values } = parseArgs({ options: { items: { type: 'string', default: '3000' }, uploads: { type: 'string', default: '50' } } });
 const items = Number(values.items);
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   fs.chmodSync(work, 0o755);
   try {
     for (const [file, content] of Object.entries(scripts)) fs.writeFileSync(path.join(work, file), content);
-    const bin = resticOnPath(work);
+    const bin = backupToolsOnPath(work);
     // Work items shaped like Plane's: a description in HTML and JSON, a comment and three activity rows each.
     server.sql(env.PGDATABASE, `
       CREATE TABLE issues (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), sequence_id int, name text, description_html text, description jsonb, created_at timestamptz DEFAULT now());

@@ -28,30 +28,27 @@ async function runFromCronJob(ctx: OpsContext, role: string, what: string, env: 
   return { job, done: outcome.done, reason: outcome.done ? undefined : outcome.reason, lines };
 }
 
-export function backupNowSteps(ctx: OpsContext, options: JobOptions): Step[] {
+/** A run now of the backup or the drill CronJob, waited for; its log's summary lines (`backup:`, `drill:`) are the evidence. */
+function runNowStep(ctx: OpsContext, options: JobOptions, role: 'backup' | 'drill', id: string, title: string): Step {
   const ns = ctx.stack.namespace;
-  return [{
-    id: 'backup/now',
-    title: 'back up now (a Job from CronJob plane-backup)',
+  return {
+    id,
+    title,
     run: async (progress) => {
-      const run = await runFromCronJob(ctx, 'backup', 'now', {}, options, progress, 'backup:');
-      if (!run.done) return [fail('backup/now', `job/${run.job}: ${run.reason}${run.lines.length ? `; ${run.lines.join('; ')}` : ''}`, `kubectl -n ${ns} logs job/${run.job} --all-containers`)];
-      return [pass('backup/now', `job/${run.job} complete${run.lines.length ? `: ${run.lines.join('; ')}` : ''}`)];
+      const run = await runFromCronJob(ctx, role, 'now', {}, options, progress, `${role}:`);
+      const evidence = run.lines.join('; ');
+      if (!run.done) return [fail(id, `job/${run.job}: ${run.reason}${evidence ? `; ${evidence}` : ''}`, `kubectl -n ${ns} logs job/${run.job} --all-containers`)];
+      return [pass(id, `job/${run.job} complete${evidence ? `: ${evidence}` : ''}`)];
     },
-  }];
+  };
+}
+
+export function backupNowSteps(ctx: OpsContext, options: JobOptions): Step[] {
+  return [runNowStep(ctx, options, 'backup', 'backup/now', 'back up now (a Job from CronJob plane-backup)')];
 }
 
 export function backupDrillSteps(ctx: OpsContext, options: JobOptions): Step[] {
-  const ns = ctx.stack.namespace;
-  return [{
-    id: 'backup/drill',
-    title: 'restore drill now (a Job from CronJob plane-backup-drill)',
-    run: async (progress) => {
-      const run = await runFromCronJob(ctx, 'drill', 'now', {}, options, progress, 'drill:');
-      if (!run.done) return [fail('backup/drill', `job/${run.job}: ${run.reason}${run.lines.length ? `; ${run.lines.join('; ')}` : ''}`, `kubectl -n ${ns} logs job/${run.job} --all-containers`)];
-      return [pass('backup/drill', `job/${run.job} complete${run.lines.length ? `: ${run.lines.join('; ')}` : ''}`)];
-    },
-  }];
+  return [runNowStep(ctx, options, 'drill', 'backup/drill', 'restore drill now (a Job from CronJob plane-backup-drill)')];
 }
 
 /** One backup as `backup list` shows it. */

@@ -31,7 +31,7 @@ import { envVariable, generateValue } from '../../ops/secrets';
 import { Stack } from '../../ops/stack';
 import { REPO_ROOT } from '../helpers';
 import { freePort, makeCertificate, RunningCaddy, startCaddy, startStubs, Stubs, TestCertificate } from '../edge/harness';
-import { PostgresServer, resticOnPath } from '../postgres/harness';
+import { PostgresServer, backupToolsOnPath } from '../postgres/harness';
 import { scratchDir, TestCluster } from './harness';
 import { Callers, criLog, Exchange, FIXTURE_FILE, logTail, maskTokens, PlaneFixture, PlaneSide, readFixture, recordingProxy, replayServer } from './plane-fixture';
 
@@ -138,7 +138,7 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     const scripts = path.join(REPO_ROOT, 'lib', 'data', 'backup');
     const backupDir = path.join(work, 'backups');
     fs.mkdirSync(backupDir);
-    const restic = resticOnPath(work);
+    const restic = backupToolsOnPath(work);
     const repositoryKey = generateValue('hex32');
     const script = async (name: string, logName: string, extra: Record<string, string>, args: string[] = []) => {
       const scratch = extra.WORK_DIR as string;

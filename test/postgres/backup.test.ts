@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseBackupList } from '../../ops/backups';
 import { find, synth } from '../helpers';
-import { PostgresServer, resticOnPath } from './harness';
+import { backupToolsOnPath, PostgresServer, S3Server } from './harness';
 
 const manifests = synth();
 const scripts = find(manifests, 'ConfigMap', 'plane-backup-files').data as Record<string, string>;
@@ -27,6 +27,7 @@ const UPLOAD = `uploaded file ${randomBytes(8).toString('hex')}\n`;
 
 describe('encrypted backups, restore and drill against a real PostgreSQL 18 and restic', { concurrency: 1 }, () => {
   let server: PostgresServer;
+  let s3: S3Server;
   let work: string;
   let bin: string;
   let backupDir: string;
@@ -39,7 +40,11 @@ describe('encrypted backups, restore and drill against a real PostgreSQL 18 and 
     backupDir = path.join(work, 'backup');
     fs.mkdirSync(path.join(work, 'scripts'));
     for (const [file, content] of Object.entries(scripts)) fs.writeFileSync(path.join(work, 'scripts', file), content);
-    bin = resticOnPath(work);
+    bin = backupToolsOnPath(work);
+    // The object store (bucket uploads) and an off-site S3 service (bucket offsite), both real S3.
+    s3 = await S3Server.start(bin, [env.UPLOADS_BUCKET, 'offsite']);
+    fs.mkdirSync(path.join(s3.root, env.UPLOADS_BUCKET, 'workspace'));
+    fs.writeFileSync(path.join(s3.root, env.UPLOADS_BUCKET, 'workspace', 'file.txt'), UPLOAD);
     // A small Plane-like schema: foreign keys, a sequence, JSON, a view, Django's migrations, a token.
     server.sql(env.PGDATABASE, `
       CREATE TABLE django_migrations (id serial PRIMARY KEY, app text, name text, applied timestamptz DEFAULT now());
@@ -57,6 +62,7 @@ describe('encrypted backups, restore and drill against a real PostgreSQL 18 and 
   });
 
   after(() => {
+    s3?.close();
     server?.stop();
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
@@ -67,35 +73,43 @@ describe('encrypted backups, restore and drill against a real PostgreSQL 18 and 
     fs.chmodSync(dir, 0o777);
     return dir;
   };
-  /** Runs one of the CronJobs' scripts as its container would: sh, the site's environment, the step's credentials only. */
-  const run = (script: string, scratchDir: string, extra: Record<string, string> = {}, args: string[] = [], asNobody = false) => {
-    const base = { ...env, PATH: `${bin}:${server.env().PATH}`, BACKUP_DIR: backupDir, WORK_DIR: scratchDir, RESTIC_REPOSITORY: path.join(backupDir, 'restic'), RESTIC_CACHE_DIR: path.join(scratchDir, '.restic-cache') };
-    const command = ['sh', path.join(work, 'scripts', script), ...args];
+  /** Runs one of the CronJobs' scripts (or a step's command) as its container would: the site's environment, the step's credentials only. */
+  const run = (script: string | string[], scratchDir: string, extra: Record<string, string> = {}, args: string[] = [], asNobody = false) => {
+    const base = {
+      ...env, PATH: `${bin}:${server.env().PATH}`, BACKUP_DIR: backupDir, WORK_DIR: scratchDir, RESTIC_REPOSITORY: path.join(backupDir, 'restic'),
+      RESTIC_CACHE_DIR: path.join(scratchDir, '.restic-cache'), RCLONE_CONFIG_STORE_ENDPOINT: s3.endpoint,
+    };
+    const command = typeof script === 'string' ? ['sh', path.join(work, 'scripts', script), ...args] : script.map((a) => a.replace(/^\/work\b/, scratchDir));
     return asNobody
       ? spawnSync('runuser', ['-u', 'nobody', '--', 'env', ...Object.entries({ ...base, ...extra }).map(([k, v]) => `${k}=${v}`), ...command], { encoding: 'utf8' })
       : spawnSync(command[0], command.slice(1), { encoding: 'utf8', env: { ...base, ...extra } });
   };
   const withDatabase = (extra: Record<string, string> = {}) => ({ PGPASSWORD: server.password, PGHOST: '127.0.0.1', PGPORT: String(server.port), ...extra });
   const withKey = { RESTIC_PASSWORD: password };
+  const withStore = () => ({ RCLONE_CONFIG_STORE_ACCESS_KEY_ID: s3.accessKeyId, RCLONE_CONFIG_STORE_SECRET_ACCESS_KEY: s3.secretAccessKey });
+  const backupPod = find(manifests, 'CronJob', 'plane-backup').spec.jobTemplate.spec.template.spec;
+  const copyUploads = backupPod.initContainers.find((c: { name: string }) => c.name === 'copy-uploads').command as string[];
 
-  /** The backup Job: dump, the uploads copied (rclone's part, by hand here), snapshot; its scratch space removed. */
+  /** The backup Job: dump, the uploads copied from the store (the manifest's command), snapshot; its scratch space removed. */
   const backup = (extra: Record<string, string> = {}) => {
     const dir = scratch();
     const dump = run('dump-postgres.sh', dir, withDatabase(extra));
     assert.equal(dump.status, 0, dump.stderr);
-    fs.mkdirSync(path.join(dir, 'uploads', 'workspace'), { recursive: true });
-    fs.writeFileSync(path.join(dir, 'uploads', 'workspace', 'file.txt'), UPLOAD);
+    const copy = run(copyUploads, dir, withStore());
+    assert.equal(copy.status, 0, copy.stderr);
     const snapshot = run('snapshot.sh', dir, { ...withKey, ...extra });
     fs.rmSync(dir, { recursive: true, force: true });
     return { dump, snapshot };
   };
-  /** The restore Job's first two steps (the third, rclone copying the uploads back, is not run here). */
+  /** The restore Job: unpack, the database, then the uploads back into the store (only when the database went). */
   const restore = (choice: string, extra: Record<string, string> = {}) => {
     const dir = scratch();
     const unpack = run('unpack.sh', dir, { ...withKey, RESTORE_BACKUP: choice });
-    if (unpack.status !== 0) return { unpack, database: undefined, dir };
+    if (unpack.status !== 0) return { unpack, database: undefined, uploads: undefined, dir };
     const database = run('restore-postgres.sh', dir, withDatabase({ RESTORE_BACKUP: choice, ...extra }));
-    return { unpack, database, dir };
+    if (database.status !== 0) return { unpack, database, uploads: undefined, dir };
+    const uploads = run('finish-restore.sh', dir, withStore());
+    return { unpack, database, uploads, dir };
   };
   /** The drill Job: unpack and check the repository, a throw-away server as an unprivileged user, record. */
   const drill = () => {
@@ -159,7 +173,15 @@ describe('encrypted backups, restore and drill against a real PostgreSQL 18 and 
   it('restores exactly: rows changed later come back, tables added later are gone, checked against the recorded counts', () => {
     server.sql(env.PGDATABASE, "DELETE FROM issues WHERE id % 3 = 0; UPDATE issues SET name = 'changed' WHERE id < 10; CREATE TABLE added_by_a_later_migration (id int)");
     assert.notEqual(fingerprint(), original);
-    const { unpack, database, dir } = restore('latest');
+    // An upload lost from the store, and one added since the backup (a restore never deletes): through S3.
+    const store = (...args: string[]) => run(['rclone', ...args], scratch(), withStore());
+    assert.equal(store('deletefile', 'store:uploads/workspace/file.txt').status, 0);
+    assert.equal(store('rcat', 'store:uploads/workspace/later.txt').status, 0);
+    const { unpack, database, uploads: copied, dir } = restore('latest');
+    assert.equal(copied?.status, 0, copied?.stderr);
+    assert.match(copied?.stdout ?? '', /^restore: snapshot [0-9a-f]{8}'s uploads copied back into bucket uploads \(1 files\)$/m);
+    assert.equal(store('cat', 'store:uploads/workspace/file.txt').stdout, UPLOAD, 'the lost upload is back in the store');
+    assert.equal(store('lsf', 'store:uploads/workspace').stdout.split('\n').filter(Boolean).sort().join(' '), 'file.txt later.txt', 'nothing deleted');
     assert.equal(unpack.status, 0, unpack.stderr);
     assert.match(unpack.stdout, /^restore: unpacked snapshot [0-9a-f]{8} \(v1\.2\.2, dumped \d{4}-\d\d-\d\dT/m);
     assert.equal(database?.status, 0, database?.stderr);
@@ -178,6 +200,7 @@ describe('encrypted backups, restore and drill against a real PostgreSQL 18 and 
     server.sql(env.PGDATABASE, "UPDATE issues SET name = 'after the backup' WHERE id = 1");
     const refused = restore('latest', { PLANE_VERSION: 'v1.2.3' });
     assert.equal(refused.database?.status, 1);
+    assert.equal(refused.uploads, undefined, 'a refused database restore leaves the uploads alone');
     assert.match(refused.database?.stderr ?? '', /restore: snapshot [0-9a-f]{8} is a backup of Plane v1\.2\.2, this stack runs Plane v1\.2\.3: refused, nothing was changed .*RESTORE_ALLOW_VERSION=v1\.2\.2/);
     assert.equal(server.sql(env.PGDATABASE, 'SELECT name FROM issues WHERE id = 1'), 'after the backup');
     const wrongOverride = restore('latest', { PLANE_VERSION: 'v1.2.3', RESTORE_ALLOW_VERSION: 'v1.2.1' });
@@ -263,6 +286,23 @@ describe('encrypted backups, restore and drill against a real PostgreSQL 18 and 
   it('refuses a snapshot name that is not one, or one that is not there', () => {
     assert.match(run('unpack.sh', scratch(), { ...withKey, RESTORE_BACKUP: '../../etc/passwd' }).stderr, /RESTORE_BACKUP must be a snapshot id \(plane-k3s backup list\) or latest/);
     assert.notEqual(run('unpack.sh', scratch(), { ...withKey, RESTORE_BACKUP: 'deadbeef' }).status, 0);
+  });
+
+  it('copies every snapshot off-site, encrypted, and keeps its history there when the source forgets it', () => {
+    const offsite = { OFFSITE_REPOSITORY: `s3:${s3.endpoint}/offsite/plane-backup`, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_DEFAULT_REGION: 'garage' };
+    const first = backup({ ...offsite, BACKUP_KEEP: '1' });
+    assert.equal(first.snapshot.status, 0, first.snapshot.stderr);
+    assert.match(first.snapshot.stdout, /^backup: copied to the off-site repository s3:http:\/\/127\.0\.0\.1:\d+\/offsite\/plane-backup$/m);
+    const second = backup({ ...offsite, BACKUP_KEEP: '1' });
+    assert.equal(second.snapshot.status, 0, second.snapshot.stderr);
+    assert.equal(list().length, 1, 'the source keeps one');
+    const remote = spawnSync('restic', ['-r', offsite.OFFSITE_REPOSITORY, 'snapshots', '--json'], { encoding: 'utf8', env: { PATH: `${bin}:${process.env.PATH}`, RESTIC_PASSWORD: password, ...offsite } });
+    assert.equal(remote.status, 0, remote.stderr);
+    assert.ok((JSON.parse(remote.stdout) as unknown[]).length >= 2, 'off-site keeps what the source forgot');
+    for (const file of filesUnder(path.join(s3.root, 'offsite'))) {
+      const content = fs.readFileSync(file);
+      assert.equal(content.includes('PGDMP') || content.includes(TOKEN) || content.includes(UPLOAD.trim()), false, `${file} holds data in clear`);
+    }
   });
 
   it('detects a tampered repository: the drill fails', () => {

@@ -4,7 +4,7 @@
  * superuser named like Plane's user owns Plane's database. PostgreSQL refuses to run as root, so as root
  * the server runs as `nobody`.
  */
-import { spawnSync, SpawnSyncReturns } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync, SpawnSyncReturns } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -83,14 +83,47 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Builds restic (tools/go-tools/install.sh, cached) and returns a folder under `dir` with it as `restic`, to put first on PATH. */
-export function resticOnPath(dir: string): string {
+/**
+ * Builds restic and rclone, the releases of images.restic and images.rclone (tools/go-tools/install.sh,
+ * cached), and returns a folder under `dir` with them as `restic` and `rclone`, to put first on PATH.
+ */
+export function backupToolsOnPath(dir: string): string {
   const tools = spawnSync(path.join(REPO_ROOT, 'tools', 'go-tools', 'install.sh'), { encoding: 'utf8' });
   if (tools.status !== 0) throw new Error(`tools/go-tools/install.sh failed:\n${tools.stderr}`);
-  const built = fs.readdirSync(tools.stdout.trim()).find((f) => f.startsWith('restic-'));
-  if (!built) throw new Error('tools/go-tools/install.sh built no restic');
   const bin = fs.mkdtempSync(path.join(dir, 'bin-'));
   fs.chmodSync(bin, 0o755);
-  fs.symlinkSync(path.join(tools.stdout.trim(), built), path.join(bin, 'restic'));
+  for (const tool of ['restic', 'rclone']) {
+    const built = fs.readdirSync(tools.stdout.trim()).find((f) => f.startsWith(`${tool}-`));
+    if (!built) throw new Error(`tools/go-tools/install.sh built no ${tool}`);
+    fs.symlinkSync(path.join(tools.stdout.trim(), built), path.join(bin, tool));
+  }
   return bin;
+}
+
+/** A real S3 service on 127.0.0.1 (`rclone serve s3` of a local folder: each subfolder a bucket); close() it. */
+export class S3Server {
+  static async start(bin: string, buckets: string[]): Promise<S3Server> {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'plane-s3-'));
+    for (const bucket of buckets) fs.mkdirSync(path.join(root, bucket));
+    const port = await freePort();
+    const accessKeyId = `GK${randomBytes(12).toString('hex')}`;
+    const secretAccessKey = randomBytes(32).toString('hex');
+    const child = spawn(path.join(bin, 'rclone'), ['serve', 's3', '--addr', `127.0.0.1:${port}`, '--auth-key', `${accessKeyId},${secretAccessKey}`, root], {
+      stdio: 'ignore', env: { PATH: process.env.PATH, RCLONE_CONFIG: '/dev/null' },
+    });
+    const server = new S3Server(child, root, `http://127.0.0.1:${port}`, accessKeyId, secretAccessKey);
+    for (let i = 0; i < 100; i++) {
+      if (await new Promise<boolean>((resolve) => net.connect(port, '127.0.0.1').on('connect', function (this: net.Socket) { this.destroy(); resolve(true); }).on('error', () => resolve(false)))) return server;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    server.close();
+    throw new Error('rclone serve s3 did not listen');
+  }
+
+  private constructor(private readonly child: ChildProcess, readonly root: string, readonly endpoint: string, readonly accessKeyId: string, readonly secretAccessKey: string) {}
+
+  close(): void {
+    this.child.kill();
+    fs.rmSync(this.root, { recursive: true, force: true });
+  }
 }

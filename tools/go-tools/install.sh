@@ -19,6 +19,9 @@ tools=(
   "kubeconform:github.com/yannh/kubeconform/cmd/kubeconform:v0.7.0"
   # The backups' encryption (test:postgres): the same release as images.restic.
   "restic:github.com/restic/restic/cmd/restic:v0.18.1"
+  # The backups' copy of the uploads, and an S3 server (`rclone serve s3`) for the store and the off-site
+  # copy in test:postgres: the same release as images.rclone.
+  "rclone:github.com/rclone/rclone:v1.71.2"
 )
 
 for entry in "${tools[@]}"; do

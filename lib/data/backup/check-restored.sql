@@ -27,7 +27,7 @@ BEGIN
   IF to_regclass('public.django_migrations') IS NULL THEN
     head := 'none';
   ELSE
-    EXECUTE 'SELECT app || ''.'' || name FROM public.django_migrations ORDER BY id DESC LIMIT 1' INTO head;
+    EXECUTE 'SELECT app || ''.'' || name FROM public.django_migrations ORDER BY app = ''db'' DESC, id DESC LIMIT 1' INTO head;
   END IF;
   IF head IS DISTINCT FROM current_setting('plane_k3s.expected_migration') THEN
     RAISE EXCEPTION 'migration head is %, the backup recorded %', head, current_setting('plane_k3s.expected_migration');

@@ -5,7 +5,8 @@
 #   One read-only REPEATABLE READ transaction exports its snapshot: pg_dump (custom format, uncompressed:
 #   restic compresses and deduplicates it across backups) dumps that
 #   snapshot, and the same transaction records what a restore must find again: every table of schema
-#   public with its exact row count (tables.tsv) and the latest applied Django migration (stamp). The
+#   public with its exact row count (tables.tsv) and the migration head (stamp): the latest applied
+#   migration of Plane's app `db` (else of any app), and how many are applied. The
 #   dump is checked with `pg_restore --list`; a dump that does not list completely fails the run.
 #   Nothing here is written to the backup volume: the next step encrypts it there (snapshot.sh), and the
 #   scratch volume goes with the pod.
@@ -35,7 +36,7 @@ SELECT CASE WHEN to_regclass('public.django_migrations') IS NULL THEN 'none' END
 \if :{?no_migrations}
 SELECT 'none', 0;
 \else
-SELECT app || '.' || name, (SELECT count(*) FROM public.django_migrations) FROM public.django_migrations ORDER BY id DESC LIMIT 1;
+SELECT app || '.' || name, (SELECT count(*) FROM public.django_migrations) FROM public.django_migrations ORDER BY app = 'db' DESC, id DESC LIMIT 1;
 \endif
 \o
 COMMIT;
