@@ -16,6 +16,11 @@ export interface DeletionGuardProps {
 }
 
 /**
+ * Superseded by KeepDataGuard (lib/constructs/keep-data-guard.ts): a guard in dist/ is deleted by the
+ * `kubectl delete -f dist` it guards against (admission configuration objects are exempt from
+ * admission policies), and `resourceNames` match nothing in a DeleteCollection. Kept only while
+ * lib/data/backups.ts still uses it; delete this file with that use.
+ *
  * Refuses the deletion of named objects that hold data (a ValidatingAdmissionPolicy and its binding,
  * Kubernetes ≥ 1.30). Deleting a namespace deletes its PersistentVolumeClaims, and deleting a claim
  * deletes k3s' local-path volume with it: with the guard, `kubectl delete -f dist` removes the workloads
