@@ -15,16 +15,38 @@ import { RabbitmqChart } from './charts/rabbitmq-chart';
 import { RedisChart } from './charts/redis-chart';
 import { SecretsChart } from './charts/secrets-chart';
 import { SiteConfig } from './lib/config/site-config';
+import { labelDataClaims } from './lib/data-labels';
 import { edgePodSecurity } from './lib/edge/edge-site';
 import { HEADSCALE_RECORDS_FILE, headscaleExtraRecords, splitDnsRecords } from './lib/edge/split-dns';
-import { workloadLabels } from './lib/site';
+import { BACKEND_USER, PLANE_IMAGES } from './lib/plane/images';
+import { toResourceRequirements } from './lib/resources';
+import { planeImage, workloadLabels } from './lib/site';
+import { HOLDS_DATA_LABEL } from './lib/labels';
+import { RETAIN_STORAGE_CLASS } from './lib/config/site-config';
 import { SideFiles } from './lib/synth';
 
 export function buildStack(app: App, site: SiteConfig): readonly Chart[] {
   const namespaceLabels = (name: string) => workloadLabels(site, name, 'namespace', site.images.plane.tag).all;
+  const ns = site.kubernetes.namespace;
+  const version = site.images.plane.tag;
   const namespace = new NamespaceChart(app, 'namespace', {
-    name: site.kubernetes.namespace,
-    holdsData: true,
+    name: ns,
+    holdsData: {
+      // The stack's own class only when the site uses it (a site may name a class of its cluster).
+      retainStorageClass: site.kubernetes.storageClass === RETAIN_STORAGE_CLASS ? RETAIN_STORAGE_CLASS : undefined,
+      guard: {
+        name: `${ns}-keep-data`,
+        labels: workloadLabels(site, 'keep-data', 'backend', version),
+        // The backend image has python3 (as for the secrets bootstrap); the same small script budget.
+        image: planeImage(site, PLANE_IMAGES.backend),
+        runAs: BACKEND_USER,
+        resources: toResourceRequirements(site.components.secretsBootstrap.resources),
+        version,
+        message: `namespace ${ns} and its PersistentVolumeClaims hold Plane's data and are kept (ValidatingAdmissionPolicy ${ns}-keep-data). ` +
+          `To remove the workloads and keep the data: kubectl delete -f dist -l '!${HOLDS_DATA_LABEL}'. ` +
+          'To delete the data on purpose: docs/runbook.md, "Deleting the data".',
+      },
+    },
     labels: namespaceLabels('namespace'),
   });
   // Caddy has its own namespace: its exposure may need a looser Pod Security level than Plane's.
@@ -73,6 +95,7 @@ export function buildStack(app: App, site: SiteConfig): readonly Chart[] {
     data: connections,
     edge: { peer: edge.caddy.deployment.peer, ports: edge.caddy.listenPorts, httpsPort: edge.caddy.httpsListenPort },
     secretsBootstrap: secrets.bootstrap.peer,
+    keepDataGuard: namespace.guard?.peer,
     backups: backup.backups,
     postgresBootstrap: postgres.bootstrap?.peer,
   });
@@ -80,7 +103,9 @@ export function buildStack(app: App, site: SiteConfig): readonly Chart[] {
   // Files are numbered in this order: `kubectl apply -f dist` creates the namespaces, then the
   // policies (so no pod ever runs unguarded), then the Secrets (the workloads that read them wait until
   // they exist), then the workloads.
-  return [namespace, edgeNamespace, networkPolicies, secrets, postgres, redis, rabbitmq, objectStore, plane, backup, edge, ...edgeDns];
+  const charts = [namespace, edgeNamespace, networkPolicies, secrets, postgres, redis, rabbitmq, objectStore, plane, backup, edge, ...edgeDns];
+  labelDataClaims(charts, namespace.name);
+  return charts;
 }
 
 /** Written beside dist/: the VPN resolver's record for the app host (Headscale extra records). */

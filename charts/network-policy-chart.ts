@@ -26,6 +26,8 @@ export interface NetworkPolicyChartProps extends ChartProps {
   readonly edge?: EdgePeer;
   /** The Job that creates Secrets through the API server. @default none */
   readonly secretsBootstrap?: PodPeer;
+  /** The Job that applies the deletion guard through the API server. @default none */
+  readonly keepDataGuard?: PodPeer;
   /** The Job that makes Plane's role and database on a shared PostgreSQL. @default none */
   readonly postgresBootstrap?: PodPeer;
   /** The backup and restore Jobs (the drill reaches nothing: its server is in its pod). @default none */
@@ -45,7 +47,7 @@ export class NetworkPolicyChart extends Chart {
 
   constructor(scope: Construct, id: string, props: NetworkPolicyChartProps) {
     super(scope, id, props);
-    const { site, plane, data, edge, secretsBootstrap, backups, postgresBootstrap } = props;
+    const { site, plane, data, edge, secretsBootstrap, keepDataGuard, backups, postgresBootstrap } = props;
     const [web, space, admin, live, api] = [plane.web, plane.space, plane.admin, plane.live, plane.api].map((c) => c.serviceEndpoint);
     const [worker, beatWorker, migrator, provisioning] = [plane.worker.peer, plane.beatWorker.peer, plane.migrator.peer, plane.provisioning.peer];
     const django = [api.peer, worker, beatWorker, migrator, provisioning];
@@ -67,10 +69,10 @@ export class NetworkPolicyChart extends Chart {
       { from: worker, to: live.peer, ports: tcp(live) },
       { from: worker, to: internet, ports: site.network.workerEgress.ports.map((port) => ({ port })) },
     ];
-    if (secretsBootstrap) {
-      // Policies see the API server at the node's address after the kubernetes Service's DNAT.
-      const apiServer: AddressPeer = { name: 'kube-apiserver', cidrs: site.vps.addresses.map((a) => `${a}/32`) };
-      flows.push({ from: secretsBootstrap, to: apiServer, ports: [{ port: site.kubernetes.apiServerPort }] });
+    // Policies see the API server at the node's address after the kubernetes Service's DNAT.
+    const apiServer: AddressPeer = { name: 'kube-apiserver', cidrs: site.vps.addresses.map((a) => `${a}/32`) };
+    for (const client of [secretsBootstrap, keepDataGuard]) {
+      if (client) flows.push({ from: client, to: apiServer, ports: [{ port: site.kubernetes.apiServerPort }] });
     }
     if (postgresBootstrap) flows.push({ from: postgresBootstrap, to: postgres.peer, ports: tcp(postgres) });
     if (backups) {

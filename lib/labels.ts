@@ -43,3 +43,9 @@ export class WorkloadLabels {
     };
   }
 }
+
+/**
+ * On the objects of dist/ that hold data or keep it (the stack's namespace, its backup claim, the
+ * retaining StorageClass): `kubectl delete -f dist -l '!plane-k3s/holds-data'` removes everything else.
+ */
+export const HOLDS_DATA_LABEL = 'plane-k3s/holds-data';

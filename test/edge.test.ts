@@ -162,7 +162,7 @@ describe('TLS modes', () => {
     assert.match(caddyfileOf(internal), /skip_install_trust/);
     const claim = find(internal, 'PersistentVolumeClaim', 'plane-caddy-data');
     assert.equal(claim.spec.resources.requests.storage, '64Mi');
-    assert.equal(claim.spec.storageClassName, 'local-path');
+    assert.equal(claim.spec.storageClassName, 'plane-retain');
     const pod = componentTemplate(internal, 'caddy').template.spec;
     assert.equal(pod.volumes.find((v: Manifest) => v.name === 'data').persistentVolumeClaim.claimName, 'plane-caddy-data');
     assert.equal(pod.volumes.find((v: Manifest) => v.secret), undefined);

@@ -11,7 +11,6 @@ import { cpuToMillicores, quantityToBytes } from '../lib/config/quantity';
 import { parseImageReference } from '../lib/config/primitives';
 import { AppDeployment } from '../lib/constructs/app-deployment';
 import { ComponentConfig } from '../lib/constructs/component-config';
-import { DeletionGuard } from '../lib/constructs/deletion-guard';
 import { SecretsBootstrap } from '../lib/constructs/secrets-bootstrap';
 import { Backups } from '../lib/data/backups';
 import { inClusterProps } from '../lib/data/in-cluster';
@@ -96,10 +95,6 @@ describe('construct guards', () => {
       resticImage: 'z:1.0', planeVersion: 'v1.2.2', schedule: site.backup.schedule, drillSchedule: site.backup.drill.schedule, keep: 0,
       storage: '1Gi', storageClass: 'local-path', resources,
     }), /keep must be a whole number of snapshots, at least 1/);
-  });
-
-  it('DeletionGuard needs the namespace of the claims it keeps', () => {
-    assert.throws(() => new DeletionGuard(scope(), 'g', { name: 'keep', resource: 'persistentvolumeclaims', names: ['data'], message: 'm' }), /claims are kept in a namespace/);
   });
 
   it('ComponentNetworkPolicy refuses a component no flow touches', () => {

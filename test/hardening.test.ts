@@ -29,12 +29,12 @@ describe('hardening of every pod template', () => {
         assert.equal(pod.securityContext?.seccompProfile?.type, 'RuntimeDefault');
       });
 
-      it('mounts no service-account token (but the secrets bootstrap\'s), injects no service links, shares no host namespace', () => {
-        // Only the Job that creates Secrets talks to the API server; its Role is checked in test/secrets.test.ts.
-        const account = pod.serviceAccountName === undefined ? undefined : 'plane-secrets';
+      it('mounts no service-account token (but the secrets bootstrap\'s and the keep-data guard\'s), injects no service links, shares no host namespace', () => {
+        // Only the Job that creates Secrets and the one that applies the deletion guard talk to the API
+        // server; their RBAC is checked in test/secrets.test.ts and test/keep-data.test.ts.
+        const account = pod.serviceAccountName === undefined ? undefined : /^plane-(secrets|keep-data)-/.exec(name)?.[0].slice(0, -1);
         assert.equal(pod.serviceAccountName, account);
         assert.equal(pod.automountServiceAccountToken, account !== undefined);
-        if (account) assert.match(name, /^plane-secrets-/);
         assert.equal(pod.enableServiceLinks, false);
         for (const field of ['hostNetwork', 'hostPID', 'hostIPC']) assert.ok(!pod[field], `${field} must be off`);
       });
@@ -148,7 +148,7 @@ describe('namespaces', () => {
   });
 
   it('holds Plane and its data in plane, Caddy in plane-edge, and only the CoreDNS override in kube-system', () => {
-    const clusterScoped = ['Namespace', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'];
+    const clusterScoped = ['Namespace', 'StorageClass', 'ClusterRole', 'ClusterRoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'];
     for (const m of manifests.filter((x) => !clusterScoped.includes(x.kind))) {
       if (m.kind === 'NetworkPolicy') {
         // Each namespace of the stack has its own default deny, DNS and component policies.
@@ -160,15 +160,5 @@ describe('namespaces', () => {
         : m.metadata.labels['app.kubernetes.io/name'] === 'caddy' ? 'plane-edge' : 'plane';
       assert.equal(m.metadata.namespace, expected, `${m.kind} ${m.metadata.name}`);
     }
-  });
-
-  it('refuses the deletion of the namespace that holds the data volumes', () => {
-    const policy = manifests.find((m) => m.kind === 'ValidatingAdmissionPolicy') as Manifest;
-    const [rule] = policy.spec.matchConstraints.resourceRules;
-    assert.deepEqual({ operations: rule.operations, resources: rule.resources, resourceNames: rule.resourceNames }, { operations: ['DELETE'], resources: ['namespaces'], resourceNames: ['plane'] });
-    assert.deepEqual(policy.spec.validations.map((v: Manifest) => v.expression), ['false']);
-    const binding = manifests.find((m) => m.kind === 'ValidatingAdmissionPolicyBinding') as Manifest;
-    assert.equal(binding.spec.policyName, policy.metadata.name);
-    assert.deepEqual(binding.spec.validationActions, ['Deny']);
   });
 });

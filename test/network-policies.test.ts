@@ -52,14 +52,16 @@ describe('network policies', () => {
     }
   });
 
-  it('lets the secrets bootstrap reach the API server on the node\'s addresses only, on its port', () => {
-    const policy = policies.find((p) => p.metadata.name === 'plane-secrets') as Manifest;
-    assert.deepEqual(policy.spec.egress, [{ to: [{ ipBlock: { cidr: '137.74.114.167/32' } }], ports: [{ port: 6443, protocol: 'TCP' }] }]);
-    assert.equal(policy.spec.ingress, undefined, 'nothing connects to it');
+  it('lets the secrets bootstrap and the keep-data guard reach the API server on the node\'s addresses only, on its port', () => {
+    for (const name of ['plane-secrets', 'plane-keep-data']) {
+      const policy = policies.find((p) => p.metadata.name === name) as Manifest;
+      assert.deepEqual(policy.spec.egress, [{ to: [{ ipBlock: { cidr: '137.74.114.167/32' } }], ports: [{ port: 6443, protocol: 'TCP' }] }], name);
+      assert.equal(policy.spec.ingress, undefined, `nothing connects to ${name}`);
+    }
   });
 
   it('gives the worker alone internet egress (with in-cluster data services), on its ports, never to private ranges, the VPN, metadata or the node', () => {
-    const withAddressEgress = policies.filter((p) => p.metadata.name !== 'plane-secrets' && (p.spec.egress ?? []).some((r: Manifest) => r.to?.some((peer: Manifest) => peer.ipBlock)));
+    const withAddressEgress = policies.filter((p) => !['plane-secrets', 'plane-keep-data'].includes(p.metadata.name) && (p.spec.egress ?? []).some((r: Manifest) => r.to?.some((peer: Manifest) => peer.ipBlock)));
     assert.deepEqual(withAddressEgress.map((p) => p.metadata.name), ['plane-worker']);
     const rule = withAddressEgress[0].spec.egress.find((r: Manifest) => r.to.some((peer: Manifest) => peer.ipBlock));
     assert.equal(rule.to.length, 1);

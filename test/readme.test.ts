@@ -11,7 +11,7 @@ import { parseAllDocuments } from 'yaml';
 import { synthesize } from '../lib/synth';
 import { buildStack, sideFiles } from '../main';
 import { containersOf, Manifest, podTemplates, REPO_ROOT, siteWith, synth } from './helpers';
-import { appliedFiles, pathExists, readReadme, repoPathMentions, secretCommands, secretsShellBlock, section, shellCommands } from './readme';
+import { appliedFiles, inlineCommand, kubectlCommands, pathExists, readReadme, repoPathMentions, secretCommands, secretsShellBlock, section, shellCommands } from './readme';
 
 const readme = readReadme();
 const block = secretsShellBlock(readme);
@@ -205,5 +205,28 @@ describe('README secrets', () => {
     }
     const commands = shellCommands(block.text);
     assert.deepEqual(commands.at(-1)?.words, ['kubectl', 'apply', '-f', 'dist']);
+  });
+
+  it('names one keep-data command (table, "Data", runbook, the guard\'s refusal) whose selector leaves exactly the objects that hold data', () => {
+    const command = inlineCommand('### Data', 'kubectl delete -f dist -l', readme);
+    assert.ok(readme.includes(`| remove the workloads, keep the data | \`${command}\``), 'the table names another command');
+    assert.ok(fs.readFileSync(path.join(REPO_ROOT, 'docs', 'runbook.md'), 'utf8').includes(`\n${command}\n`), 'the runbook runs another command');
+    const manifests = synth();
+    const guard = manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.name === 'plane-keep-data-files') as Manifest;
+    assert.ok(guard.data['keep-data.json'].includes(command), 'the refusal names another command');
+
+    const [kubectl] = kubectlCommands(command);
+    assert.deepEqual(kubectl.positional, ['delete']);
+    assert.deepEqual(kubectl.flags.get('-f'), ['dist']);
+    const selector = kubectl.flags.get('-l')?.[0] ?? '';
+    // kubectl's "!key": the objects without the label are deleted; those with it are kept.
+    const key = /^!([\w./-]+)$/.exec(selector)?.[1];
+    assert.ok(key, `selector ${selector} is not "!<label>"`);
+    const kept = manifests.filter((m) => m.metadata.labels?.[key] !== undefined).map((m) => `${m.kind}/${m.metadata.name}`).sort();
+    assert.deepEqual(kept, ['Namespace/plane', 'PersistentVolumeClaim/plane-backup', 'StorageClass/plane-retain']);
+    const deleted = manifests.filter((m) => m.metadata.labels?.[key] === undefined).map((m) => `${m.kind}/${m.metadata.name}`);
+    for (const workload of ['Deployment/plane-api', 'StatefulSet/plane-postgres', 'CronJob/plane-backup', 'Namespace/plane-edge', 'ClusterRole/plane-keep-data']) {
+      assert.ok(deleted.includes(workload), workload);
+    }
   });
 });

@@ -215,7 +215,7 @@ function closingParen(script: string, open: number): number {
 }
 
 /** kubectl flags that take a value; any other flag is refused, so a new one is never misread. */
-const KUBECTL_VALUE_FLAGS = new Set(['-n', '--namespace', '-f', '--filename', '--from-literal', '--from-file', '--from-env-file',
+const KUBECTL_VALUE_FLAGS = new Set(['-n', '--namespace', '-f', '--filename', '-l', '--selector', '--from-literal', '--from-file', '--from-env-file',
   '--cert', '--key', '--type', '--context', '--kubeconfig', '-o', '--output', '--dry-run', '--docker-server',
   '--docker-username', '--docker-password', '--docker-email']);
 const KUBECTL_BOOLEAN_FLAGS = new Set(['--append-hash', '--save-config', '--server-side']);

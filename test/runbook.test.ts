@@ -59,7 +59,8 @@ describe('the runbook', () => {
     const headings = [...PROSE.matchAll(/^## (.+)$/gm)].map((m) => m[1]);
     assert.deepEqual(headings, [
       'First deploy', 'Provisioning agents', 'Rotating a Secret', 'Upgrade', 'Rollback, or restore',
-      'Backups and the restore drill', 'Symptoms', 'Lessons learned: `docs/REX-PLANE-DEPLOYMENT.md`',
+      'Backups and the restore drill', 'Moving an install to the retaining StorageClass',
+      'Removing Plane: keep the data, or delete it', 'Symptoms', 'Lessons learned: `docs/REX-PLANE-DEPLOYMENT.md`',
     ]);
   });
 

@@ -95,6 +95,12 @@ const planeImages = z.strictObject({
   digests: z.strictObject({ frontend: digest, space: digest, admin: digest, live: digest, backend: digest }).partial().optional(),
 });
 
+/**
+ * The stack's own StorageClass (made in dist/ when the site names it): k3s' local-path provisioner with
+ * reclaim Retain, so deleting a claim does not erase its volume (k3s' own `local-path` has Delete).
+ */
+export const RETAIN_STORAGE_CLASS = 'plane-retain';
+
 export const siteConfigSchema = z.strictObject({
   project: z.strictObject({
     name: dnsLabel,

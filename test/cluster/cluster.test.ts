@@ -1,7 +1,9 @@
 /**
  * The scenarios a user lives, against a real API server (PodSecurity admission on, the real scheduler
  * and controllers, kwok for the node's kubelet): apply, idempotent re-apply, a config change, an
- * upgrade and its rollback, delete and re-apply keeping the data. Run by `npm run test:cluster`.
+ * upgrade and its rollback; keeping the data through every delete, deleting it on purpose, re-attaching
+ * kept volumes and moving an install off local-path, as README and docs/runbook.md say. Run by
+ * `npm run test:cluster`.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -10,17 +12,21 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { appHost } from '../../lib/site';
 import { synthesize } from '../../lib/synth';
 import { buildStack } from '../../main';
 import { Manifest, REPO_ROOT, siteWith } from '../helpers';
-import { secretCommands, secretsShellBlock } from '../readme';
+import { blockWith, inlineCommand, secretCommands, secretsShellBlock } from '../readme';
 import { writeKubeconformSchemas } from './openapi-schemas';
 import { CommandResult, scratchDir, TestCluster } from './harness';
 
 const DIST = path.join(REPO_ROOT, 'dist');
 const NAMESPACE = 'plane';
+/** The deletion guard's policy, binding, ServiceAccount and ConfigMap base name. */
+const GUARD = 'plane-keep-data';
+/** The last commit whose dist/ put the claims on k3s' local-path (the storage migration starts there). */
+const PREVIOUS_DIST_COMMIT = 'b7246563339ddf04d256a1c2dc444d4b0ce793bf';
 const KUBECONFORM = path.join(process.env.PLANE_K3S_CACHE ?? path.join(os.homedir(), '.cache', 'plane-k3s'), 'go-tools', 'bin', 'kubeconform-v0.7.0');
 
 /** The README's deploy (the sh block of "## Secrets"), run as written; test/readme.test.ts checks what it creates. */
@@ -198,22 +204,226 @@ describe('on a real control plane', { concurrency: 1 }, () => {
     await cluster.waitUntilSettled(NAMESPACE);
   });
 
-  it('keeps the data volumes through `kubectl delete -f dist` and a re-apply', async () => {
-    const claimIds = async () => new Map((await cluster.core.listNamespacedPersistentVolumeClaim({ namespace: NAMESPACE })).items
-      .map((c) => [c.metadata?.name, `${c.metadata?.uid}/${c.spec?.volumeName}`]));
-    const before = await claimIds();
-    assert.equal(before.size, 5, 'the four data volumes and the backup volume');
+  // ---- keeping the data (README "Data", docs/runbook.md "Removing Plane…") -------------------------
 
-    const deletion = cluster.kubectl(['delete', '-f', DIST, '--wait=true', '--timeout=120s']);
-    // The namespace guard refuses the one deletion that would take the volumes along.
-    assert.match(deletion.stderr, /plane-keep-namespace/);
+  /**
+   * claim name → "uid/volume"; with a deletionTimestamp, "… terminating". The backup claim binds on
+   * first use (WaitForFirstConsumer, a backup run): its volume is left out.
+   */
+  const claimIds = async () => new Map((await cluster.core.listNamespacedPersistentVolumeClaim({ namespace: NAMESPACE })).items
+    .map((c) => [c.metadata?.name ?? '', `${c.metadata?.uid}/${c.metadata?.name === 'plane-backup' ? '' : c.spec?.volumeName ?? ''}${c.metadata?.deletionTimestamp ? ' terminating' : ''}`]));
+  const FIVE_CLAIMS = ['data-plane-object-store-0', 'data-plane-postgres-0', 'data-plane-rabbitmq-0', 'data-plane-redis-0', 'plane-backup'];
+  const namespacePhase = async () => (await cluster.core.readNamespace({ name: NAMESPACE })).status?.phase;
+  const guardObjects = () => cluster.kubectl(['get', 'validatingadmissionpolicy,validatingadmissionpolicybinding', GUARD, '-o', 'name']).stdout.trim().split('\n').sort();
+
+  /** Runs a docs block with bash -euo pipefail in `cwd` (which holds dist/), this cluster's kubectl first on PATH. */
+  const runBlock = (text: string, cwd: string): CommandResult => {
+    const result = spawnSync('bash', ['-euo', 'pipefail', '-c', text], {
+      cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024,
+      env: { ...process.env, KUBECONFIG: cluster.kubeconfig, PATH: `${path.dirname(cluster.kubectlPath)}${path.delimiter}${process.env.PATH}` },
+    });
+    if (result.error) throw result.error;
+    return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+  };
+
+  /**
+   * The keep-data Job's own script, from the ConfigMap `kubectl apply -f dist` stored, run as its pod
+   * would (kwok runs no container): a token of its ServiceAccount, the cluster's CA, the API server's address.
+   */
+  function runGuardJob(): CommandResult {
+    const files = JSON.parse(cluster.kubectlOk(['get', 'configmap', `${GUARD}-files`, '-n', NAMESPACE, '-o', 'json']).stdout).data;
+    const work = scratchDir('plane-keep-data-');
+    fs.mkdirSync(path.join(work, 'account'));
+    fs.writeFileSync(path.join(work, 'plane_k3s_keep_data.py'), files['plane_k3s_keep_data.py']);
+    fs.writeFileSync(path.join(work, 'keep-data.json'), files['keep-data.json']);
+    fs.writeFileSync(path.join(work, 'account', 'token'), cluster.kubectlOk(['create', 'token', GUARD, '-n', NAMESPACE, '--duration=10m']).stdout.trim());
+    const kubeconfig = parse(fs.readFileSync(cluster.kubeconfig, 'utf8'));
+    fs.writeFileSync(path.join(work, 'account', 'ca.crt'), Buffer.from(kubeconfig.clusters[0].cluster['certificate-authority-data'], 'base64'));
+    const server = new URL(kubeconfig.clusters[0].cluster.server);
+    const result = spawnSync('python3', [path.join(work, 'plane_k3s_keep_data.py')], {
+      encoding: 'utf8',
+      env: {
+        PATH: process.env.PATH, KUBERNETES_SERVICE_HOST: server.hostname, KUBERNETES_SERVICE_PORT: server.port,
+        PLANE_K3S_SERVICE_ACCOUNT_DIR: path.join(work, 'account'), PLANE_K3S_SPEC_FILE: path.join(work, 'keep-data.json'),
+      },
+    });
+    fs.rmSync(work, { recursive: true, force: true });
+    return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  it('applies the keep-data guard with its Job\'s script as its ServiceAccount, which may apply those two objects and nothing else', async () => {
+    const name = manifestsIn(DIST).find((m) => m.kind === 'Job' && m.metadata.name.startsWith(`${GUARD}-`))?.metadata.name;
+    const jobs = (await cluster.batch.listNamespacedJob({ namespace: NAMESPACE })).items.filter((j) => j.metadata?.name === name);
+    assert.equal(jobs.length, 1, `Job ${name}`);
+    assert.ok(jobs[0].status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True'), 'the Job completed');
+    assert.deepEqual(guardObjects(), [''], 'the guard is not in dist/');
+    const first = runGuardJob();
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(first.stdout, `validatingadmissionpolicy ${GUARD}: created\nvalidatingadmissionpolicybinding ${GUARD}: created\n`);
+    const again = runGuardJob();
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout, `validatingadmissionpolicy ${GUARD}: applied\nvalidatingadmissionpolicybinding ${GUARD}: applied\n`);
+    assert.deepEqual(guardObjects(), [`validatingadmissionpolicy.admissionregistration.k8s.io/${GUARD}`, `validatingadmissionpolicybinding.admissionregistration.k8s.io/${GUARD}`]);
+
+    const can = (...args: string[]) => cluster.kubectl(['auth', 'can-i', `--as=system:serviceaccount:${NAMESPACE}:${GUARD}`, ...args]).stdout.trim();
+    for (const kind of ['validatingadmissionpolicies', 'validatingadmissionpolicybindings']) {
+      assert.equal(can('patch', `${kind}/${GUARD}`), 'yes', kind);
+      assert.equal(can('create', `${kind}/${GUARD}`), 'yes', kind);
+      for (const denied of [['create', kind], ['create', `${kind}/other`], ['patch', `${kind}/other`], ['get', `${kind}/${GUARD}`], ['list', kind], ['delete', `${kind}/${GUARD}`], ['update', `${kind}/${GUARD}`]]) {
+        assert.equal(can(...denied), 'no', denied.join(' '));
+      }
+    }
+    for (const denied of [['delete', 'namespace/plane'], ['delete', 'pvc', '-n', NAMESPACE], ['get', 'secrets', '-n', NAMESPACE], ['create', 'pods', '-n', NAMESPACE], ['patch', 'validatingwebhookconfigurations/x']]) {
+      assert.equal(can(...denied), 'no', denied.join(' '));
+    }
+  });
+
+  it('keeps namespace plane and the five claims through `kubectl delete -f dist` twice, `delete pvc -l`, `--all` and a DeleteCollection; a re-apply uses the same claims', async () => {
+    const before = await claimIds();
+    assert.deepEqual([...before.keys()].sort(), FIVE_CLAIMS);
+    for (const run of [1, 2]) {
+      const deletion = cluster.kubectl(['delete', '-f', DIST, '--wait=true', '--timeout=120s']);
+      assert.equal(deletion.code, 1, `run ${run}: ${deletion.stderr}`);
+      assert.match(deletion.stderr, /namespaces "plane" is forbidden: ValidatingAdmissionPolicy 'plane-keep-data'/, `run ${run}`);
+      assert.match(deletion.stderr, /persistentvolumeclaims "plane-backup" is forbidden: ValidatingAdmissionPolicy 'plane-keep-data'/, `run ${run}`);
+      assert.match(deletion.stderr, /docs\/runbook\.md, "Deleting the data"/);
+      assert.equal(await namespacePhase(), 'Active', `run ${run}`);
+      assert.deepEqual(await claimIds(), before, `run ${run}: claims deleted or terminating`);
+      assert.equal(guardObjects().length, 2, `run ${run}: the guard went with dist/`);
+    }
     assert.equal((await cluster.apps.listNamespacedStatefulSet({ namespace: NAMESPACE })).items.length, 0, 'StatefulSets deleted');
-    assert.deepEqual(await claimIds(), before, 'claims survive the deletion');
+
+    for (const attempt of [['-l', 'app.kubernetes.io/part-of=plane'], ['--all']]) {
+      const refused = cluster.kubectl(['delete', 'pvc', '-n', NAMESPACE, ...attempt, '--wait=false']);
+      assert.notEqual(refused.code, 0, attempt.join(' '));
+      assert.equal((refused.stderr.match(/is forbidden: ValidatingAdmissionPolicy 'plane-keep-data'/g) ?? []).length, 5, refused.stderr);
+    }
+    const collection = cluster.kubectl(['delete', '--raw', `/api/v1/namespaces/${NAMESPACE}/persistentvolumeclaims`]);
+    assert.match(collection.stderr, /ValidatingAdmissionPolicy 'plane-keep-data'/);
+    assert.equal(await namespacePhase(), 'Active');
+    assert.deepEqual(await claimIds(), before);
+
     // The edge namespace holds no data and goes; a re-apply must wait until it is gone.
     await cluster.waitUntilGone('namespace', 'plane-edge');
-
     cluster.kubectlOk(['apply', '-f', DIST]);
     await cluster.waitUntilSettled(NAMESPACE);
     assert.deepEqual(await claimIds(), before, 'the re-applied StatefulSets use the same claims and volumes');
+  });
+
+  it('removes the workloads and keeps the data with the README\'s one command, which exits 0 run twice', async () => {
+    const command = inlineCommand('### Data', 'kubectl delete -f dist -l');
+    const before = await claimIds();
+    for (const run of [1, 2]) {
+      const result = runBlock(command, REPO_ROOT);
+      assert.equal(result.code, 0, `run ${run}: ${result.stderr}`);
+      assert.equal(result.stderr, '', `run ${run}`);
+    }
+    assert.equal(await namespacePhase(), 'Active');
+    assert.deepEqual(await claimIds(), before);
+    assert.equal(cluster.kubectl(['get', 'storageclass', 'plane-retain', '-o', 'name']).stdout.trim(), 'storageclass.storage.k8s.io/plane-retain');
+    assert.equal(guardObjects().length, 2);
+    // Of every object of dist/, only those that hold data are left.
+    const left = cluster.kubectlOk(['get', '-f', DIST, '--ignore-not-found', '-o', 'name']).stdout.trim().split('\n').sort();
+    assert.deepEqual(left, ['namespace/plane', 'persistentvolumeclaim/plane-backup', 'storageclass.storage.k8s.io/plane-retain']);
+    assert.deepEqual((await cluster.apps.listNamespacedStatefulSet({ namespace: NAMESPACE })).items, []);
+    await cluster.waitUntilGone('namespace', 'plane-edge');
+    cluster.kubectlOk(['apply', '-f', DIST]);
+    await cluster.waitUntilSettled(NAMESPACE);
+    assert.deepEqual(await claimIds(), before);
+  });
+
+  const RUNBOOK_TEXT = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'runbook.md'), 'utf8');
+
+  it('deletes the data only by the runbook\'s deliberate path; the kept volumes are re-attached as the runbook says', async () => {
+    const bound = new Map((await cluster.core.listNamespacedPersistentVolumeClaim({ namespace: NAMESPACE })).items
+      .filter((c) => c.spec?.volumeName).map((c) => [c.metadata?.name ?? '', { volume: c.spec?.volumeName ?? '', size: c.spec?.resources?.requests?.storage ?? '' }]));
+    assert.ok(bound.size >= 4, 'the four data claims are bound (the backup claim may wait for a backup)');
+
+    const deletion = runBlock(blockWith('### Deleting the data', 'kubectl delete namespace', RUNBOOK_TEXT).text, REPO_ROOT);
+    assert.equal(deletion.code, 0, deletion.stderr);
+    await cluster.waitUntilGone('namespace', NAMESPACE);
+    const volumes = new Map((await cluster.core.listPersistentVolume()).items.map((v) => [v.metadata?.name ?? '', v]));
+    for (const [claim, { volume }] of bound) {
+      assert.equal(volumes.get(volume)?.status?.phase, 'Released', `${claim}'s volume ${volume}`);
+      assert.equal(volumes.get(volume)?.spec?.persistentVolumeReclaimPolicy, 'Retain');
+    }
+
+    const reattach = blockWith('### Re-attaching a kept volume', 'volumeName', RUNBOOK_TEXT).text;
+    const list = [...bound].map(([claim, { volume, size }]) => `${volume} ${claim} ${size}`).join('\n');
+    assert.match(reattach, /<<'VOLUMES'\n[^\n]+\nVOLUMES\n/);
+    const result = runBlock(reattach.replace(/<<'VOLUMES'\n[^\n]+\nVOLUMES\n/, `<<'VOLUMES'\n${list}\nVOLUMES\n`), REPO_ROOT);
+    assert.equal(result.code, 0, result.stderr);
+    await cluster.waitUntilSettled(NAMESPACE);
+    const after = (await cluster.core.listNamespacedPersistentVolumeClaim({ namespace: NAMESPACE })).items;
+    for (const [claim, { volume }] of bound) {
+      const found = after.find((c) => c.metadata?.name === claim);
+      assert.equal(found?.spec?.volumeName, volume, claim);
+      assert.equal(found?.status?.phase, 'Bound', claim);
+    }
+  });
+
+  it('moves an install of the previous dist/ (claims on local-path) to plane-retain with the runbook\'s block: same claims, same volumes', async (t) => {
+    const git = (...args: string[]) => spawnSync('git', ['-C', REPO_ROOT, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    if (git('cat-file', '-e', `${PREVIOUS_DIST_COMMIT}^{commit}`).status !== 0) {
+      t.skip(`commit ${PREVIOUS_DIST_COMMIT} (the last dist/ on local-path) is not in this clone`);
+      return;
+    }
+    // From an empty namespace: the previous dist/ as it was deployed.
+    cluster.kubectl(['delete', 'validatingadmissionpolicybinding', GUARD, '--ignore-not-found']);
+    cluster.kubectlOk(['delete', 'namespace', NAMESPACE, '--ignore-not-found', '--timeout=120s']);
+    await cluster.waitUntilGone('namespace', NAMESPACE);
+    const previous = scratchDir('plane-previous-');
+    fs.mkdirSync(path.join(previous, 'dist'));
+    for (const file of git('ls-tree', '--name-only', PREVIOUS_DIST_COMMIT, 'dist/').stdout.trim().split('\n')) {
+      fs.writeFileSync(path.join(previous, file), git('show', `${PREVIOUS_DIST_COMMIT}:${file}`).stdout);
+    }
+    cluster.kubectlOk(['apply', '-f', path.join(previous, 'dist')]);
+    // A backup run binds the backup claim, as on an install that has made backups.
+    cluster.kubectlOk(['-n', NAMESPACE, 'create', 'job', 'plane-backup-first', '--from=cronjob/plane-backup']);
+    await cluster.waitUntilSettled(NAMESPACE);
+    const claims = async () => new Map((await cluster.core.listNamespacedPersistentVolumeClaim({ namespace: NAMESPACE })).items
+      .map((c) => [c.metadata?.name ?? '', c]));
+    const before = await claims();
+    assert.deepEqual([...before.keys()].sort(), FIVE_CLAIMS);
+    for (const c of before.values()) assert.equal(c.spec?.storageClassName, 'local-path');
+    const backupVolume = before.get('plane-backup')?.spec?.volumeName;
+    assert.ok(backupVolume, 'the backup claim is bound');
+    // k3s' local-path volumes have reclaim Delete: as on the VPS (the test pool's are Retain).
+    for (const c of before.values()) cluster.kubectlOk(['patch', 'pv', c.spec?.volumeName ?? '', '-p', '{"spec":{"persistentVolumeReclaimPolicy":"Delete"}}']);
+    // The new dist/ alone is refused: the immutable claim templates and claim class.
+    const refused = cluster.kubectl(['apply', '-f', DIST]);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /"plane-postgres" is invalid: spec: Forbidden/);
+    // Its Job ran: the new guard stands, as it would on the VPS.
+    assert.equal(runGuardJob().code, 0);
+    cluster.kubectlOk(['-n', NAMESPACE, 'delete', 'job', 'plane-backup-first']);
+    await cluster.waitUntilSettled(NAMESPACE);
+
+    const migration = runBlock(blockWith('## Moving an install to the retaining StorageClass', '--cascade=orphan', RUNBOOK_TEXT).text, REPO_ROOT);
+    assert.equal(migration.code, 0, migration.stderr);
+    await cluster.waitUntilSettled(NAMESPACE);
+    assert.equal(runGuardJob().code, 0, 'the guard is applied again by its fresh Job');
+
+    const after = await claims();
+    assert.deepEqual([...after.keys()].sort(), FIVE_CLAIMS);
+    for (const name of FIVE_CLAIMS.filter((n) => n !== 'plane-backup')) {
+      assert.equal(after.get(name)?.metadata?.uid, before.get(name)?.metadata?.uid, `${name} is the same claim`);
+      assert.equal(after.get(name)?.spec?.volumeName, before.get(name)?.spec?.volumeName, `${name} has the same volume`);
+    }
+    assert.equal(after.get('plane-backup')?.spec?.volumeName, backupVolume, 'the backup claim has its volume back');
+    assert.equal(after.get('plane-backup')?.spec?.storageClassName, 'plane-retain');
+    assert.equal(after.get('plane-backup')?.status?.phase, 'Bound');
+    for (const c of after.values()) {
+      const volume = await cluster.core.readPersistentVolume({ name: c.spec?.volumeName ?? '' });
+      assert.equal(volume.spec?.persistentVolumeReclaimPolicy, 'Retain', `${c.metadata?.name}'s volume outlives it`);
+    }
+    for (const s of (await cluster.apps.listNamespacedStatefulSet({ namespace: NAMESPACE })).items) {
+      assert.equal(s.spec?.volumeClaimTemplates?.[0].spec?.storageClassName, 'plane-retain', s.metadata?.name);
+    }
+    assert.equal(cluster.kubectl(['get', 'validatingadmissionpolicy', 'plane-keep-namespace', '--ignore-not-found', '-o', 'name']).stdout.trim(), '', 'the old namespace guard is gone');
+    const apply = cluster.kubectlOk(['apply', '-f', DIST]);
+    assert.deepEqual(apply.stdout.trim().split('\n').filter((l) => !l.endsWith(' unchanged')), [], 'a second apply changes nothing');
+    assert.equal(cluster.kubectl(['delete', 'pvc', '--all', '-n', NAMESPACE, '--wait=false']).code, 1, 'the guard is back');
+    fs.rmSync(previous, { recursive: true, force: true });
   });
 });

@@ -30,7 +30,8 @@ SERVICE_APISERVER_IP="${SERVICE_APISERVER_IP:-10.43.0.1}"
 CLUSTER_CIDR="${CLUSTER_CIDR:-10.42.0.0/16}"
 
 NODE_NAME="${NODE_NAME:-sese}"
-# PersistentVolumes pre-created for the local-path StorageClass.
+# PersistentVolumes pre-created for each of these StorageClasses (PV_COUNT each).
+PV_CLASSES="${PV_CLASSES:-local-path plane-retain}"
 PV_COUNT="${PV_COUNT:-10}"
 PV_SIZE="${PV_SIZE:-50Gi}"
 

@@ -313,26 +313,31 @@ provisioner: rancher.io/local-path
 volumeBindingMode: WaitForFirstConsumer
 reclaimPolicy: Delete
 EOF
+# Each pool class gets PV_COUNT volumes: local-path (k3s' own), and plane-retain (the stack's own
+# class in dist/, same provisioner, reclaim Retain), named local-pv-N and plane-retain-pv-N.
+for class in $PV_CLASSES; do
+prefix=$([ "$class" = local-path ] && echo local || echo "$class")
 for i in $(seq 1 "$PV_COUNT"); do
 cat <<EOF
 ---
 apiVersion: v1
 kind: PersistentVolume
 metadata:
-  name: local-pv-$i
+  name: $prefix-pv-$i
 spec:
   capacity: {storage: $PV_SIZE}
   accessModes: [ReadWriteOnce]
   persistentVolumeReclaimPolicy: Retain
-  storageClassName: local-path
+  storageClassName: $class
   volumeMode: Filesystem
-  local: {path: /var/lib/rancher/k3s/storage/pv-$i}
+  local: {path: /var/lib/rancher/k3s/storage/$prefix-pv-$i}
   nodeAffinity:
     required:
       nodeSelectorTerms:
       - matchExpressions:
         - {key: kubernetes.io/hostname, operator: In, values: [$NODE_NAME]}
 EOF
+done
 done
 } > "$STATE_DIR/bootstrap.yaml"
 "${ADMIN[@]}" create -f "$STATE_DIR/bootstrap.yaml" >/dev/null
