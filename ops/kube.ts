@@ -87,6 +87,7 @@ export class Kube {
   readonly core: k8s.CoreV1Api;
   readonly apps: k8s.AppsV1Api;
   readonly batch: k8s.BatchV1Api;
+  readonly admission: k8s.AdmissionregistrationV1Api;
 
   constructor(options: KubeOptions = {}) {
     this.config = new k8s.KubeConfig();
@@ -97,6 +98,7 @@ export class Kube {
     this.core = this.config.makeApiClient(k8s.CoreV1Api);
     this.apps = this.config.makeApiClient(k8s.AppsV1Api);
     this.batch = this.config.makeApiClient(k8s.BatchV1Api);
+    this.admission = this.config.makeApiClient(k8s.AdmissionregistrationV1Api);
   }
 
   get contextName(): string {

@@ -52,6 +52,8 @@ export class Stack {
   readonly appHost: string;
   readonly appUrl: string;
   readonly users: ProvisioningSpec;
+  /** The admission policy and binding the keep-data Job applies (not in dist/: kubectl delete -f dist cannot remove them). */
+  readonly keepDataGuard: readonly { readonly kind: string; readonly name: string }[];
   readonly secrets: readonly ExpectedSecret[];
   readonly workloads: readonly ExpectedWorkload[];
   /** The file of dist/ that holds the namespace (applied alone before loading Secrets). */
@@ -66,6 +68,10 @@ export class Stack {
     this.appHost = appHost(site);
     this.appUrl = appUrl(site);
     this.users = JSON.parse(this.configMapFile('provisioning', 'users.json'));
+    // The guard the keep-data Job applies outside dist/ (a site without data claims has none).
+    this.keepDataGuard = this.maybeByName('Job', 'keep-data')
+      ? (JSON.parse(this.configMapFile('keep-data', 'keep-data.json')).objects as Manifest[]).map((o) => ({ kind: o.kind as string, name: o.metadata.name as string }))
+      : [];
     const secretsSpec = JSON.parse(this.configMapFile('secrets-bootstrap', 'secrets.json'));
     this.secrets = secretsSpec.secrets.map((s: Omit<ExpectedSecret, 'namespace'>) => ({ ...s, namespace: secretsSpec.namespace }));
     this.workloads = this.manifests

@@ -39,7 +39,8 @@ export function verifySteps(ctx: OpsContext, options: VerifyOptions): Step[] {
   };
   const steps: Step[] = [
     { id: 'workloads', title: 'workloads available on the site\'s images', run: () => checkWorkloads(ctx) },
-    { id: 'jobs', title: 'migrator, secrets and provisioning Jobs of this version', run: () => checkJobs(ctx) },
+    { id: 'jobs', title: 'migrator, secrets, provisioning and keep-data Jobs of this version', run: () => checkJobs(ctx) },
+    { id: 'keep-data', title: 'the guard that keeps the data volumes', run: async () => [await checkKeepDataGuard(ctx)] },
     { id: 'secrets', title: 'Secrets present (names and keys only)', run: () => checkSecrets(ctx) },
     { id: 'api-env', title: 'api environment (names only)', run: () => checkApiEnv(ctx) },
     {
@@ -106,7 +107,7 @@ async function checkWorkload(ctx: OpsContext, expected: ExpectedWorkload): Promi
 async function checkJobs(ctx: OpsContext): Promise<CheckResult[]> {
   const ns = ctx.stack.namespace;
   const results: CheckResult[] = [];
-  for (const role of ['migrator', 'secrets-bootstrap', 'provisioning', 'postgres-bootstrap']) {
+  for (const role of ['migrator', 'secrets-bootstrap', 'provisioning', 'postgres-bootstrap', 'keep-data']) {
     const manifest = ctx.stack.maybeByName('Job', role);
     if (!manifest) continue;
     const name = manifest.metadata.name;
@@ -125,6 +126,25 @@ async function checkJobs(ctx: OpsContext): Promise<CheckResult[]> {
     else results.push(fail(id, `${name} not complete yet (active ${job.status?.active ?? 0}, failed attempts ${job.status?.failed ?? 0})`, `${logs}; wait, or kubectl -n ${ns} describe job ${name}`));
   }
   return results;
+}
+
+/** The admission policy and binding that refuse deleting the namespace and its claims: both present. */
+async function checkKeepDataGuard(ctx: OpsContext): Promise<CheckResult> {
+  const guard = ctx.stack.keepDataGuard;
+  if (guard.length === 0) return skip('keep-data', 'the site keeps no data in the cluster');
+  const missing: string[] = [];
+  for (const { kind, name } of guard) {
+    const found = kind === 'ValidatingAdmissionPolicy'
+      ? await ctx.kube.maybe(() => ctx.kube.admission.readValidatingAdmissionPolicy({ name }))
+      : await ctx.kube.maybe(() => ctx.kube.admission.readValidatingAdmissionPolicyBinding({ name }));
+    if (!found) missing.push(`${kind} ${name}`);
+  }
+  const ns = ctx.stack.namespace;
+  if (missing.length > 0) {
+    return fail('keep-data', `${missing.join(', ')} missing: namespace ${ns} and its volumes can be deleted`,
+      `kubectl -n ${ns} delete job -l app.kubernetes.io/name=keep-data && kubectl apply -f dist (the Job applies it again)`);
+  }
+  return pass('keep-data', `${guard.map((g) => `${g.kind} ${g.name}`).join(', ')} present: deleting namespace ${ns} or its claims is refused`);
 }
 
 async function checkSecrets(ctx: OpsContext): Promise<CheckResult[]> {

@@ -12,14 +12,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parse, parseAllDocuments } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { appHost } from '../../lib/site';
 import { synthesize } from '../../lib/synth';
 import { buildStack } from '../../main';
 import { Manifest, REPO_ROOT, siteWith } from '../helpers';
 import { blockWith, inlineCommand, secretCommands, secretsShellBlock } from '../readme';
 import { writeKubeconformSchemas } from './openapi-schemas';
-import { CommandResult, scratchDir, TestCluster } from './harness';
+import { CommandResult, runKeepDataJob, scratchDir, TestCluster } from './harness';
 
 const DIST = path.join(REPO_ROOT, 'dist');
 const NAMESPACE = 'plane';
@@ -226,30 +226,7 @@ describe('on a real control plane', { concurrency: 1 }, () => {
     return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
   };
 
-  /**
-   * The keep-data Job's own script, from the ConfigMap `kubectl apply -f dist` stored, run as its pod
-   * would (kwok runs no container): a token of its ServiceAccount, the cluster's CA, the API server's address.
-   */
-  function runGuardJob(): CommandResult {
-    const files = JSON.parse(cluster.kubectlOk(['get', 'configmap', `${GUARD}-files`, '-n', NAMESPACE, '-o', 'json']).stdout).data;
-    const work = scratchDir('plane-keep-data-');
-    fs.mkdirSync(path.join(work, 'account'));
-    fs.writeFileSync(path.join(work, 'plane_k3s_keep_data.py'), files['plane_k3s_keep_data.py']);
-    fs.writeFileSync(path.join(work, 'keep-data.json'), files['keep-data.json']);
-    fs.writeFileSync(path.join(work, 'account', 'token'), cluster.kubectlOk(['create', 'token', GUARD, '-n', NAMESPACE, '--duration=10m']).stdout.trim());
-    const kubeconfig = parse(fs.readFileSync(cluster.kubeconfig, 'utf8'));
-    fs.writeFileSync(path.join(work, 'account', 'ca.crt'), Buffer.from(kubeconfig.clusters[0].cluster['certificate-authority-data'], 'base64'));
-    const server = new URL(kubeconfig.clusters[0].cluster.server);
-    const result = spawnSync('python3', [path.join(work, 'plane_k3s_keep_data.py')], {
-      encoding: 'utf8',
-      env: {
-        PATH: process.env.PATH, KUBERNETES_SERVICE_HOST: server.hostname, KUBERNETES_SERVICE_PORT: server.port,
-        PLANE_K3S_SERVICE_ACCOUNT_DIR: path.join(work, 'account'), PLANE_K3S_SPEC_FILE: path.join(work, 'keep-data.json'),
-      },
-    });
-    fs.rmSync(work, { recursive: true, force: true });
-    return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
-  }
+  const runGuardJob = () => runKeepDataJob(cluster, NAMESPACE, GUARD);
 
   it('applies the keep-data guard with its Job\'s script as its ServiceAccount, which may apply those two objects and nothing else', async () => {
     const name = manifestsIn(DIST).find((m) => m.kind === 'Job' && m.metadata.name.startsWith(`${GUARD}-`))?.metadata.name;

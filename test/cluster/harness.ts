@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { parse } from 'yaml';
 import { REPO_ROOT } from '../helpers';
 
 const CLUSTER_TOOLS = path.join(REPO_ROOT, 'tools', 'cluster');
@@ -132,4 +133,29 @@ export class TestCluster {
 /** A scratch folder removed by the caller. */
 export function scratchDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/**
+ * The keep-data Job's own script, from the ConfigMap `kubectl apply -f dist` stored, run as its pod
+ * would (kwok runs no container): a token of its ServiceAccount, the cluster's CA, the API server's address.
+ */
+export function runKeepDataJob(cluster: TestCluster, namespace: string, name: string): CommandResult {
+  const files = JSON.parse(cluster.kubectlOk(['get', 'configmap', `${name}-files`, '-n', namespace, '-o', 'json']).stdout).data;
+  const work = scratchDir('plane-keep-data-');
+  fs.mkdirSync(path.join(work, 'account'));
+  fs.writeFileSync(path.join(work, 'plane_k3s_keep_data.py'), files['plane_k3s_keep_data.py']);
+  fs.writeFileSync(path.join(work, 'keep-data.json'), files['keep-data.json']);
+  fs.writeFileSync(path.join(work, 'account', 'token'), cluster.kubectlOk(['create', 'token', name, '-n', namespace, '--duration=10m']).stdout.trim());
+  const kubeconfig = parse(fs.readFileSync(cluster.kubeconfig, 'utf8'));
+  fs.writeFileSync(path.join(work, 'account', 'ca.crt'), Buffer.from(kubeconfig.clusters[0].cluster['certificate-authority-data'], 'base64'));
+  const server = new URL(kubeconfig.clusters[0].cluster.server);
+  const result = spawnSync('python3', [path.join(work, 'plane_k3s_keep_data.py')], {
+    encoding: 'utf8',
+    env: {
+      PATH: process.env.PATH, KUBERNETES_SERVICE_HOST: server.hostname, KUBERNETES_SERVICE_PORT: server.port,
+      PLANE_K3S_SERVICE_ACCOUNT_DIR: path.join(work, 'account'), PLANE_K3S_SPEC_FILE: path.join(work, 'keep-data.json'),
+    },
+  });
+  fs.rmSync(work, { recursive: true, force: true });
+  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }

@@ -32,7 +32,7 @@ import { Stack } from '../../ops/stack';
 import { REPO_ROOT } from '../helpers';
 import { freePort, makeCertificate, RunningCaddy, startCaddy, startStubs, Stubs, TestCertificate } from '../edge/harness';
 import { PostgresServer, backupToolsOnPath } from '../postgres/harness';
-import { scratchDir, TestCluster } from './harness';
+import { runKeepDataJob, scratchDir, TestCluster } from './harness';
 import { Callers, criLog, Exchange, FIXTURE_FILE, logTail, maskTokens, PlaneFixture, PlaneSide, readFixture, recordingProxy, replayServer } from './plane-fixture';
 
 const MANAGE = process.env.PLANE_TEST_MANAGE;
@@ -312,10 +312,15 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     assert.match(check(report, `${NS}/plane-admin`).detail, /^keys PLANE_API_KEY, PLANE_BASE_URL, PLANE_WORKSPACE_SLUG, password; created .*; managed-by plane-secrets$/);
   });
 
-  it('verify before any backup: every check passes but the backup and its drill, which fail with their fix; exit 1', async () => {
+  it('verify before any backup, and before the keep-data Job ran (kwok runs no container): every check passes but the guard, the backup and its drill, which fail with their fix; exit 1', async () => {
     const { code, report } = await cliJson(['verify']);
     assert.equal(code, 1);
-    assert.deepEqual(failuresOf(report).map((f) => f.split(':')[0]), ['backup', 'backup/drill'], failuresOf(report).join('\n'));
+    assert.deepEqual(failuresOf(report).map((f) => f.split(':')[0]), ['keep-data', 'backup', 'backup/drill'], failuresOf(report).join('\n'));
+    assert.equal(check(report, 'keep-data').detail, 'ValidatingAdmissionPolicy plane-keep-data, ValidatingAdmissionPolicyBinding plane-keep-data missing: namespace plane and its volumes can be deleted');
+    assert.match(check(report, 'job/keep-data').detail, /^plane-keep-data-v1-2-2-[0-9a-f]+ complete/);
+    // What the Job's pod does on a real node: its script, as its ServiceAccount.
+    const guard = runKeepDataJob(cluster, NS, 'plane-keep-data');
+    assert.equal(guard.code, 0, guard.stderr);
     assert.equal(check(report, 'backup').fix, 'plane-k3s backup now');
     assert.equal(check(report, 'backup/drill').detail, 'no restore drill has passed yet (schedule "30 4 * * 0": at most 192 h)');
     assert.equal(check(report, 'backup/drill').fix, 'plane-k3s backup drill (after plane-k3s backup now)');
@@ -365,6 +370,7 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     const verify = await cliJson(['verify']);
     assert.equal(verify.code, 0, failuresOf(verify.report).join('\n'));
     assert.match(check(verify.report, 'backup').detail, /^last successful backup \d+ min ago/);
+    assert.equal(check(verify.report, 'keep-data').detail, 'ValidatingAdmissionPolicy plane-keep-data, ValidatingAdmissionPolicyBinding plane-keep-data present: deleting namespace plane or its claims is refused');
     assert.match(check(verify.report, 'backup/drill').detail, /^last passing drill \d+ min ago \(\S+\) \(schedule "30 4 \* \* 0": at most 192 h\)$/);
     assert.equal(verify.report.ok, true);
     assert.deepEqual(Object.keys(verify.report).sort(), ['checks', 'command', 'context', 'ok', 'summary']);
