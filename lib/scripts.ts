@@ -17,3 +17,8 @@ export function mountedScripts(folder: string, files: readonly string[]): Record
     fs.readFileSync(findUpwards(__dirname, path.join(folder, file)), 'utf8'),
   ]));
 }
+
+/** The Kubernetes API client the Jobs' Python scripts import from their own folder (lib/kube/plane_k3s_kube.py). */
+export function mountedKubeClient(): Record<string, string> {
+  return mountedScripts('lib/kube', ['plane_k3s_kube.py']);
+}

@@ -78,11 +78,11 @@ describe('the keep-data guard', () => {
   });
 
   it('runs its script with its own ServiceAccount, whose RBAC is exactly what the script does: apply the two named objects', () => {
-    // What the script does: PATCH (server-side apply, which creates what is missing) and nothing else.
-    const methods = [...SCRIPT.matchAll(/method="([A-Z]+)"/g)].map((m) => m[1]);
-    assert.deepEqual(methods, ['PATCH']);
-    assert.match(SCRIPT, /"Content-Type", "application\/apply-patch\+yaml"/);
-    assert.match(SCRIPT, /"force": "true"/);
+    // What the script does: the client's apply (a forced server-side apply PATCH, which creates what is
+    // missing) and no other call.
+    assert.deepEqual([...SCRIPT.matchAll(/api\.(\w+)\(/g)].map((m) => m[1]), ['apply']);
+    const client = files['plane_k3s_kube.py'] as string;
+    assert.match(client, /def apply\(self, path, body, field_manager\):\n.*\n\s+return self\.call\("PATCH", path, body, "application\/apply-patch\+yaml", \{"fieldManager": field_manager, "force": "true"\}\)/);
     const resources = [...SCRIPT.matchAll(/"ValidatingAdmissionPolicy(?:Binding)?": "([a-z]+)"/g)].map((m) => m[1]).sort();
 
     const role = find(manifests, 'ClusterRole', 'plane-keep-data');

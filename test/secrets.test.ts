@@ -95,10 +95,10 @@ describe('secrets made in the cluster', () => {
   it('generates each format as its consumers expect (the Job\'s own code, run with python3)', () => {
     const script = path.join(REPO_ROOT, 'lib', 'plane', 'secrets');
     const output = execFileSync('python3', ['-c', [
-      'import sys; sys.path.insert(0, sys.argv[1]); import plane_k3s_secrets as s',
+      'import sys; sys.path[:0] = sys.argv[1:3]; import plane_k3s_secrets as s',
       'for kind in ("hex16", "hex24", "hex32", "garage-key-id", "plane-api-token"):',
       '    a, b = s.generate(kind), s.generate(kind); print(kind, len(a), a[:10] if kind != "hex32" else "", a != b)',
-    ].join('\n'), script], { encoding: 'utf8' });
+    ].join('\n'), script, path.join(REPO_ROOT, 'lib', 'kube')], { encoding: 'utf8' });
     const lines = Object.fromEntries(output.trim().split('\n').map((l) => [l.split(' ')[0], l]));
     assert.match(lines.hex16, /^hex16 32 [0-9a-f]{10} True$/);
     assert.match(lines.hex24, /^hex24 48 [0-9a-f]{10} True$/);

@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { RunAs } from '../hardening';
 import { WorkloadLabels } from '../labels';
 import { NAMESPACE_NAME_LABEL, PodPeer } from '../network/peers';
-import { mountedScripts, SCRIPTS_PATH } from '../scripts';
+import { mountedKubeClient, mountedScripts, SCRIPTS_PATH } from '../scripts';
 import { VersionedJob } from './versioned-job';
 
 export interface KeepDataGuardProps {
@@ -132,6 +132,7 @@ export class KeepDataGuard extends Construct {
       env: { PLANE_K3S_SPEC_FILE: SPEC_FILE },
       files: {
         ...mountedScripts('lib/keep-data', [SCRIPT]),
+        ...mountedKubeClient(),
         [SPEC_FILE]: `${JSON.stringify({ objects: [this.guard.policy, this.guard.binding] }, null, 2)}\n`,
       },
       command: ['python3', `${SCRIPTS_PATH}/${SCRIPT}`],

@@ -4,7 +4,7 @@ import { SecretKeySource } from '../connections';
 import { RunAs } from '../hardening';
 import { WorkloadLabels } from '../labels';
 import { PodPeer } from '../network/peers';
-import { mountedScripts, SCRIPTS_PATH } from '../scripts';
+import { mountedKubeClient, mountedScripts, SCRIPTS_PATH } from '../scripts';
 import { VersionedJob } from './versioned-job';
 
 export interface SecretsBootstrapProps {
@@ -96,6 +96,7 @@ export class SecretsBootstrap extends Construct {
       env: { PLANE_K3S_SPEC_FILE: SPEC_FILE },
       files: {
         ...mountedScripts('lib/plane/secrets', [SCRIPT]),
+        ...mountedKubeClient(),
         [SPEC_FILE]: `${JSON.stringify(spec, null, 2)}\n`,
       },
       command: ['python3', `${SCRIPTS_PATH}/${SCRIPT}`],

@@ -11,47 +11,15 @@ Exit status 0 when each object is applied; 1 with one line per problem otherwise
 """
 import json
 import os
-import ssl
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
 
-ACCOUNT = os.environ.get("PLANE_K3S_SERVICE_ACCOUNT_DIR", "/var/run/secrets/kubernetes.io/serviceaccount")
+from plane_k3s_kube import Api
+
 FIELD_MANAGER = "plane-k3s-keep-data"
 RESOURCES = {
     "ValidatingAdmissionPolicy": "validatingadmissionpolicies",
     "ValidatingAdmissionPolicyBinding": "validatingadmissionpolicybindings",
 }
-
-
-class Api:
-    """The Kubernetes API as the pod's ServiceAccount sees it."""
-
-    def __init__(self):
-        host = os.environ["KUBERNETES_SERVICE_HOST"]
-        port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
-        self.base = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
-        with open(os.path.join(ACCOUNT, "token"), encoding="ascii") as token:
-            self.token = token.read().strip()
-        self.context = ssl.create_default_context(cafile=os.path.join(ACCOUNT, "ca.crt"))
-
-    def apply(self, path, body):
-        """Server-side apply (JSON is YAML); returns the status and the object or the error's message."""
-        query = urllib.parse.urlencode({"fieldManager": FIELD_MANAGER, "force": "true"})
-        request = urllib.request.Request(f"{self.base}{path}?{query}", data=json.dumps(body).encode(), method="PATCH")
-        request.add_header("Authorization", f"Bearer {self.token}")
-        request.add_header("Accept", "application/json")
-        request.add_header("Content-Type", "application/apply-patch+yaml")
-        try:
-            with urllib.request.urlopen(request, context=self.context, timeout=30) as response:
-                return response.status, json.load(response)
-        except urllib.error.HTTPError as error:
-            try:
-                reason = json.load(error).get("message", "")
-            except ValueError:
-                reason = ""
-            return error.code, {"message": reason}
 
 
 def apply(api, body):
@@ -60,7 +28,7 @@ def apply(api, body):
     group, version = body["apiVersion"].split("/")
     if group != "admissionregistration.k8s.io" or kind not in RESOURCES:
         raise RuntimeError(f"{kind} {name}: not an admission policy object; nothing else is applied here")
-    status, applied = api.apply(f"/apis/{group}/{version}/{RESOURCES[kind]}/{name}", body)
+    status, applied = api.apply(f"/apis/{group}/{version}/{RESOURCES[kind]}/{name}", body, FIELD_MANAGER)
     if status not in (200, 201):
         raise RuntimeError(f"{kind.lower()} {name}: cannot apply it ({status} {applied.get('message', '')})")
     return f"{kind.lower()} {name}: {'created' if status == 201 else 'applied'}"

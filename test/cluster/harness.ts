@@ -143,8 +143,7 @@ export function runKeepDataJob(cluster: TestCluster, namespace: string, name: st
   const files = JSON.parse(cluster.kubectlOk(['get', 'configmap', `${name}-files`, '-n', namespace, '-o', 'json']).stdout).data;
   const work = scratchDir('plane-keep-data-');
   fs.mkdirSync(path.join(work, 'account'));
-  fs.writeFileSync(path.join(work, 'plane_k3s_keep_data.py'), files['plane_k3s_keep_data.py']);
-  fs.writeFileSync(path.join(work, 'keep-data.json'), files['keep-data.json']);
+  for (const [file, content] of Object.entries(files as Record<string, string>)) fs.writeFileSync(path.join(work, file), content);
   fs.writeFileSync(path.join(work, 'account', 'token'), cluster.kubectlOk(['create', 'token', name, '-n', namespace, '--duration=10m']).stdout.trim());
   const kubeconfig = parse(fs.readFileSync(cluster.kubeconfig, 'utf8'));
   fs.writeFileSync(path.join(work, 'account', 'ca.crt'), Buffer.from(kubeconfig.clusters[0].cluster['certificate-authority-data'], 'base64'));

@@ -51,8 +51,7 @@ describe('secrets bootstrap on a real control plane', { concurrency: 1 }, () => 
   function runBootstrap(): { code: number; stdout: string; stderr: string } {
     const files = JSON.parse(cluster.kubectlOk(['get', 'configmap', 'plane-secrets-files', '-n', NAMESPACE, '-o', 'json']).stdout).data;
     const work = scratchDir('plane-bootstrap-');
-    fs.writeFileSync(path.join(work, 'plane_k3s_secrets.py'), files['plane_k3s_secrets.py']);
-    fs.writeFileSync(path.join(work, 'secrets.json'), files['secrets.json']);
+    for (const [file, content] of Object.entries(files as Record<string, string>)) fs.writeFileSync(path.join(work, file), content);
     const token = cluster.kubectlOk(['create', 'token', ACCOUNT, '-n', NAMESPACE, '--duration=10m']).stdout.trim();
     fs.writeFileSync(path.join(accountDir, 'token'), token);
     const kubeconfig = parse(fs.readFileSync(cluster.kubeconfig, 'utf8'));

@@ -12,13 +12,10 @@ Exit status 0 when every Secret exists with its keys; 1 with one line per proble
 import json
 import os
 import secrets
-import ssl
 import sys
-import urllib.error
-import urllib.request
 import uuid
 
-ACCOUNT = os.environ.get("PLANE_K3S_SERVICE_ACCOUNT_DIR", "/var/run/secrets/kubernetes.io/serviceaccount")
+from plane_k3s_kube import Api
 
 
 def generate(kind):
@@ -30,35 +27,6 @@ def generate(kind):
         # Plane's own format (plane.db.models.api.generate_token): "plane_api_" + uuid4 hex.
         return "plane_api_" + uuid.uuid4().hex
     raise ValueError(f"unknown secret format {kind}")
-
-
-class Api:
-    """The Kubernetes API as the pod's ServiceAccount sees it."""
-
-    def __init__(self):
-        host = os.environ["KUBERNETES_SERVICE_HOST"]
-        port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
-        self.base = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
-        with open(os.path.join(ACCOUNT, "token"), encoding="ascii") as token:
-            self.token = token.read().strip()
-        self.context = ssl.create_default_context(cafile=os.path.join(ACCOUNT, "ca.crt"))
-
-    def call(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base + path, data=data, method=method)
-        request.add_header("Authorization", f"Bearer {self.token}")
-        request.add_header("Accept", "application/json")
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, context=self.context, timeout=30) as response:
-                return response.status, json.load(response)
-        except urllib.error.HTTPError as error:
-            try:
-                reason = json.load(error).get("message", "")
-            except ValueError:
-                reason = ""
-            return error.code, {"message": reason}
 
 
 def ensure(api, namespace, spec):
