@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { RunAs } from '../hardening';
 import { WorkloadLabels } from '../labels';
 import { NAMESPACE_NAME_LABEL, PodPeer } from '../network/peers';
-import { mountedKubeClient, mountedScripts, SCRIPTS_PATH } from '../scripts';
+import { KubeApiScriptJob } from './kube-api-script-job';
 import { VersionedJob } from './versioned-job';
 
 export interface KeepDataGuardProps {
@@ -119,25 +119,20 @@ export class KeepDataGuard extends Construct {
       subjects: [{ kind: 'ServiceAccount', name: account.name, namespace: props.namespace }],
     });
 
-    this.job = new VersionedJob(this, 'job', {
+    this.job = new KubeApiScriptJob(this, 'job', {
       namespace: props.namespace,
-      baseName: props.name,
-      version: props.version,
+      name: props.name,
       labels: props.labels,
       image: props.image,
       runAs: props.runAs,
       resources: props.resources,
+      version: props.version,
       serviceAccountName: account.name,
-      rerunOnConfigChange: true,
-      env: { PLANE_K3S_SPEC_FILE: SPEC_FILE },
-      files: {
-        ...mountedScripts('lib/keep-data', [SCRIPT]),
-        ...mountedKubeClient(),
-        [SPEC_FILE]: `${JSON.stringify({ objects: [this.guard.policy, this.guard.binding] }, null, 2)}\n`,
-      },
-      command: ['python3', `${SCRIPTS_PATH}/${SCRIPT}`],
-      writablePaths: ['/tmp'],
-    });
+      folder: 'lib/keep-data',
+      script: SCRIPT,
+      spec: { objects: [this.guard.policy, this.guard.binding] },
+      specFile: SPEC_FILE,
+    }).job;
     this.peer = this.job.peer;
   }
 }

@@ -4,7 +4,7 @@ import { SecretKeySource } from '../connections';
 import { RunAs } from '../hardening';
 import { WorkloadLabels } from '../labels';
 import { PodPeer } from '../network/peers';
-import { mountedKubeClient, mountedScripts, SCRIPTS_PATH } from '../scripts';
+import { KubeApiScriptJob } from './kube-api-script-job';
 import { VersionedJob } from './versioned-job';
 
 export interface SecretsBootstrapProps {
@@ -83,25 +83,20 @@ export class SecretsBootstrap extends Construct {
         keys: Object.fromEntries(Object.entries(secrets.get(secretName) ?? {}).sort(([a], [b]) => a.localeCompare(b))),
       })),
     };
-    this.job = new VersionedJob(this, 'job', {
+    this.job = new KubeApiScriptJob(this, 'job', {
       namespace: props.namespace,
-      baseName: name,
-      version: props.version,
+      name: name,
       labels: props.labels,
       image: props.image,
       runAs: props.runAs,
       resources: props.resources,
+      version: props.version,
       serviceAccountName: account.name,
-      rerunOnConfigChange: true,
-      env: { PLANE_K3S_SPEC_FILE: SPEC_FILE },
-      files: {
-        ...mountedScripts('lib/plane/secrets', [SCRIPT]),
-        ...mountedKubeClient(),
-        [SPEC_FILE]: `${JSON.stringify(spec, null, 2)}\n`,
-      },
-      command: ['python3', `${SCRIPTS_PATH}/${SCRIPT}`],
-      writablePaths: ['/tmp'],
-    });
+      folder: 'lib/plane/secrets',
+      script: SCRIPT,
+      spec: spec,
+      specFile: SPEC_FILE,
+    }).job;
     this.peer = this.job.peer;
   }
 }
