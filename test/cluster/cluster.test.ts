@@ -397,7 +397,9 @@ describe('on a real control plane', { concurrency: 1 }, () => {
     for (const s of (await cluster.apps.listNamespacedStatefulSet({ namespace: NAMESPACE })).items) {
       assert.equal(s.spec?.volumeClaimTemplates?.[0].spec?.storageClassName, 'plane-retain', s.metadata?.name);
     }
-    assert.equal(cluster.kubectl(['get', 'validatingadmissionpolicy', 'plane-keep-namespace', '--ignore-not-found', '-o', 'name']).stdout.trim(), '', 'the old namespace guard is gone');
+    for (const old of ['plane-keep-namespace', 'plane-backup-keep-volume']) {
+      assert.equal(cluster.kubectl(['get', 'validatingadmissionpolicy,validatingadmissionpolicybinding', old, '--ignore-not-found', '-o', 'name']).stdout.trim(), '', `the old guard ${old} is gone`);
+    }
     const apply = cluster.kubectlOk(['apply', '-f', DIST]);
     assert.deepEqual(apply.stdout.trim().split('\n').filter((l) => !l.endsWith(' unchanged')), [], 'a second apply changes nothing');
     assert.equal(cluster.kubectl(['delete', 'pvc', '--all', '-n', NAMESPACE, '--wait=false']).code, 1, 'the guard is back');
