@@ -2,7 +2,7 @@
  * Wiring only: which charts make the stack and what each passes to the next.
  * `npx cdk8s synth` and `npm run synth` run it through bin/synth.ts; SITE_CONFIG selects another site file.
  */
-import { App, Chart } from 'cdk8s';
+import { App } from 'cdk8s';
 import { BackupChart } from './charts/backup-chart';
 import { EdgeChart } from './charts/edge-chart';
 import { EdgeDnsChart } from './charts/edge-dns-chart';
@@ -24,8 +24,11 @@ import { planeImage, workloadLabels } from './lib/site';
 import { HOLDS_DATA_LABEL } from './lib/labels';
 import { RETAIN_STORAGE_CLASS } from './lib/config/site-config';
 import { SideFiles } from './lib/synth';
+import { kubeApiServer } from './lib/network/site-peers';
+import { provisioningSpec } from './lib/plane/provisioning';
+import { StackModel, workloadsIn } from './lib/stack/stack-model';
 
-export function buildStack(app: App, site: SiteConfig): readonly Chart[] {
+export function buildStack(app: App, site: SiteConfig): StackModel {
   const namespaceLabels = (name: string) => workloadLabels(site, name, 'namespace', site.images.plane.tag).all;
   const ns = site.kubernetes.namespace;
   const version = site.images.plane.tag;
@@ -45,6 +48,7 @@ export function buildStack(app: App, site: SiteConfig): readonly Chart[] {
         message: `namespace ${ns} and its PersistentVolumeClaims hold Plane's data and are kept (ValidatingAdmissionPolicy ${ns}-keep-data). ` +
           `To remove the workloads and keep the data: kubectl delete -f dist -l '!${HOLDS_DATA_LABEL}'. ` +
           'To delete the data on purpose: docs/runbook.md, "Deleting the data".',
+        apiServer: kubeApiServer(site),
       },
     },
     labels: namespaceLabels('namespace'),
@@ -72,6 +76,9 @@ export function buildStack(app: App, site: SiteConfig): readonly Chart[] {
   const backup = new BackupChart(app, 'backup', { ...inNamespace, postgres: postgres.connection, objectStore: objectStore.connection });
   const secrets = new SecretsChart(app, 'secrets', { ...inNamespace, consumers: [...Object.values(connections), plane, backup.backups] });
 
+  // Served at https://<app host>/<bucket>/ only when the store is Garage in the cluster; Plane signs some
+  // S3 calls for the public host, and the api makes them through the edge.
+  const storeThroughEdge = objectStore.connection.servedThroughEdge;
   const edge = new EdgeChart(app, 'edge', {
     site,
     namespace: edgeNamespace.name,
@@ -81,31 +88,35 @@ export function buildStack(app: App, site: SiteConfig): readonly Chart[] {
       admin: plane.admin.serviceEndpoint,
       live: plane.live.serviceEndpoint,
       api: plane.api.serviceEndpoint,
-      // Served at https://<app host>/<bucket>/ only when the store is Garage in the cluster.
-      objectStore: objectStore.connection.servedThroughEdge ? objectStore.connection : undefined,
+      objectStore: storeThroughEdge ? objectStore.connection : undefined,
     },
+    publicHostClients: storeThroughEdge ? [plane.api.peer] : [],
   });
   const edgeDns = site.edge.splitDns.coreDnsOverride
     ? [new EdgeDnsChart(app, 'edge-dns', { site, caddy: edge.caddy.endpoint })]
     : [];
 
-  const networkPolicies = new NetworkPolicyChart(app, 'network-policies', {
-    site,
-    plane,
-    data: connections,
-    edge: { peer: edge.caddy.deployment.peer, ports: edge.caddy.listenPorts, httpsPort: edge.caddy.httpsListenPort },
-    secretsBootstrap: secrets.bootstrap.peer,
-    keepDataGuard: namespace.guard?.peer,
-    backups: backup.backups,
-    postgresBootstrap: postgres.bootstrap?.peer,
-  });
+  const workloads = workloadsIn(app);
+  const networkPolicies = new NetworkPolicyChart(app, 'network-policies', { site, workloads });
 
   // Files are numbered in this order: `kubectl apply -f dist` creates the namespaces, then the
   // policies (so no pod ever runs unguarded), then the Secrets (the workloads that read them wait until
   // they exist), then the workloads.
   const charts = [namespace, edgeNamespace, networkPolicies, secrets, postgres, redis, rabbitmq, objectStore, plane, backup, edge, ...edgeDns];
   labelDataClaims(charts, namespace.name);
-  return charts;
+  const guard = namespace.guard?.guard;
+  return {
+    site,
+    charts,
+    namespaceChart: namespace,
+    namespace: namespace.name,
+    edgeNamespace: edgeNamespace.name,
+    workloads,
+    flows: networkPolicies.flows,
+    secrets: secrets.bootstrap.secrets,
+    users: provisioningSpec(site),
+    keepDataGuard: guard ? [guard.policy, guard.binding].map((o) => ({ kind: o.kind as string, name: (o.metadata as { name: string }).name })) : [],
+  };
 }
 
 /** Written beside dist/: the VPN resolver's record for the app host (Headscale extra records). */

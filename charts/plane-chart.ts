@@ -1,7 +1,7 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
 import { SiteConfig } from '../lib/config/site-config';
-import { SecretKeySource, serviceHost } from '../lib/connections';
+import { SecretKeySource, serviceHost, ServiceEndpoint } from '../lib/connections';
 import { AppDeployment } from '../lib/constructs/app-deployment';
 import { VersionedJob } from '../lib/constructs/versioned-job';
 import { Zone } from '../lib/labels';
@@ -23,6 +23,8 @@ import { connectionSecretKeys } from '../lib/plane/connection-secrets';
 import { backendEnv, liveEnv, PlaneConnections, PlaneSecrets } from '../lib/plane/plane-env';
 import { PROVISIONING_COMMAND, provisioningFiles, provisioningSecretEnv, USERS_FILE } from '../lib/plane/provisioning';
 import { SCRIPTS_PATH } from '../lib/scripts';
+import { workerInternet } from '../lib/network/site-peers';
+import { callTo } from '../lib/stack/workload';
 import { httpProbes } from '../lib/probes';
 import { toResourceRequirements } from '../lib/resources';
 import { objectName, planeImage, workloadLabels } from '../lib/site';
@@ -89,6 +91,16 @@ export class PlaneChart extends Chart {
       liveServerSecretKey: { secretName: PLANE_APP_SECRET, key: 'live-server-secret-key' },
     };
 
+    // The api's and live's Services are needed before they exist: the api's name in its own
+    // ALLOWED_HOSTS, live's URL in the backend's environment, both as the peers others call.
+    const endpointAhead = (name: string, zone: Zone, port: number): ServiceEndpoint => ({
+      host: serviceHost(objectName(name), namespace),
+      port,
+      peer: { name: objectName(name), namespace, podSelector: { ...labels(name, zone).selector } },
+    });
+    const apiAhead = endpointAhead('api', 'backend', API_PORT);
+    const liveAhead = endpointAhead('live', 'frontend', FRONTEND_PORT);
+
     const nginxFrontend = (name: 'web' | 'admin') => new AppDeployment(this, name, {
       namespace,
       name: objectName(name),
@@ -117,15 +129,13 @@ export class PlaneChart extends Chart {
       // The image starts with `npx react-router-serve`: npm wants a cache and must not phone home.
       env: { NPM_CONFIG_CACHE: `${TMP_PATH}/.npm`, NPM_CONFIG_UPDATE_NOTIFIER: 'false' },
       writablePaths: [TMP_PATH],
+      // Server-side rendering of published pages reads the api.
+      calls: [callTo(apiAhead)],
     });
 
-    // The api's Service name is needed in its own ALLOWED_HOSTS and live's URL in the backend's
-    // environment, before either Service exists.
     const apiName = objectName('api');
-    const apiHost = serviceHost(apiName, namespace);
-    const liveName = objectName('live');
-    const liveUrl = `http://${serviceHost(liveName, namespace)}:${FRONTEND_PORT}`;
-    const backend = backendEnv(site, connections, secrets, [apiName, apiHost], liveUrl);
+    const apiHost = apiAhead.host;
+    const backend = backendEnv(site, connections, secrets, [apiName, apiHost], `http://${liveAhead.host}:${liveAhead.port}`);
     const backendProps = { namespace, image: planeImage(site, PLANE_IMAGES.backend), runAs: BACKEND_USER };
 
     this.api = new AppDeployment(this, 'api', {
@@ -140,8 +150,8 @@ export class PlaneChart extends Chart {
       port: API_PORT,
       probes: httpProbes(HEALTH_PATHS.api, 'http', STARTUP_SECONDS.api, apiHost),
       writablePaths: [BACKEND_LOG_PATH, BACKEND_STATIC_PATH, TMP_PATH],
+      calls: [...backend.calls, callTo(connections.objectStore)],
     });
-    const apiEndpoint = this.api.serviceEndpoint;
 
     this.worker = new AppDeployment(this, 'worker', {
       ...backendProps,
@@ -162,6 +172,8 @@ export class PlaneChart extends Chart {
       command: celeryCommand(workerArgs('CELERY_WORKER_CONCURRENCY', 'CELERY_MAX_MEMORY_PER_CHILD')),
       probes: celeryProbes(STARTUP_SECONDS.celery),
       writablePaths: [BACKEND_LOG_PATH, TMP_PATH],
+      // Uploads, live's document copies (copy_s3_object), and webhooks to the internet (minus the SSRF guard).
+      calls: [...backend.calls, callTo(connections.objectStore), callTo(liveAhead), workerInternet(site)],
     });
 
     this.beatWorker = new AppDeployment(this, 'beat-worker', {
@@ -200,6 +212,8 @@ export class PlaneChart extends Chart {
       baseName: objectName('provisioning'),
       version,
       rerunOnConfigChange: true,
+      // It writes the admin's and agents' tokens into Plane: a rotated token needs a new run.
+      handsSecretsOn: true,
       labels: labels('provisioning', 'backend'),
       resources: toResourceRequirements(components.provisioning.resources),
       command: PROVISIONING_COMMAND,
@@ -213,9 +227,9 @@ export class PlaneChart extends Chart {
     ];
 
     this.live = new AppDeployment(this, 'live', {
-      ...liveEnv(site, connections.redis, `http://${apiEndpoint.host}:${apiEndpoint.port}`, secrets),
+      ...liveEnv(site, connections.redis, this.api.serviceEndpoint, secrets),
       namespace,
-      name: liveName,
+      name: objectName('live'),
       labels: labels('live', 'frontend'),
       image: planeImage(site, PLANE_IMAGES.live),
       runAs: NODE_USER,

@@ -4,6 +4,7 @@ import { SiteConfig } from '../lib/config/site-config';
 import { NeedsSecrets, SecretKeySource } from '../lib/connections';
 import { SecretsBootstrap } from '../lib/constructs/secrets-bootstrap';
 import { PART_OF } from '../lib/labels';
+import { kubeApiServer } from '../lib/network/site-peers';
 import { BACKEND_USER, PLANE_IMAGES } from '../lib/plane/images';
 import { toResourceRequirements } from '../lib/resources';
 import { objectName, planeImage, workloadLabels } from '../lib/site';
@@ -40,6 +41,7 @@ export class SecretsChart extends Chart {
       secretKeys,
       // The README's backup of the Secrets selects them by managed-by.
       secretLabels: { 'app.kubernetes.io/part-of': PART_OF, 'app.kubernetes.io/instance': site.project.name, 'app.kubernetes.io/managed-by': 'plane-secrets' },
+      apiServer: kubeApiServer(site),
     });
   }
 }

@@ -17,7 +17,7 @@ import { LastGoodOutput } from './last-good-output';
  * Adds every chart of the stack to the app and returns them in the order `kubectl apply -f dist` must
  * take them (files are numbered in that order); main.ts provides it.
  */
-export type StackBuilder = (app: App, site: SiteConfig) => readonly Chart[];
+export type StackBuilder = (app: App, site: SiteConfig) => { readonly charts: readonly Chart[] };
 
 /**
  * Files that are not manifests, by path relative to the folder that holds the output folder: they are
@@ -53,7 +53,7 @@ export const DEBUG_ENV = 'PLANE_K3S_DEBUG';
 /** Builds the stack in memory and returns every manifest, without writing anything. */
 export function buildManifests(build: StackBuilder, site: SiteConfig): Record<string, unknown>[] {
   const app = new App({ outdir: 'unused' });
-  return build(app, site).flatMap((chart) => chart.toJson());
+  return build(app, site).charts.flatMap((chart) => chart.toJson());
 }
 
 /**
@@ -68,9 +68,9 @@ function writeCharts(charts: readonly Chart[], outdir: string): void {
 }
 
 /** Each chart's file name in dist/ and its objects; a chart with nothing in it (an external object store) has no file. */
-export function chartFiles(charts: readonly Chart[]): { file: string; objects: Record<string, unknown>[] }[] {
+export function chartFiles(charts: readonly Chart[]): { chart: Chart; file: string; objects: Record<string, unknown>[] }[] {
   return charts.map((chart) => ({ chart, objects: chart.toJson() })).filter(({ objects }) => objects.length > 0)
-    .map(({ chart, objects }, index) => ({ file: `${String(index).padStart(4, '0')}-${Names.toDnsLabel(chart)}.k8s.yaml`, objects }));
+    .map(({ chart, objects }, index) => ({ chart, file: `${String(index).padStart(4, '0')}-${Names.toDnsLabel(chart)}.k8s.yaml`, objects }));
 }
 
 export function synthesize(build: StackBuilder, options: SynthOptions): SynthSummary {
@@ -82,7 +82,7 @@ export function synthesize(build: StackBuilder, options: SynthOptions): SynthSum
   const replacements: [string, string][] = [[staging, outdir], ...sideFiles.map(([file]): [string, string] => [`${file}.${suffix}`, file])];
   try {
     for (const [source] of replacements) fs.rmSync(source, { recursive: true, force: true });
-    const charts = build(new App({ outdir: staging }), site);
+    const { charts } = build(new App({ outdir: staging }), site);
     const manifests = charts.flatMap((chart) => chart.toJson());
     checkBudget(site, manifests);
     writeCharts(charts, staging);

@@ -17,11 +17,11 @@ export interface JobOptions {
 async function runFromCronJob(ctx: OpsContext, role: string, what: string, env: Record<string, string>, options: JobOptions,
   progress: (m: string) => void, prefix: string): Promise<{ job: string; done: boolean; reason?: string; lines: string[] }> {
   const ns = ctx.stack.namespace;
-  const manifest = ctx.stack.maybeByName('CronJob', role);
-  if (!manifest) throw new Error(`the site has no ${role} CronJob`);
-  const cron = await ctx.kube.maybe(() => ctx.kube.batch.readNamespacedCronJob({ name: manifest.metadata.name, namespace: ns }));
-  if (!cron) throw new Error(`CronJob ${ns}/${manifest.metadata.name} does not exist: kubectl apply -f dist`);
-  const job = runName(manifest.metadata.name, what);
+  const template = ctx.stack.maybeWorkload('CronJob', role);
+  if (!template) throw new Error(`the site has no ${role} CronJob`);
+  const cron = await ctx.kube.maybe(() => ctx.kube.batch.readNamespacedCronJob({ name: template.name, namespace: ns }));
+  if (!cron) throw new Error(`CronJob ${ns}/${template.name} does not exist: kubectl apply -f dist`);
+  const job = runName(template.name, what);
   await ctx.kube.batch.createNamespacedJob({ namespace: ns, body: jobFromCronJob(cron, job, env) });
   const outcome = await waitForJob(ctx.kube, ns, job, options.timeoutMs, progress);
   const lines = (await jobLog(ctx.kube, ns, job)).filter((l) => l.startsWith(prefix)).map((l) => ctx.redactor.apply(l));
@@ -120,7 +120,8 @@ export interface RestoreOptions extends JobOptions {
  */
 export function restoreSteps(ctx: OpsContext, options: RestoreOptions): Step[] {
   const ns = ctx.stack.namespace;
-  const clients = ctx.stack.deploymentsReading(ctx.stack.secretRefOf('api', 'POSTGRES_PASSWORD').secretName);
+  const password = ctx.stack.secretRefOf('api', 'POSTGRES_PASSWORD');
+  const clients = ctx.stack.readersOf(password.secretName, password.key).filter((w) => w.kind === 'Deployment');
   const scale = async (name: string, replicas: number) => {
     await ctx.kube.apps.patchNamespacedDeploymentScale({ name, namespace: ns, body: { spec: { replicas } } }, mergePatch());
   };
@@ -128,12 +129,12 @@ export function restoreSteps(ctx: OpsContext, options: RestoreOptions): Step[] {
   return [
     {
       id: 'restore/stop',
-      title: `stop Plane's database clients (${clients.map((c) => c.metadata.name).join(', ')})`,
+      title: `stop Plane's database clients (${clients.map((c) => c.name).join(', ')})`,
       run: async (progress) => {
-        for (const client of clients) await scale(client.metadata.name, 0);
+        for (const client of clients) await scale(client.name, 0);
         const deadline = Date.now() + options.timeoutMs;
         for (;;) {
-          const pods = (await Promise.all(clients.map((c) => ctx.kube.podsOf(ns, c.spec.selector.matchLabels)))).flat();
+          const pods = (await Promise.all(clients.map((c) => ctx.kube.podsOf(ns, c.peer.podSelector)))).flat();
           if (pods.length === 0) break;
           if (Date.now() > deadline) throw new Error(`${pods.length} pods still running after ${options.timeoutMs / 1000} s`);
           progress(`${pods.length} pods stopping`);
@@ -159,7 +160,7 @@ export function restoreSteps(ctx: OpsContext, options: RestoreOptions): Step[] {
       id: 'restore/start',
       title: 'start Plane again (the manifests\' replicas)',
       run: async () => {
-        for (const client of clients) await scale(client.metadata.name, client.spec.replicas ?? 1);
+        for (const client of clients) await scale(client.name, client.replicas);
         return [pass('restore/start', `${clients.length} Deployments back to their replicas; check with plane-k3s verify`)];
       },
     },

@@ -143,7 +143,7 @@ export function program(): Command {
         throw new UsageError(error instanceof Error ? error.message : String(error));
       }
       if (!options.yes) {
-        const then = [rotation.reprovision ? 'the provisioning Job runs again' : '', rotation.restart.length ? `restart ${rotation.restart.join(', ')}` : ''].filter(Boolean).join(', then ');
+        const then = [...rotation.rerun.map((job) => `the ${job.component} Job runs again`), rotation.restart.length ? `restart ${rotation.restart.join(', ')}` : ''].filter(Boolean).join(', then ');
         throw new UsageError(`would replace ${secret} ${rotation.key}${then ? `, then ${then}` : ''}; ${rotation.consequence}. Add --yes to do it`);
       }
       return run('secrets rotate', ctx, rotateSteps(ctx, rotateOptions, rotation));

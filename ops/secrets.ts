@@ -16,6 +16,7 @@ import { describeKubeError } from './kube';
 import { rerunOfJob, runName, waitForJob } from './jobs';
 import { CheckResult, fail, pass, skip, Step } from './report';
 import { ExpectedSecret, providedSecrets, Stack } from './stack';
+import { Workload } from '../lib/stack/workload';
 
 /** The env-file variable of one key: `PLANE_POSTGRES__PASSWORD` for key `password` of `plane-postgres`. */
 export function envVariable(secret: string, key: string): string {
@@ -157,10 +158,13 @@ export interface RotateOptions {
 interface Rotation {
   readonly key: string;
   readonly consequence: string;
-  /** Deployments to restart afterwards (their pods read the value at start). */
+  /** Deployments whose pods read the key: restarted afterwards (they read it at start). */
   readonly restart: string[];
-  /** The provisioning Job writes the new token into Plane (and deactivates the old one). */
-  readonly reprovision: boolean;
+  /**
+   * Jobs that read the key and hand it on, run again: provisioning writes a new token into Plane (and
+   * deactivates the old one). Other Jobs and the CronJobs read the new value at their next run.
+   */
+  readonly rerun: Workload[];
 }
 
 export function planRotation(stack: Stack, options: RotateOptions): Rotation {
@@ -169,18 +173,23 @@ export function planRotation(stack: Stack, options: RotateOptions): Rotation {
   const generated = Object.entries(secret.keys).filter(([, m]) => 'generate' in m).map(([k]) => k);
   const key = options.key ?? (generated.length === 1 ? generated[0] : generated.includes(API_KEY) ? API_KEY : undefined);
   if (!key || !generated.includes(key)) throw new Error(`--key: ${secret.name} has the generated keys ${generated.join(', ')}; name one with --key`);
-  const readers = stack.deploymentsReading(secret.name).map((m) => m.metadata.name);
+  // Every reader the stack knows of, by construction: restarted, or run again when it hands the value on.
+  const readers = stack.readersOf(secret.name, key);
+  const readersActions = {
+    restart: readers.filter((w) => w.kind === 'Deployment').map((w) => w.name),
+    rerun: readers.filter((w) => w.kind === 'Job' && w.handsSecretsOn),
+  };
   const manual = (why: string) => new Error(`${secret.name} ${key}: ${why}; follow docs/runbook.md "Rotating a Secret"`);
   if (key === API_KEY) {
-    return { key, reprovision: true, restart: [], consequence: 'the old token stops working as soon as provisioning has run; agents outside the cluster need their new connection file (plane-k3s secrets connection), pods with envFrom a restart' };
+    return { key, ...readersActions, consequence: 'the old token stops working as soon as provisioning has run; agents outside the cluster need their new connection file (plane-k3s secrets connection)' };
   }
   if (key === REPOSITORY_KEY) throw manual('every backup is encrypted with it: a new key is added to the repository first (restic key add), or no backup can be read again');
   const djangoKey = stack.secretRefOf('api', 'SECRET_KEY');
   if (secret.name === djangoKey.secretName && key === djangoKey.key) {
     if (!options.acceptSettingsLoss) throw new Error(`${secret.name} ${key} is Django's SECRET_KEY: it encrypts Plane's instance settings (SMTP password, OAuth secrets), which then read as empty, and signs everyone out; add --accept-settings-loss to rotate it anyway`);
-    return { key, reprovision: false, restart: readers, consequence: 'everyone is signed out; instance settings set in god-mode (SMTP, OAuth) must be entered again' };
+    return { key, ...readersActions, consequence: 'everyone is signed out; instance settings set in god-mode (SMTP, OAuth) must be entered again' };
   }
-  if (secret.name === PLANE_APP_SECRET) return { key, reprovision: false, restart: readers, consequence: 'open live-collaboration sessions reconnect' };
+  if (secret.name === PLANE_APP_SECRET) return { key, ...readersActions, consequence: 'open live-collaboration sessions reconnect' };
   if (secret.name === adminPassword.secretName && key === adminPassword.key) throw manual('the initial password is used once; the admin changes it in Plane\'s profile');
   throw manual('the server holds this value too and must change first');
 }
@@ -203,20 +212,20 @@ export function rotateSteps(ctx: OpsContext, options: RotateOptions, rotation: R
       return [pass(`rotate/${secret.name}`, `${rotation.key} replaced; ${rotation.consequence}`)];
     },
   }];
-  if (rotation.reprovision) {
-    const provisioning = ctx.stack.byName('Job', 'provisioning').metadata.name;
+  for (const reader of rotation.rerun) {
+    const id = `rotate/${reader.component}`;
     steps.push({
-      id: 'rotate/provisioning',
-      title: 'write the new token into Plane (provisioning)',
-      fix: `kubectl -n ${ns} logs job/<the rotate Job>; the old token stays active until provisioning succeeds`,
+      id,
+      title: `run ${reader.component} again, with the new value`,
+      fix: `kubectl -n ${ns} logs job/<the rotate Job>; until it succeeds, what it hands on keeps the old value`,
       run: async (progress) => {
-        const job = await ctx.kube.maybe(() => ctx.kube.batch.readNamespacedJob({ name: provisioning, namespace: ns }));
-        if (!job) throw new Error(`Job ${provisioning} does not exist: kubectl apply -f dist first`);
-        const name = runName(provisioning, 'rotate');
+        const job = await ctx.kube.maybe(() => ctx.kube.batch.readNamespacedJob({ name: reader.name, namespace: ns }));
+        if (!job) throw new Error(`Job ${reader.name} does not exist: kubectl apply -f dist first`);
+        const name = runName(reader.name, 'rotate');
         await ctx.kube.batch.createNamespacedJob({ namespace: ns, body: rerunOfJob(job, name) });
         const outcome = await waitForJob(ctx.kube, ns, name, options.timeoutMs, progress);
-        return [outcome.done ? pass('rotate/provisioning', `job/${name} complete: Plane has the new token, the old one is inactive`)
-          : fail('rotate/provisioning', `job/${name}: ${outcome.reason}`, `kubectl -n ${ns} logs job/${name}`)];
+        return [outcome.done ? pass(id, `job/${name} complete${reader.component === 'provisioning' ? ': Plane has the new token, the old one is inactive' : ''}`)
+          : fail(id, `job/${name}: ${outcome.reason}`, `kubectl -n ${ns} logs job/${name}`)];
       },
     });
   }

@@ -71,7 +71,7 @@ export function verifySteps(ctx: OpsContext, options: VerifyOptions): Step[] {
 }
 
 function provisioningFix(ctx: OpsContext): string {
-  const job = ctx.stack.byName('Job', 'provisioning').metadata.name;
+  const job = ctx.stack.workload('Job', 'provisioning').name;
   return `kubectl -n ${ctx.stack.namespace} logs job/${job}; the provisioning Job converges Plane to the site's users (README "Users and agents")`;
 }
 
@@ -108,9 +108,9 @@ async function checkJobs(ctx: OpsContext): Promise<CheckResult[]> {
   const ns = ctx.stack.namespace;
   const results: CheckResult[] = [];
   for (const role of ['migrator', 'secrets-bootstrap', 'provisioning', 'postgres-bootstrap', 'keep-data']) {
-    const manifest = ctx.stack.maybeByName('Job', role);
-    if (!manifest) continue;
-    const name = manifest.metadata.name;
+    const workload = ctx.stack.maybeWorkload('Job', role);
+    if (!workload) continue;
+    const name = workload.name;
     const id = `job/${role}`;
     const job = await ctx.kube.maybe(() => ctx.kube.batch.readNamespacedJob({ name, namespace: ns }));
     const logs = `kubectl -n ${ns} logs job/${name}`;
@@ -174,20 +174,19 @@ async function checkSecrets(ctx: OpsContext): Promise<CheckResult[]> {
  */
 async function checkApiEnv(ctx: OpsContext): Promise<CheckResult[]> {
   const ns = ctx.stack.namespace;
-  const deployment = ctx.stack.byName('Deployment', 'api');
-  const container = deployment.spec.template.spec.containers[0];
+  const api = ctx.stack.workload('Deployment', 'api');
   const names = ctx.stack.declaredEnv('api');
-  const pods = await ctx.kube.podsOf(ns, deployment.spec.selector.matchLabels);
+  const pods = await ctx.kube.podsOf(ns, api.peer.podSelector);
   const pod = pods.find((p) => p.status?.phase === 'Running');
   if (!pod) return [fail('api-env', 'no running api pod', `kubectl -n ${ns} get pods -l app.kubernetes.io/name=api`)];
   const script = 'for n in "$@"; do printenv "$n" >/dev/null && echo "$n"; done; true';
   let output: string;
   try {
-    output = await ctx.kube.exec(ns, pod.metadata?.name as string, container.name, ['sh', '-c', script, 'sh', ...names]);
+    output = await ctx.kube.exec(ns, pod.metadata?.name as string, api.container, ['sh', '-c', script, 'sh', ...names]);
   } catch (error) {
     return [fail('api-env', `exec into ${pod.metadata?.name}: ${describeKubeError(error)}`, 'your kubeconfig needs pods/exec in the namespace')];
   }
-  return [judgeApiEnv(names, output, pod.metadata?.name as string, `kubectl -n ${ns} rollout restart deployment/${deployment.metadata.name}`)];
+  return [judgeApiEnv(names, output, pod.metadata?.name as string, `kubectl -n ${ns} rollout restart deployment/${api.name}`)];
 }
 
 /** The declared `names` against the names the pod printed (one per line): every one must be there. */
@@ -221,10 +220,8 @@ export function judgeCertificate(certificate: tls.PeerCertificate | undefined, h
 
 async function checkEdge(ctx: OpsContext): Promise<CheckResult[]> {
   const caddy = ctx.stack.service('caddy');
-  const httpsPort = (caddy.spec.ports as { name: string; port: number }[]).find((p) => p.name === 'https')?.port;
-  if (!httpsPort) return [skip('health/edge', 'the edge serves no HTTPS port')];
-  const namespace = caddy.metadata.namespace ?? ctx.stack.edgeNamespace;
-  const forward = await ctx.kube.forwardService(namespace, caddy.metadata.name, httpsPort);
+  const namespace = caddy.namespace;
+  const forward = await ctx.kube.forwardService(namespace, caddy.name, caddy.port);
   try {
     const results: CheckResult[] = [];
     let certificate: tls.PeerCertificate | undefined;
@@ -235,15 +232,15 @@ async function checkEdge(ctx: OpsContext): Promise<CheckResult[]> {
       if (response.status === 200) results.push(pass(id, `https://${ctx.stack.appHost}${path} → 200 through ${forward.pod}`));
       else {
         results.push(fail(id, `https://${ctx.stack.appHost}${path} → ${response.status} through ${forward.pod}`,
-          `kubectl -n ${namespace} logs deploy/${caddy.metadata.name} --tail=50; 403 means the peer was not allowed by vpn_only, 502 an upstream down`));
+          `kubectl -n ${namespace} logs deploy/${caddy.name} --tail=50; 403 means the peer was not allowed by vpn_only, 502 an upstream down`));
       }
     }
     const operatorRenews = ctx.stack.site.edge.tls.mode === 'secret';
     const judged = judgeCertificate(certificate, ctx.stack.appHost, operatorRenews ? 14 : 0);
     results.push(judged.ok ? pass('health/edge/certificate', judged.detail)
       : fail('health/edge/certificate', judged.detail, operatorRenews
-        ? `replace Secret ${namespace}/${providedSecrets(ctx.stack).find((p) => p.namespace === namespace)?.name} with the renewed certificate (README "Secrets"), then kubectl -n ${namespace} rollout restart deployment/${caddy.metadata.name}`
-        : `kubectl -n ${namespace} logs deploy/${caddy.metadata.name}: Caddy renews this certificate itself`));
+        ? `replace Secret ${namespace}/${providedSecrets(ctx.stack).find((p) => p.namespace === namespace)?.name} with the renewed certificate (README "Secrets"), then kubectl -n ${namespace} rollout restart deployment/${caddy.name}`
+        : `kubectl -n ${namespace} logs deploy/${caddy.name}: Caddy renews this certificate itself`));
     return results;
   } finally {
     await forward.close();
@@ -309,7 +306,7 @@ async function checkDatabase(ctx: OpsContext): Promise<CheckResult> {
   }
   const server = ctx.stack.service('postgres');
   const password = await ctx.secretValue(ctx.stack.secretRefOf('api', 'POSTGRES_PASSWORD'));
-  const forward = await ctx.kube.forwardService(ctx.stack.namespace, server.metadata.name, server.spec.ports[0].port);
+  const forward = await ctx.kube.forwardService(server.namespace, server.name, server.port);
   const client = new Client({ host: '127.0.0.1', port: forward.localPort, user: postgres.user, password, database: postgres.database, connectionTimeoutMillis: 10_000 });
   client.on('error', () => undefined);
   try {
@@ -331,9 +328,9 @@ async function checkLogs(ctx: OpsContext, lines: number): Promise<CheckResult[]>
   const ns = ctx.stack.namespace;
   const results: CheckResult[] = [];
   for (const role of ['api', 'worker']) {
-    const deployment = ctx.stack.byName('Deployment', role);
-    const container = deployment.spec.template.spec.containers[0].name;
-    const pods = (await ctx.kube.podsOf(ns, deployment.spec.selector.matchLabels)).filter((p) => p.status?.phase === 'Running');
+    const deployment = ctx.stack.workload('Deployment', role);
+    const container = deployment.container;
+    const pods = (await ctx.kube.podsOf(ns, deployment.peer.podSelector)).filter((p) => p.status?.phase === 'Running');
     if (pods.length === 0) {
       results.push(fail(`logs/${role}`, 'no running pod', `kubectl -n ${ns} get pods -l app.kubernetes.io/name=${role}`));
       continue;
@@ -363,11 +360,11 @@ export function logEvidence(line: string): string {
 }
 
 async function checkBackup(ctx: OpsContext, maxAgeHours: number): Promise<CheckResult> {
-  const cron = ctx.stack.maybeByName('CronJob', 'backup');
+  const cron = ctx.stack.maybeWorkload('CronJob', 'backup');
   if (!cron) return skip('backup', 'the site schedules no backup');
   const ns = ctx.stack.namespace;
-  const live = await ctx.kube.maybe(() => ctx.kube.batch.readNamespacedCronJob({ name: cron.metadata.name, namespace: ns }));
-  if (!live) return fail('backup', `CronJob ${cron.metadata.name} does not exist`, 'kubectl apply -f dist');
+  const live = await ctx.kube.maybe(() => ctx.kube.batch.readNamespacedCronJob({ name: cron.name, namespace: ns }));
+  if (!live) return fail('backup', `CronJob ${cron.name} does not exist`, 'kubectl apply -f dist');
   const last = live.status?.lastSuccessfulTime ? new Date(live.status.lastSuccessfulTime) : undefined;
   const lastRun = live.status?.lastScheduleTime ? new Date(live.status.lastScheduleTime) : undefined;
   if (!last) return fail('backup', `no successful backup yet${lastRun ? ` (last run scheduled ${lastRun.toISOString()})` : ''}`, 'plane-k3s backup now');
@@ -380,14 +377,14 @@ async function checkBackup(ctx: OpsContext, maxAgeHours: number): Promise<CheckR
 
 /** The drill proves the backups restore: its last success must be within its schedule's period + 1 day. */
 async function checkDrill(ctx: OpsContext): Promise<CheckResult> {
-  const cron = ctx.stack.maybeByName('CronJob', 'drill');
+  const cron = ctx.stack.maybeWorkload('CronJob', 'drill');
   if (!cron) return skip('backup/drill', 'the site schedules no restore drill');
   const ns = ctx.stack.namespace;
-  const live = await ctx.kube.maybe(() => ctx.kube.batch.readNamespacedCronJob({ name: cron.metadata.name, namespace: ns }));
-  if (!live) return fail('backup/drill', `CronJob ${cron.metadata.name} does not exist`, 'kubectl apply -f dist');
-  const maxAgeMs = schedulePeriodMs(cron.spec.schedule) + 24 * 3_600_000;
+  const live = await ctx.kube.maybe(() => ctx.kube.batch.readNamespacedCronJob({ name: cron.name, namespace: ns }));
+  if (!live) return fail('backup/drill', `CronJob ${cron.name} does not exist`, 'kubectl apply -f dist');
+  const maxAgeMs = schedulePeriodMs(cron.schedule as string) + 24 * 3_600_000;
   const last = live.status?.lastSuccessfulTime ? new Date(live.status.lastSuccessfulTime) : undefined;
-  const allowed = `(schedule "${cron.spec.schedule}": at most ${Math.round(maxAgeMs / 3_600_000)} h)`;
+  const allowed = `(schedule "${cron.schedule}": at most ${Math.round(maxAgeMs / 3_600_000)} h)`;
   if (!last) return fail('backup/drill', `no restore drill has passed yet ${allowed}`, 'plane-k3s backup drill (after plane-k3s backup now)');
   const ageHours = (Date.now() - last.getTime()) / 3_600_000;
   const detail = `last passing drill ${ageHours < 1 ? `${Math.round(ageHours * 60)} min` : `${ageHours.toFixed(1)} h`} ago (${last.toISOString()}) ${allowed}`;

@@ -3,6 +3,7 @@
  * programming mistake can produce): each is triggered here, so none is dead code that would let a bad
  * manifest through if the schema changed.
  */
+import { kubeApiServer } from '../lib/network/site-peers';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { App, Chart } from 'cdk8s';
@@ -82,7 +83,7 @@ describe('construct guards', () => {
 
   it('SecretsBootstrap refuses a key made two ways', () => {
     const ref = { secretName: 'plane-x', key: 'k' };
-    assert.throws(() => new SecretsBootstrap(scope(), 's', { ...app, version: 'v1', secretKeys: [{ ref, generate: 'hex16' }, { ref, value: 'v' }] }),
+    assert.throws(() => new SecretsBootstrap(scope(), 's', { ...app, version: 'v1', apiServer: kubeApiServer(siteWith()), secretKeys: [{ ref, generate: 'hex16' }, { ref, value: 'v' }] }),
       /key k of Secret plane-x is made two ways/);
   });
 
@@ -129,7 +130,7 @@ describe('renderer and helper guards', () => {
 
   it('synthesize refuses a side file inside or outside the folder beside the output', () => {
     const site = siteWith();
-    const build = () => [];
+    const build = () => ({ charts: [] });
     assert.throws(() => synthesize(build, { site, outdir: '/tmp/plane-guard/dist', sideFiles: () => ({ 'dist/x.json': '{}' }) }), /must be a relative path beside dist\/, not in it/);
     assert.throws(() => synthesize(build, { site, outdir: '/tmp/plane-guard/dist', sideFiles: () => ({ '../x.json': '{}' }) }), /must be a relative path beside dist\//);
   });

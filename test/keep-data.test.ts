@@ -5,6 +5,7 @@
  * the keep label, and nothing else does; every data claim is on the retaining StorageClass. What the
  * API server does with them is tested on a real one (test/cluster/cluster.test.ts).
  */
+import { kubeApiServer } from '../lib/network/site-peers';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -111,7 +112,7 @@ describe('the keep-data guard', () => {
       const chart = new Chart(new App(), 'test');
       const labels = new WorkloadLabels({ instance: 'javisi', name: 'keep-data', zone: 'backend', version: 'v1' });
       const resources = { limits: { cpu: k8s.Quantity.fromString('100m'), memory: k8s.Quantity.fromString('64Mi') } };
-      return new KeepDataGuard(chart, 'g', { namespace: 'plane', name: 'plane-keep-data', labels, image: 'x:1.0', runAs: { user: 1, group: 1 }, resources, version: 'v1', message }).job.name;
+      return new KeepDataGuard(chart, 'g', { namespace: 'plane', name: 'plane-keep-data', labels, image: 'x:1.0', runAs: { user: 1, group: 1 }, resources, version: 'v1', message, apiServer: kubeApiServer(siteWith()) }).job.name;
     };
     assert.equal(guardWith('a'), guardWith('a'));
     assert.notEqual(guardWith('a'), guardWith('b'));

@@ -3,6 +3,11 @@
  * reports, names its Jobs and writes files, and how it refuses bad input (exit 2, one line). Its work
  * on a cluster and with Plane is tested in test/cluster/ops.test.ts.
  */
+import { Chart } from 'cdk8s';
+import { buildStack } from '../main';
+import { AppDeployment } from '../lib/constructs/app-deployment';
+import { agentApiKey } from '../lib/plane/connection-secrets';
+import { workloadLabels } from '../lib/site';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -17,7 +22,7 @@ import { envVariable, generateValue, planLoad, planRotation, writePrivateFile } 
 import { providedSecrets, Stack } from '../ops/stack';
 import { judgeApiEnv, judgeCertificate, logEvidence, schedulePeriodMs } from '../ops/verify';
 import { makeCertificate } from './edge/harness';
-import { GENERATED_FORMATS, REPO_ROOT, siteWith } from './helpers';
+import { GENERATED_FORMATS, REPO_ROOT, siteWith, synth } from './helpers';
 
 const stack = new Stack(siteWith());
 const BIN = path.join(REPO_ROOT, 'scripts', 'plane-k3s.mjs');
@@ -119,16 +124,40 @@ describe('secrets load: the env file', () => {
 
 describe('secrets rotate: what each rotation means', () => {
   const options = { acceptSettingsLoss: false, timeoutMs: 1000 };
-  it('an agent token: provisioning writes it into Plane, nothing restarts', () => {
+  it('an agent token: provisioning writes it into Plane; no Deployment of the stack reads it', () => {
     const rotation = planRotation(stack, { ...options, secret: 'plane-agent-builder' });
     assert.equal(rotation.key, 'PLANE_API_KEY');
-    assert.equal(rotation.reprovision, true);
+    assert.deepEqual(rotation.rerun.map((w) => w.name), [stack.workload('Job', 'provisioning').name]);
     assert.deepEqual(rotation.restart, []);
+  });
+  it('every reader is known by construction: a Deployment that reads an agent token is restarted by its rotation', () => {
+    // An agent runtime in the namespace, e.g. an MCP server, reading builder's token from its Secret.
+    const withRunner = new Stack(siteWith(), (app, site) => {
+      const chart = new Chart(app, 'agent-runner');
+      new AppDeployment(chart, 'runner', {
+        namespace: site.kubernetes.namespace,
+        name: 'plane-agent-runner',
+        labels: workloadLabels(site, 'agent-runner', 'backend', 'v1'),
+        image: 'registry.example/runner:1.0@sha256:' + 'a'.repeat(64),
+        runAs: { user: 1000, group: 1000 },
+        resources: {},
+        secretEnv: { PLANE_API_KEY: agentApiKey('builder') },
+        calls: [{ to: { name: 'agents-llm', cidrs: ['192.0.2.10/32'] }, ports: [{ port: 443 }] }],
+      });
+      return buildStack(app, site);
+    });
+    const rotation = planRotation(withRunner, { ...options, secret: 'plane-agent-builder' });
+    assert.deepEqual(rotation.restart, ['plane-agent-runner']);
+    assert.deepEqual(rotation.rerun.map((w) => w.component), ['provisioning']);
+    assert.deepEqual(planRotation(withRunner, { ...options, secret: 'plane-agent-writer' }).restart, [], 'only the Secret it reads');
   });
   it('plane-app: a key must be named; the live key restarts its readers; SECRET_KEY needs the settings loss accepted', () => {
     assert.throws(() => planRotation(stack, { ...options, secret: 'plane-app' }), /--key: plane-app has the generated keys live-server-secret-key, secret-key; name one with --key/);
     const live = planRotation(stack, { ...options, secret: 'plane-app', key: 'live-server-secret-key' });
-    assert.deepEqual(live.restart.sort(), ['plane-api', 'plane-beat-worker', 'plane-live', 'plane-worker']);
+    // Only live reads that key (the backend reads the other key of the same Secret).
+    assert.deepEqual(live.restart, ['plane-live']);
+    assert.deepEqual(live.rerun, []);
+    assert.deepEqual(planRotation(stack, { ...options, secret: 'plane-app', key: 'secret-key', acceptSettingsLoss: true }).restart.sort(), ['plane-api', 'plane-beat-worker', 'plane-worker']);
     assert.throws(() => planRotation(stack, { ...options, secret: 'plane-app', key: 'secret-key' }), /encrypts Plane's instance settings .* --accept-settings-loss/);
     assert.match(planRotation(stack, { ...options, secret: 'plane-app', key: 'secret-key', acceptSettingsLoss: true }).consequence, /signed out/);
   });
@@ -234,7 +263,7 @@ describe('Jobs the CLI makes', () => {
     assert.equal(runName(`${'x'.repeat(40)}-tail`, 'rotate', at), `${'x'.repeat(40)}-rotate-20261130140509`);
   });
 
-  const cron = stack.manifests.find((m) => m.kind === 'CronJob' && m.metadata.name === 'plane-backup-restore') as any;
+  const cron = synth().find((m) => m.kind === 'CronJob' && m.metadata.name === 'plane-backup-restore') as any;
   it('makes a Job from a CronJob as kubectl create job --from does, the variable set as kubectl set env does', () => {
     const live = { ...cron, metadata: { ...cron.metadata, uid: 'u-1' } };
     const job = jobFromCronJob(live, 'plane-backup-restore-run-1', { RESTORE_BACKUP: '4f2a9c1e' });

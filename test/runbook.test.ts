@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import { Command } from 'commander';
 import { program } from '../ops/cli';
 import { Stack } from '../ops/stack';
-import { REPO_ROOT } from './helpers';
+import { REPO_ROOT, synth } from './helpers';
 
 const RUNBOOK = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'runbook.md'), 'utf8');
 const README = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
@@ -86,7 +86,8 @@ describe('the runbook', () => {
     for (const [, file] of text.matchAll(/dist\/(\d{4}-[a-z-]+\.k8s\.yaml)/g)) {
       assert.ok(fs.existsSync(path.join(REPO_ROOT, 'dist', file)), `dist/${file}`);
     }
-    const objects = new Set(stack.manifests.map((m) => `${m.kind.toLowerCase()}/${m.metadata.name}`));
+    const manifests = synth(stack.site);
+    const objects = new Set(manifests.map((m) => `${m.kind.toLowerCase()}/${m.metadata.name}`));
     for (const [, kind, name] of RUNBOOK.matchAll(/\b(deployment|statefulset|cronjob)\/([a-z0-9-]+)/g)) {
       assert.ok(objects.has(`${kind}/${name}`), `${kind}/${name} is not in the manifests`);
     }
@@ -95,7 +96,7 @@ describe('the runbook', () => {
       if (name.startsWith('plane-agent-') && name === 'plane-agent-') continue;
       assert.ok(secrets.has(name) || objects.has(`statefulset/${name}`) || objects.has(`deployment/${name}`), `${name} is neither a Secret nor a workload`);
     }
-    const labels = new Set(stack.manifests.map((m) => m.metadata.labels?.['app.kubernetes.io/name']).filter(Boolean));
+    const labels = new Set(manifests.map((m) => m.metadata.labels?.['app.kubernetes.io/name']).filter(Boolean));
     for (const [, value] of RUNBOOK.matchAll(/app\.kubernetes\.io\/name=([a-z-]+)/g)) assert.ok(labels.has(value), `no object is labelled ${value}`);
     assert.ok(RUNBOOK.includes(stack.appHost), 'the app host of the site');
     assert.match(RUNBOOK, /SUPPORTED_PLANE_VERSIONS/);

@@ -6,9 +6,10 @@ import { ContainerSpec, hardenedPodSpec, RunAs } from '../hardening';
 import { WorkloadLabels } from '../labels';
 import { PodPeer } from '../network/peers';
 import { ProbeSet } from '../probes';
+import { describeWorkload, Workload, WorkloadFlows } from '../stack/workload';
 import { ComponentConfig, ComponentConfigProps } from './component-config';
 
-export interface AppDeploymentProps extends Omit<ComponentConfigProps, 'name'> {
+export interface AppDeploymentProps extends Omit<ComponentConfigProps, 'name'>, WorkloadFlows {
   /** Name of the Deployment, its Service and ConfigMaps, e.g. "plane-api". */
   readonly name: string;
   readonly image: string;
@@ -67,6 +68,8 @@ export class AppDeployment extends Construct {
   /** Set when the component serves a port. */
   readonly endpoint?: ServiceEndpoint;
   readonly deployment: k8s.KubeDeployment;
+  /** What the stack model knows of it: image, Secrets read, calls. */
+  readonly workload: Workload;
 
   /** The Service endpoint; only for components that serve a port. */
   get serviceEndpoint(): ServiceEndpoint {
@@ -82,9 +85,9 @@ export class AppDeployment extends Construct {
     }
     this.name = props.name;
     this.labels = props.labels;
+    this.peer = { name: props.name, namespace: props.namespace, podSelector: { ...props.labels.selector } };
     const config = new ComponentConfig(this, 'config', { ...props });
     const selector = { ...props.labels.selector };
-    this.peer = { name: props.name, namespace: props.namespace, podSelector: selector };
 
     const container: ContainerSpec = {
       name: props.name,
@@ -146,6 +149,21 @@ export class AppDeployment extends Construct {
       });
       this.endpoint = { host: serviceHost(service.name, props.namespace), port: props.port, peer: this.peer };
     }
+
+    this.workload = describeWorkload({
+      kind: 'Deployment',
+      name: props.name,
+      namespace: props.namespace,
+      labels: props.labels,
+      replicas,
+      containers: [container],
+      endpoint: this.endpoint,
+      variables: config.variables,
+      secretEnv: config.secretEnv,
+      otherSecretsRead: (props.volumes ?? []).flatMap((v) => (v.volume.secret?.secretName ? [{ secretName: v.volume.secret.secretName }] : [])),
+      calls: props.calls,
+      admits: props.admits,
+    });
 
     if (replicas > 1) {
       new k8s.KubePodDisruptionBudget(this, 'disruption-budget', {

@@ -36,6 +36,10 @@ export class ComponentConfig extends Construct {
   readonly volumeMounts: k8s.VolumeMount[];
   /** sha256 of the ConfigMap data; changes exactly when this component's configuration does. */
   readonly checksum: string;
+  /** Every variable it declares: plain, derived and from Secrets. */
+  readonly variables: readonly string[];
+  /** The variables read from Secrets. */
+  readonly secretEnv: Readonly<Record<string, SecretKeyRef>>;
 
   constructor(scope: Construct, id: string, props: ComponentConfigProps) {
     super(scope, id);
@@ -46,6 +50,8 @@ export class ComponentConfig extends Construct {
     });
 
     const env = props.env ?? {};
+    this.secretEnv = { ...props.secretEnv };
+    this.variables = [...Object.keys(env), ...Object.keys(props.secretEnv ?? {}), ...Object.keys(props.derivedEnv ?? {})].sort();
     if (Object.keys(env).length > 0) {
       const configMap = new k8s.KubeConfigMap(this, 'env', { metadata: metadata('env'), data: sortedRecord(env) });
       this.envFrom = [{ configMapRef: { name: configMap.name } }];

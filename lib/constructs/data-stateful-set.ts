@@ -7,6 +7,7 @@ import { hardenedPodSpec, RunAs } from '../hardening';
 import { toResourceRequirements } from '../resources';
 import { WorkloadLabels } from '../labels';
 import { ProbeSet } from '../probes';
+import { describeWorkload, Workload } from '../stack/workload';
 import { ComponentConfig, ComponentConfigProps } from './component-config';
 
 export interface DataStatefulSetProps extends Omit<ComponentConfigProps, 'name'> {
@@ -59,6 +60,8 @@ export const DATA_VOLUME_NAME = 'data';
 export class DataStatefulSet extends Construct {
   readonly endpoint: ServiceEndpoint;
   readonly labels: WorkloadLabels;
+  /** What the stack model knows of it (a data service calls no one). */
+  readonly workload: Workload;
 
   constructor(scope: Construct, id: string, props: DataStatefulSetProps) {
     super(scope, id);
@@ -132,6 +135,16 @@ export class DataStatefulSet extends Construct {
       port: props.port,
       peer: { name: props.name, namespace: props.namespace, podSelector: selector },
     };
+    this.workload = describeWorkload({
+      kind: 'StatefulSet',
+      name: props.name,
+      namespace: props.namespace,
+      labels: props.labels,
+      containers: [{ name: props.name, image: props.image }],
+      endpoint: this.endpoint,
+      variables: config.variables,
+      secretEnv: config.secretEnv,
+    });
   }
 }
 

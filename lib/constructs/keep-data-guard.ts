@@ -2,7 +2,8 @@ import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { RunAs } from '../hardening';
 import { WorkloadLabels } from '../labels';
-import { NAMESPACE_NAME_LABEL, PodPeer } from '../network/peers';
+import { NAMESPACE_NAME_LABEL } from '../network/peers';
+import { Call } from '../stack/workload';
 import { KubeApiScriptJob } from './kube-api-script-job';
 import { VersionedJob } from './versioned-job';
 
@@ -26,6 +27,8 @@ export interface KeepDataGuardProps {
   readonly version: string;
   /** Shown to whoever tries a refused deletion: why, and where the deliberate path is written. */
   readonly message: string;
+  /** The API server, as its pods reach it. */
+  readonly apiServer: Call;
 }
 
 /** The policy and binding, as the Job applies them (and as tests read them). */
@@ -88,8 +91,6 @@ export class KeepDataGuard extends Construct {
   readonly guard: KeepDataPolicy;
   readonly serviceAccountName: string;
   readonly job: VersionedJob;
-  /** The Job's pods, for NetworkPolicies (they call the API server, nothing else). */
-  readonly peer: PodPeer;
 
   constructor(scope: Construct, id: string, props: KeepDataGuardProps) {
     super(scope, id);
@@ -132,7 +133,7 @@ export class KeepDataGuard extends Construct {
       script: SCRIPT,
       spec: { objects: [this.guard.policy, this.guard.binding] },
       specFile: SPEC_FILE,
+      apiServer: props.apiServer,
     }).job;
-    this.peer = this.job.peer;
   }
 }

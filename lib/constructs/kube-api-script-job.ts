@@ -2,7 +2,7 @@ import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { RunAs } from '../hardening';
 import { WorkloadLabels } from '../labels';
-import { PodPeer } from '../network/peers';
+import { Call } from '../stack/workload';
 import { mountedKubeClient, mountedScripts, SCRIPTS_PATH } from '../scripts';
 import { VersionedJob } from './versioned-job';
 
@@ -27,6 +27,8 @@ export interface KubeApiScriptJobProps {
   readonly spec: unknown;
   /** Where the spec is mounted (the script reads PLANE_K3S_SPEC_FILE). */
   readonly specFile: string;
+  /** The API server, as its pods reach it. */
+  readonly apiServer: Call;
 }
 
 /**
@@ -36,8 +38,6 @@ export interface KubeApiScriptJobProps {
  */
 export class KubeApiScriptJob extends Construct {
   readonly job: VersionedJob;
-  /** The Job's pods, for NetworkPolicies (they call the API server). */
-  readonly peer: PodPeer;
 
   constructor(scope: Construct, id: string, props: KubeApiScriptJobProps) {
     super(scope, id);
@@ -59,7 +59,7 @@ export class KubeApiScriptJob extends Construct {
       },
       command: ['python3', `${SCRIPTS_PATH}/${props.script}`],
       writablePaths: ['/tmp'],
+      calls: [props.apiServer],
     });
-    this.peer = this.job.peer;
   }
 }

@@ -1,9 +1,9 @@
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { SecretKeySource } from '../connections';
+import { SecretFormat, SecretKeySource } from '../connections';
 import { RunAs } from '../hardening';
 import { WorkloadLabels } from '../labels';
-import { PodPeer } from '../network/peers';
+import { Call } from '../stack/workload';
 import { KubeApiScriptJob } from './kube-api-script-job';
 import { VersionedJob } from './versioned-job';
 
@@ -22,6 +22,19 @@ export interface SecretsBootstrapProps {
   readonly secretLabels?: Readonly<Record<string, string>>;
   /** @default "plane-secrets": the Job's base name, its ServiceAccount and Role */
   readonly name?: string;
+  /** The API server, as its pods reach it. */
+  readonly apiServer: Call;
+}
+
+/** How the Job makes a missing key: generated in the cluster, or a plain value. */
+export type SecretKeyMaking = { readonly generate: SecretFormat } | { readonly value: string };
+
+/** A Secret the Job makes when it is missing. */
+export interface MadeSecret {
+  readonly name: string;
+  readonly namespace: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly keys: Readonly<Record<string, SecretKeyMaking>>;
 }
 
 const SCRIPT = 'plane_k3s_secrets.py';
@@ -36,18 +49,18 @@ const SPEC_FILE = '/etc/plane-k3s/secrets.json';
 export class SecretsBootstrap extends Construct {
   /** The Secrets it guarantees, by name. */
   readonly secretNames: readonly string[];
+  /** Each Secret it makes: its labels and how each key is made. */
+  readonly secrets: readonly MadeSecret[];
   readonly serviceAccountName: string;
   readonly job: VersionedJob;
-  /** The Job's pods, for NetworkPolicies (they call the API server). */
-  readonly peer: PodPeer;
 
   constructor(scope: Construct, id: string, props: SecretsBootstrapProps) {
     super(scope, id);
     const name = props.name ?? 'plane-secrets';
-    const secrets = new Map<string, Record<string, object>>();
+    const secrets = new Map<string, Record<string, SecretKeyMaking>>();
     for (const source of props.secretKeys) {
       const keys = secrets.get(source.ref.secretName) ?? {};
-      const made = 'generate' in source ? { generate: source.generate } : { value: source.value };
+      const made: SecretKeyMaking = 'generate' in source ? { generate: source.generate } : { value: source.value };
       const known = keys[source.ref.key];
       if (known && JSON.stringify(known) !== JSON.stringify(made)) {
         throw new Error(`${name}: key ${source.ref.key} of Secret ${source.ref.secretName} is made two ways`);
@@ -75,13 +88,15 @@ export class SecretsBootstrap extends Construct {
       subjects: [{ kind: 'ServiceAccount', name: account.name, namespace: props.namespace }],
     });
 
+    this.secrets = this.secretNames.map((secretName) => ({
+      name: secretName,
+      namespace: props.namespace,
+      labels: { ...props.secretLabels },
+      keys: Object.fromEntries(Object.entries(secrets.get(secretName) ?? {}).sort(([a], [b]) => a.localeCompare(b))),
+    }));
     const spec = {
       namespace: props.namespace,
-      secrets: this.secretNames.map((secretName) => ({
-        name: secretName,
-        labels: { ...props.secretLabels },
-        keys: Object.fromEntries(Object.entries(secrets.get(secretName) ?? {}).sort(([a], [b]) => a.localeCompare(b))),
-      })),
+      secrets: this.secrets.map(({ name: secretName, labels, keys }) => ({ name: secretName, labels, keys })),
     };
     this.job = new KubeApiScriptJob(this, 'job', {
       namespace: props.namespace,
@@ -96,7 +111,7 @@ export class SecretsBootstrap extends Construct {
       script: SCRIPT,
       spec: spec,
       specFile: SPEC_FILE,
+      apiServer: props.apiServer,
     }).job;
-    this.peer = this.job.peer;
   }
 }

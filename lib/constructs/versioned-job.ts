@@ -3,9 +3,10 @@ import { Construct } from 'constructs';
 import { configChecksum } from '../checksum';
 import { ContainerSpec, hardenedPodSpec, RunAs } from '../hardening';
 import { PodPeer } from '../network/peers';
+import { describeWorkload, Workload, WorkloadFlows } from '../stack/workload';
 import { ComponentConfig, ComponentConfigProps } from './component-config';
 
-export interface VersionedJobProps extends Omit<ComponentConfigProps, 'name'> {
+export interface VersionedJobProps extends Omit<ComponentConfigProps, 'name'>, WorkloadFlows {
   /** Base name, e.g. "plane-migrate"; the Job is "<base>-<version>-<digest>". */
   readonly baseName: string;
   /** Version the Job belongs to, e.g. "v1.2.2". */
@@ -26,6 +27,8 @@ export interface VersionedJobProps extends Omit<ComponentConfigProps, 'name'> {
   readonly rerunOnConfigChange?: boolean;
   /** See HardenedPodProps.serviceAccountName. @default none */
   readonly serviceAccountName?: string;
+  /** See Workload.handsSecretsOn. @default false */
+  readonly handsSecretsOn?: boolean;
 }
 
 /**
@@ -37,6 +40,8 @@ export class VersionedJob extends Construct {
   readonly name: string;
   /** The Job's pods, for NetworkPolicies. */
   readonly peer: PodPeer;
+  /** What the stack model knows of it. */
+  readonly workload: Workload;
 
   constructor(scope: Construct, id: string, props: VersionedJobProps) {
     super(scope, id);
@@ -71,6 +76,20 @@ export class VersionedJob extends Construct {
     const versionSlug = props.version.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
     this.name = `${props.baseName}-${versionSlug}-${digest}`;
     if (this.name.length > 63) throw new Error(`job name ${this.name} is longer than 63 characters`);
+
+    this.workload = describeWorkload({
+      kind: 'Job',
+      name: this.name,
+      policyName: props.baseName,
+      namespace: props.namespace,
+      labels: props.labels,
+      containers: [container],
+      variables: config.variables,
+      secretEnv: config.secretEnv,
+      calls: props.calls,
+      admits: props.admits,
+      handsSecretsOn: props.handsSecretsOn,
+    });
 
     new k8s.KubeJob(this, 'job', {
       metadata: { name: this.name, namespace: props.namespace, labels: { ...props.labels.all } },

@@ -5,7 +5,7 @@ import { NeedsSecrets, PostgresConnection, S3Connection, SecretKeyRef, SecretKey
 import { ComponentConfig, secretEnvVars } from '../constructs/component-config';
 import { ContainerSpec, hardenedPodSpec, RunAs } from '../hardening';
 import { WorkloadLabels } from '../labels';
-import { PodPeer } from '../network/peers';
+import { Call, callTo, describeWorkload, Workload } from '../stack/workload';
 import { POSTGRES_ALPINE_USER } from './postgres';
 import { mountedScripts, SCRIPTS_PATH } from '../scripts';
 
@@ -17,6 +17,8 @@ export interface OffsiteTarget {
   readonly region: string;
   /** Secret with keys "access-key-id" and "secret-access-key", made by the operator. */
   readonly credentialsSecret: string;
+  /** The service's address ranges: the backup's only way out, on 443. */
+  readonly cidrs: readonly string[];
 }
 
 export interface BackupsProps {
@@ -82,9 +84,6 @@ export const DRILLS_FILE = `${BACKUP_DIR}/drills.tsv`;
  * Each step runs in its own container with only the credential it uses. Scripts: lib/data/backup/.
  */
 export class Backups extends Construct implements NeedsSecrets {
-  readonly backupPeer: PodPeer;
-  readonly restorePeer: PodPeer;
-  readonly drillPeer: PodPeer;
   /** The repository's key, made by the secrets bootstrap; without it nothing can be restored. */
   readonly repositoryKey: SecretKeyRef;
   readonly secretKeys: readonly SecretKeySource[];
@@ -92,6 +91,8 @@ export class Backups extends Construct implements NeedsSecrets {
   readonly claimName: string;
   /** CronJob names: the backup, the restore template, the drill. */
   readonly cronJobNames: { readonly backup: string; readonly restore: string; readonly drill: string };
+  /** The three CronJobs, for the stack model: the backup, the restore template, the drill. */
+  readonly workloads: readonly Workload[];
 
   constructor(scope: Construct, id: string, props: BackupsProps) {
     super(scope, id);
@@ -173,7 +174,16 @@ export class Backups extends Construct implements NeedsSecrets {
     });
     const script = (file: string, ...args: string[]) => ['sh', `${SCRIPTS_PATH}/${file}`, ...args];
 
-    const cronJob = (objectName: string, labels: WorkloadLabels, steps: ContainerSpec[], extra: Partial<k8s.CronJobSpec>, once: boolean) => {
+    const workloads: Workload[] = [];
+    const cronJob = (objectName: string, labels: WorkloadLabels, steps: ContainerSpec[], extra: Partial<k8s.CronJobSpec>, once: boolean, calls: readonly Call[]) => {
+      const secretsRead = steps.flatMap((c) => (c.env ?? []).flatMap((e) => {
+        const ref = e.valueFrom?.secretKeyRef;
+        return ref ? [{ secretName: ref.name as string, key: ref.key }] : [];
+      }));
+      workloads.push(describeWorkload({
+        kind: 'CronJob', name: objectName, namespace: props.namespace, labels, containers: steps, schedule: extra.schedule ?? props.schedule,
+        otherSecretsRead: secretsRead, calls, isolated: calls.length === 0,
+      }));
       const podSpec = hardenedPodSpec({
         runAs: BACKUP_USER,
         initContainers: steps.slice(0, -1),
@@ -212,23 +222,25 @@ export class Backups extends Construct implements NeedsSecrets {
       step('dump-postgres', props.postgresImage, script('dump-postgres.sh'), databasePassword, false),
       step('copy-uploads', props.rcloneImage, ['rclone', 'copy', `store:${props.objectStore.bucket}`, `${WORK_DIR}/uploads`], storeKeys, false),
       step('snapshot', props.resticImage, script('snapshot.sh'), { ...repositoryKey, ...offsiteKeys }, true),
-    ], {}, false);
+    ], {}, false, [
+      callTo(props.postgres),
+      callTo(props.objectStore),
+      ...(props.offsite ? [{ to: { name: 'offsite-backup', cidrs: props.offsite.cidrs }, ports: [{ port: 443 }] }] : []),
+    ]);
     // Never scheduled: the template of a restore Job, made on purpose (plane-k3s restore, docs/runbook.md).
     // RESTORE_BACKUP is set on the Job made from it; unset means latest.
     cronJob(this.cronJobNames.restore, props.restoreLabels, [
       step('unpack', props.resticImage, script('unpack.sh'), repositoryKey, true),
       step('restore-postgres', props.postgresImage, script('restore-postgres.sh'), databasePassword, false),
       step('restore-uploads', props.rcloneImage, script('finish-restore.sh'), storeKeys, false),
-    ], { suspend: true }, true);
+    ], { suspend: true }, true, [callTo(props.postgres), callTo(props.objectStore)]);
     cronJob(this.cronJobNames.drill, props.drillLabels, [
       step('drill-unpack', props.resticImage, script('unpack.sh', 'drill'), repositoryKey, true),
       step('drill-postgres', props.postgresImage, script('drill-postgres.sh'), {}, false),
       step('drill-record', props.resticImage, script('finish-restore.sh', 'drill'), {}, true),
-    ], { schedule: props.drillSchedule }, true);
+    ], { schedule: props.drillSchedule }, true, []);
+    this.workloads = workloads;
 
-    this.backupPeer = { name: this.cronJobNames.backup, namespace: props.namespace, podSelector: { ...props.labels.selector } };
-    this.restorePeer = { name: this.cronJobNames.restore, namespace: props.namespace, podSelector: { ...props.restoreLabels.selector } };
-    this.drillPeer = { name: this.cronJobNames.drill, namespace: props.namespace, podSelector: { ...props.drillLabels.selector } };
   }
 }
 

@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { PostgresConnection } from '../connections';
 import { VersionedJob } from '../constructs/versioned-job';
 import { WorkloadLabels } from '../labels';
-import { PodPeer } from '../network/peers';
+import { callTo } from '../stack/workload';
 import { mountedScripts, SCRIPTS_PATH } from '../scripts';
 import { POSTGRES_ALPINE_USER } from './postgres';
 
@@ -31,7 +31,6 @@ const SCRIPT = 'bootstrap-postgres.sh';
  */
 export class PostgresBootstrap extends Construct {
   readonly job: VersionedJob;
-  readonly peer: PodPeer;
 
   constructor(scope: Construct, id: string, props: PostgresBootstrapProps) {
     super(scope, id);
@@ -60,7 +59,7 @@ export class PostgresBootstrap extends Construct {
       files: mountedScripts('lib/data/postgres', [SCRIPT]),
       command: ['sh', `${SCRIPTS_PATH}/${SCRIPT}`],
       writablePaths: ['/tmp'],
+      calls: [callTo(connection)],
     });
-    this.peer = this.job.peer;
   }
 }

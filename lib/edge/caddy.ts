@@ -3,7 +3,8 @@ import { Construct } from 'constructs';
 import { SecretKeyRef, serviceHost, ServiceEndpoint } from '../connections';
 import { AppDeployment, MountedVolume } from '../constructs/app-deployment';
 import { WorkloadLabels } from '../labels';
-import { PortSpec } from '../network/peers';
+import { Peer, PortSpec } from '../network/peers';
+import { callTo } from '../stack/workload';
 import { httpProbes } from '../probes';
 import {
   CADDY_COMMAND,
@@ -47,6 +48,12 @@ export interface CaddyProps {
   readonly secretEnv?: Readonly<Record<string, SecretKeyRef>>;
   /** @default "plane-caddy" */
   readonly name?: string;
+  /** The Services it forwards to (its only calls). */
+  readonly upstreams: readonly ServiceEndpoint[];
+  /** Who may connect on HTTP and HTTPS (the VPN ranges). */
+  readonly clients: readonly Peer[];
+  /** Pods that reach the public host through it, on HTTPS only. @default none */
+  readonly httpsClients?: readonly Peer[];
 }
 
 const PORT_NAMES = { http: 'http', https: 'https', health: 'health' } as const;
@@ -112,6 +119,11 @@ export class Caddy extends Construct {
       keepNetBindService: true,
       // The host address exists on one node only.
       nodeSelector: exposure.kind === 'hostPort' ? { 'kubernetes.io/hostname': exposure.nodeName } : undefined,
+      calls: props.upstreams.map(callTo),
+      admits: [
+        ...props.clients.map((from) => ({ from, ports: this.listenPorts })),
+        ...(props.httpsClients ?? []).map((from) => ({ from, ports: [{ port: this.httpsListenPort }] })),
+      ],
     });
 
     const selector = { ...props.labels.selector };

@@ -3,7 +3,8 @@
  * referenced, never copied: URLs that need a password compose it in the pod with $(VAR).
  */
 import { SiteConfig } from '../config/site-config';
-import { AmqpConnection, PostgresConnection, RedisConnection, S3Connection, SecretKeyRef } from '../connections';
+import { AmqpConnection, PostgresConnection, RedisConnection, S3Connection, SecretKeyRef, ServiceEndpoint } from '../connections';
+import { Call, callTo } from '../stack/workload';
 import { appHost, appUrl } from '../site';
 import { BASE_PATHS } from './images';
 
@@ -24,6 +25,8 @@ export interface EnvParts {
   readonly env: Record<string, string>;
   readonly secretEnv: Record<string, SecretKeyRef>;
   readonly derivedEnv: Record<string, string>;
+  /** The services these URLs point at, which every process with this environment calls. */
+  readonly calls: Call[];
 }
 
 /** Where Plane's OpenTelemetry exporter sends traces: nowhere (nothing listens on loopback). */
@@ -90,14 +93,16 @@ export function backendEnv(site: SiteConfig, c: PlaneConnections, secrets: Plane
       REDIS_URL: redisUrl(c.redis, site.plane.redisDb),
       AMQP_URL: `amqp://${c.rabbitmq.user}:$(RABBITMQ_PASSWORD)@${c.rabbitmq.host}:${c.rabbitmq.port}/${c.rabbitmq.vhost}`,
     },
+    // The object store too is configured for all, but only the api and the worker call it: they add it.
+    calls: [callTo(c.postgres), callTo(c.redis), callTo(c.rabbitmq)],
   };
 }
 
 /** Environment of the live (collaboration) server. */
-export function liveEnv(site: SiteConfig, redis: RedisConnection, apiUrl: string, secrets: PlaneSecrets): EnvParts {
+export function liveEnv(site: SiteConfig, redis: RedisConnection, api: ServiceEndpoint, secrets: PlaneSecrets): EnvParts {
   return {
     env: {
-      API_BASE_URL: apiUrl,
+      API_BASE_URL: `http://${api.host}:${api.port}`,
       APP_VERSION: site.images.plane.tag,
       LIVE_BASE_PATH: BASE_PATHS.live,
       CORS_ALLOWED_ORIGINS: appUrl(site),
@@ -107,5 +112,6 @@ export function liveEnv(site: SiteConfig, redis: RedisConnection, apiUrl: string
       REDIS_PASSWORD: redis.password,
     },
     derivedEnv: { REDIS_URL: redisUrl(redis, site.plane.redisDb) },
+    calls: [callTo(api), callTo(redis)],
   };
 }
