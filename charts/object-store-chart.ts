@@ -19,7 +19,8 @@ export class ObjectStoreChart extends Chart {
     const { site } = props;
     const settings = site.data.objectStore;
     if (settings.external) {
-      const secret = (key: string) => ({ secretName: settings.external?.credentialsSecret as string, key });
+      const { credentialsSecret } = settings.external;
+      const secret = (key: string) => ({ secretName: credentialsSecret, key });
       const endpoint = new URL(settings.external.endpoint);
       this.connection = {
         host: endpoint.hostname,

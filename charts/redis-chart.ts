@@ -41,7 +41,7 @@ export class RedisChart extends Chart {
     this.connection = new Valkey(this, 'valkey', {
       ...inClusterProps(site, props.namespace, 'redis', site.images.redis, settings),
       password,
-      maxMemory: settings.maxMemory as string,
+      maxMemory: settings.maxMemory,
     }).connection;
   }
 }

@@ -14,7 +14,6 @@ import { AppDeployment } from '../lib/constructs/app-deployment';
 import { ComponentConfig } from '../lib/constructs/component-config';
 import { SecretsBootstrap } from '../lib/constructs/secrets-bootstrap';
 import { Backups } from '../lib/data/backups';
-import { inClusterProps } from '../lib/data/in-cluster';
 import { VersionedJob } from '../lib/constructs/versioned-job';
 import { Rabbitmq } from '../lib/data/rabbitmq';
 import { renderCaddyfile } from '../lib/edge/caddyfile';
@@ -77,9 +76,6 @@ describe('construct guards', () => {
     assert.throws(() => new Rabbitmq(scope(), 'r', { ...app, user: 'plane', vhost: 'plane', storage: '1Gi', storageClass: 'local-path', resources: noLimit }), /a memory limit is required/);
   });
 
-  it('an in-cluster data service needs storage and resources', () => {
-    assert.throws(() => inClusterProps(siteWith(), 'plane', 'postgres', 'x:1.0', { storage: '1Gi' }), /postgres: an in-cluster data service needs storage and resources/);
-  });
 
   it('SecretsBootstrap refuses a key made two ways', () => {
     const ref = { secretName: 'plane-x', key: 'k' };

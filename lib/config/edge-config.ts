@@ -4,7 +4,7 @@
  * from Plane's) are in `checkEdgeAgainstSite`, which the site schema runs.
  */
 import { z } from 'zod';
-import { dnsProvidersOf, imagesWithDnsProviders } from '../edge/caddy-image';
+import { dnsProvidersOf, imagesWithDnsProviders } from './caddy-dns-modules';
 import { addressInCidr, hostAddressIssue } from './addresses';
 import { bytes, cidr, dnsLabel, image, ipv4Address, resources, stackNamespace } from './primitives';
 
@@ -39,17 +39,25 @@ const TLS_FIELD_HELP: Record<TlsField, string> = {
   acme: 'provider, email and apiTokenSecret for ACME DNS-01',
 };
 
+const acme = z.strictObject({
+  /** A caddy-dns module compiled into the image, e.g. cloudflare. */
+  provider: z.string().regex(/^[a-z0-9]+$/, 'expected a caddy-dns provider name such as cloudflare'),
+  email: z.email('expected an email address'),
+  /** Secret (in the edge namespace) whose key "api-token" the provider module reads. */
+  apiTokenSecret: dnsLabel,
+});
+
+/** `edge.tls` as the schema has checked it: each mode with exactly its fields. */
+export type TlsConfig =
+  | { readonly mode: 'secret'; readonly secretName: string; readonly storage?: undefined; readonly acme?: undefined }
+  | { readonly mode: 'internal'; readonly storage: string; readonly secretName?: undefined; readonly acme?: undefined }
+  | { readonly mode: 'acme-dns'; readonly storage: string; readonly acme: z.infer<typeof acme>; readonly secretName?: undefined };
+
 const tls = z.strictObject({
   mode: z.enum(TLS_MODES, 'expected secret (a Kubernetes TLS Secret), internal (Caddy\'s local CA) or acme-dns (ACME DNS-01)'),
   secretName: dnsLabel.optional(),
   storage: bytes.optional(),
-  acme: z.strictObject({
-    /** A caddy-dns module compiled into the image, e.g. cloudflare. */
-    provider: z.string().regex(/^[a-z0-9]+$/, 'expected a caddy-dns provider name such as cloudflare'),
-    email: z.email('expected an email address'),
-    /** Secret (in the edge namespace) whose key "api-token" the provider module reads. */
-    apiTokenSecret: dnsLabel,
-  }).optional(),
+  acme: acme.optional(),
 });
 
 export const edgeConfigSchema = z.strictObject({
@@ -96,7 +104,7 @@ export const edgeConfigSchema = z.strictObject({
       });
     }
   }
-});
+}).transform((edge) => edge as Omit<typeof edge, 'tls'> & { readonly tls: TlsConfig });
 
 export type EdgeConfig = z.infer<typeof edgeConfigSchema>;
 

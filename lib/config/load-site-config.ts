@@ -128,13 +128,18 @@ function describeInput(input: unknown): string {
 
 /** The keys the schema accepts at a path, to suggest the right spelling of an unknown key. */
 function knownKeysAt(segments: readonly PropertyKey[]): string[] {
-  let schema: z.ZodType | undefined = siteConfigSchema;
+  let schema: z.ZodType | undefined = unwrap(siteConfigSchema);
   for (const segment of segments) {
-    if (schema instanceof z.ZodOptional) schema = schema.unwrap() as z.ZodType;
-    if (schema instanceof z.ZodObject) schema = (schema.shape as Record<string, z.ZodType>)[String(segment)];
-    else if (schema instanceof z.ZodArray) schema = schema.element as z.ZodType;
+    if (schema instanceof z.ZodObject) schema = unwrap((schema.shape as Record<string, z.ZodType>)[String(segment)]);
+    else if (schema instanceof z.ZodArray) schema = unwrap(schema.element as z.ZodType);
     else return [];
   }
-  if (schema instanceof z.ZodOptional) schema = schema.unwrap() as z.ZodType;
   return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+}
+
+/** The object schema under an optional field or a typed transform (the narrowed data services, TLS). */
+function unwrap(schema: z.ZodType | undefined): z.ZodType | undefined {
+  if (schema instanceof z.ZodOptional) return unwrap(schema.unwrap() as z.ZodType);
+  if (schema instanceof z.ZodPipe) return unwrap(schema.in as z.ZodType);
+  return schema;
 }

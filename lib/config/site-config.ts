@@ -5,9 +5,9 @@
  * field's own name, so that no construct has to throw on them.
  */
 import { z } from 'zod';
-import { PLANE_PATH_SEGMENTS } from '../edge/plane-routes';
-import { RESTRICTED_WORKSPACE_SLUGS } from '../plane/restricted-slugs';
-import { planeNames, SitePerson } from '../plane/users';
+import { PLANE_PATH_SEGMENTS } from './plane-paths';
+import { RESTRICTED_WORKSPACE_SLUGS } from './restricted-slugs';
+import { planeNames, SitePerson } from './plane-names';
 import { addressInCidr, coveredBy, SSRF_GUARD_CIDRS } from './addresses';
 import { checkEdgeAgainstSite, edgeConfigSchema } from './edge-config';
 import {
@@ -25,6 +25,7 @@ import {
   podLabels,
   resourceAmounts,
   resources,
+  ResourceSpec,
   serverAddress,
   shown,
   stackNamespace,
@@ -58,7 +59,7 @@ const email = z.email('expected an email address');
 /** Agent ids become parts of Kubernetes names (the Secret plane-agent-<id>). */
 const agentId = z.string().regex(/^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$/, 'expected a short lowercase id such as builder: letters, digits and "-", starting with a letter, not ending with "-", at most 32 characters');
 
-/** A person's names as the site writes them; lib/plane/users.ts maps them onto Plane's fields. */
+/** A person's names as the site writes them; lib/config/plane-names.ts maps them onto Plane's fields. */
 const personNames = {
   /** "Name (Role)", as the seed writes it. */
   displayName: z.string().min(1).max(255),
@@ -198,13 +199,15 @@ export const siteConfigSchema = z.strictObject({
     // Each data service is either in the cluster (its volume and resources) or a server elsewhere
     // (`external`): one explicit choice, checked in inClusterOrExternal.
     postgres: z.strictObject({ database: dnsLabel, user: dnsLabel, external: externalPostgres.optional(), storage: bytes.optional(), resources: resources.optional() })
-      .superRefine(inClusterOrExternal('PostgreSQL', ['storage', 'resources'])),
+      .superRefine(inClusterOrExternal('PostgreSQL', ['storage', 'resources']))
+      .transform((s) => s as { database: string; user: string } & Placed<InClusterVolume, z.infer<typeof externalPostgres>>),
     redis: z.strictObject({
       external: externalServer.optional(),
       storage: bytes.optional(),
       maxMemory: z.string().regex(/^[1-9]\d{0,9}(kb|mb|gb)$/, 'expected a Redis memory size such as 128mb').optional(),
       resources: resources.optional(),
-    }).superRefine(inClusterOrExternal('Redis', ['storage', 'maxMemory', 'resources'])),
+    }).superRefine(inClusterOrExternal('Redis', ['storage', 'maxMemory', 'resources']))
+      .transform((s) => s as Placed<InClusterVolume & { maxMemory: string }, z.infer<typeof externalServer>>),
     rabbitmq: z.strictObject({ user: dnsLabel, vhost: dnsLabel, storage: bytes, resources }),
     objectStore: z.strictObject({
       region: dnsLabel,
@@ -221,7 +224,8 @@ export const siteConfigSchema = z.strictObject({
         /** The service's address ranges: the api, the worker and the backups reach them on 443 only. */
         cidrs: z.array(ipv4Cidr).min(1, 'expected the S3 service\'s address ranges'),
       }).optional(),
-    }).superRefine(inClusterOrExternal('object store', ['storage', 'resources'])),
+    }).superRefine(inClusterOrExternal('object store', ['storage', 'resources']))
+      .transform((s) => s as { region: string } & Placed<InClusterVolume, NonNullable<typeof s.external>>),
   }),
   backup: z.strictObject({
     /** Five-field cron schedule, UTC. */
@@ -263,6 +267,20 @@ export const siteConfigSchema = z.strictObject({
 });
 
 export type SiteConfig = z.infer<typeof siteConfigSchema>;
+
+/** What an in-cluster data service is given: its volume and resources. */
+interface InClusterVolume {
+  storage: string;
+  resources: ResourceSpec;
+}
+
+/**
+ * A data service in the cluster or on a server elsewhere, as the schema has checked it (exactly one):
+ * `if (settings.external)` narrows to the server, `else` to the in-cluster fields, which are then set.
+ */
+export type Placed<InCluster, External> =
+  | ({ external: External } & { [K in keyof InCluster]?: undefined })
+  | ({ external?: undefined } & InCluster);
 
 /**
  * In the cluster, a data service needs its volume and resources; with `external`, they would be unused,

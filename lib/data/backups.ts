@@ -133,7 +133,7 @@ export class Backups extends Construct implements NeedsSecrets {
         WORK_DIR,
         RESTIC_REPOSITORY: repository,
         RESTIC_CACHE_DIR: `${WORK_DIR}/.restic-cache`,
-        ...(offsiteRepository ? { OFFSITE_REPOSITORY: offsiteRepository, AWS_DEFAULT_REGION: props.offsite!.region } : {}),
+        ...(props.offsite && offsiteRepository ? { OFFSITE_REPOSITORY: offsiteRepository, AWS_DEFAULT_REGION: props.offsite.region } : {}),
         // rclone reads its remote from the environment: no config file, nothing to write.
         RCLONE_CONFIG: '/dev/null',
         RCLONE_CACHE_DIR: '/tmp/rclone',

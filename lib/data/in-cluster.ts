@@ -8,13 +8,11 @@ import { imageVersion, objectName, workloadLabels } from '../site';
 
 /** The site's choice for a data service that runs in the cluster: its volume and resources. */
 export interface InClusterSettings {
-  readonly storage?: string;
-  readonly resources?: ResourceSpec;
+  readonly storage: string;
+  readonly resources: ResourceSpec;
 }
 
 export function inClusterProps(site: SiteConfig, namespace: string, component: string, image: string, settings: InClusterSettings): DataServiceProps & { name: string } {
-  // The schema makes storage and resources required whenever a service runs in the cluster.
-  if (!settings.storage || !settings.resources) throw new Error(`${component}: an in-cluster data service needs storage and resources`);
   return {
     namespace,
     name: objectName(component),

@@ -2,6 +2,7 @@
  * Plane's own proxy routing (apps/proxy/Caddyfile.ce at v1.2.2, reference "Proxy routing"), as data:
  * the Caddyfile and the tests are both built from this table. Prefixes are never stripped.
  */
+import { PLANE_PATH_SEGMENTS } from '../config/plane-paths';
 import { BASE_PATHS } from '../plane/images';
 
 /** A TCP service the proxy forwards to. */
@@ -42,8 +43,6 @@ export interface PlaneRouting {
   readonly routes: readonly ProxyRoute[];
 }
 
-/** First path segments Plane's proxy sends to its apps: a bucket with one of these names would be unreachable. */
-export const PLANE_PATH_SEGMENTS = ['spaces', 'god-mode', 'live', 'api', 'auth', 'static'] as const;
 
 const under = (base: string) => `${base}/*`;
 

@@ -8,7 +8,7 @@ import { SecretKeyRef } from '../connections';
 import { mountedScripts } from '../scripts';
 import { adminApiKey, adminPassword, agentApiKey } from './connection-secrets';
 import { instanceSettings } from './plane-env';
-import { planeNames } from './users';
+import { planeNames } from '../config/plane-names';
 
 export const PROVISION_MODULE = 'plane_k3s_provision';
 export const USERS_FILE = '/etc/plane-k3s/users.json';
