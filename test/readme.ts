@@ -1,7 +1,8 @@
 /**
- * Reads README.md the way the tests need it: the repository paths it names, and the deploy shell block
- * of "## Secrets" with the Secrets its commands create. The README is parsed, never retyped, so the
- * tests follow it and fail when it goes stale. Shared by test/readme.test.ts and the cluster test.
+ * Reads README.md and docs/*.md the way the tests need them: the repository paths they name, the first
+ * deploy's shell block with the Secrets its commands create, and every command a heavier suite runs as
+ * written (DOC_COMMANDS). The documents are parsed, never retyped, so the tests follow them and fail when
+ * they go stale. Shared by test/readme.test.ts, test/runbook.test.ts and the cluster and PostgreSQL suites.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -11,6 +12,13 @@ export const README = path.join(REPO_ROOT, 'README.md');
 
 export function readReadme(): string {
   return fs.readFileSync(README, 'utf8');
+}
+
+/** The operator's and the developer's documents, by repository path. */
+export const DOCS = ['README.md', 'docs/configuration.md', 'docs/development.md', 'docs/runbook.md'] as const;
+
+export function readDoc(relative: string): string {
+  return fs.readFileSync(path.join(REPO_ROOT, relative), 'utf8');
 }
 
 /** A fenced code block; `line` is the 1-based line of its first content line. */
@@ -27,7 +35,7 @@ export function section(markdown: string, heading: string): { text: string; line
   const lines = markdown.split('\n');
   const fenced = fencedLines(lines);
   const start = lines.findIndex((l, i) => !fenced[i] && l.trim() === heading);
-  if (start < 0) throw new Error(`README.md has no "${heading}" section`);
+  if (start < 0) throw new Error(`no "${heading}" section in ${markdown.split('\n')[0]}`);
   let end = start + 1;
   while (end < lines.length && !(!fenced[end] && /^#+ /.test(lines[end]) && /^#+/.exec(lines[end])![0].length <= level)) end++;
   return { text: lines.slice(start, end).join('\n'), line: start + 1 };
@@ -52,7 +60,7 @@ export function codeBlocks(markdown: string, firstLine = 1): CodeBlock[] {
     const open = /^\s*```\s*([\w-]*)/.exec(lines[i]);
     if (!open) continue;
     const end = lines.findIndex((l, j) => j > i && /^\s*```\s*$/.test(l));
-    if (end < 0) throw new Error(`README.md:${firstLine + i}: unterminated code block`);
+    if (end < 0) throw new Error(`line ${firstLine + i}: unterminated code block`);
     blocks.push({ lang: open[1], text: lines.slice(i + 1, end).join('\n'), line: firstLine + i + 1 });
     i = end;
   }
@@ -77,13 +85,38 @@ export function inlineCommand(heading: string, prefix: string, readme: string = 
   return found[0];
 }
 
-/** The operator's deploy: the one ```sh block of "## Secrets". */
-export function secretsShellBlock(readme: string = readReadme()): CodeBlock {
-  const secrets = section(readme, '## Secrets');
-  const blocks = codeBlocks(secrets.text, secrets.line).filter((b) => ['sh', 'bash', 'shell'].includes(b.lang));
-  if (blocks.length !== 1) throw new Error(`"## Secrets" must hold exactly one \`\`\`sh block, found ${blocks.length}`);
-  return blocks[0];
+/** The README's first deploy, its numbered steps in order. */
+export const FIRST_DEPLOY = '## First deploy';
+
+/** The operator's deploy: the one block of the README's first deploy that creates a Secret, then applies. */
+export function deployBlock(readme: string = readReadme()): CodeBlock {
+  return blockWith(FIRST_DEPLOY, 'create secret tls', readme);
 }
+
+const runbook = () => readDoc('docs/runbook.md');
+const configuration = () => readDoc('docs/configuration.md');
+
+/**
+ * Every command or block the documents give that a heavier suite runs as written (the cluster suite,
+ * test:postgres). Each is found by its section and a needle, so a moved or renamed section fails
+ * `npm test` (test/readme.test.ts extracts them all), not only the suite that runs it.
+ */
+export const DOC_COMMANDS = {
+  /** README "First deploy", step 5: the certificate's Secret, then the stack. */
+  deploy: (): CodeBlock => deployBlock(),
+  /** The one command that removes the workloads and keeps the data (also the README's day-2 table and the guard's refusal). */
+  keepData: (): string => blockWith('### Keeping the data', 'kubectl delete -f dist -l', runbook()).text.trim(),
+  deleteData: (): CodeBlock => blockWith('### Deleting the data', 'kubectl delete namespace', runbook()),
+  reattachVolumes: (): CodeBlock => blockWith('### Re-attaching a kept volume', 'volumeName', runbook()),
+  moveToRetain: (): CodeBlock => blockWith('## Moving an install to the retaining StorageClass', '--cascade=orphan', runbook()),
+  backupNow: (): string => inlineCommand('### Without plane-k3s', 'kubectl -n plane create job plane-backup-now', runbook()),
+  restoreBlock: (): CodeBlock => blockWith('### Without plane-k3s', 'plane-backup-restore', runbook()),
+  connectionFile: (): CodeBlock => blockWith('## Provisioning agents', 'go-template', runbook()),
+  secretsExport: (): CodeBlock => blockWith('## Keeping the Secrets safe', 'plane-secrets.yaml', runbook()),
+  bootstrapRerun: (): string => inlineCommand('## Rotating a Secret', 'kubectl delete job -l', runbook()),
+  handRotation: (): CodeBlock => blockWith('## Rotating a Secret', 'kubectl label --local', runbook()),
+  postgresBootstrapRerun: (): string => inlineCommand('## Data', 'kubectl -n plane delete job -l app.kubernetes.io/name=postgres-bootstrap', configuration()),
+};
 
 // ---- paths ---------------------------------------------------------------------------------------
 
@@ -217,8 +250,8 @@ function closingParen(script: string, open: number): number {
 /** kubectl flags that take a value; any other flag is refused, so a new one is never misread. */
 const KUBECTL_VALUE_FLAGS = new Set(['-n', '--namespace', '-f', '--filename', '-l', '--selector', '--from-literal', '--from-file', '--from-env-file',
   '--cert', '--key', '--type', '--context', '--kubeconfig', '-o', '--output', '--dry-run', '--docker-server',
-  '--docker-username', '--docker-password', '--docker-email']);
-const KUBECTL_BOOLEAN_FLAGS = new Set(['--append-hash', '--save-config', '--server-side']);
+  '--docker-username', '--docker-password', '--docker-email', '--for', '--timeout']);
+const KUBECTL_BOOLEAN_FLAGS = new Set(['--append-hash', '--save-config', '--server-side', '--local']);
 
 /** A kubectl invocation: positional arguments and flags (flag → its values, in order). */
 export interface KubectlCommand {

@@ -1,5 +1,5 @@
 /**
- * The README's backup and restore commands on a real API server: a backup now from the CronJob, and the
+ * The runbook's backup and restore commands ("Backups and the restore drill", without plane-k3s) on a real API server: a backup now from the CronJob, and the
  * restore block as written (kwok runs no container, so the `kubectl logs` line, which needs a kubelet,
  * is the one line not run; the scripts themselves run against a real PostgreSQL in test/postgres/).
  */
@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { synthesize } from '../../lib/synth';
 import { buildStack } from '../../main';
 import { Manifest, REPO_ROOT, siteWith, useExternal } from '../helpers';
-import { blockWith, inlineCommand } from '../readme';
+import { DOC_COMMANDS } from '../readme';
 import { scratchDir, TestCluster } from './harness';
 
 const NAMESPACE = 'plane';
@@ -40,8 +40,8 @@ describe('backups on a real control plane', { concurrency: 1 }, () => {
     assert.deepEqual(cronJobs.map((c) => [c.metadata.name, c.spec.suspend]).sort(), [['plane-backup', false], ['plane-backup-drill', false], ['plane-backup-restore', true]]);
   });
 
-  it('takes a backup now, as the README says', async () => {
-    const command = inlineCommand('### Backups', 'kubectl -n plane create job plane-backup-now');
+  it('takes a backup now, as the runbook says', async () => {
+    const command = DOC_COMMANDS.backupNow();
     const result = shell(command);
     assert.equal(result.status, 0, result.stderr);
     const job = await cluster.batch.readNamespacedJob({ name: 'plane-backup-now', namespace: NAMESPACE });
@@ -49,8 +49,8 @@ describe('backups on a real control plane', { concurrency: 1 }, () => {
     await cluster.waitUntilSettled(NAMESPACE);
   });
 
-  it('runs the README\'s restore block: Plane stopped, a restore Job for the chosen backup, Plane back', async () => {
-    const block = blockWith('### Backups', 'plane-backup-restore').text;
+  it('runs the runbook\'s restore block: Plane stopped, a restore Job for the chosen backup, Plane back', async () => {
+    const block = DOC_COMMANDS.restoreBlock().text;
     // Joined continuation lines, then one command per line; `kubectl logs` needs a kubelet.
     const commands = block.replace(/\\\n\s*/g, ' ').split('\n').filter((l) => l.trim() !== '');
     const skipped = commands.filter((c) => / logs /.test(c));

@@ -17,7 +17,7 @@ import { appHost } from '../../lib/site';
 import { synthesize } from '../../lib/synth';
 import { buildStack } from '../../main';
 import { Manifest, REPO_ROOT, siteWith } from '../helpers';
-import { blockWith, inlineCommand, secretCommands, secretsShellBlock } from '../readme';
+import { DOC_COMMANDS, secretCommands } from '../readme';
 import { writeKubeconformSchemas } from './openapi-schemas';
 import { CommandResult, runKeepDataJob, scratchDir, TestCluster } from './harness';
 
@@ -29,8 +29,8 @@ const GUARD = 'plane-keep-data';
 const PREVIOUS_DIST_COMMIT = 'b7246563339ddf04d256a1c2dc444d4b0ce793bf';
 const KUBECONFORM = path.join(process.env.PLANE_K3S_CACHE ?? path.join(os.homedir(), '.cache', 'plane-k3s'), 'go-tools', 'bin', 'kubeconform-v0.7.0');
 
-/** The README's deploy (the sh block of "## Secrets"), run as written; test/readme.test.ts checks what it creates. */
-const DEPLOY = secretsShellBlock();
+/** The README's deploy (the block of "First deploy" that makes the certificate's Secret), run as written; test/readme.test.ts checks what it creates. */
+const DEPLOY = DOC_COMMANDS.deploy();
 const DEPLOY_SECRETS = secretCommands(DEPLOY.text, DEPLOY.line);
 
 /**
@@ -288,7 +288,7 @@ describe('on a real control plane', { concurrency: 1 }, () => {
   });
 
   it('removes the workloads and keeps the data with the README\'s one command, which exits 0 run twice', async () => {
-    const command = inlineCommand('### Data', 'kubectl delete -f dist -l');
+    const command = DOC_COMMANDS.keepData();
     const before = await claimIds();
     for (const run of [1, 2]) {
       const result = runBlock(command, REPO_ROOT);
@@ -309,14 +309,12 @@ describe('on a real control plane', { concurrency: 1 }, () => {
     assert.deepEqual(await claimIds(), before);
   });
 
-  const RUNBOOK_TEXT = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'runbook.md'), 'utf8');
-
   it('deletes the data only by the runbook\'s deliberate path; the kept volumes are re-attached as the runbook says', async () => {
     const bound = new Map((await cluster.core.listNamespacedPersistentVolumeClaim({ namespace: NAMESPACE })).items
       .filter((c) => c.spec?.volumeName).map((c) => [c.metadata?.name ?? '', { volume: c.spec?.volumeName ?? '', size: c.spec?.resources?.requests?.storage ?? '' }]));
     assert.ok(bound.size >= 4, 'the four data claims are bound (the backup claim may wait for a backup)');
 
-    const deletion = runBlock(blockWith('### Deleting the data', 'kubectl delete namespace', RUNBOOK_TEXT).text, REPO_ROOT);
+    const deletion = runBlock(DOC_COMMANDS.deleteData().text, REPO_ROOT);
     assert.equal(deletion.code, 0, deletion.stderr);
     await cluster.waitUntilGone('namespace', NAMESPACE);
     const volumes = new Map((await cluster.core.listPersistentVolume()).items.map((v) => [v.metadata?.name ?? '', v]));
@@ -325,7 +323,7 @@ describe('on a real control plane', { concurrency: 1 }, () => {
       assert.equal(volumes.get(volume)?.spec?.persistentVolumeReclaimPolicy, 'Retain');
     }
 
-    const reattach = blockWith('### Re-attaching a kept volume', 'volumeName', RUNBOOK_TEXT).text;
+    const reattach = DOC_COMMANDS.reattachVolumes().text;
     const list = [...bound].map(([claim, { volume, size }]) => `${volume} ${claim} ${size}`).join('\n');
     assert.match(reattach, /<<'VOLUMES'\n[^\n]+\nVOLUMES\n/);
     const result = runBlock(reattach.replace(/<<'VOLUMES'\n[^\n]+\nVOLUMES\n/, `<<'VOLUMES'\n${list}\nVOLUMES\n`), REPO_ROOT);
@@ -376,7 +374,7 @@ describe('on a real control plane', { concurrency: 1 }, () => {
     cluster.kubectlOk(['-n', NAMESPACE, 'delete', 'job', 'plane-backup-first']);
     await cluster.waitUntilSettled(NAMESPACE);
 
-    const migration = runBlock(blockWith('## Moving an install to the retaining StorageClass', '--cascade=orphan', RUNBOOK_TEXT).text, REPO_ROOT);
+    const migration = runBlock(DOC_COMMANDS.moveToRetain().text, REPO_ROOT);
     assert.equal(migration.code, 0, migration.stderr);
     await cluster.waitUntilSettled(NAMESPACE);
     assert.equal(runGuardJob().code, 0, 'the guard is applied again by its fresh Job');

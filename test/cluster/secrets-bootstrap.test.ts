@@ -13,7 +13,7 @@ import { parse } from 'yaml';
 import { synthesize } from '../../lib/synth';
 import { buildStack } from '../../main';
 import { GENERATED_FORMATS, Manifest, REPO_ROOT, siteWith } from '../helpers';
-import { blockWith, inlineCommand } from '../readme';
+import { DOC_COMMANDS } from '../readme';
 import { scratchDir, TestCluster } from './harness';
 
 const DIST = path.join(REPO_ROOT, 'dist');
@@ -157,13 +157,13 @@ describe('secrets bootstrap on a real control plane', { concurrency: 1 }, () => 
     }
   });
 
-  it('the README\'s commands: an agent\'s connection file, the Secrets\' backup, the bootstrap Job\'s label', async () => {
+  it('the runbook\'s commands: an agent\'s connection file, the Secrets\' backup, the bootstrap Job\'s label', async () => {
     const kubectlDir = path.dirname(cluster.kubectlPath);
     const runBlock = (text: string, cwd: string) => spawnSync('bash', ['-euo', 'pipefail', '-c', text], {
       cwd, encoding: 'utf8', env: { ...process.env, PATH: `${kubectlDir}:${process.env.PATH}`, KUBECONFIG: cluster.kubeconfig },
     });
     const work = scratchDir('plane-readme-commands-');
-    const connection = runBlock(blockWith('## Users and agents', 'builder.env').text, work);
+    const connection = runBlock(DOC_COMMANDS.connectionFile().text, work);
     assert.equal(connection.status, 0, connection.stderr);
     assert.equal(connection.stdout, '', 'nothing printed');
     const file = path.join(work, 'builder.env');
@@ -171,7 +171,7 @@ describe('secrets bootstrap on a real control plane', { concurrency: 1 }, () => 
     const secret = await secretData('plane-agent-builder') as Record<string, string>;
     assert.deepEqual(fs.readFileSync(file, 'utf8').trim().split('\n').sort(), Object.entries(secret).map(([k, v]) => `${k}=${v}`).sort());
 
-    const backup = runBlock(blockWith('## Secrets', 'plane-secrets.yaml').text, work);
+    const backup = runBlock(DOC_COMMANDS.secretsExport().text, work);
     assert.equal(backup.status, 0, backup.stderr);
     const saved = parse(fs.readFileSync(path.join(work, 'plane-secrets.yaml'), 'utf8'));
     assert.equal(fs.statSync(path.join(work, 'plane-secrets.yaml')).mode & 0o777, 0o600);
@@ -179,7 +179,7 @@ describe('secrets bootstrap on a real control plane', { concurrency: 1 }, () => 
     assert.deepEqual(saved.items.map((s: Manifest) => s.metadata.name).sort(), storedSpec().secrets.map((s: Manifest) => s.name).filter((n: string) => n !== 'plane-redis').sort());
     fs.rmSync(work, { recursive: true, force: true });
 
-    const rotation = inlineCommand('## Secrets', 'kubectl delete job -l');
+    const rotation = DOC_COMMANDS.bootstrapRerun();
     const selector = /-l (\S+)/.exec(rotation)?.[1] as string;
     const selected = cluster.kubectlOk(['get', 'jobs', '-n', NAMESPACE, '-l', selector, '-o', 'name']).stdout.trim().split('\n');
     assert.ok(selected.length > 0 && selected.every((j) => j.startsWith('job.batch/plane-secrets-')), `${selected}`);

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { find, Manifest, siteWith, synth, useExternal } from '../helpers';
-import { inlineCommand } from '../readme';
+import { DOC_COMMANDS } from '../readme';
 import { PostgresServer } from './harness';
 
 const manifests = synth(siteWith((s) => { useExternal(s, 'postgres', { address: '137.74.114.167', port: 5432, adminSecret: 'shared-postgres-admin' }); }));
@@ -110,7 +110,7 @@ describe('shared PostgreSQL bootstrap in the manifests', () => {
     const policy = find(manifests, 'NetworkPolicy', 'plane-postgres-bootstrap');
     assert.deepEqual(policy.spec.egress, [{ to: [{ ipBlock: { cidr: '137.74.114.167/32' } }], ports: [{ port: 5432, protocol: 'TCP' }] }]);
     // The README's re-run command selects this Job by its label.
-    const selector = /-l (\S+)/.exec(inlineCommand('### Data', 'kubectl -n plane delete job -l app.kubernetes.io/name=postgres-bootstrap'))?.[1];
+    const selector = /-l (\S+)/.exec(DOC_COMMANDS.postgresBootstrapRerun())?.[1];
     assert.equal(`app.kubernetes.io/name=${job.metadata.labels['app.kubernetes.io/name']}`, selector);
     const without = synth(siteWith((s) => { useExternal(s, 'postgres', { address: '137.74.114.167', port: 5432 }); }));
     assert.equal(without.filter((m) => m.metadata.name.startsWith('plane-postgres-bootstrap')).length, 0);
