@@ -1,6 +1,7 @@
 /**
  * The project's own tooling (issue 16): shell scripts under pipefail that do not kill their own
- * pipes, CI naming the step that failed.
+ * pipes, CI naming the step that failed, `npm test`'s short output, and `npm ci` without an
+ * unexplained install-script warning.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -120,5 +121,55 @@ describe('.ci/run', () => {
     assert.equal(result.code, 0, result.stderr);
     assert.doesNotMatch(result.stderr, /FAILED/);
     assert.ok(fs.readFileSync(log, 'utf8').split('\n').includes('test'));
+  });
+});
+
+const packageJson = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
+
+describe('npm ci', () => {
+  it('every dependency with an install script is decided in allowScripts (else npm 11.16+ warns on every npm ci)', () => {
+    const lock = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package-lock.json'), 'utf8'));
+    const withScripts = Object.entries(lock.packages as Record<string, { hasInstallScript?: boolean }>)
+      .filter(([where, p]) => where !== '' && p.hasInstallScript).map(([where]) => where.replace(/^.*node_modules\//, ''));
+    assert.deepEqual(withScripts, ['esbuild']);
+    const decided = Object.keys(packageJson.allowScripts ?? {}).map((key) => key.replace(/(.)@.*$/, '$1'));
+    for (const name of withScripts) assert.ok(decided.includes(name), `${name} is not in package.json allowScripts`);
+    // Denied, not allowed: the build uses esbuild's JS API, which needs no postinstall (scripts/build.mjs).
+    assert.equal(packageJson.allowScripts.esbuild, false);
+  });
+});
+
+describe('npm test: short when everything passes, every detail of a failure', () => {
+  const fixture = path.join(tmp, 'reporter');
+  executable(path.join(fixture, 'pass.test.js'), `const { it } = require('node:test');\nfor (let i = 0; i < 300; i++) it('passes ' + i, () => {});\nit('waits', { skip: 'no server here' }, () => {});\n`);
+  const run = (files: string[]) => {
+    // Not as a child of this test run: with NODE_TEST_CONTEXT, node --test reports to its parent instead.
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env.NODE_TEST_CONTEXT;
+    return spawnSync(process.execPath, ['--test', `--test-reporter=${path.join(REPO_ROOT, 'scripts', 'test-reporter.mjs')}`, ...files], { cwd: fixture, env, encoding: 'utf8', timeout: 60_000 });
+  };
+
+  it('package.json runs the suites with scripts/test-reporter.mjs', () => {
+    assert.match(packageJson.scripts.test, /node --test --test-reporter=\.\/scripts\/test-reporter\.mjs build\/test\/\*\.test\.js$/);
+  });
+
+  it('a passing run: a few lines of dots, the skipped tests with their reasons, the counts', () => {
+    const result = run(['pass.test.js']);
+    assert.equal(result.status, 0, result.stdout + result.stderr);
+    const lines = result.stdout.trim().split('\n');
+    assert.ok(lines.length < 30, `${lines.length} lines`);
+    assert.match(result.stdout, /- waits: no server here \(.*pass\.test\.js\)\n/);
+    assert.match(result.stdout, /tests 301, pass 300, fail 0, cancelled 0, skipped 1, todo 0, duration_ms [\d.]+\n$/);
+  });
+
+  it('a failing run: the assertion, its values and where; what the failing file printed; a file that cannot load', () => {
+    executable(path.join(fixture, 'fail.test.js'), `const { it } = require('node:test');\nconst assert = require('node:assert/strict');\nit('compares', () => { console.log('context printed by the test'); assert.equal(1 + 1, 3, 'arithmetic'); });\n`);
+    executable(path.join(fixture, 'broken.test.js'), `require('./no-such-module');\n`);
+    const result = run(['pass.test.js', 'fail.test.js', 'broken.test.js']);
+    assert.equal(result.status, 1);
+    assert.match(result.stdout, /✖ compares[^\n]*\n\s+AssertionError[^\n]*: arithmetic\n[\s\S]*2 !== 3[\s\S]*fail\.test\.js:3/);
+    assert.match(result.stdout, /what .*fail\.test\.js printed:\ncontext printed by the test\n/);
+    assert.match(result.stdout, /what .*broken\.test\.js printed:\n[\s\S]*Cannot find module '\.\/no-such-module'/);
+    assert.match(result.stdout, /tests 303, pass 300, fail 2, /);
   });
 });
