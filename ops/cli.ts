@@ -40,6 +40,9 @@ function contextFrom(command: Command): OpsContext {
 }
 
 async function run(name: string, ctx: OpsContext, steps: Step[]): Promise<number> {
+  // Checked once, after the command's input: without it every step fails alike (one line each, exit 1).
+  const unreachable = await ctx.kube.unreachable();
+  if (unreachable) throw new UsageError(unreachable);
   const results = await runSteps(steps, { json: ctx.json }, ctx.redactor);
   return emit(makeReport(name, ctx.kube.contextName, results, ctx.redactor), { json: ctx.json });
 }
@@ -49,6 +52,10 @@ const minutes = (value: string) => {
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--timeout: expected minutes > 0, got "${value}"`);
   return n * 60_000;
 };
+
+/** --timeout in minutes, its default shown in minutes too (the value the commands get is in ms). */
+const timeoutOption = (description: string, defaultMinutes: number) => new Option('--timeout <minutes>', description)
+  .argParser(minutes).default(defaultMinutes * 60_000, `${defaultMinutes} minutes`);
 
 const positive = (flag: string) => (value: string) => {
   const n = Number(value);
@@ -132,7 +139,7 @@ export function program(): Command {
     .option('--key <key>', 'which key (default: the token, or the only generated key)')
     .option('--yes', 'do it (without: say what it would do)', false)
     .option('--accept-settings-loss', 'needed for plane-app secret-key (Django SECRET_KEY)', false)
-    .option('--timeout <minutes>', 'wait for provisioning at most', minutes, 15 * 60_000)
+    .addOption(timeoutOption('wait for provisioning at most', 15))
     .action(action(async (command, secret: string, options) => {
       const ctx = contextFrom(command);
       const rotateOptions = { secret, key: options.key, acceptSettingsLoss: options.acceptSettingsLoss, timeoutMs: options.timeout };
@@ -167,21 +174,21 @@ export function program(): Command {
   const backup = cli.command('backup').description('run a backup or a restore drill now, list the backups');
   backup.command('now')
     .description('a Job from CronJob plane-backup, waited for')
-    .option('--timeout <minutes>', 'wait at most', minutes, 60 * 60_000)
+    .addOption(timeoutOption('wait at most', 60))
     .action(action(async (command, options) => {
       const ctx = contextFrom(command);
       return run('backup now', ctx, backupNowSteps(ctx, { timeoutMs: options.timeout }));
     }));
   backup.command('drill')
     .description('a Job from CronJob plane-backup-drill: the latest backup restored into a throw-away server and checked')
-    .option('--timeout <minutes>', 'wait at most', minutes, 60 * 60_000)
+    .addOption(timeoutOption('wait at most', 60))
     .action(action(async (command, options) => {
       const ctx = contextFrom(command);
       return run('backup drill', ctx, backupDrillSteps(ctx, { timeoutMs: options.timeout }));
     }));
   backup.command('list')
     .description('each backup: time, size, Plane version, migration, last drill (the restore template in list mode: changes nothing)')
-    .option('--timeout <minutes>', 'wait at most', minutes, 10 * 60_000)
+    .addOption(timeoutOption('wait at most', 10))
     .action(action(async (command, options) => {
       const ctx = contextFrom(command);
       return run('backup list', ctx, backupListSteps(ctx, { timeoutMs: options.timeout }));
@@ -192,7 +199,7 @@ export function program(): Command {
     .argument('<backup>', 'a snapshot id (plane-k3s backup list) or latest')
     .option('--yes', 'do it: the database is replaced by the backup\'s', false)
     .option('--allow-version <version>', 'restore a backup of this other Plane version (run the stack at that version first)')
-    .option('--timeout <minutes>', 'wait at most', minutes, 60 * 60_000)
+    .addOption(timeoutOption('wait at most', 60))
     .action(action(async (command, backupId: string, options) => {
       if (!/^(latest|[0-9a-f]{8,64})$/.test(backupId)) throw new UsageError(`backup: expected latest or a snapshot id such as 4f2a9c1e (plane-k3s backup list), got "${backupId}"`);
       if (options.allowVersion !== undefined && !/^v\d+\.\d+\.\d+$/.test(options.allowVersion)) throw new UsageError(`--allow-version: expected a Plane version such as v1.2.2, got "${options.allowVersion}"`);

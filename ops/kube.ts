@@ -2,9 +2,12 @@
  * The cluster as the operator's kubeconfig reaches it (@kubernetes/client-node): reads, port-forward,
  * exec and logs through the API server, so every command works from any machine with the kubeconfig.
  */
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import * as tls from 'node:tls';
 import * as k8s from '@kubernetes/client-node';
@@ -90,11 +93,7 @@ export class Kube {
   readonly admission: k8s.AdmissionregistrationV1Api;
 
   constructor(options: KubeOptions = {}) {
-    this.config = new k8s.KubeConfig();
-    if (options.kubeconfig) this.config.loadFromFile(options.kubeconfig);
-    else this.config.loadFromDefault();
-    if (options.context) this.config.setCurrentContext(options.context);
-    if (!this.config.getCurrentCluster()) throw new Error('no cluster in the kubeconfig: set KUBECONFIG or --kubeconfig');
+    this.config = loadKubeConfig(options);
     this.core = this.config.makeApiClient(k8s.CoreV1Api);
     this.apps = this.config.makeApiClient(k8s.AppsV1Api);
     this.batch = this.config.makeApiClient(k8s.BatchV1Api);
@@ -103,6 +102,37 @@ export class Kube {
 
   get contextName(): string {
     return this.config.getCurrentContext();
+  }
+
+  /** The API server's URL, as the current context names it. */
+  get server(): string {
+    return this.config.getCurrentCluster()?.server ?? '';
+  }
+
+  /**
+   * Why the API server cannot be worked with, in one line, or undefined when it answers: unreachable
+   * (refused, unknown host, TLS, no answer within `timeoutMs`) or refusing the context's credentials
+   * (401). Any other answer, even an error status, means it is there: the commands report the rest.
+   */
+  async unreachable(timeoutMs = 15_000): Promise<string | undefined> {
+    const version = this.config.makeApiClient(k8s.VersionApi);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
+    });
+    try {
+      await Promise.race([version.getCode(), timeout]);
+      return undefined;
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 401) return `the API server ${this.server} refuses the credentials of context ${this.contextName} (401)`;
+      if (status !== undefined) return undefined;
+      const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+      // node-fetch says "request to URL failed, reason: connect ECONNREFUSED …": the reason is the news.
+      return `cannot reach the API server ${this.server} (context ${this.contextName}): ${message.replace(/^request to \S+ failed, reason: /, '')}`;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The object, or undefined when the API server answers 404 (any other error is thrown). */
@@ -200,6 +230,45 @@ export class Kube {
       .filter((p) => !p.metadata?.deletionTimestamp)
       .sort((a, b) => String(b.metadata?.creationTimestamp ?? '').localeCompare(String(a.metadata?.creationTimestamp ?? '')));
   }
+}
+
+/** A kubeconfig that cannot be used: no file, no such context, no cluster (the message says how to fix it). */
+export class KubeconfigError extends Error {}
+
+/**
+ * The kubeconfig as kubectl would pick it (--kubeconfig, else $KUBECONFIG, else ~/.kube/config, else the
+ * pod's service account), with the context chosen, checked before any request: with none of them, the
+ * client would silently fall back to http://localhost:8080, and an unknown context to no cluster at all.
+ */
+export function loadKubeConfig(options: KubeOptions = {}): k8s.KubeConfig {
+  const config = new k8s.KubeConfig();
+  const home = path.join(os.homedir(), '.kube', 'config');
+  const files = options.kubeconfig ? [options.kubeconfig]
+    : process.env.KUBECONFIG ? process.env.KUBECONFIG.split(path.delimiter).filter(Boolean)
+      : fs.existsSync(home) ? [home] : [];
+  const source = files.length > 0 ? files.join(path.delimiter) : 'the service account of this pod';
+  for (const file of files) {
+    if (!fs.existsSync(file)) {
+      throw new KubeconfigError(`${file}: no such file (${options.kubeconfig ? '--kubeconfig' : '$KUBECONFIG'} names it)`);
+    }
+  }
+  if (files.length === 0 && !fs.existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')) {
+    throw new KubeconfigError(`none found: $KUBECONFIG is not set and ${home} does not exist; set KUBECONFIG or pass --kubeconfig <file> (and --context <name>)`);
+  }
+  if (options.kubeconfig) config.loadFromFile(options.kubeconfig);
+  else config.loadFromDefault();
+  const names = config.getContexts().map((c) => c.name);
+  const has = names.length > 0 ? `its contexts: ${names.join(', ')}` : 'it has no contexts';
+  if (options.context) {
+    if (!names.includes(options.context)) throw new KubeconfigError(`context ${options.context} is not in ${source} (${has})`);
+    config.setCurrentContext(options.context);
+  }
+  const current = config.getCurrentContext();
+  if (!current) throw new KubeconfigError(`${source} has no current context: pass --context <name> (${has})`);
+  if (!names.includes(current)) throw new KubeconfigError(`the current context ${current} is not in ${source}: pass --context <name> (${has})`);
+  const cluster = config.getContextObject(current)?.cluster;
+  if (!config.getCurrentCluster()) throw new KubeconfigError(`context ${current} names cluster ${cluster ?? '(none)'}, which is not in ${source}`);
+  return config;
 }
 
 /** The HTTP status of an API error from @kubernetes/client-node, if any. */

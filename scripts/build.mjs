@@ -3,6 +3,12 @@
 //   node scripts/build.mjs               build/synth.js (bin/synth.ts) and build/plane-k3s.js (ops/cli.ts),
 //                                        each bundled with its dependencies
 //   node scripts/build.mjs --with-tests  also build/**: every module on its own, for tests and the benchmark
+// esbuild is used through its JS API only, which finds its platform's binary (the optional dependency
+// @esbuild/<platform>, which npm ci installs from the lockfile) by itself. Its postinstall script only
+// checks that binary, fetches it when optional dependencies were left out, and swaps bin/esbuild's JS
+// launcher for it: package.json's allowScripts denies it ("esbuild": false), so npm 11.16+ has no
+// unreviewed install script to warn about on every npm ci, and npm 12, which skips unlisted ones,
+// changes nothing here. Never install with --omit=optional.
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -20,8 +20,12 @@ source "$TOOLS/lib/go-tool.sh"
 SITE_FILE="${SITE_CONFIG:-$TOOLS/../site/javisi.yaml}"
 
 # The image tag is "<version>-alpine" (or "<version>"): docker.io/library/caddy:2.11.9-alpine → 2.11.9.
+# Every match read, then the first kept: `sed … | head -n1` under pipefail fails (SIGPIPE, exit 141,
+# no message) when sed writes after head has exited.
 image_version() {
-  sed -nE 's#^[[:space:]]*image:[[:space:]]*["'\'']?[a-z0-9./-]*/caddy:v?([0-9]+\.[0-9]+\.[0-9]+)([-@].*)?["'\'']?[[:space:]]*(\#.*)?$#\1#p' "$1" | head -n1
+  local versions
+  versions="$(sed -nE 's#^[[:space:]]*image:[[:space:]]*["'\'']?[a-z0-9./-]*/caddy:v?([0-9]+\.[0-9]+\.[0-9]+)([-@].*)?["'\'']?[[:space:]]*(\#.*)?$#\1#p' "$1")"
+  printf '%s\n' "${versions%%$'\n'*}"
 }
 
 version="${1:-${CADDY_VERSION:-}}"

@@ -45,7 +45,10 @@ expect_warning() {
 }
 image_is() { [[ "$(k get deploy/web -o jsonpath='{.spec.template.spec.containers[0].image}')" == "$1" ]]; }
 
-echo "kubectl: $KUBECTL ($(kubectl version --client -o json | grep -m1 gitVersion | tr -d ' ",'))"
+# The whole output first: `| grep -m1` exits at its match and, under pipefail, a writer still writing dies of SIGPIPE.
+client_version="$(kubectl version --client -o json)" || { echo "kubectl version --client failed" >&2; exit 1; }
+client_version="$(grep -m1 gitVersion <<<"$client_version" | tr -d ' ",')"
+echo "kubectl: $KUBECTL ($client_version)"
 check "apiserver /readyz"                 kubectl get --raw /readyz
 check "node $NODE_NAME Ready"             kubectl wait --for=condition=Ready "node/$NODE_NAME" --timeout=30s
 check "apply restricted workloads"        kubectl apply -f "$T/restricted.yaml"

@@ -14,6 +14,20 @@
 
 log() { printf '[%s] %s\n' "${TOOL_NAME:-go-tool}" "$*" >&2; }
 
+# first_line_of COMMAND...: the first line COMMAND prints (stdout and stderr), or its exit status with
+# that line logged when it fails. The whole output is read first: `COMMAND | head -n1` under pipefail
+# fails as soon as COMMAND writes after head has exited (SIGPIPE, exit 141, no message at all), as
+# CoreDNS's two-line -version did on a cold CI run.
+first_line_of() {
+  local out status=0
+  out="$("$@" 2>&1)" || status=$?
+  if (( status != 0 )); then
+    log "$* exited with $status: ${out%%$'\n'*}"
+    return "$status"
+  fi
+  printf '%s\n' "${out%%$'\n'*}"
+}
+
 cached_go_build() {
   local name=$1 version=$2 module=$3 main_go=$4 version_flag=$5 expected=$6
   local cache="${PLANE_K3S_CACHE:-$HOME/.cache/plane-k3s}/$name"
@@ -47,7 +61,7 @@ cached_go_build() {
     go build -ldflags "-s -w" -o "$tmp/$name" .
   )
   local reported
-  reported="$("$tmp/$name" "$version_flag" 2>&1 | head -n1)"
+  reported="$(first_line_of "$tmp/$name" "$version_flag")" || return 1
   [[ "$reported" =~ $expected ]] || { log "built binary reports '$reported', expected $expected"; return 1; }
 
   mkdir -p "$bin_dir"
