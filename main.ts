@@ -45,7 +45,8 @@ export function buildStack(app: App, site: SiteConfig): StackModel {
         runAs: BACKEND_USER,
         resources: toResourceRequirements(site.components.secretsBootstrap.resources),
         version,
-        message: `namespace ${ns} and its PersistentVolumeClaims hold Plane's data and are kept (ValidatingAdmissionPolicy ${ns}-keep-data). ` +
+        message:
+          `namespace ${ns} and its PersistentVolumeClaims hold Plane's data and are kept (ValidatingAdmissionPolicy ${ns}-keep-data). ` +
           `To remove the workloads and keep the data: kubectl delete -f dist -l '!${HOLDS_DATA_LABEL}'. ` +
           'To delete the data on purpose: docs/runbook.md, "Deleting the data".',
         apiServer: kubeApiServer(site),
@@ -92,9 +93,7 @@ export function buildStack(app: App, site: SiteConfig): StackModel {
     },
     publicHostClients: storeThroughEdge ? [plane.api.peer] : [],
   });
-  const edgeDns = site.edge.splitDns.coreDnsOverride
-    ? [new EdgeDnsChart(app, 'edge-dns', { site, caddy: edge.caddy.endpoint })]
-    : [];
+  const edgeDns = site.edge.splitDns.coreDnsOverride ? [new EdgeDnsChart(app, 'edge-dns', { site, caddy: edge.caddy.endpoint })] : [];
 
   const workloads = workloadsIn(app);
   const networkPolicies = new NetworkPolicyChart(app, 'network-policies', { site, workloads });
@@ -102,7 +101,20 @@ export function buildStack(app: App, site: SiteConfig): StackModel {
   // Files are numbered in this order: `kubectl apply -f dist` creates the namespaces, then the
   // policies (so no pod ever runs unguarded), then the Secrets (the workloads that read them wait until
   // they exist), then the workloads.
-  const charts = [namespace, edgeNamespace, networkPolicies, secrets, postgres, redis, rabbitmq, objectStore, plane, backup, edge, ...edgeDns];
+  const charts = [
+    namespace,
+    edgeNamespace,
+    networkPolicies,
+    secrets,
+    postgres,
+    redis,
+    rabbitmq,
+    objectStore,
+    plane,
+    backup,
+    edge,
+    ...edgeDns,
+  ];
   labelDataClaims(charts, namespace.name);
   const guard = namespace.guard?.guard;
   return {
@@ -115,7 +127,9 @@ export function buildStack(app: App, site: SiteConfig): StackModel {
     flows: networkPolicies.flows,
     secrets: secrets.bootstrap.secrets,
     users: provisioningSpec(site),
-    keepDataGuard: guard ? [guard.policy, guard.binding].map((o) => ({ kind: o.kind as string, name: (o.metadata as { name: string }).name })) : [],
+    keepDataGuard: guard
+      ? [guard.policy, guard.binding].map((o) => ({ kind: o.kind as string, name: (o.metadata as { name: string }).name }))
+      : [],
   };
 }
 

@@ -30,18 +30,24 @@ function time(label: string, command: string, args: string[], env: Record<string
   for (let i = 0; i <= runs; i++) {
     const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'plane-bench-'));
     const start = process.hrtime.bigint();
-    const result = spawnSync(command, args.map((a) => a.replace('{out}', outdir)), {
-      cwd: REPO_ROOT,
-      env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false', CDK8S_OUTDIR: outdir, ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const result = spawnSync(
+      command,
+      args.map((a) => a.replace('{out}', outdir)),
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false', CDK8S_OUTDIR: outdir, ...env },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     fs.rmSync(outdir, { recursive: true, force: true });
     if (result.status !== 0) throw new Error(`${label} failed: ${result.stderr}`);
     if (i > 0) samples.push(seconds);
   }
   const fmt = (s: number) => s.toFixed(2);
-  console.log(`${label.padEnd(44)} median ${fmt(median(samples))} s  (min ${fmt(Math.min(...samples))}, max ${fmt(Math.max(...samples))}, ${runs} runs)`);
+  console.log(
+    `${label.padEnd(44)} median ${fmt(median(samples))} s  (min ${fmt(Math.min(...samples))}, max ${fmt(Math.max(...samples))}, ${runs} runs)`,
+  );
 }
 
 function footprintRow(label: string, f: Omit<WorkloadFootprint, 'kind' | 'name'>): string {
@@ -72,6 +78,10 @@ const share = (used: number, of: number) => `${((100 * used) / of).toFixed(0)}%`
 const vpsCpu = site.vps.cpu * 1000;
 const vpsMemory = quantityToBytes(site.vps.memory);
 console.log(`\nVPS ${site.vps.hostname}: ${site.vps.cpu} CPU, ${site.vps.memory}`);
-console.log(`  requests: ${formatMillicores(total.requestsMillicores)} (${share(total.requestsMillicores, vpsCpu)}), ${formatBytes(total.requestsBytes)} (${share(total.requestsBytes, vpsMemory)})` +
-  `  budget ${site.vps.budget.cpu} CPU / ${site.vps.budget.memory}: ${share(total.requestsMillicores, cpuToMillicores(site.vps.budget.cpu))} / ${share(total.requestsBytes, quantityToBytes(site.vps.budget.memory))}`);
-console.log(`  limits:   ${formatMillicores(total.limitsMillicores)} (${share(total.limitsMillicores, vpsCpu)}), ${formatBytes(total.limitsBytes)} (${share(total.limitsBytes, vpsMemory)})`);
+console.log(
+  `  requests: ${formatMillicores(total.requestsMillicores)} (${share(total.requestsMillicores, vpsCpu)}), ${formatBytes(total.requestsBytes)} (${share(total.requestsBytes, vpsMemory)})` +
+    `  budget ${site.vps.budget.cpu} CPU / ${site.vps.budget.memory}: ${share(total.requestsMillicores, cpuToMillicores(site.vps.budget.cpu))} / ${share(total.requestsBytes, quantityToBytes(site.vps.budget.memory))}`,
+);
+console.log(
+  `  limits:   ${formatMillicores(total.limitsMillicores)} (${share(total.limitsMillicores, vpsCpu)}), ${formatBytes(total.limitsBytes)} (${share(total.limitsBytes, vpsMemory)})`,
+);

@@ -46,15 +46,21 @@ export class EdgeChart extends Chart {
       image: edge.caddy.image,
       resources: toResourceRequirements(edge.caddy.resources),
       caddyfile: renderCaddyfile(siteCaddyfileOptions(site, upstreams)),
-      exposure: edge.exposure === 'hostPort'
-        ? { kind: 'hostPort', hostIp: edge.vpnAddress, nodeName: site.vps.hostname }
-        : { kind: 'loadBalancer', sourceRanges: edge.vpnEnforce ? networkClientCidrs(site) : undefined },
+      exposure:
+        edge.exposure === 'hostPort'
+          ? { kind: 'hostPort', hostIp: edge.vpnAddress, nodeName: site.vps.hostname }
+          : { kind: 'loadBalancer', sourceRanges: edge.vpnEnforce ? networkClientCidrs(site) : undefined },
       tlsSecretName: tls.secretName,
       dataVolume: tls.storage ? { storage: tls.storage, storageClass: site.kubernetes.storageClass } : undefined,
-      secretEnv: tls.acme
-        ? { [DNS_API_TOKEN_ENV]: { secretName: tls.acme.apiTokenSecret, key: DNS_API_TOKEN_KEY } }
-        : undefined,
-      upstreams: [upstreams.web, upstreams.space, upstreams.admin, upstreams.live, upstreams.api, ...(upstreams.objectStore ? [upstreams.objectStore] : [])],
+      secretEnv: tls.acme ? { [DNS_API_TOKEN_ENV]: { secretName: tls.acme.apiTokenSecret, key: DNS_API_TOKEN_KEY } } : undefined,
+      upstreams: [
+        upstreams.web,
+        upstreams.space,
+        upstreams.admin,
+        upstreams.live,
+        upstreams.api,
+        ...(upstreams.objectStore ? [upstreams.objectStore] : []),
+      ],
       clients: [
         { name: 'vpn', cidrs: site.network.vpnCidrs },
         { name: 'pods', cidrs: [site.kubernetes.podCidr] },

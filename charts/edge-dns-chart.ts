@@ -26,8 +26,10 @@ export class EdgeDnsChart extends Chart {
       metadata: { name: COREDNS_CUSTOM_CONFIGMAP, namespace: COREDNS_NAMESPACE, labels: { ...labels.all } },
       data: {
         // k3s imports /etc/coredns/custom/*.override into its main server block.
-        [`${site.project.name}-${objectName('edge')}.override`]:
-          coreDnsOverride(appHost(site), `${props.caddy.host}.${site.kubernetes.clusterDomain}`),
+        [`${site.project.name}-${objectName('edge')}.override`]: coreDnsOverride(
+          appHost(site),
+          `${props.caddy.host}.${site.kubernetes.clusterDomain}`,
+        ),
       },
     });
   }

@@ -30,7 +30,11 @@ export class NetworkPolicyChart extends Chart {
     this.flows = flowsOf(workloads);
     const labels = (name: string) => workloadLabels(site, name, 'network-policy', site.images.plane.tag).all;
     for (const namespace of new Set(workloads.map((w) => w.namespace))) {
-      new NamespaceBaselinePolicies(this, `baseline-${namespace}`, { namespace, dns: site.network.clusterDns, labels: labels('network-baseline') });
+      new NamespaceBaselinePolicies(this, `baseline-${namespace}`, {
+        namespace,
+        dns: site.network.clusterDns,
+        labels: labels('network-baseline'),
+      });
     }
     for (const workload of workloads) {
       new ComponentNetworkPolicy(this, `${workload.namespace}/${workload.peer.name}`, {

@@ -53,12 +53,16 @@ const STARTUP_SECONDS = {
  * in (a shared server's role is made by the postgres-bootstrap Job; an in-cluster server is starting),
  * then runs Plane's own entrypoint.
  */
-const MIGRATOR_COMMAND = ['/bin/sh', '-ec', [
-  'until python -c \'import os, psycopg; psycopg.connect(os.environ["DATABASE_URL"]).close()\' 2>/dev/null; do',
-  '  echo "migrator: waiting until the database lets Plane log in"; sleep 5',
-  'done',
-  'exec ./bin/docker-entrypoint-migrator.sh',
-].join('\n')];
+const MIGRATOR_COMMAND = [
+  '/bin/sh',
+  '-ec',
+  [
+    'until python -c \'import os, psycopg; psycopg.connect(os.environ["DATABASE_URL"]).close()\' 2>/dev/null; do',
+    '  echo "migrator: waiting until the database lets Plane log in"; sleep 5',
+    'done',
+    'exec ./bin/docker-entrypoint-migrator.sh',
+  ].join('\n'),
+];
 
 /** Waits for the database and the migrations, then replaces the shell (signals reach celery). */
 function celeryCommand(celeryArgs: string): string[] {
@@ -101,18 +105,19 @@ export class PlaneChart extends Chart {
     const apiAhead = endpointAhead('api', 'backend', API_PORT);
     const liveAhead = endpointAhead('live', 'frontend', FRONTEND_PORT);
 
-    const nginxFrontend = (name: 'web' | 'admin') => new AppDeployment(this, name, {
-      namespace,
-      name: objectName(name),
-      labels: labels(name, 'frontend'),
-      image: planeImage(site, PLANE_IMAGES[name]),
-      runAs: NGINX_USER,
-      replicas: components[name].replicas,
-      resources: toResourceRequirements(components[name].resources),
-      port: FRONTEND_PORT,
-      probes: httpProbes(HEALTH_PATHS[name], 'http', STARTUP_SECONDS.nginx),
-      writablePaths: NGINX_WRITABLE_PATHS,
-    });
+    const nginxFrontend = (name: 'web' | 'admin') =>
+      new AppDeployment(this, name, {
+        namespace,
+        name: objectName(name),
+        labels: labels(name, 'frontend'),
+        image: planeImage(site, PLANE_IMAGES[name]),
+        runAs: NGINX_USER,
+        replicas: components[name].replicas,
+        resources: toResourceRequirements(components[name].resources),
+        port: FRONTEND_PORT,
+        probes: httpProbes(HEALTH_PATHS[name], 'http', STARTUP_SECONDS.nginx),
+        writablePaths: NGINX_WRITABLE_PATHS,
+      });
     this.web = nginxFrontend('web');
     this.admin = nginxFrontend('admin');
 

@@ -29,7 +29,12 @@ export class PostgresChart extends Chart {
     // bootstrap Job generates it unless it exists: for a shared server, create it with the shared
     // password before the first apply (README, "Secrets").
     const password = { secretName: name, key: 'password' };
-    const common = { database: settings.database, user: settings.user, password, secretKeys: [{ ref: password, generate: 'hex24' as const }] };
+    const common = {
+      database: settings.database,
+      user: settings.user,
+      password,
+      secretKeys: [{ ref: password, generate: 'hex24' as const }],
+    };
 
     if (settings.external) {
       const external = new ExternalService(this, 'external', {

@@ -40,7 +40,11 @@ export class SecretsChart extends Chart {
       version,
       secretKeys,
       // The README's backup of the Secrets selects them by managed-by.
-      secretLabels: { 'app.kubernetes.io/part-of': PART_OF, 'app.kubernetes.io/instance': site.project.name, 'app.kubernetes.io/managed-by': 'plane-secrets' },
+      secretLabels: {
+        'app.kubernetes.io/part-of': PART_OF,
+        'app.kubernetes.io/instance': site.project.name,
+        'app.kubernetes.io/managed-by': 'plane-secrets',
+      },
       apiServer: kubeApiServer(site),
     });
   }

@@ -20,8 +20,7 @@ export type SecretFormat = 'hex16' | 'hex24' | 'hex32' | 'garage-key-id' | 'plan
 
 /** A key the stack's Secrets must hold: generated in the cluster, or a plain value written beside them. */
 export type SecretKeySource =
-  | { readonly ref: SecretKeyRef; readonly generate: SecretFormat }
-  | { readonly ref: SecretKeyRef; readonly value: string };
+  { readonly ref: SecretKeyRef; readonly generate: SecretFormat } | { readonly ref: SecretKeyRef; readonly value: string };
 
 /** DNS name of a Service, known before the Service exists (e.g. for ALLOWED_HOSTS). */
 export function serviceHost(name: string, namespace: string): string {

@@ -75,7 +75,10 @@ const WRITABLE_SIZE_LIMIT = k8s.Quantity.fromString('256Mi');
 
 /** Volume name for a writable path: "/code/plane/logs" → "writable-code-plane-logs". */
 export function writableVolumeName(mountPath: string): string {
-  const slug = mountPath.replace(/^\/+|\/+$/g, '').replace(/[^a-z0-9]+/gi, '-').toLowerCase();
+  const slug = mountPath
+    .replace(/^\/+|\/+$/g, '')
+    .replace(/[^a-z0-9]+/gi, '-')
+    .toLowerCase();
   return `writable-${slug}`.slice(0, 63).replace(/-+$/, '');
 }
 

@@ -59,7 +59,10 @@ export class LastGoodOutput {
       return 'restored the output of the last successful synth';
     }
     if (tracked !== undefined) {
-      const checkout = spawnSync('git', ['checkout', '--', path.basename(this.outdir)], { cwd: path.dirname(this.outdir), encoding: 'utf8' });
+      const checkout = spawnSync('git', ['checkout', '--', path.basename(this.outdir)], {
+        cwd: path.dirname(this.outdir),
+        encoding: 'utf8',
+      });
       if (checkout.status === 0) return 'restored it from git (the version git has for it)';
     }
     return undefined;

@@ -69,8 +69,14 @@ function writeCharts(charts: readonly Chart[], outdir: string): void {
 
 /** Each chart's file name in dist/ and its objects; a chart with nothing in it (an external object store) has no file. */
 export function chartFiles(charts: readonly Chart[]): { chart: Chart; file: string; objects: Record<string, unknown>[] }[] {
-  return charts.map((chart) => ({ chart, objects: chart.toJson() })).filter(({ objects }) => objects.length > 0)
-    .map(({ chart, objects }, index) => ({ chart, file: `${String(index).padStart(4, '0')}-${Names.toDnsLabel(chart)}.k8s.yaml`, objects }));
+  return charts
+    .map((chart) => ({ chart, objects: chart.toJson() }))
+    .filter(({ objects }) => objects.length > 0)
+    .map(({ chart, objects }, index) => ({
+      chart,
+      file: `${String(index).padStart(4, '0')}-${Names.toDnsLabel(chart)}.k8s.yaml`,
+      objects,
+    }));
 }
 
 export function synthesize(build: StackBuilder, options: SynthOptions): SynthSummary {

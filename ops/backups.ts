@@ -14,8 +14,15 @@ export interface JobOptions {
 }
 
 /** A Job from a CronJob template, waited for; its log lines starting with `prefix` are the evidence. */
-async function runFromCronJob(ctx: OpsContext, role: string, what: string, env: Record<string, string>, options: JobOptions,
-  progress: (m: string) => void, prefix: string): Promise<{ job: string; done: boolean; reason?: string; lines: string[] }> {
+async function runFromCronJob(
+  ctx: OpsContext,
+  role: string,
+  what: string,
+  env: Record<string, string>,
+  options: JobOptions,
+  progress: (m: string) => void,
+  prefix: string,
+): Promise<{ job: string; done: boolean; reason?: string; lines: string[] }> {
   const ns = ctx.stack.namespace;
   const template = ctx.stack.maybeWorkload('CronJob', role);
   if (!template) throw new Error(`the site has no ${role} CronJob`);
@@ -37,7 +44,14 @@ function runNowStep(ctx: OpsContext, options: JobOptions, role: 'backup' | 'dril
     run: async (progress) => {
       const run = await runFromCronJob(ctx, role, 'now', {}, options, progress, `${role}:`);
       const evidence = run.lines.join('; ');
-      if (!run.done) return [fail(id, `job/${run.job}: ${run.reason}${evidence ? `; ${evidence}` : ''}`, `kubectl -n ${ns} logs job/${run.job} --all-containers`)];
+      if (!run.done)
+        return [
+          fail(
+            id,
+            `job/${run.job}: ${run.reason}${evidence ? `; ${evidence}` : ''}`,
+            `kubectl -n ${ns} logs job/${run.job} --all-containers`,
+          ),
+        ];
       return [pass(id, `job/${run.job} complete${evidence ? `: ${evidence}` : ''}`)];
     },
   };
@@ -76,33 +90,43 @@ export function parseBackupList(lines: readonly string[]): BackupEntry[] {
     if (drill) drilled.set(drill[1], drill[2]);
   }
   const tag = (tags: string[] | undefined, name: string) => tags?.find((t) => t.startsWith(`${name}=`))?.slice(name.length + 1);
-  return snapshots.map((s) => ({
-    id: s.short_id,
-    time: new Date(s.time).toISOString().replace(/\.\d+Z$/, 'Z'),
-    bytes: s.summary?.total_bytes_processed,
-    planeVersion: tag(s.tags, 'plane-version'),
-    migration: tag(s.tags, 'migration'),
-    drilled: drilled.get(s.short_id),
-  })).sort((a, b) => b.time.localeCompare(a.time));
+  return snapshots
+    .map((s) => ({
+      id: s.short_id,
+      time: new Date(s.time).toISOString().replace(/\.\d+Z$/, 'Z'),
+      bytes: s.summary?.total_bytes_processed,
+      planeVersion: tag(s.tags, 'plane-version'),
+      migration: tag(s.tags, 'migration'),
+      drilled: drilled.get(s.short_id),
+    }))
+    .sort((a, b) => b.time.localeCompare(a.time));
 }
 
 /** The backups in the encrypted repository: the restore template in list mode, which changes nothing. */
 export function backupListSteps(ctx: OpsContext, options: JobOptions): Step[] {
   const ns = ctx.stack.namespace;
-  return [{
-    id: 'backup/list',
-    title: `list the backups (restore template, ${RESTORE_BACKUP_ENV}=list)`,
-    run: async (progress) => {
-      const run = await runFromCronJob(ctx, 'restore', 'list', { [RESTORE_BACKUP_ENV]: 'list' }, options, progress, 'restore:');
-      await ctx.kube.batch.deleteNamespacedJob({ name: run.job, namespace: ns, propagationPolicy: 'Background' }).catch(() => undefined);
-      if (!run.done) return [fail('backup/list', `job/${run.job}: ${run.reason}`, `kubectl -n ${ns} logs job/${run.job} --all-containers`)];
-      const backups = parseBackupList(run.lines);
-      return backups.length
-        ? backups.map((b) => pass(`backup/${b.id}`, `${b.time}, ${b.bytes ?? '?'} bytes, Plane ${b.planeVersion ?? '?'}, migration ${b.migration ?? '?'}, ` +
-          (b.drilled ? `drill passed ${b.drilled}` : 'not drilled')))
-        : [pass('backup/list', 'no backup in the repository yet (plane-k3s backup now)')];
+  return [
+    {
+      id: 'backup/list',
+      title: `list the backups (restore template, ${RESTORE_BACKUP_ENV}=list)`,
+      run: async (progress) => {
+        const run = await runFromCronJob(ctx, 'restore', 'list', { [RESTORE_BACKUP_ENV]: 'list' }, options, progress, 'restore:');
+        await ctx.kube.batch.deleteNamespacedJob({ name: run.job, namespace: ns, propagationPolicy: 'Background' }).catch(() => undefined);
+        if (!run.done)
+          return [fail('backup/list', `job/${run.job}: ${run.reason}`, `kubectl -n ${ns} logs job/${run.job} --all-containers`)];
+        const backups = parseBackupList(run.lines);
+        return backups.length
+          ? backups.map((b) =>
+              pass(
+                `backup/${b.id}`,
+                `${b.time}, ${b.bytes ?? '?'} bytes, Plane ${b.planeVersion ?? '?'}, migration ${b.migration ?? '?'}, ` +
+                  (b.drilled ? `drill passed ${b.drilled}` : 'not drilled'),
+              ),
+            )
+          : [pass('backup/list', 'no backup in the repository yet (plane-k3s backup now)')];
+      },
     },
-  }];
+  ];
 }
 
 export interface RestoreOptions extends JobOptions {
@@ -147,18 +171,24 @@ export function restoreSteps(ctx: OpsContext, options: RestoreOptions): Step[] {
       id: 'restore/run',
       title: `restore ${options.backup}: database, then uploads`,
       run: async (progress) => {
-        const env = { [RESTORE_BACKUP_ENV]: options.backup, ...(options.allowVersion ? { [RESTORE_ALLOW_VERSION_ENV]: options.allowVersion } : {}) };
+        const env = {
+          [RESTORE_BACKUP_ENV]: options.backup,
+          ...(options.allowVersion ? { [RESTORE_ALLOW_VERSION_ENV]: options.allowVersion } : {}),
+        };
         const run = await runFromCronJob(ctx, 'restore', 'run', env, options, progress, 'restore:');
         restored = run.done
           ? pass('restore/run', `job/${run.job} complete: ${run.lines.join('; ') || 'restored'}`)
-          : fail('restore/run', `job/${run.job}: ${run.reason}${run.lines.length ? `; ${run.lines.join('; ')}` : ''}`,
-            `kubectl -n ${ns} logs job/${run.job} --all-containers; a refused or failed database restore changed nothing (one transaction)`);
+          : fail(
+              'restore/run',
+              `job/${run.job}: ${run.reason}${run.lines.length ? `; ${run.lines.join('; ')}` : ''}`,
+              `kubectl -n ${ns} logs job/${run.job} --all-containers; a refused or failed database restore changed nothing (one transaction)`,
+            );
         return [restored];
       },
     },
     {
       id: 'restore/start',
-      title: 'start Plane again (the manifests\' replicas)',
+      title: "start Plane again (the manifests' replicas)",
       run: async () => {
         for (const client of clients) await scale(client.name, client.replicas);
         return [pass('restore/start', `${clients.length} Deployments back to their replicas; check with plane-k3s verify`)];

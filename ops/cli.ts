@@ -54,8 +54,8 @@ const minutes = (value: string) => {
 };
 
 /** --timeout in minutes, its default shown in minutes too (the value the commands get is in ms). */
-const timeoutOption = (description: string, defaultMinutes: number) => new Option('--timeout <minutes>', description)
-  .argParser(minutes).default(defaultMinutes * 60_000, `${defaultMinutes} minutes`);
+const timeoutOption = (description: string, defaultMinutes: number) =>
+  new Option('--timeout <minutes>', description).argParser(minutes).default(defaultMinutes * 60_000, `${defaultMinutes} minutes`);
 
 const positive = (flag: string) => (value: string) => {
   const n = Number(value);
@@ -73,140 +73,195 @@ export function program(): Command {
     .showHelpAfterError()
     .exitOverride();
   let exitCode = 0;
-  const action = (fn: (command: Command, ...args: any[]) => Promise<number>) => async (...args: any[]) => {
-    const command = args[args.length - 1] as Command;
-    exitCode = await fn(command, ...args.slice(0, -1));
-  };
+  const action =
+    (fn: (command: Command, ...args: any[]) => Promise<number>) =>
+    async (...args: any[]) => {
+      const command = args[args.length - 1] as Command;
+      exitCode = await fn(command, ...args.slice(0, -1));
+    };
 
-  cli.command('verify')
-    .description('the Definition of Done: workloads, Jobs, Secrets, api env, health (api, edge), members, tokens, sign-up, database, logs, backup')
+  cli
+    .command('verify')
+    .description(
+      'the Definition of Done: workloads, Jobs, Secrets, api env, health (api, edge), members, tokens, sign-up, database, logs, backup',
+    )
     .option('--backup-max-age <hours>', 'oldest acceptable successful backup', positive('--backup-max-age'), 26)
     .option('--log-lines <n>', 'log lines read per api and worker pod', positive('--log-lines'), 50)
     .addOption(new Option('--from-vpn', 'also check from this machine, on the VPN: 200 and the split-DNS answer').conflicts('fromOutside'))
     .option('--from-outside', 'also check from this machine, outside the VPN: 403')
-    .action(action(async (command, options) => {
-      const ctx = contextFrom(command);
-      return run('verify', ctx, verifySteps(ctx, {
-        backupMaxAgeHours: options.backupMaxAge, logLines: options.logLines, fromVpn: !!options.fromVpn, fromOutside: !!options.fromOutside,
-      }));
-    }));
+    .action(
+      action(async (command, options) => {
+        const ctx = contextFrom(command);
+        return run(
+          'verify',
+          ctx,
+          verifySteps(ctx, {
+            backupMaxAgeHours: options.backupMaxAge,
+            logLines: options.logLines,
+            fromVpn: !!options.fromVpn,
+            fromOutside: !!options.fromOutside,
+          }),
+        );
+      }),
+    );
 
-  cli.command('smoke')
-    .description('the functional test: project VPAI, a work item assigned to builder, read back with builder\'s token')
+  cli
+    .command('smoke')
+    .description("the functional test: project VPAI, a work item assigned to builder, read back with builder's token")
     .option('--project <identifier>', 'project identifier (created if absent)', 'VPAI')
     .option('--assignee <agent>', 'agent id the work item is assigned to', 'builder')
     .option('--keep', 'keep what this run created', false)
-    .action(action(async (command, options) => {
-      const ctx = contextFrom(command);
-      return run('smoke', ctx, smokeSteps(ctx, { project: options.project, assignee: options.assignee, keep: options.keep }));
-    }));
+    .action(
+      action(async (command, options) => {
+        const ctx = contextFrom(command);
+        return run('smoke', ctx, smokeSteps(ctx, { project: options.project, assignee: options.assignee, keep: options.keep }));
+      }),
+    );
 
-  const secrets = cli.command('secrets').description('the stack\'s Secrets: list, load, rotate, connection (never a value on screen)');
-  secrets.command('list')
+  const secrets = cli.command('secrets').description("the stack's Secrets: list, load, rotate, connection (never a value on screen)");
+  secrets
+    .command('list')
     .description('which Secrets exist, with their keys (never their values)')
-    .action(action(async (command) => {
-      const ctx = contextFrom(command);
-      return run('secrets list', ctx, listSteps(ctx));
-    }));
-  secrets.command('load')
+    .action(
+      action(async (command) => {
+        const ctx = contextFrom(command);
+        return run('secrets list', ctx, listSteps(ctx));
+      }),
+    );
+  secrets
+    .command('load')
     .description('create Secrets from a vault-style env file (- for stdin) before the first apply; existing Secrets are kept')
     .argument('<file>', 'KEY=value lines, KEY as `plane-k3s secrets variables` prints them')
-    .action(action(async (command, file: string) => {
-      const ctx = contextFrom(command);
-      const content = file === '-' ? fs.readFileSync(0, 'utf8') : readFile(file);
-      let plan;
-      try {
-        plan = planLoad(ctx.stack, content, file === '-' ? 'stdin' : file);
-      } catch (error) {
-        throw new UsageError(error instanceof Error ? error.message : String(error));
-      }
-      return run('secrets load', ctx, loadSteps(ctx, plan));
-    }));
-  secrets.command('variables')
-    .description('the variable names `secrets load` accepts, and the format of each')
-    .action(action(async (command) => {
-      const stack = Stack.load(command.optsWithGlobals<GlobalOptions>().site || process.env[SITE_CONFIG_ENV] || undefined);
-      for (const secret of stack.secrets) {
-        for (const [key, making] of Object.entries(secret.keys)) {
-          if ('generate' in making) process.stdout.write(`${envVariable(secret.name, key)}\t${secret.name} ${key} (${making.generate})\n`);
+    .action(
+      action(async (command, file: string) => {
+        const ctx = contextFrom(command);
+        const content = file === '-' ? fs.readFileSync(0, 'utf8') : readFile(file);
+        let plan;
+        try {
+          plan = planLoad(ctx.stack, content, file === '-' ? 'stdin' : file);
+        } catch (error) {
+          throw new UsageError(error instanceof Error ? error.message : String(error));
         }
-      }
-      return 0;
-    }));
-  secrets.command('rotate')
+        return run('secrets load', ctx, loadSteps(ctx, plan));
+      }),
+    );
+  secrets
+    .command('variables')
+    .description('the variable names `secrets load` accepts, and the format of each')
+    .action(
+      action(async (command) => {
+        const stack = Stack.load(command.optsWithGlobals<GlobalOptions>().site || process.env[SITE_CONFIG_ENV] || undefined);
+        for (const secret of stack.secrets) {
+          for (const [key, making] of Object.entries(secret.keys)) {
+            if ('generate' in making)
+              process.stdout.write(`${envVariable(secret.name, key)}\t${secret.name} ${key} (${making.generate})\n`);
+          }
+        }
+        return 0;
+      }),
+    );
+  secrets
+    .command('rotate')
     .description('give one key a new value and apply it (restart or provisioning); the runbook says what it costs')
     .argument('<secret>', 'e.g. plane-agent-builder, plane-app')
     .option('--key <key>', 'which key (default: the token, or the only generated key)')
     .option('--yes', 'do it (without: say what it would do)', false)
     .option('--accept-settings-loss', 'needed for plane-app secret-key (Django SECRET_KEY)', false)
     .addOption(timeoutOption('wait for provisioning at most', 15))
-    .action(action(async (command, secret: string, options) => {
-      const ctx = contextFrom(command);
-      const rotateOptions = { secret, key: options.key, acceptSettingsLoss: options.acceptSettingsLoss, timeoutMs: options.timeout };
-      let rotation;
-      try {
-        rotation = planRotation(ctx.stack, rotateOptions);
-      } catch (error) {
-        throw new UsageError(error instanceof Error ? error.message : String(error));
-      }
-      if (!options.yes) {
-        const then = [...rotation.rerun.map((job) => `the ${job.component} Job runs again`), rotation.restart.length ? `restart ${rotation.restart.join(', ')}` : ''].filter(Boolean).join(', then ');
-        throw new UsageError(`would replace ${secret} ${rotation.key}${then ? `, then ${then}` : ''}; ${rotation.consequence}. Add --yes to do it`);
-      }
-      return run('secrets rotate', ctx, rotateSteps(ctx, rotateOptions, rotation));
-    }));
-  secrets.command('connection')
+    .action(
+      action(async (command, secret: string, options) => {
+        const ctx = contextFrom(command);
+        const rotateOptions = { secret, key: options.key, acceptSettingsLoss: options.acceptSettingsLoss, timeoutMs: options.timeout };
+        let rotation;
+        try {
+          rotation = planRotation(ctx.stack, rotateOptions);
+        } catch (error) {
+          throw new UsageError(error instanceof Error ? error.message : String(error));
+        }
+        if (!options.yes) {
+          const then = [
+            ...rotation.rerun.map((job) => `the ${job.component} Job runs again`),
+            rotation.restart.length ? `restart ${rotation.restart.join(', ')}` : '',
+          ]
+            .filter(Boolean)
+            .join(', then ');
+          throw new UsageError(
+            `would replace ${secret} ${rotation.key}${then ? `, then ${then}` : ''}; ${rotation.consequence}. Add --yes to do it`,
+          );
+        }
+        return run('secrets rotate', ctx, rotateSteps(ctx, rotateOptions, rotation));
+      }),
+    );
+  secrets
+    .command('connection')
     .description('write the connection (PLANE_API_KEY, PLANE_BASE_URL, PLANE_WORKSPACE_SLUG) of admin or an agent to a 0600 file')
     .argument('<who>', 'admin or an agent id, e.g. builder')
     .requiredOption('-o, --output <file>', 'the file to write (mode 0600)')
     .option('--force', 'replace the file if it exists', false)
-    .action(action(async (command, who: string, options) => {
-      const ctx = contextFrom(command);
-      let steps;
-      try {
-        steps = connectionSteps(ctx, { who, output: options.output, force: options.force });
-      } catch (error) {
-        throw new UsageError(error instanceof Error ? error.message : String(error));
-      }
-      return run('secrets connection', ctx, steps);
-    }));
+    .action(
+      action(async (command, who: string, options) => {
+        const ctx = contextFrom(command);
+        let steps;
+        try {
+          steps = connectionSteps(ctx, { who, output: options.output, force: options.force });
+        } catch (error) {
+          throw new UsageError(error instanceof Error ? error.message : String(error));
+        }
+        return run('secrets connection', ctx, steps);
+      }),
+    );
 
   const backup = cli.command('backup').description('run a backup or a restore drill now, list the backups');
-  backup.command('now')
+  backup
+    .command('now')
     .description('a Job from CronJob plane-backup, waited for')
     .addOption(timeoutOption('wait at most', 60))
-    .action(action(async (command, options) => {
-      const ctx = contextFrom(command);
-      return run('backup now', ctx, backupNowSteps(ctx, { timeoutMs: options.timeout }));
-    }));
-  backup.command('drill')
+    .action(
+      action(async (command, options) => {
+        const ctx = contextFrom(command);
+        return run('backup now', ctx, backupNowSteps(ctx, { timeoutMs: options.timeout }));
+      }),
+    );
+  backup
+    .command('drill')
     .description('a Job from CronJob plane-backup-drill: the latest backup restored into a throw-away server and checked')
     .addOption(timeoutOption('wait at most', 60))
-    .action(action(async (command, options) => {
-      const ctx = contextFrom(command);
-      return run('backup drill', ctx, backupDrillSteps(ctx, { timeoutMs: options.timeout }));
-    }));
-  backup.command('list')
+    .action(
+      action(async (command, options) => {
+        const ctx = contextFrom(command);
+        return run('backup drill', ctx, backupDrillSteps(ctx, { timeoutMs: options.timeout }));
+      }),
+    );
+  backup
+    .command('list')
     .description('each backup: time, size, Plane version, migration, last drill (the restore template in list mode: changes nothing)')
     .addOption(timeoutOption('wait at most', 10))
-    .action(action(async (command, options) => {
-      const ctx = contextFrom(command);
-      return run('backup list', ctx, backupListSteps(ctx, { timeoutMs: options.timeout }));
-    }));
+    .action(
+      action(async (command, options) => {
+        const ctx = contextFrom(command);
+        return run('backup list', ctx, backupListSteps(ctx, { timeoutMs: options.timeout }));
+      }),
+    );
 
-  cli.command('restore')
-    .description('stop Plane\'s database clients, restore a backup (database in one transaction, then uploads), start them again')
+  cli
+    .command('restore')
+    .description("stop Plane's database clients, restore a backup (database in one transaction, then uploads), start them again")
     .argument('<backup>', 'a snapshot id (plane-k3s backup list) or latest')
-    .option('--yes', 'do it: the database is replaced by the backup\'s', false)
+    .option('--yes', "do it: the database is replaced by the backup's", false)
     .option('--allow-version <version>', 'restore a backup of this other Plane version (run the stack at that version first)')
     .addOption(timeoutOption('wait at most', 60))
-    .action(action(async (command, backupId: string, options) => {
-      if (!/^(latest|[0-9a-f]{8,64})$/.test(backupId)) throw new UsageError(`backup: expected latest or a snapshot id such as 4f2a9c1e (plane-k3s backup list), got "${backupId}"`);
-      if (options.allowVersion !== undefined && !/^v\d+\.\d+\.\d+$/.test(options.allowVersion)) throw new UsageError(`--allow-version: expected a Plane version such as v1.2.2, got "${options.allowVersion}"`);
-      if (!options.yes) throw new UsageError(`restore replaces Plane's database with backup ${backupId} and stops Plane meanwhile; add --yes to do it`);
-      const ctx = contextFrom(command);
-      return run('restore', ctx, restoreSteps(ctx, { backup: backupId, allowVersion: options.allowVersion, timeoutMs: options.timeout }));
-    }));
+    .action(
+      action(async (command, backupId: string, options) => {
+        if (!/^(latest|[0-9a-f]{8,64})$/.test(backupId))
+          throw new UsageError(`backup: expected latest or a snapshot id such as 4f2a9c1e (plane-k3s backup list), got "${backupId}"`);
+        if (options.allowVersion !== undefined && !/^v\d+\.\d+\.\d+$/.test(options.allowVersion))
+          throw new UsageError(`--allow-version: expected a Plane version such as v1.2.2, got "${options.allowVersion}"`);
+        if (!options.yes)
+          throw new UsageError(`restore replaces Plane's database with backup ${backupId} and stops Plane meanwhile; add --yes to do it`);
+        const ctx = contextFrom(command);
+        return run('restore', ctx, restoreSteps(ctx, { backup: backupId, allowVersion: options.allowVersion, timeoutMs: options.timeout }));
+      }),
+    );
 
   return Object.assign(cli, { exitCode: () => exitCode });
 }
@@ -226,9 +281,12 @@ export async function main(argv: string[]): Promise<number> {
     return cli.exitCode();
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-    const message = error instanceof SiteConfigError
-      ? `site file ${error.file}: ${error.problems.join('; ')}`
-      : error instanceof UsageError ? error.message : describeKubeError(error);
+    const message =
+      error instanceof SiteConfigError
+        ? `site file ${error.file}: ${error.problems.join('; ')}`
+        : error instanceof UsageError
+          ? error.message
+          : describeKubeError(error);
     process.stderr.write(`plane-k3s: ${message.split('\n')[0]}\n`);
     return 2;
   }

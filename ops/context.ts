@@ -7,7 +7,11 @@ import { Stack } from './stack';
 export class OpsContext {
   readonly redactor = new Redactor();
 
-  constructor(readonly kube: Kube, readonly stack: Stack, readonly json: boolean) {}
+  constructor(
+    readonly kube: Kube,
+    readonly stack: Stack,
+    readonly json: boolean,
+  ) {}
 
   /** A Secret's decoded values, or undefined when it does not exist; every secret value is redacted from then on. */
   async readSecret(name: string, namespace = this.stack.namespace): Promise<Record<string, string> | undefined> {

@@ -22,9 +22,16 @@ export function jobFromCronJob(cron: k8s.V1CronJob, name: string, env: Record<st
       namespace: cron.metadata?.namespace,
       labels: { ...template.metadata?.labels },
       annotations: { ...template.metadata?.annotations, 'cronjob.kubernetes.io/instantiate': 'manual' },
-      ownerReferences: [{
-        apiVersion: 'batch/v1', kind: 'CronJob', name: cron.metadata?.name as string, uid: cron.metadata?.uid as string, controller: true, blockOwnerDeletion: true,
-      }],
+      ownerReferences: [
+        {
+          apiVersion: 'batch/v1',
+          kind: 'CronJob',
+          name: cron.metadata?.name as string,
+          uid: cron.metadata?.uid as string,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
     },
     spec,
   };
@@ -52,7 +59,7 @@ export function rerunOfJob(job: k8s.V1Job, name: string): k8s.V1Job {
 
 /** Sets `env` on every container of the template, init containers too, as `kubectl set env` does (replaced if declared, else added). */
 function setEnv(template: k8s.V1PodTemplateSpec, env: Record<string, string>): void {
-  for (const container of [...template.spec?.initContainers ?? [], ...template.spec?.containers ?? []]) {
+  for (const container of [...(template.spec?.initContainers ?? []), ...(template.spec?.containers ?? [])]) {
     for (const [name, value] of Object.entries(env)) {
       const others = (container.env ?? []).filter((e) => e.name !== name);
       container.env = [...others, { name, value }];
@@ -63,7 +70,13 @@ function setEnv(template: k8s.V1PodTemplateSpec, env: Record<string, string>): v
 export type JobOutcome = { readonly done: true } | { readonly done: false; readonly reason: string };
 
 /** Waits until the Job completes or fails; `progress` hears every few seconds. */
-export async function waitForJob(kube: Kube, namespace: string, name: string, timeoutMs: number, progress: (m: string) => void): Promise<JobOutcome> {
+export async function waitForJob(
+  kube: Kube,
+  namespace: string,
+  name: string,
+  timeoutMs: number,
+  progress: (m: string) => void,
+): Promise<JobOutcome> {
   const started = Date.now();
   for (;;) {
     const job = await kube.batch.readNamespacedJob({ name, namespace });
@@ -87,7 +100,11 @@ export async function jobLog(kube: Kube, namespace: string, job: string): Promis
   for (const container of [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]) {
     try {
       const text = await kube.core.readNamespacedPodLog({ name: pod.metadata?.name as string, namespace, container: container.name });
-      lines.push(...String(text ?? '').split('\n').filter(Boolean));
+      lines.push(
+        ...String(text ?? '')
+          .split('\n')
+          .filter(Boolean),
+      );
     } catch {
       lines.push(`(no log from ${container.name})`);
     }

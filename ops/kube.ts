@@ -70,11 +70,26 @@ export class Forward {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         const certificate = response.socket instanceof tls.TLSSocket ? response.socket.getPeerCertificate() : undefined;
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8'), certificate }));
-        response.on('error', (error) => reject(new Error(`${req.method ?? 'GET'} ${req.path} through the forward to ${this.pod}: answer ${response.statusCode} cut short after ${Buffer.concat(chunks).length} bytes (${error.message})`)));
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: response.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+            certificate,
+          }),
+        );
+        response.on('error', (error) =>
+          reject(
+            new Error(
+              `${req.method ?? 'GET'} ${req.path} through the forward to ${this.pod}: answer ${response.statusCode} cut short after ${Buffer.concat(chunks).length} bytes (${error.message})`,
+            ),
+          ),
+        );
       });
       request.on('timeout', () => request.destroy(new Error(`no answer within ${(req.timeoutMs ?? 15_000) / 1000} s`)));
-      request.on('error', (error) => reject(new Error(`${req.method ?? 'GET'} ${req.path} through the forward to ${this.pod}: ${error.message || 'connection closed'}`)));
+      request.on('error', (error) =>
+        reject(new Error(`${req.method ?? 'GET'} ${req.path} through the forward to ${this.pod}: ${error.message || 'connection closed'}`)),
+      );
       request.end(body);
     });
   }
@@ -148,12 +163,18 @@ export class Kube {
   /** A running, ready pod behind `service`, and the container port its `servicePort` targets. */
   async podBehindService(namespace: string, service: string, servicePort: number): Promise<{ pod: string; port: number }> {
     const svc = await this.core.readNamespacedService({ name: service, namespace });
-    const selector = Object.entries(svc.spec?.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+    const selector = Object.entries(svc.spec?.selector ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
     if (!selector) throw new Error(`service ${namespace}/${service} selects no pods`);
     const target = svc.spec?.ports?.find((p) => p.port === servicePort)?.targetPort ?? servicePort;
     const pods = await this.core.listNamespacedPod({ namespace, labelSelector: selector });
-    const ready = pods.items.filter((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp
-      && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    const ready = pods.items.filter(
+      (p) =>
+        p.status?.phase === 'Running' &&
+        !p.metadata?.deletionTimestamp &&
+        p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    );
     if (ready.length === 0) throw new Error(`no ready pod behind service ${namespace}/${service} (${pods.items.length} pods)`);
     const pod = ready[0];
     let port: number | undefined;
@@ -175,7 +196,8 @@ export class Kube {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
       socket.on('error', () => socket.destroy());
-      portForward.portForward(namespace, pod, [port], socket, null, socket)
+      portForward
+        .portForward(namespace, pod, [port], socket, null, socket)
         .then((ws) => {
           // end(), not destroy(): the last bytes from the pod may still be queued for the client.
           (ws as unknown as { on?: (e: string, f: () => void) => void }).on?.('close', () => socket.end());
@@ -200,31 +222,42 @@ export class Kube {
   async exec(namespace: string, pod: string, container: string, command: string[], timeoutMs = 30_000): Promise<string> {
     const exec = new k8s.Exec(this.config);
     const out: Buffer[] = [];
-    const stdout = new Writable({ write(chunk, _enc, done) { out.push(Buffer.from(chunk)); done(); } });
+    const stdout = new Writable({
+      write(chunk, _enc, done) {
+        out.push(Buffer.from(chunk));
+        done();
+      },
+    });
     const stderr = new PassThrough();
     stderr.resume();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`exec in ${pod}/${container}: no answer within ${timeoutMs / 1000} s`)), timeoutMs);
-      exec.exec(namespace, pod, container, command, stdout, stderr, null, false, (status) => {
-        clearTimeout(timer);
-        if (status.status === 'Success') resolve(Buffer.concat(out).toString('utf8'));
-        else reject(new Error(`exec in ${pod}/${container} failed: ${status.message ?? status.reason ?? 'unknown'}`));
-      }).catch((error: unknown) => {
-        clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      });
+      exec
+        .exec(namespace, pod, container, command, stdout, stderr, null, false, (status) => {
+          clearTimeout(timer);
+          if (status.status === 'Success') resolve(Buffer.concat(out).toString('utf8'));
+          else reject(new Error(`exec in ${pod}/${container} failed: ${status.message ?? status.reason ?? 'unknown'}`));
+        })
+        .catch((error: unknown) => {
+          clearTimeout(timer);
+          reject(error instanceof Error ? error : new Error(String(error)));
+        });
     });
   }
 
   /** The last `lines` lines a container logged. */
   async tail(namespace: string, pod: string, container: string, lines: number): Promise<string[]> {
     const text = await this.core.readNamespacedPodLog({ name: pod, namespace, container, tailLines: lines });
-    return String(text ?? '').split('\n').filter((line) => line.length > 0);
+    return String(text ?? '')
+      .split('\n')
+      .filter((line) => line.length > 0);
   }
 
   /** Pods of a workload (by its selector), newest first. */
   async podsOf(namespace: string, selector: Record<string, string>): Promise<k8s.V1Pod[]> {
-    const labelSelector = Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',');
+    const labelSelector = Object.entries(selector)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
     const pods = await this.core.listNamespacedPod({ namespace, labelSelector });
     return pods.items
       .filter((p) => !p.metadata?.deletionTimestamp)
@@ -243,9 +276,13 @@ export class KubeconfigError extends Error {}
 export function loadKubeConfig(options: KubeOptions = {}): k8s.KubeConfig {
   const config = new k8s.KubeConfig();
   const home = path.join(os.homedir(), '.kube', 'config');
-  const files = options.kubeconfig ? [options.kubeconfig]
-    : process.env.KUBECONFIG ? process.env.KUBECONFIG.split(path.delimiter).filter(Boolean)
-      : fs.existsSync(home) ? [home] : [];
+  const files = options.kubeconfig
+    ? [options.kubeconfig]
+    : process.env.KUBECONFIG
+      ? process.env.KUBECONFIG.split(path.delimiter).filter(Boolean)
+      : fs.existsSync(home)
+        ? [home]
+        : [];
   const source = files.length > 0 ? files.join(path.delimiter) : 'the service account of this pod';
   for (const file of files) {
     if (!fs.existsSync(file)) {
@@ -253,7 +290,9 @@ export function loadKubeConfig(options: KubeOptions = {}): k8s.KubeConfig {
     }
   }
   if (files.length === 0 && !fs.existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')) {
-    throw new KubeconfigError(`none found: $KUBECONFIG is not set and ${home} does not exist; set KUBECONFIG or pass --kubeconfig <file> (and --context <name>)`);
+    throw new KubeconfigError(
+      `none found: $KUBECONFIG is not set and ${home} does not exist; set KUBECONFIG or pass --kubeconfig <file> (and --context <name>)`,
+    );
   }
   if (options.kubeconfig) config.loadFromFile(options.kubeconfig);
   else config.loadFromDefault();
@@ -265,9 +304,11 @@ export function loadKubeConfig(options: KubeOptions = {}): k8s.KubeConfig {
   }
   const current = config.getCurrentContext();
   if (!current) throw new KubeconfigError(`${source} has no current context: pass --context <name> (${has})`);
-  if (!names.includes(current)) throw new KubeconfigError(`the current context ${current} is not in ${source}: pass --context <name> (${has})`);
+  if (!names.includes(current))
+    throw new KubeconfigError(`the current context ${current} is not in ${source}: pass --context <name> (${has})`);
   const cluster = config.getContextObject(current)?.cluster;
-  if (!config.getCurrentCluster()) throw new KubeconfigError(`context ${current} names cluster ${cluster ?? '(none)'}, which is not in ${source}`);
+  if (!config.getCurrentCluster())
+    throw new KubeconfigError(`context ${current} names cluster ${cluster ?? '(none)'}, which is not in ${source}`);
   return config;
 }
 

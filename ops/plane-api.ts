@@ -18,14 +18,22 @@ export interface WorkspaceMember extends PlaneUser {
 export const PLANE_ROLES: Readonly<Record<string, number>> = { Admin: 20, Member: 15, Guest: 5 };
 
 export class PlaneApiError extends Error {
-  constructor(readonly status: number, what: string, body: string) {
+  constructor(
+    readonly status: number,
+    what: string,
+    body: string,
+  ) {
     super(`${what} answered ${status}${body ? `: ${body.replace(/\s+/g, ' ').slice(0, 160)}` : ''}`);
   }
 }
 
 export class PlaneApi {
   /** @param host the app host: Django refuses a Host outside ALLOWED_HOSTS. */
-  constructor(private readonly forward: Forward, private readonly host: string, readonly workspace: string) {}
+  constructor(
+    private readonly forward: Forward,
+    private readonly host: string,
+    readonly workspace: string,
+  ) {}
 
   request(method: string, path: string, apiKey?: string, body?: unknown): Promise<HttpResponse> {
     const headers: Record<string, string> = { host: this.host, accept: 'application/json' };

@@ -102,10 +102,14 @@ export async function runSteps(steps: readonly Step[], options: OutputOptions, r
     task: async (_ctx, task) => {
       let found: CheckResult[];
       try {
-        found = await step.run((message) => { task.output = redactor.apply(message); });
+        found = await step.run((message) => {
+          task.output = redactor.apply(message);
+        });
       } catch (error) {
         const message = redactor.apply((error instanceof Error ? error.message : String(error)).split('\n')[0]);
-        found = [error instanceof Skipped ? skip(step.id, message) : fail(step.id, message, step.fix ?? 'see the runbook (docs/runbook.md)')];
+        found = [
+          error instanceof Skipped ? skip(step.id, message) : fail(step.id, message, step.fix ?? 'see the runbook (docs/runbook.md)'),
+        ];
       }
       results.push(...found);
       const failed = found.filter((r) => r.status === 'fail').length;

@@ -28,51 +28,68 @@ const FORMATS: Record<string, { pattern: RegExp; says: string }> = {
   hex16: { pattern: /^[A-Za-z0-9._~-]{16,}$/, says: 'at least 16 characters of A-Z a-z 0-9 . _ ~ - (it goes into URLs unescaped)' },
   hex24: { pattern: /^[A-Za-z0-9._~-]{16,}$/, says: 'at least 16 characters of A-Z a-z 0-9 . _ ~ - (it goes into URLs unescaped)' },
   hex32: { pattern: /^[0-9a-f]{64}$/, says: '64 lowercase hex characters (32 bytes: Garage and Django keys)' },
-  'garage-key-id': { pattern: /^GK[0-9a-f]{24}$/, says: 'GK and 24 lowercase hex characters (Garage\'s key id format)' },
-  'plane-api-token': { pattern: /^plane_api_[0-9a-f]{32}$/, says: 'plane_api_ and 32 lowercase hex characters (Plane\'s token format)' },
+  'garage-key-id': { pattern: /^GK[0-9a-f]{24}$/, says: "GK and 24 lowercase hex characters (Garage's key id format)" },
+  'plane-api-token': { pattern: /^plane_api_[0-9a-f]{32}$/, says: "plane_api_ and 32 lowercase hex characters (Plane's token format)" },
 };
 
 /** A fresh value in a generated format (as the bootstrap Job makes them). */
 export function generateValue(format: string): string {
   switch (format) {
-    case 'hex16': return randomBytes(16).toString('hex');
-    case 'hex24': return randomBytes(24).toString('hex');
-    case 'hex32': return randomBytes(32).toString('hex');
-    case 'garage-key-id': return `GK${randomBytes(12).toString('hex')}`;
-    case 'plane-api-token': return `plane_api_${randomUUID().replace(/-/g, '')}`;
-    default: throw new Error(`unknown secret format ${format}`);
+    case 'hex16':
+      return randomBytes(16).toString('hex');
+    case 'hex24':
+      return randomBytes(24).toString('hex');
+    case 'hex32':
+      return randomBytes(32).toString('hex');
+    case 'garage-key-id':
+      return `GK${randomBytes(12).toString('hex')}`;
+    case 'plane-api-token':
+      return `plane_api_${randomUUID().replace(/-/g, '')}`;
+    default:
+      throw new Error(`unknown secret format ${format}`);
   }
 }
 
 export function listSteps(ctx: OpsContext): Step[] {
-  return [{
-    id: 'secrets',
-    title: 'read Secrets (names and keys only)',
-    run: async () => {
-      const results: CheckResult[] = [];
-      const expected = [
-        ...ctx.stack.secrets.map((s) => ({ name: s.name, namespace: s.namespace, keys: Object.keys(s.keys), made: true })),
-        ...providedSecrets(ctx.stack).map((s) => ({ ...s, made: false })),
-      ];
-      for (const secret of expected) {
-        const live = await ctx.kube.maybe(() => ctx.kube.core.readNamespacedSecret({ name: secret.name, namespace: secret.namespace }));
-        const id = `${secret.namespace}/${secret.name}`;
-        if (!live) {
-          results.push(secret.made
-            ? skip(id, 'absent: the bootstrap Job makes it at the next kubectl apply -f dist (or load yours first: plane-k3s secrets load)')
-            : fail(id, 'absent: yours to create (README "Secrets")', 'see README "Secrets" and "The edge"'));
-          continue;
+  return [
+    {
+      id: 'secrets',
+      title: 'read Secrets (names and keys only)',
+      run: async () => {
+        const results: CheckResult[] = [];
+        const expected = [
+          ...ctx.stack.secrets.map((s) => ({ name: s.name, namespace: s.namespace, keys: Object.keys(s.keys), made: true })),
+          ...providedSecrets(ctx.stack).map((s) => ({ ...s, made: false })),
+        ];
+        for (const secret of expected) {
+          const live = await ctx.kube.maybe(() => ctx.kube.core.readNamespacedSecret({ name: secret.name, namespace: secret.namespace }));
+          const id = `${secret.namespace}/${secret.name}`;
+          if (!live) {
+            results.push(
+              secret.made
+                ? skip(
+                    id,
+                    'absent: the bootstrap Job makes it at the next kubectl apply -f dist (or load yours first: plane-k3s secrets load)',
+                  )
+                : fail(id, 'absent: yours to create (README "Secrets")', 'see README "Secrets" and "The edge"'),
+            );
+            continue;
+          }
+          const keys = Object.keys(live.data ?? {}).sort();
+          const missing = secret.keys.filter((k) => !keys.includes(k));
+          const managed = live.metadata?.labels?.['app.kubernetes.io/managed-by'];
+          const created = live.metadata?.creationTimestamp ? new Date(live.metadata.creationTimestamp).toISOString() : '?';
+          const detail = `keys ${keys.join(', ') || 'none'}; created ${created}${managed ? `; managed-by ${managed}` : ''}`;
+          results.push(
+            missing.length
+              ? fail(id, `${detail}; missing ${missing.join(', ')}`, 'README "Secrets": rotation and recovery')
+              : pass(id, detail),
+          );
         }
-        const keys = Object.keys(live.data ?? {}).sort();
-        const missing = secret.keys.filter((k) => !keys.includes(k));
-        const managed = live.metadata?.labels?.['app.kubernetes.io/managed-by'];
-        const created = live.metadata?.creationTimestamp ? new Date(live.metadata.creationTimestamp).toISOString() : '?';
-        const detail = `keys ${keys.join(', ') || 'none'}; created ${created}${managed ? `; managed-by ${managed}` : ''}`;
-        results.push(missing.length ? fail(id, `${detail}; missing ${missing.join(', ')}`, 'README "Secrets": rotation and recovery') : pass(id, detail));
-      }
-      return results;
+        return results;
+      },
     },
-  }];
+  ];
 }
 
 /** Parses and checks a whole env file against the stack's Secrets; throws one line naming the first problem. */
@@ -92,7 +109,9 @@ export function planLoad(stack: Stack, content: string, source: string): Map<Exp
     const target = known.get(variable);
     if (!target) {
       const close = [...known.keys()].filter((k) => k.split('__')[0] === variable.split('__')[0]).slice(0, 4);
-      throw new Error(`${source}: ${variable} is not a key of the stack's Secrets${close.length ? `; that Secret's are ${close.join(', ')}` : ' (plane-k3s secrets variables lists them)'}`);
+      throw new Error(
+        `${source}: ${variable} is not a key of the stack's Secrets${close.length ? `; that Secret's are ${close.join(', ')}` : ' (plane-k3s secrets variables lists them)'}`,
+      );
     }
     const making = target.secret.keys[target.key];
     if ('value' in making) throw new Error(`${source}: ${variable} is written from the site file, not loaded; remove it`);
@@ -103,7 +122,9 @@ export function planLoad(stack: Stack, content: string, source: string): Map<Exp
     plan.set(target.secret, values);
   }
   for (const [secret, values] of plan) {
-    const missing = Object.entries(secret.keys).filter(([key, making]) => 'generate' in making && values[key] === undefined).map(([key]) => envVariable(secret.name, key));
+    const missing = Object.entries(secret.keys)
+      .filter(([key, making]) => 'generate' in making && values[key] === undefined)
+      .map(([key]) => envVariable(secret.name, key));
     if (missing.length) throw new Error(`${source}: ${secret.name} needs all its keys or none; missing ${missing.join(', ')}`);
     for (const [key, making] of Object.entries(secret.keys)) if ('value' in making) values[key] = making.value;
   }
@@ -115,31 +136,45 @@ export function planLoad(stack: Stack, content: string, source: string): Map<Exp
 export function loadSteps(ctx: OpsContext, plan: Map<ExpectedSecret, Record<string, string>>): Step[] {
   for (const values of plan.values()) for (const value of Object.values(values)) ctx.redactor.add(value);
   const ns = ctx.stack.namespace;
-  return [{
-    id: 'secrets/load',
-    title: `create the Secrets of the file in ${ns} (existing ones are kept)`,
-    fix: `create the namespace first: kubectl apply -f ${namespaceFile(ctx)}`,
-    run: async () => {
-      const namespace = await ctx.kube.maybe(() => ctx.kube.core.readNamespace({ name: ns }));
-      if (!namespace) return [fail('secrets/load', `namespace ${ns} does not exist`, `kubectl apply -f ${namespaceFile(ctx)} (the namespace alone), then load again`)];
-      const results: CheckResult[] = [];
-      for (const [secret, values] of plan) {
-        const id = `${ns}/${secret.name}`;
-        const live = await ctx.kube.maybe(() => ctx.kube.core.readNamespacedSecret({ name: secret.name, namespace: ns }));
-        if (live) {
-          const same = Object.entries(values).every(([k, v]) => live.data?.[k] === Buffer.from(v).toString('base64'));
-          results.push(skip(id, `exists: kept as it is${same ? ' (same values)' : ' (its values differ from the file: rotate on purpose, README "Secrets")'}`));
-          continue;
+  return [
+    {
+      id: 'secrets/load',
+      title: `create the Secrets of the file in ${ns} (existing ones are kept)`,
+      fix: `create the namespace first: kubectl apply -f ${namespaceFile(ctx)}`,
+      run: async () => {
+        const namespace = await ctx.kube.maybe(() => ctx.kube.core.readNamespace({ name: ns }));
+        if (!namespace)
+          return [
+            fail(
+              'secrets/load',
+              `namespace ${ns} does not exist`,
+              `kubectl apply -f ${namespaceFile(ctx)} (the namespace alone), then load again`,
+            ),
+          ];
+        const results: CheckResult[] = [];
+        for (const [secret, values] of plan) {
+          const id = `${ns}/${secret.name}`;
+          const live = await ctx.kube.maybe(() => ctx.kube.core.readNamespacedSecret({ name: secret.name, namespace: ns }));
+          if (live) {
+            const same = Object.entries(values).every(([k, v]) => live.data?.[k] === Buffer.from(v).toString('base64'));
+            results.push(
+              skip(
+                id,
+                `exists: kept as it is${same ? ' (same values)' : ' (its values differ from the file: rotate on purpose, README "Secrets")'}`,
+              ),
+            );
+            continue;
+          }
+          await ctx.kube.core.createNamespacedSecret({
+            namespace: ns,
+            body: { metadata: { name: secret.name, namespace: ns, labels: { ...secret.labels } }, type: 'Opaque', stringData: values },
+          });
+          results.push(pass(id, `created with keys ${Object.keys(values).sort().join(', ')}`));
         }
-        await ctx.kube.core.createNamespacedSecret({
-          namespace: ns,
-          body: { metadata: { name: secret.name, namespace: ns, labels: { ...secret.labels } }, type: 'Opaque', stringData: values },
-        });
-        results.push(pass(id, `created with keys ${Object.keys(values).sort().join(', ')}`));
-      }
-      return results;
+        return results;
+      },
     },
-  }];
+  ];
 }
 
 function namespaceFile(ctx: OpsContext): string {
@@ -170,9 +205,12 @@ interface Rotation {
 export function planRotation(stack: Stack, options: RotateOptions): Rotation {
   const secret = stack.secret(options.secret);
   if (!secret) throw new Error(`secret: ${options.secret} is not one of the stack's Secrets (${stack.secretNames.join(', ')})`);
-  const generated = Object.entries(secret.keys).filter(([, m]) => 'generate' in m).map(([k]) => k);
+  const generated = Object.entries(secret.keys)
+    .filter(([, m]) => 'generate' in m)
+    .map(([k]) => k);
   const key = options.key ?? (generated.length === 1 ? generated[0] : generated.includes(API_KEY) ? API_KEY : undefined);
-  if (!key || !generated.includes(key)) throw new Error(`--key: ${secret.name} has the generated keys ${generated.join(', ')}; name one with --key`);
+  if (!key || !generated.includes(key))
+    throw new Error(`--key: ${secret.name} has the generated keys ${generated.join(', ')}; name one with --key`);
   // Every reader the stack knows of, by construction: restarted, or run again when it hands the value on.
   const readers = stack.readersOf(secret.name, key);
   const readersActions = {
@@ -181,16 +219,32 @@ export function planRotation(stack: Stack, options: RotateOptions): Rotation {
   };
   const manual = (why: string) => new Error(`${secret.name} ${key}: ${why}; follow docs/runbook.md "Rotating a Secret"`);
   if (key === API_KEY) {
-    return { key, ...readersActions, consequence: 'the old token stops working as soon as provisioning has run; agents outside the cluster need their new connection file (plane-k3s secrets connection)' };
+    return {
+      key,
+      ...readersActions,
+      consequence:
+        'the old token stops working as soon as provisioning has run; agents outside the cluster need their new connection file (plane-k3s secrets connection)',
+    };
   }
-  if (key === REPOSITORY_KEY) throw manual('every backup is encrypted with it: a new key is added to the repository first (restic key add), or no backup can be read again');
+  if (key === REPOSITORY_KEY)
+    throw manual(
+      'every backup is encrypted with it: a new key is added to the repository first (restic key add), or no backup can be read again',
+    );
   const djangoKey = stack.secretRefOf('api', 'SECRET_KEY');
   if (secret.name === djangoKey.secretName && key === djangoKey.key) {
-    if (!options.acceptSettingsLoss) throw new Error(`${secret.name} ${key} is Django's SECRET_KEY: it encrypts Plane's instance settings (SMTP password, OAuth secrets), which then read as empty, and signs everyone out; add --accept-settings-loss to rotate it anyway`);
-    return { key, ...readersActions, consequence: 'everyone is signed out; instance settings set in god-mode (SMTP, OAuth) must be entered again' };
+    if (!options.acceptSettingsLoss)
+      throw new Error(
+        `${secret.name} ${key} is Django's SECRET_KEY: it encrypts Plane's instance settings (SMTP password, OAuth secrets), which then read as empty, and signs everyone out; add --accept-settings-loss to rotate it anyway`,
+      );
+    return {
+      key,
+      ...readersActions,
+      consequence: 'everyone is signed out; instance settings set in god-mode (SMTP, OAuth) must be entered again',
+    };
   }
   if (secret.name === PLANE_APP_SECRET) return { key, ...readersActions, consequence: 'open live-collaboration sessions reconnect' };
-  if (secret.name === adminPassword.secretName && key === adminPassword.key) throw manual('the initial password is used once; the admin changes it in Plane\'s profile');
+  if (secret.name === adminPassword.secretName && key === adminPassword.key)
+    throw manual("the initial password is used once; the admin changes it in Plane's profile");
   throw manual('the server holds this value too and must change first');
 }
 
@@ -198,20 +252,22 @@ export function rotateSteps(ctx: OpsContext, options: RotateOptions, rotation: R
   const ns = ctx.stack.namespace;
   const secret = ctx.stack.secret(options.secret) as ExpectedSecret;
   const making = secret.keys[rotation.key] as { generate: string };
-  const steps: Step[] = [{
-    id: `rotate/${secret.name}`,
-    title: `new ${rotation.key} in ${secret.name}`,
-    run: async () => {
-      const live = await ctx.kube.maybe(() => ctx.kube.core.readNamespacedSecret({ name: secret.name, namespace: ns }));
-      if (!live) throw new Error(`Secret ${ns}/${secret.name} does not exist: nothing to rotate (kubectl apply -f dist makes it)`);
-      const value = generateValue(making.generate);
-      ctx.redactor.add(value);
-      // A replace with the read resourceVersion: a concurrent change makes it fail instead of being lost.
-      live.data = { ...live.data, [rotation.key]: Buffer.from(value).toString('base64') };
-      await ctx.kube.core.replaceNamespacedSecret({ name: secret.name, namespace: ns, body: live });
-      return [pass(`rotate/${secret.name}`, `${rotation.key} replaced; ${rotation.consequence}`)];
+  const steps: Step[] = [
+    {
+      id: `rotate/${secret.name}`,
+      title: `new ${rotation.key} in ${secret.name}`,
+      run: async () => {
+        const live = await ctx.kube.maybe(() => ctx.kube.core.readNamespacedSecret({ name: secret.name, namespace: ns }));
+        if (!live) throw new Error(`Secret ${ns}/${secret.name} does not exist: nothing to rotate (kubectl apply -f dist makes it)`);
+        const value = generateValue(making.generate);
+        ctx.redactor.add(value);
+        // A replace with the read resourceVersion: a concurrent change makes it fail instead of being lost.
+        live.data = { ...live.data, [rotation.key]: Buffer.from(value).toString('base64') };
+        await ctx.kube.core.replaceNamespacedSecret({ name: secret.name, namespace: ns, body: live });
+        return [pass(`rotate/${secret.name}`, `${rotation.key} replaced; ${rotation.consequence}`)];
+      },
     },
-  }];
+  ];
   for (const reader of rotation.rerun) {
     const id = `rotate/${reader.component}`;
     steps.push({
@@ -224,8 +280,14 @@ export function rotateSteps(ctx: OpsContext, options: RotateOptions, rotation: R
         const name = runName(reader.name, 'rotate');
         await ctx.kube.batch.createNamespacedJob({ namespace: ns, body: rerunOfJob(job, name) });
         const outcome = await waitForJob(ctx.kube, ns, name, options.timeoutMs, progress);
-        return [outcome.done ? pass(id, `job/${name} complete${reader.component === 'provisioning' ? ': Plane has the new token, the old one is inactive' : ''}`)
-          : fail(id, `job/${name}: ${outcome.reason}`, `kubectl -n ${ns} logs job/${name}`)];
+        return [
+          outcome.done
+            ? pass(
+                id,
+                `job/${name} complete${reader.component === 'provisioning' ? ': Plane has the new token, the old one is inactive' : ''}`,
+              )
+            : fail(id, `job/${name}: ${outcome.reason}`, `kubectl -n ${ns} logs job/${name}`),
+        ];
       },
     });
   }
@@ -266,24 +328,32 @@ export interface ConnectionOptions {
 
 /** Writes the person's connection (PLANE_API_KEY, PLANE_BASE_URL, PLANE_WORKSPACE_SLUG) to a 0600 file. */
 export function connectionSteps(ctx: OpsContext, options: ConnectionOptions): Step[] {
-  const name = options.who === 'admin'
-    ? ADMIN_SECRET
-    : ctx.stack.users.agents.some((a) => a.id === options.who) ? agentSecretName(options.who) : undefined;
-  if (!name) throw new Error(`connection: "${options.who}" is neither admin nor an agent of the site (${ctx.stack.users.agents.map((a) => a.id).join(', ')})`);
+  const name =
+    options.who === 'admin'
+      ? ADMIN_SECRET
+      : ctx.stack.users.agents.some((a) => a.id === options.who)
+        ? agentSecretName(options.who)
+        : undefined;
+  if (!name)
+    throw new Error(
+      `connection: "${options.who}" is neither admin nor an agent of the site (${ctx.stack.users.agents.map((a) => a.id).join(', ')})`,
+    );
   if (!options.force && fs.existsSync(options.output)) throw new Error(`${options.output} exists; add --force to replace it`);
-  return [{
-    id: `connection/${options.who}`,
-    title: `write ${options.who}'s connection to ${options.output}`,
-    run: async () => {
-      const values = await ctx.readSecret(name);
-      if (!values) throw new Error(`Secret ${ctx.stack.namespace}/${name} does not exist (kubectl apply -f dist makes it)`);
-      const keys = [API_KEY, BASE_URL_KEY, WORKSPACE_SLUG_KEY];
-      const missing = keys.filter((k) => !values[k]);
-      if (missing.length) throw new Error(`Secret ${name} lacks ${missing.join(', ')}`);
-      writePrivateFile(options.output, keys.map((k) => `${k}=${values[k]}\n`).join(''), options.force);
-      return [pass(`connection/${options.who}`, `${path.resolve(options.output)} written (mode 0600): ${keys.join(', ')}`)];
+  return [
+    {
+      id: `connection/${options.who}`,
+      title: `write ${options.who}'s connection to ${options.output}`,
+      run: async () => {
+        const values = await ctx.readSecret(name);
+        if (!values) throw new Error(`Secret ${ctx.stack.namespace}/${name} does not exist (kubectl apply -f dist makes it)`);
+        const keys = [API_KEY, BASE_URL_KEY, WORKSPACE_SLUG_KEY];
+        const missing = keys.filter((k) => !values[k]);
+        if (missing.length) throw new Error(`Secret ${name} lacks ${missing.join(', ')}`);
+        writePrivateFile(options.output, keys.map((k) => `${k}=${values[k]}\n`).join(''), options.force);
+        return [pass(`connection/${options.who}`, `${path.resolve(options.output)} written (mode 0600): ${keys.join(', ')}`)];
+      },
     },
-  }];
+  ];
 }
 
 /** Creates the file readable by its owner only; an existing file is refused unless `force` (then replaced atomically). */

@@ -15,14 +15,32 @@ export interface SmokeOptions {
   readonly keep: boolean;
 }
 
-interface Project { readonly id: string; readonly identifier: string; readonly name: string }
-interface WorkItem { readonly id: string; readonly sequence_id: number; readonly assignees: string[]; readonly name: string }
+interface Project {
+  readonly id: string;
+  readonly identifier: string;
+  readonly name: string;
+}
+interface WorkItem {
+  readonly id: string;
+  readonly sequence_id: number;
+  readonly assignees: string[];
+  readonly name: string;
+}
 
 export function smokeSteps(ctx: OpsContext, options: SmokeOptions): Step[] {
   const { stack } = ctx;
   const ns = stack.namespace;
   const agent = stack.users.agents.find((a) => a.id === options.assignee);
-  const state: { api?: PlaneApi; close?: () => Promise<void>; admin?: string; agentKey?: string; agentId?: string; project?: Project; createdProject?: boolean; item?: WorkItem } = {};
+  const state: {
+    api?: PlaneApi;
+    close?: () => Promise<void>;
+    admin?: string;
+    agentKey?: string;
+    agentId?: string;
+    project?: Project;
+    createdProject?: boolean;
+    item?: WorkItem;
+  } = {};
   const need = <T>(value: T | undefined, what: string): T => {
     if (value === undefined) throw new Skipped(`not run: ${what} failed`);
     return value;
@@ -30,10 +48,11 @@ export function smokeSteps(ctx: OpsContext, options: SmokeOptions): Step[] {
   const steps: Step[] = [
     {
       id: 'smoke/connect',
-      title: 'connect to Plane\'s api and read the tokens',
+      title: "connect to Plane's api and read the tokens",
       fix: `kubectl -n ${ns} get pods; plane-k3s verify`,
       run: async () => {
-        if (!agent) throw new Error(`no agent "${options.assignee}" in the site (agents: ${stack.users.agents.map((a) => a.id).join(', ')})`);
+        if (!agent)
+          throw new Error(`no agent "${options.assignee}" in the site (agents: ${stack.users.agents.map((a) => a.id).join(', ')})`);
         const forward = await ctx.kube.forwardService(ns, stack.apiService.name, stack.apiService.port);
         state.close = () => forward.close();
         state.api = new PlaneApi(forward, stack.appHost, stack.users.workspace.slug);
@@ -52,7 +71,10 @@ export function smokeSteps(ctx: OpsContext, options: SmokeOptions): Step[] {
         const projects = await api.json<{ results: Project[] }>('GET', `${api.ws}/projects/?per_page=100`, state.admin, [200]);
         state.project = projects.results.find((p) => p.identifier === options.project);
         if (state.project) return [pass('smoke/project', `${options.project} exists (${state.project.id}), reused`)];
-        state.project = await api.json<Project>('POST', `${api.ws}/projects/`, state.admin, [201], { name: options.project, identifier: options.project });
+        state.project = await api.json<Project>('POST', `${api.ws}/projects/`, state.admin, [201], {
+          name: options.project,
+          identifier: options.project,
+        });
         state.createdProject = true;
         return [pass('smoke/project', `${options.project} created (${state.project.id})`)];
       },
@@ -77,9 +99,18 @@ export function smokeSteps(ctx: OpsContext, options: SmokeOptions): Step[] {
         const api = need(state.api, 'connect');
         const project = need(state.project, 'project');
         const name = `plane-k3s smoke test ${new Date().toISOString()}`;
-        state.item = await api.json<WorkItem>('POST', `${api.ws}/projects/${project.id}/work-items/`, state.admin, [201], { name, assignees: [state.agentId] });
+        state.item = await api.json<WorkItem>('POST', `${api.ws}/projects/${project.id}/work-items/`, state.admin, [201], {
+          name,
+          assignees: [state.agentId],
+        });
         if (!state.item.assignees.includes(need(state.agentId, 'connect'))) {
-          return [fail('smoke/work-item', `${project.identifier}-${state.item.sequence_id} created without its assignee`, `is ${options.assignee} an active project member with role ≥ 15?`)];
+          return [
+            fail(
+              'smoke/work-item',
+              `${project.identifier}-${state.item.sequence_id} created without its assignee`,
+              `is ${options.assignee} an active project member with role ≥ 15?`,
+            ),
+          ];
         }
         return [pass('smoke/work-item', `${project.identifier}-${state.item.sequence_id} created, assigned to ${options.assignee}`)];
       },
@@ -93,7 +124,7 @@ export function smokeSteps(ctx: OpsContext, options: SmokeOptions): Step[] {
         const item = need(state.item, 'work item');
         const read = await api.json<WorkItem>('GET', `${api.ws}/projects/${project.id}/work-items/${item.id}/`, state.agentKey, [200]);
         if (read.id !== item.id || !read.assignees.includes(need(state.agentId, 'connect'))) {
-          return [fail('smoke/read-back', `read ${read.id} with assignees ${read.assignees.length}`, 'see Plane\'s api logs')];
+          return [fail('smoke/read-back', `read ${read.id} with assignees ${read.assignees.length}`, "see Plane's api logs")];
         }
         return [pass('smoke/read-back', `${project.identifier}-${read.sequence_id} read by ${options.assignee} (200), assigned to it`)];
       },
@@ -105,7 +136,10 @@ export function smokeSteps(ctx: OpsContext, options: SmokeOptions): Step[] {
         const results: CheckResult[] = [];
         try {
           if (options.keep || !state.api || !state.project) {
-            const kept = [state.item ? `${state.project?.identifier}-${state.item.sequence_id}` : '', state.createdProject ? `project ${state.project?.identifier}` : ''].filter(Boolean);
+            const kept = [
+              state.item ? `${state.project?.identifier}-${state.item.sequence_id}` : '',
+              state.createdProject ? `project ${state.project?.identifier}` : '',
+            ].filter(Boolean);
             if (options.keep && kept.length) results.push(pass('smoke/cleanup', `kept ${kept.join(' and ')}`));
             return results;
           }

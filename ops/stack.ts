@@ -50,7 +50,10 @@ export class Stack {
   readonly namespaceFile: string;
 
   /** `build` is main.ts' buildStack; tests may add to the stack first. */
-  constructor(readonly site: SiteConfig, build: (app: App, site: SiteConfig) => StackModel = buildStack) {
+  constructor(
+    readonly site: SiteConfig,
+    build: (app: App, site: SiteConfig) => StackModel = buildStack,
+  ) {
     const model = build(new App({ outdir: 'unused' }), site);
     this.model = model;
     this.namespace = model.namespace;

@@ -38,7 +38,7 @@ export function verifySteps(ctx: OpsContext, options: VerifyOptions): Step[] {
     return new PlaneApi(await apiForward, stack.appHost, stack.users.workspace.slug);
   };
   const steps: Step[] = [
-    { id: 'workloads', title: 'workloads available on the site\'s images', run: () => checkWorkloads(ctx) },
+    { id: 'workloads', title: "workloads available on the site's images", run: () => checkWorkloads(ctx) },
     { id: 'jobs', title: 'migrator, secrets, provisioning and keep-data Jobs of this version', run: () => checkJobs(ctx) },
     { id: 'keep-data', title: 'the guard that keeps the data volumes', run: async () => [await checkKeepDataGuard(ctx)] },
     { id: 'secrets', title: 'Secrets present (names and keys only)', run: () => checkSecrets(ctx) },
@@ -51,9 +51,14 @@ export function verifySteps(ctx: OpsContext, options: VerifyOptions): Step[] {
     },
     { id: 'health/edge', title: 'Plane through Caddy with the app host', run: () => checkEdge(ctx) },
     { id: 'workspace', title: 'workspace members and roles', fix: provisioningFix(ctx), run: async () => checkMembers(ctx, await api()) },
-    { id: 'tokens', title: 'each agent\'s token answers users/me', fix: provisioningFix(ctx), run: async () => checkTokens(ctx, await api()) },
+    {
+      id: 'tokens',
+      title: "each agent's token answers users/me",
+      fix: provisioningFix(ctx),
+      run: async () => checkTokens(ctx, await api()),
+    },
     { id: 'signup', title: 'sign-up closed', fix: provisioningFix(ctx), run: async () => [await checkSignup(await api())] },
-    { id: 'database', title: 'database reachable as Plane\'s user', run: async () => [await checkDatabase(ctx)] },
+    { id: 'database', title: "database reachable as Plane's user", run: async () => [await checkDatabase(ctx)] },
     { id: 'logs', title: `api and worker logs (last ${options.logLines} lines)`, run: () => checkLogs(ctx, options.logLines) },
     { id: 'backup', title: 'latest backup', run: async () => [await checkBackup(ctx, options.backupMaxAgeHours)] },
     { id: 'backup/drill', title: 'latest restore drill', run: async () => [await checkDrill(ctx)] },
@@ -82,23 +87,30 @@ async function checkWorkloads(ctx: OpsContext): Promise<CheckResult[]> {
 async function checkWorkload(ctx: OpsContext, expected: ExpectedWorkload): Promise<CheckResult> {
   const id = `workload/${expected.name}`;
   const { name, namespace } = expected;
-  const live = expected.kind === 'Deployment'
-    ? await ctx.kube.maybe(() => ctx.kube.apps.readNamespacedDeployment({ name, namespace }))
-    : await ctx.kube.maybe(() => ctx.kube.apps.readNamespacedStatefulSet({ name, namespace }));
+  const live =
+    expected.kind === 'Deployment'
+      ? await ctx.kube.maybe(() => ctx.kube.apps.readNamespacedDeployment({ name, namespace }))
+      : await ctx.kube.maybe(() => ctx.kube.apps.readNamespacedStatefulSet({ name, namespace }));
   const describe = `kubectl -n ${namespace} describe ${expected.kind.toLowerCase()}/${name}`;
   if (!live) return fail(id, `${expected.kind} ${namespace}/${name} does not exist`, 'kubectl apply -f dist');
   const podSpec = live.spec?.template.spec;
   const images = Object.fromEntries([...(podSpec?.initContainers ?? []), ...(podSpec?.containers ?? [])].map((c) => [c.name, c.image]));
-  const wrong = Object.entries(expected.images).filter(([container, image]) => images[container] !== image)
+  const wrong = Object.entries(expected.images)
+    .filter(([container, image]) => images[container] !== image)
     .map(([container, image]) => `${container} runs ${images[container] ?? 'nothing'}, the site says ${image}`);
-  if (wrong.length) return fail(id, wrong.join('; '), 'npm run synth && kubectl apply -f dist (or the site file is not the one deployed: --site)');
+  if (wrong.length)
+    return fail(id, wrong.join('; '), 'npm run synth && kubectl apply -f dist (or the site file is not the one deployed: --site)');
   const status = live.status ?? {};
-  const available = 'availableReplicas' in status ? status.availableReplicas ?? 0 : 0;
+  const available = 'availableReplicas' in status ? (status.availableReplicas ?? 0) : 0;
   const updated = status.updatedReplicas ?? 0;
   const want = live.spec?.replicas ?? expected.replicas;
   const current = (status.observedGeneration ?? 0) >= (live.metadata?.generation ?? 0);
   if (!current || available < want || updated < want) {
-    return fail(id, `${available}/${want} available, ${updated}/${want} updated${current ? '' : ', rollout not yet observed'}`, `${describe}; kubectl -n ${namespace} get pods`);
+    return fail(
+      id,
+      `${available}/${want} available, ${updated}/${want} updated${current ? '' : ', rollout not yet observed'}`,
+      `${describe}; kubectl -n ${namespace} get pods`,
+    );
   }
   const tags = [...new Set(Object.values(expected.images).map((image) => image.split('/').pop()))].join(', ');
   return pass(id, `${available}/${want} available, ${tags}`);
@@ -121,9 +133,26 @@ async function checkJobs(ctx: OpsContext): Promise<CheckResult[]> {
     const conditions = job.status?.conditions ?? [];
     const done = conditions.find((c) => c.type === 'Complete' && c.status === 'True');
     const failed = conditions.find((c) => c.type === 'Failed' && c.status === 'True');
-    if (done) results.push(pass(id, `${name} complete${job.status?.completionTime ? ` at ${new Date(job.status.completionTime).toISOString()}` : ''}`));
-    else if (failed) results.push(fail(id, `${name} failed: ${failed.reason ?? ''} ${failed.message ?? ''}`.trim(), `${logs}; fix the cause, then kubectl -n ${ns} delete job ${name} && kubectl apply -f dist`));
-    else results.push(fail(id, `${name} not complete yet (active ${job.status?.active ?? 0}, failed attempts ${job.status?.failed ?? 0})`, `${logs}; wait, or kubectl -n ${ns} describe job ${name}`));
+    if (done)
+      results.push(
+        pass(id, `${name} complete${job.status?.completionTime ? ` at ${new Date(job.status.completionTime).toISOString()}` : ''}`),
+      );
+    else if (failed)
+      results.push(
+        fail(
+          id,
+          `${name} failed: ${failed.reason ?? ''} ${failed.message ?? ''}`.trim(),
+          `${logs}; fix the cause, then kubectl -n ${ns} delete job ${name} && kubectl apply -f dist`,
+        ),
+      );
+    else
+      results.push(
+        fail(
+          id,
+          `${name} not complete yet (active ${job.status?.active ?? 0}, failed attempts ${job.status?.failed ?? 0})`,
+          `${logs}; wait, or kubectl -n ${ns} describe job ${name}`,
+        ),
+      );
   }
   return results;
 }
@@ -134,17 +163,24 @@ async function checkKeepDataGuard(ctx: OpsContext): Promise<CheckResult> {
   if (guard.length === 0) return skip('keep-data', 'the site keeps no data in the cluster');
   const missing: string[] = [];
   for (const { kind, name } of guard) {
-    const found = kind === 'ValidatingAdmissionPolicy'
-      ? await ctx.kube.maybe(() => ctx.kube.admission.readValidatingAdmissionPolicy({ name }))
-      : await ctx.kube.maybe(() => ctx.kube.admission.readValidatingAdmissionPolicyBinding({ name }));
+    const found =
+      kind === 'ValidatingAdmissionPolicy'
+        ? await ctx.kube.maybe(() => ctx.kube.admission.readValidatingAdmissionPolicy({ name }))
+        : await ctx.kube.maybe(() => ctx.kube.admission.readValidatingAdmissionPolicyBinding({ name }));
     if (!found) missing.push(`${kind} ${name}`);
   }
   const ns = ctx.stack.namespace;
   if (missing.length > 0) {
-    return fail('keep-data', `${missing.join(', ')} missing: namespace ${ns} and its volumes can be deleted`,
-      `kubectl -n ${ns} delete job -l app.kubernetes.io/name=keep-data && kubectl apply -f dist (the Job applies it again)`);
+    return fail(
+      'keep-data',
+      `${missing.join(', ')} missing: namespace ${ns} and its volumes can be deleted`,
+      `kubectl -n ${ns} delete job -l app.kubernetes.io/name=keep-data && kubectl apply -f dist (the Job applies it again)`,
+    );
   }
-  return pass('keep-data', `${guard.map((g) => `${g.kind} ${g.name}`).join(', ')} present: deleting namespace ${ns} or its claims is refused`);
+  return pass(
+    'keep-data',
+    `${guard.map((g) => `${g.kind} ${g.name}`).join(', ')} present: deleting namespace ${ns} or its claims is refused`,
+  );
 }
 
 async function checkSecrets(ctx: OpsContext): Promise<CheckResult[]> {
@@ -157,7 +193,13 @@ async function checkSecrets(ctx: OpsContext): Promise<CheckResult[]> {
     const id = `secret/${secret.name}`;
     const live = await ctx.kube.maybe(() => ctx.kube.core.readNamespacedSecret({ name: secret.name, namespace: secret.namespace }));
     if (!live) {
-      results.push(fail(id, `Secret ${secret.namespace}/${secret.name} does not exist`, `made by ${secret.by}: kubectl apply -f dist, or plane-k3s secrets list`));
+      results.push(
+        fail(
+          id,
+          `Secret ${secret.namespace}/${secret.name} does not exist`,
+          `made by ${secret.by}: kubectl apply -f dist, or plane-k3s secrets list`,
+        ),
+      );
       continue;
     }
     const present = Object.keys(live.data ?? {});
@@ -184,30 +226,49 @@ async function checkApiEnv(ctx: OpsContext): Promise<CheckResult[]> {
   try {
     output = await ctx.kube.exec(ns, pod.metadata?.name as string, api.container, ['sh', '-c', script, 'sh', ...names]);
   } catch (error) {
-    return [fail('api-env', `exec into ${pod.metadata?.name}: ${describeKubeError(error)}`, 'your kubeconfig needs pods/exec in the namespace')];
+    return [
+      fail('api-env', `exec into ${pod.metadata?.name}: ${describeKubeError(error)}`, 'your kubeconfig needs pods/exec in the namespace'),
+    ];
   }
   return [judgeApiEnv(names, output, pod.metadata?.name as string, `kubectl -n ${ns} rollout restart deployment/${api.name}`)];
 }
 
 /** The declared `names` against the names the pod printed (one per line): every one must be there. */
 export function judgeApiEnv(names: readonly string[], printed: string, pod: string, restart: string): CheckResult {
-  const present = new Set(printed.split('\n').map((l) => l.trim()).filter(Boolean));
+  const present = new Set(
+    printed
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean),
+  );
   const missing = names.filter((n) => !present.has(n));
   if (missing.length) return fail('api-env', `${pod} lacks ${missing.join(', ')}`, `the pod predates its config: ${restart}`);
-  return pass('api-env', `${names.length} variables set in ${pod}, e.g. ${names.filter((n) => /DATABASE_URL|SECRET_KEY|REDIS_URL/.test(n)).join(', ')}`);
+  return pass(
+    'api-env',
+    `${names.length} variables set in ${pod}, e.g. ${names.filter((n) => /DATABASE_URL|SECRET_KEY|REDIS_URL/.test(n)).join(', ')}`,
+  );
 }
 
 async function checkApiHealth(ctx: OpsContext, api: PlaneApi): Promise<CheckResult> {
   const response = await api.request('GET', '/');
   if (response.status === 200 && /"status"\s*:\s*"OK"/.test(response.body)) return pass('health/api', 'GET / → 200 {"status": "OK"}');
-  return fail('health/api', `GET / → ${response.status} ${response.body.slice(0, 120)}`, `kubectl -n ${ctx.stack.namespace} logs deploy/${ctx.stack.apiService.name} --tail=50`);
+  return fail(
+    'health/api',
+    `GET / → ${response.status} ${response.body.slice(0, 120)}`,
+    `kubectl -n ${ctx.stack.namespace} logs deploy/${ctx.stack.apiService.name} --tail=50`,
+  );
 }
 
 /**
  * The certificate the edge presents: for the app host, not expired, and, when the operator renews it
  * (TLS mode `secret`), not within `minDays` of its end; Caddy renews its own certificates itself.
  */
-export function judgeCertificate(certificate: tls.PeerCertificate | undefined, host: string, minDays: number, now = new Date()): { ok: boolean; detail: string } {
+export function judgeCertificate(
+  certificate: tls.PeerCertificate | undefined,
+  host: string,
+  minDays: number,
+  now = new Date(),
+): { ok: boolean; detail: string } {
   if (!certificate?.valid_to) return { ok: false, detail: 'no certificate presented' };
   const until = new Date(certificate.valid_to);
   const mismatch = tls.checkServerIdentity(host, certificate);
@@ -231,16 +292,28 @@ async function checkEdge(ctx: OpsContext): Promise<CheckResult[]> {
       const id = `health/edge${path === '/' ? '' : path.replace(/\/$/, '')}`;
       if (response.status === 200) results.push(pass(id, `https://${ctx.stack.appHost}${path} → 200 through ${forward.pod}`));
       else {
-        results.push(fail(id, `https://${ctx.stack.appHost}${path} → ${response.status} through ${forward.pod}`,
-          `kubectl -n ${namespace} logs deploy/${caddy.name} --tail=50; 403 means the peer was not allowed by vpn_only, 502 an upstream down`));
+        results.push(
+          fail(
+            id,
+            `https://${ctx.stack.appHost}${path} → ${response.status} through ${forward.pod}`,
+            `kubectl -n ${namespace} logs deploy/${caddy.name} --tail=50; 403 means the peer was not allowed by vpn_only, 502 an upstream down`,
+          ),
+        );
       }
     }
     const operatorRenews = ctx.stack.site.edge.tls.mode === 'secret';
     const judged = judgeCertificate(certificate, ctx.stack.appHost, operatorRenews ? 14 : 0);
-    results.push(judged.ok ? pass('health/edge/certificate', judged.detail)
-      : fail('health/edge/certificate', judged.detail, operatorRenews
-        ? `replace Secret ${namespace}/${providedSecrets(ctx.stack).find((p) => p.namespace === namespace)?.name} with the renewed certificate (README "Secrets"), then kubectl -n ${namespace} rollout restart deployment/${caddy.name}`
-        : `kubectl -n ${namespace} logs deploy/${caddy.name}: Caddy renews this certificate itself`));
+    results.push(
+      judged.ok
+        ? pass('health/edge/certificate', judged.detail)
+        : fail(
+            'health/edge/certificate',
+            judged.detail,
+            operatorRenews
+              ? `replace Secret ${namespace}/${providedSecrets(ctx.stack).find((p) => p.namespace === namespace)?.name} with the renewed certificate (README "Secrets"), then kubectl -n ${namespace} rollout restart deployment/${caddy.name}`
+              : `kubectl -n ${namespace} logs deploy/${caddy.name}: Caddy renews this certificate itself`,
+          ),
+    );
     return results;
   } finally {
     await forward.close();
@@ -262,7 +335,12 @@ async function checkMembers(ctx: OpsContext, api: PlaneApi): Promise<CheckResult
   const id = 'workspace';
   if (wrong.length) return [fail(id, `workspace ${api.workspace}: ${wrong.join('; ')}`, provisioningFix(ctx))];
   const admins = people.filter((p) => p.role === 'Admin').length;
-  return [pass(id, `workspace ${api.workspace}: the admin and ${ctx.stack.users.agents.length} agents are members (${admins} Admin, ${people.length - admins} other), ${members.length} members in all`)];
+  return [
+    pass(
+      id,
+      `workspace ${api.workspace}: the admin and ${ctx.stack.users.agents.length} agents are members (${admins} Admin, ${people.length - admins} other), ${members.length} members in all`,
+    ),
+  ];
 }
 
 async function checkTokens(ctx: OpsContext, api: PlaneApi): Promise<CheckResult[]> {
@@ -279,10 +357,20 @@ async function checkTokens(ctx: OpsContext, api: PlaneApi): Promise<CheckResult[
     let email = '';
     try {
       email = String(JSON.parse(response.body).email ?? '').toLowerCase();
-    } catch { /* reported below */ }
+    } catch {
+      /* reported below */
+    }
     if (response.status === 200 && email === agent.email) results.push(pass(id, `users/me → 200 as ${email}`));
-    else if (response.status === 200) results.push(fail(id, `users/me → 200 as ${email || 'an unknown user'}, expected ${agent.email}`, provisioningFix(ctx)));
-    else results.push(fail(id, `users/me → ${response.status}${response.status === 403 ? ' (Plane\'s answer to an unknown or inactive token)' : ''}`, provisioningFix(ctx)));
+    else if (response.status === 200)
+      results.push(fail(id, `users/me → 200 as ${email || 'an unknown user'}, expected ${agent.email}`, provisioningFix(ctx)));
+    else
+      results.push(
+        fail(
+          id,
+          `users/me → ${response.status}${response.status === 403 ? " (Plane's answer to an unknown or inactive token)" : ''}`,
+          provisioningFix(ctx),
+        ),
+      );
   }
   return results;
 }
@@ -291,10 +379,16 @@ async function checkSignup(api: PlaneApi): Promise<CheckResult> {
   const { config, instance } = await api.instance();
   const problems: string[] = [];
   if (config.enable_signup !== false) problems.push(`enable_signup is ${JSON.stringify(config.enable_signup)}`);
-  if (config.is_workspace_creation_disabled !== true) problems.push(`is_workspace_creation_disabled is ${JSON.stringify(config.is_workspace_creation_disabled)}`);
+  if (config.is_workspace_creation_disabled !== true)
+    problems.push(`is_workspace_creation_disabled is ${JSON.stringify(config.is_workspace_creation_disabled)}`);
   if (instance.is_setup_done !== true) problems.push('instance setup not done');
   const version = instance.current_version ? `, version ${instance.current_version}` : '';
-  if (problems.length) return fail('signup', `/api/instances/: ${problems.join(', ')}${version}`, 'the provisioning Job writes these rows on each run: re-run it (runbook "Provisioning agents")');
+  if (problems.length)
+    return fail(
+      'signup',
+      `/api/instances/: ${problems.join(', ')}${version}`,
+      'the provisioning Job writes these rows on each run: re-run it (runbook "Provisioning agents")',
+    );
   return pass('signup', `/api/instances/: sign-up closed, workspace creation disabled, setup done${version}`);
 }
 
@@ -302,22 +396,39 @@ async function checkSignup(api: PlaneApi): Promise<CheckResult> {
 async function checkDatabase(ctx: OpsContext): Promise<CheckResult> {
   const { postgres } = ctx.stack.site.data;
   if (postgres.external) {
-    return skip('database', `external PostgreSQL ${postgres.external.address}:${postgres.external.port}: not reachable from here; the migrator Job's login wait proves Plane's user can connect`);
+    return skip(
+      'database',
+      `external PostgreSQL ${postgres.external.address}:${postgres.external.port}: not reachable from here; the migrator Job's login wait proves Plane's user can connect`,
+    );
   }
   const server = ctx.stack.service('postgres');
   const password = await ctx.secretValue(ctx.stack.secretRefOf('api', 'POSTGRES_PASSWORD'));
   const forward = await ctx.kube.forwardService(server.namespace, server.name, server.port);
-  const client = new Client({ host: '127.0.0.1', port: forward.localPort, user: postgres.user, password, database: postgres.database, connectionTimeoutMillis: 10_000 });
+  const client = new Client({
+    host: '127.0.0.1',
+    port: forward.localPort,
+    user: postgres.user,
+    password,
+    database: postgres.database,
+    connectionTimeoutMillis: 10_000,
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();
-    const { rows } = await client.query('select current_user as "user", current_database() as db, (select count(*) from information_schema.tables where table_schema = \'public\')::int as tables');
+    const { rows } = await client.query(
+      'select current_user as "user", current_database() as db, (select count(*) from information_schema.tables where table_schema = \'public\')::int as tables',
+    );
     const { user, db, tables } = rows[0];
-    if (tables === 0) return fail('database', `logged in as ${user} to ${db}, but it has no tables`, 'the migrator has not run: kubectl -n plane get jobs');
+    if (tables === 0)
+      return fail('database', `logged in as ${user} to ${db}, but it has no tables`, 'the migrator has not run: kubectl -n plane get jobs');
     return pass('database', `logged in as ${user} to ${db} through ${forward.pod} (${tables} tables)`);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    return fail('database', `login as ${postgres.user} to ${postgres.database}: ${message}`, 'a password changed in the Secret but not in the server? README "Rotation and recovery"');
+    return fail(
+      'database',
+      `login as ${postgres.user} to ${postgres.database}: ${message}`,
+      'a password changed in the Secret but not in the server? README "Rotation and recovery"',
+    );
   } finally {
     await client.end().catch(() => undefined);
     await forward.close();
@@ -342,8 +453,17 @@ async function checkLogs(ctx: OpsContext, lines: number): Promise<CheckResult[]>
       const problems = tail.filter((line) => LOG_PROBLEM.test(line));
       if (problems.length === 0) results.push(pass(id, `${name}: ${tail.length} lines, no error or traceback`));
       else {
-        const shown = problems.slice(0, 2).map((l) => `"${logEvidence(l)}"`).join(' … ');
-        results.push(fail(id, `${name}: ${problems.length} of ${tail.length} lines: ${shown}`, `kubectl -n ${ns} logs ${name} -c ${container} --tail=${lines}; docs/runbook.md "Symptoms"`));
+        const shown = problems
+          .slice(0, 2)
+          .map((l) => `"${logEvidence(l)}"`)
+          .join(' … ');
+        results.push(
+          fail(
+            id,
+            `${name}: ${problems.length} of ${tail.length} lines: ${shown}`,
+            `kubectl -n ${ns} logs ${name} -c ${container} --tail=${lines}; docs/runbook.md "Symptoms"`,
+          ),
+        );
       }
     }
   }
@@ -354,8 +474,11 @@ async function checkLogs(ctx: OpsContext, lines: number): Promise<CheckResult[]>
 export function logEvidence(line: string): string {
   try {
     const record = JSON.parse(line) as { levelname?: string; name?: string; message?: string };
-    if (record.levelname && record.message) return `${record.levelname} ${record.name ?? ''}: ${record.message.split('\n')[0]}`.slice(0, 200);
-  } catch { /* not JSON */ }
+    if (record.levelname && record.message)
+      return `${record.levelname} ${record.name ?? ''}: ${record.message.split('\n')[0]}`.slice(0, 200);
+  } catch {
+    /* not JSON */
+  }
   return line.slice(0, 200);
 }
 
@@ -367,11 +490,21 @@ async function checkBackup(ctx: OpsContext, maxAgeHours: number): Promise<CheckR
   if (!live) return fail('backup', `CronJob ${cron.name} does not exist`, 'kubectl apply -f dist');
   const last = live.status?.lastSuccessfulTime ? new Date(live.status.lastSuccessfulTime) : undefined;
   const lastRun = live.status?.lastScheduleTime ? new Date(live.status.lastScheduleTime) : undefined;
-  if (!last) return fail('backup', `no successful backup yet${lastRun ? ` (last run scheduled ${lastRun.toISOString()})` : ''}`, 'plane-k3s backup now');
+  if (!last)
+    return fail(
+      'backup',
+      `no successful backup yet${lastRun ? ` (last run scheduled ${lastRun.toISOString()})` : ''}`,
+      'plane-k3s backup now',
+    );
   const ageHours = (Date.now() - last.getTime()) / 3_600_000;
   const age = ageHours < 1 ? `${Math.round(ageHours * 60)} min` : `${ageHours.toFixed(1)} h`;
   const failedSince = lastRun && lastRun > last ? `; the run of ${lastRun.toISOString()} has not succeeded` : '';
-  if (ageHours > maxAgeHours) return fail('backup', `last successful backup ${age} ago (${last.toISOString()})${failedSince}`, `kubectl -n ${ns} get jobs -l app.kubernetes.io/name=backup; plane-k3s backup now`);
+  if (ageHours > maxAgeHours)
+    return fail(
+      'backup',
+      `last successful backup ${age} ago (${last.toISOString()})${failedSince}`,
+      `kubectl -n ${ns} get jobs -l app.kubernetes.io/name=backup; plane-k3s backup now`,
+    );
   return pass('backup', `last successful backup ${age} ago (${last.toISOString()})${failedSince}`);
 }
 
@@ -385,10 +518,16 @@ async function checkDrill(ctx: OpsContext): Promise<CheckResult> {
   const maxAgeMs = schedulePeriodMs(cron.schedule as string) + 24 * 3_600_000;
   const last = live.status?.lastSuccessfulTime ? new Date(live.status.lastSuccessfulTime) : undefined;
   const allowed = `(schedule "${cron.schedule}": at most ${Math.round(maxAgeMs / 3_600_000)} h)`;
-  if (!last) return fail('backup/drill', `no restore drill has passed yet ${allowed}`, 'plane-k3s backup drill (after plane-k3s backup now)');
+  if (!last)
+    return fail('backup/drill', `no restore drill has passed yet ${allowed}`, 'plane-k3s backup drill (after plane-k3s backup now)');
   const ageHours = (Date.now() - last.getTime()) / 3_600_000;
   const detail = `last passing drill ${ageHours < 1 ? `${Math.round(ageHours * 60)} min` : `${ageHours.toFixed(1)} h`} ago (${last.toISOString()}) ${allowed}`;
-  if (Date.now() - last.getTime() > maxAgeMs) return fail('backup/drill', detail, `kubectl -n ${ns} logs job -l app.kubernetes.io/name=drill --all-containers; plane-k3s backup drill`);
+  if (Date.now() - last.getTime() > maxAgeMs)
+    return fail(
+      'backup/drill',
+      detail,
+      `kubectl -n ${ns} logs job -l app.kubernetes.io/name=drill --all-containers; plane-k3s backup drill`,
+    );
   return pass('backup/drill', detail);
 }
 
@@ -414,7 +553,10 @@ async function checkFromHere(ctx: OpsContext, options: VerifyOptions): Promise<C
   }
   const results: CheckResult[] = [];
   const status = await new Promise<number | string>((resolve) => {
-    const request = https.get({ host, path: '/', timeout: 10_000 }, (response) => { response.resume(); resolve(response.statusCode ?? 0); });
+    const request = https.get({ host, path: '/', timeout: 10_000 }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
     request.on('timeout', () => request.destroy(new Error('timed out')));
     request.on('error', (error) => resolve(error.message));
   });
@@ -422,15 +564,31 @@ async function checkFromHere(ctx: OpsContext, options: VerifyOptions): Promise<C
   const id = options.fromVpn ? 'network/vpn' : 'network/outside';
   if (status === want) results.push(pass(id, `https://${host}/ → ${status}`));
   else {
-    results.push(fail(id, `https://${host}/ → ${status}, expected ${want}`, options.fromVpn
-      ? 'on the VPN? check the split DNS answer below and edge.vpnAddress'
-      : 'the edge answers outside the VPN: check edge.vpnEnforce and the vpn_only snippet'));
+    results.push(
+      fail(
+        id,
+        `https://${host}/ → ${status}, expected ${want}`,
+        options.fromVpn
+          ? 'on the VPN? check the split DNS answer below and edge.vpnAddress'
+          : 'the edge answers outside the VPN: check edge.vpnEnforce and the vpn_only snippet',
+      ),
+    );
   }
   if (options.fromVpn) {
-    const addresses = await dns.lookup(host, { all: true }).then((a) => a.map((x) => x.address)).catch(() => [] as string[]);
+    const addresses = await dns
+      .lookup(host, { all: true })
+      .then((a) => a.map((x) => x.address))
+      .catch(() => [] as string[]);
     const vpnAddress = ctx.stack.site.edge.vpnAddress;
     if (addresses.includes(vpnAddress)) results.push(pass('network/split-dns', `${host} → ${addresses.join(', ')}`));
-    else results.push(fail('network/split-dns', `${host} → ${addresses.join(', ') || 'no answer'}, expected ${vpnAddress}`, 'the VPN resolver lacks the record: dns/ (Headscale extra records), README "The edge"'));
+    else
+      results.push(
+        fail(
+          'network/split-dns',
+          `${host} → ${addresses.join(', ') || 'no answer'}, expected ${vpnAddress}`,
+          'the VPN resolver lacks the record: dns/ (Headscale extra records), README "The edge"',
+        ),
+      );
   }
   return results;
 }

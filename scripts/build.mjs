@@ -27,11 +27,20 @@ const common = { platform: 'node', target: 'node20', format: 'cjs', logLevel: 'w
 function sourcesDigest() {
   const files = [
     ...SOURCE_FILES,
-    ...SOURCE_DIRS.flatMap((dir) => fs.readdirSync(path.join(ROOT, dir), { recursive: true })
-      .map((f) => path.join(dir, String(f))).filter((f) => f.endsWith('.ts'))),
+    ...SOURCE_DIRS.flatMap((dir) =>
+      fs
+        .readdirSync(path.join(ROOT, dir), { recursive: true })
+        .map((f) => path.join(dir, String(f)))
+        .filter((f) => f.endsWith('.ts')),
+    ),
   ].sort();
   const hash = createHash('sha256');
-  for (const file of files) hash.update(file).update('\0').update(fs.readFileSync(path.join(ROOT, file))).update('\0');
+  for (const file of files)
+    hash
+      .update(file)
+      .update('\0')
+      .update(fs.readFileSync(path.join(ROOT, file)))
+      .update('\0');
   return hash.digest('hex');
 }
 

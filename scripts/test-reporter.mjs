@@ -30,7 +30,9 @@ export default async function* reporter(source) {
       if (event.type === 'test:fail' && event.data.file) failedFiles.add(resolve(event.data.file));
       if (event.type === 'test:pass' && (event.data.skip !== undefined || event.data.todo !== undefined)) {
         const reason = event.data.skip ?? event.data.todo;
-        skipped.push(`- ${event.data.name}${typeof reason === 'string' ? `: ${reason}` : ''}${event.data.file ? ` (${event.data.file})` : ''}`);
+        skipped.push(
+          `- ${event.data.name}${typeof reason === 'string' ? `: ${reason}` : ''}${event.data.file ? ` (${event.data.file})` : ''}`,
+        );
       }
       yield event;
     }

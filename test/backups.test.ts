@@ -15,10 +15,16 @@ import { find, Manifest, REPO_ROOT, siteWith, synth } from './helpers';
 const manifests = synth();
 const cronJob = (all: Manifest[], name: string) => find(all, 'CronJob', name);
 const podOf = (job: Manifest) => job.spec.jobTemplate.spec.template.spec;
-const OFFSITE = { endpoint: 'https://s3.eu-west-3.example.org', bucket: 'javisi-backups', region: 'eu-west-3', credentialsSecret: 'plane-backup-offsite', cidrs: ['198.51.100.0/24'] };
+const OFFSITE = {
+  endpoint: 'https://s3.eu-west-3.example.org',
+  bucket: 'javisi-backups',
+  region: 'eu-west-3',
+  credentialsSecret: 'plane-backup-offsite',
+  cidrs: ['198.51.100.0/24'],
+};
 
 describe('backups', () => {
-  it('runs on the site\'s schedule, in UTC, never two at once', () => {
+  it("runs on the site's schedule, in UTC, never two at once", () => {
     const job = cronJob(manifests, 'plane-backup');
     assert.equal(job.spec.schedule, '30 2 * * *');
     assert.equal(job.spec.timeZone, 'Etc/UTC');
@@ -28,7 +34,7 @@ describe('backups', () => {
     assert.equal(cronJob(manifests, 'plane-backup-drill').spec.concurrencyPolicy, 'Forbid');
   });
 
-  it('dumps with the server\'s own image, copies the uploads, then encrypts both with restic, in that order', () => {
+  it("dumps with the server's own image, copies the uploads, then encrypts both with restic, in that order", () => {
     const pod = podOf(cronJob(manifests, 'plane-backup'));
     const server = find(manifests, 'StatefulSet', 'plane-postgres').spec.template.spec.containers[0].image;
     const steps = [...pod.initContainers, ...pod.containers].map((c: Manifest) => [c.name, c.image, c.command.join(' ')]);
@@ -38,15 +44,22 @@ describe('backups', () => {
       ['snapshot', siteWith().images.restic, 'sh /opt/plane-k3s/snapshot.sh'],
     ]);
     assert.equal(pod.restartPolicy, 'OnFailure');
-    assert.equal(find(manifests, 'ConfigMap', 'plane-backup-env').data.PLANE_VERSION, siteWith().images.plane.tag, 'stamped with the running version');
+    assert.equal(
+      find(manifests, 'ConfigMap', 'plane-backup-env').data.PLANE_VERSION,
+      siteWith().images.plane.tag,
+      'stamped with the running version',
+    );
   });
 
-  it('builds in its tests the restic release the site\'s image runs', () => {
+  it("builds in its tests the restic release the site's image runs", () => {
     const tag = siteWith().images.restic.split(':').at(-1);
-    assert.match(fs.readFileSync(path.join(REPO_ROOT, 'tools', 'go-tools', 'install.sh'), 'utf8'), new RegExp(`"restic:github.com/restic/restic/cmd/restic:v${tag}"`));
+    assert.match(
+      fs.readFileSync(path.join(REPO_ROOT, 'tools', 'go-tools', 'install.sh'), 'utf8'),
+      new RegExp(`"restic:github.com/restic/restic/cmd/restic:v${tag}"`),
+    );
   });
 
-  it('keeps plain data in each pod\'s scratch space; only restic\'s steps see the backup volume', () => {
+  it("keeps plain data in each pod's scratch space; only restic's steps see the backup volume", () => {
     for (const name of ['plane-backup', 'plane-backup-restore', 'plane-backup-drill']) {
       const pod = podOf(cronJob(manifests, name));
       const claim = pod.volumes.find((v: Manifest) => v.name === 'backup').persistentVolumeClaim.claimName;
@@ -63,9 +76,17 @@ describe('backups', () => {
   });
 
   it('gives each step only the credential it uses', () => {
-    const secretsOf = (name: string) => Object.fromEntries([...podOf(cronJob(manifests, name)).initContainers, ...podOf(cronJob(manifests, name)).containers]
-      .map((c: Manifest) => [c.name, (c.env ?? []).map((e: Manifest) => `${e.name}=${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`)]));
-    const store = ['RCLONE_CONFIG_STORE_ACCESS_KEY_ID=plane-object-store/access-key-id', 'RCLONE_CONFIG_STORE_SECRET_ACCESS_KEY=plane-object-store/secret-access-key'];
+    const secretsOf = (name: string) =>
+      Object.fromEntries(
+        [...podOf(cronJob(manifests, name)).initContainers, ...podOf(cronJob(manifests, name)).containers].map((c: Manifest) => [
+          c.name,
+          (c.env ?? []).map((e: Manifest) => `${e.name}=${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`),
+        ]),
+      );
+    const store = [
+      'RCLONE_CONFIG_STORE_ACCESS_KEY_ID=plane-object-store/access-key-id',
+      'RCLONE_CONFIG_STORE_SECRET_ACCESS_KEY=plane-object-store/secret-access-key',
+    ];
     const key = ['RESTIC_PASSWORD=plane-backup-key/restic-password'];
     const database = ['PGPASSWORD=plane-postgres/password'];
     assert.deepEqual(secretsOf('plane-backup'), { 'dump-postgres': database, 'copy-uploads': store, snapshot: key });
@@ -74,13 +95,20 @@ describe('backups', () => {
     const config = find(manifests, 'ConfigMap', 'plane-backup-env').data;
     assert.equal(config.PGHOST, 'plane-postgres.plane.svc');
     assert.equal(config.RCLONE_CONFIG_STORE_ENDPOINT, 'http://plane-object-store.plane.svc:3900');
-    assert.equal(Object.keys(config).some((k) => /PASSWORD|SECRET|ACCESS_KEY/.test(k)), false, 'no credential in the ConfigMap');
+    assert.equal(
+      Object.keys(config).some((k) => /PASSWORD|SECRET|ACCESS_KEY/.test(k)),
+      false,
+      'no credential in the ConfigMap',
+    );
   });
 
   it('has the repository key made in the cluster by the secrets bootstrap, never in dist/', () => {
     const spec = JSON.parse(find(manifests, 'ConfigMap', 'plane-secrets-files').data['secrets.json']);
     assert.deepEqual(spec.secrets.find((s: Manifest) => s.name === 'plane-backup-key')?.keys, { 'restic-password': { generate: 'hex32' } });
-    assert.equal(manifests.some((m) => m.kind === 'Secret' && m.metadata.name === 'plane-backup-key'), false);
+    assert.equal(
+      manifests.some((m) => m.kind === 'Secret' && m.metadata.name === 'plane-backup-key'),
+      false,
+    );
   });
 
   it('mounts the scripts of lib/data/backup unchanged', () => {
@@ -96,38 +124,67 @@ describe('backups', () => {
     assert.equal(restore.spec.jobTemplate.spec.backoffLimit, 0);
     const pod = podOf(restore);
     assert.equal(pod.restartPolicy, 'Never');
-    assert.deepEqual([...pod.initContainers, ...pod.containers].map((c: Manifest) => c.command.join(' ')),
-      ['sh /opt/plane-k3s/unpack.sh', 'sh /opt/plane-k3s/restore-postgres.sh', 'sh /opt/plane-k3s/finish-restore.sh']);
+    assert.deepEqual(
+      [...pod.initContainers, ...pod.containers].map((c: Manifest) => c.command.join(' ')),
+      ['sh /opt/plane-k3s/unpack.sh', 'sh /opt/plane-k3s/restore-postgres.sh', 'sh /opt/plane-k3s/finish-restore.sh'],
+    );
     assert.equal(restore.spec.jobTemplate.spec.template.metadata.labels['app.kubernetes.io/name'], 'restore');
   });
 
-  it('drills on the site\'s drill schedule, with a throw-away server of the PostgreSQL image', () => {
+  it("drills on the site's drill schedule, with a throw-away server of the PostgreSQL image", () => {
     const drill = cronJob(manifests, 'plane-backup-drill');
     assert.equal(drill.spec.schedule, siteWith().backup.drill.schedule);
     assert.equal(drill.spec.suspend, undefined);
     const pod = podOf(drill);
     const server = find(manifests, 'StatefulSet', 'plane-postgres').spec.template.spec.containers[0].image;
-    assert.deepEqual([...pod.initContainers, ...pod.containers].map((c: Manifest) => [c.name, c.command.join(' ')]),
-      [['drill-unpack', 'sh /opt/plane-k3s/unpack.sh drill'], ['drill-postgres', 'sh /opt/plane-k3s/drill-postgres.sh'], ['drill-record', 'sh /opt/plane-k3s/finish-restore.sh drill']]);
+    assert.deepEqual(
+      [...pod.initContainers, ...pod.containers].map((c: Manifest) => [c.name, c.command.join(' ')]),
+      [
+        ['drill-unpack', 'sh /opt/plane-k3s/unpack.sh drill'],
+        ['drill-postgres', 'sh /opt/plane-k3s/drill-postgres.sh'],
+        ['drill-record', 'sh /opt/plane-k3s/finish-restore.sh drill'],
+      ],
+    );
     assert.equal(pod.initContainers[1].image, server);
     assert.equal(drill.spec.jobTemplate.spec.template.metadata.labels['app.kubernetes.io/name'], 'drill');
   });
 
   it('lets the backup and the restore reach PostgreSQL and the store, nothing else', () => {
     const policy = (name: string) => find(manifests, 'NetworkPolicy', name);
-    const to = (name: string) => policy(name).spec.egress.map((r: Manifest) => [r.to[0].podSelector?.matchLabels['app.kubernetes.io/name'] ?? r.to[0].ipBlock?.cidr, r.ports[0].port]);
-    assert.deepEqual(to('plane-backup'), [['postgres', 5432], ['object-store', 3900]]);
-    assert.deepEqual(to('plane-backup-restore'), [['postgres', 5432], ['object-store', 3900]]);
+    const to = (name: string) =>
+      policy(name).spec.egress.map((r: Manifest) => [
+        r.to[0].podSelector?.matchLabels['app.kubernetes.io/name'] ?? r.to[0].ipBlock?.cidr,
+        r.ports[0].port,
+      ]);
+    assert.deepEqual(to('plane-backup'), [
+      ['postgres', 5432],
+      ['object-store', 3900],
+    ]);
+    assert.deepEqual(to('plane-backup-restore'), [
+      ['postgres', 5432],
+      ['object-store', 3900],
+    ]);
   });
 
   it('copies the encrypted repository off-site when the site gives a target, through its addresses on 443 only', () => {
-    const all = synth(siteWith((s) => { s.backup.offsite = OFFSITE; }));
+    const all = synth(
+      siteWith((s) => {
+        s.backup.offsite = OFFSITE;
+      }),
+    );
     const pod = podOf(cronJob(all, 'plane-backup'));
     const snapshot = pod.containers[0];
     assert.equal(snapshot.name, 'snapshot');
     const env = snapshot.env as Manifest[];
-    assert.deepEqual(env.find((e) => e.name === 'AWS_SECRET_ACCESS_KEY')?.valueFrom.secretKeyRef, { name: 'plane-backup-offsite', key: 'secret-access-key' });
-    assert.equal(pod.initContainers.some((c: Manifest) => (c.env ?? []).some((e: Manifest) => e.name.startsWith('AWS_'))), false, 'only the snapshot step has the off-site keys');
+    assert.deepEqual(env.find((e) => e.name === 'AWS_SECRET_ACCESS_KEY')?.valueFrom.secretKeyRef, {
+      name: 'plane-backup-offsite',
+      key: 'secret-access-key',
+    });
+    assert.equal(
+      pod.initContainers.some((c: Manifest) => (c.env ?? []).some((e: Manifest) => e.name.startsWith('AWS_'))),
+      false,
+      'only the snapshot step has the off-site keys',
+    );
     const config = find(all, 'ConfigMap', 'plane-backup-env').data;
     assert.equal(config.OFFSITE_REPOSITORY, 's3:https://s3.eu-west-3.example.org/javisi-backups/plane-backup');
     const egress = find(all, 'NetworkPolicy', 'plane-backup').spec.egress;
@@ -135,13 +192,37 @@ describe('backups', () => {
   });
 
   it('refuses an off-site target that is not https, and a schedule that is not cron', () => {
-    assert.throws(() => siteWith((s) => { s.backup.offsite = { ...OFFSITE, endpoint: 'http://s3.example.org' }; }), /backup\.offsite\.endpoint: expected an https:\/\/ URL/);
-    assert.throws(() => siteWith((s) => { s.backup.schedule = 'daily'; }), /backup\.schedule: expected a five-field cron schedule/);
-    assert.throws(() => siteWith((s) => { s.backup.drill.schedule = '0 4 * * 8'; }), /backup\.drill\.schedule: expected a five-field cron schedule .*: a field is out of range/);
+    assert.throws(
+      () =>
+        siteWith((s) => {
+          s.backup.offsite = { ...OFFSITE, endpoint: 'http://s3.example.org' };
+        }),
+      /backup\.offsite\.endpoint: expected an https:\/\/ URL/,
+    );
+    assert.throws(
+      () =>
+        siteWith((s) => {
+          s.backup.schedule = 'daily';
+        }),
+      /backup\.schedule: expected a five-field cron schedule/,
+    );
+    assert.throws(
+      () =>
+        siteWith((s) => {
+          s.backup.drill.schedule = '0 4 * * 8';
+        }),
+      /backup\.drill\.schedule: expected a five-field cron schedule .*: a field is out of range/,
+    );
   });
 
   it('counts the backup pod in the budget as the scheduler does: one step at a time, the largest', () => {
-    const backup = workloadFootprints(synth(siteWith((s) => { s.backup.offsite = OFFSITE; }))).find((w) => w.name === 'plane-backup');
+    const backup = workloadFootprints(
+      synth(
+        siteWith((s) => {
+          s.backup.offsite = OFFSITE;
+        }),
+      ),
+    ).find((w) => w.name === 'plane-backup');
     assert.equal(backup?.kind, 'CronJob');
     assert.equal(backup?.requestsBytes, quantityToBytes(siteWith().backup.resources.requests.memory), 'three steps, counted once');
   });

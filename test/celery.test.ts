@@ -35,7 +35,7 @@ describe('celery harness', () => {
         }
       });
 
-      it('runs Plane\'s app through the harness, after the database and the migrations', () => {
+      it("runs Plane's app through the harness, after the database and the migrations", () => {
         assert.match(command, /python manage\.py wait_for_db && python manage\.py wait_for_migrations && exec celery -A plane_k3s_celery /);
       });
 
@@ -46,25 +46,37 @@ describe('celery harness', () => {
         const writable = (container.volumeMounts as Manifest[])
           .filter((m) => (template.spec.volumes as Manifest[]).some((v) => v.name === m.name && v.emptyDir))
           .map((m) => m.mountPath as string);
-        assert.ok(writable.some((dir) => env.CELERY_LIVENESS_FILE.startsWith(`${dir}/`)), `${env.CELERY_LIVENESS_FILE} is not in ${writable}`);
+        assert.ok(
+          writable.some((dir) => env.CELERY_LIVENESS_FILE.startsWith(`${dir}/`)),
+          `${env.CELERY_LIVENESS_FILE} is not in ${writable}`,
+        );
         // The file is touched every period; it must count as stale only after several missed touches.
         const staleMinutes = Number(/-mmin -(\d+)/.exec(probe)?.[1]);
         assert.ok(staleMinutes * 60 >= 4 * Number(env.CELERY_LIVENESS_PERIOD_SECONDS));
         assert.deepEqual(container.readinessProbe.exec, container.livenessProbe.exec, 'readiness shares the handler');
-        assert.ok(container.startupProbe.periodSeconds * container.startupProbe.failureThreshold >= 600, 'waits for a first install\'s migrations');
+        assert.ok(
+          container.startupProbe.periodSeconds * container.startupProbe.failureThreshold >= 600,
+          "waits for a first install's migrations",
+        );
       });
     });
   }
 
   it('the worker imports the task modules Plane forgets, bounds its processes, and never loads the API log task', () => {
     const { command } = celeryComponent('worker');
-    assert.match(command, / worker -l info --concurrency="\$CELERY_WORKER_CONCURRENCY" --max-memory-per-child="\$CELERY_MAX_MEMORY_PER_CHILD" -I plane\.bgtasks\.webhook_task$/);
+    assert.match(
+      command,
+      / worker -l info --concurrency="\$CELERY_WORKER_CONCURRENCY" --max-memory-per-child="\$CELERY_MAX_MEMORY_PER_CHILD" -I plane\.bgtasks\.webhook_task$/,
+    );
     const env = find(manifests, 'ConfigMap', 'plane-worker-env').data;
     assert.deepEqual([env.CELERY_WORKER_CONCURRENCY, env.CELERY_MAX_MEMORY_PER_CHILD], ['1', '200000']);
     // The real process_logs would store each request's token and bodies; the harness registers a drop.
     assert.doesNotMatch(command, /logger_task/);
     const harness = fs.readFileSync(path.join(REPO_ROOT, 'lib', 'plane', 'celery', 'plane_k3s_celery.py'), 'utf8');
-    assert.match(harness, /@app\.task\(name=API_ACTIVITY_LOG_TASK, ignore_result=True\)\ndef drop_api_activity_log\(\*args, \*\*kwargs\):\n(.*\n)*?\s+return None/);
+    assert.match(
+      harness,
+      /@app\.task\(name=API_ACTIVITY_LOG_TASK, ignore_result=True\)\ndef drop_api_activity_log\(\*args, \*\*kwargs\):\n(.*\n)*?\s+return None/,
+    );
   });
 
   it('the beat-worker schedules with the scheduler that touches the liveness file', () => {

@@ -7,15 +7,20 @@ const baseline = synth();
 
 /** Component name → checksum, for every workload that carries one. */
 function checksums(manifests: Manifest[]): Map<string, string | undefined> {
-  return new Map(podTemplates(manifests)
-    .filter((t) => t.kind !== 'Job')
-    .map((t) => [t.template.metadata.labels['app.kubernetes.io/name'], checksumOf(t)]));
+  return new Map(
+    podTemplates(manifests)
+      .filter((t) => t.kind !== 'Job')
+      .map((t) => [t.template.metadata.labels['app.kubernetes.io/name'], checksumOf(t)]),
+  );
 }
 
 /** Components whose checksum differs between two syntheses. */
 function rolled(after: Manifest[]): string[] {
   const before = checksums(baseline);
-  return [...checksums(after)].filter(([name, sum]) => before.get(name) !== sum).map(([name]) => name).sort();
+  return [...checksums(after)]
+    .filter(([name, sum]) => before.get(name) !== sum)
+    .map(([name]) => name)
+    .sort();
 }
 
 describe('config change → rollout of exactly its consumers', () => {
@@ -31,26 +36,80 @@ describe('config change → rollout of exactly its consumers', () => {
   });
 
   it('an api-only value (gunicorn workers) rolls the api and nothing else', () => {
-    assert.deepEqual(rolled(synth(siteWith((s) => { s.components.api.gunicornWorkers = 3; }))), ['api']);
+    assert.deepEqual(
+      rolled(
+        synth(
+          siteWith((s) => {
+            s.components.api.gunicornWorkers = 3;
+          }),
+        ),
+      ),
+      ['api'],
+    );
   });
 
   it('a worker-only value (celery concurrency) rolls the worker and nothing else', () => {
-    assert.deepEqual(rolled(synth(siteWith((s) => { s.components.worker.concurrency = 2; }))), ['worker']);
+    assert.deepEqual(
+      rolled(
+        synth(
+          siteWith((s) => {
+            s.components.worker.concurrency = 2;
+          }),
+        ),
+      ),
+      ['worker'],
+    );
   });
 
   it('a value every Django process reads rolls api, worker and beat-worker, and Caddy (its body limit), not the frontends or data', () => {
-    assert.deepEqual(rolled(synth(siteWith((s) => { s.plane.fileSizeLimit = 10485760; }))), ['api', 'beat-worker', 'caddy', 'worker']);
+    assert.deepEqual(
+      rolled(
+        synth(
+          siteWith((s) => {
+            s.plane.fileSizeLimit = 10485760;
+          }),
+        ),
+      ),
+      ['api', 'beat-worker', 'caddy', 'worker'],
+    );
   });
 
   it('an edge-only value (VPN enforcement) rolls Caddy and nothing else', () => {
-    assert.deepEqual(rolled(synth(siteWith((s) => { s.edge.vpnEnforce = false; }))), ['caddy']);
+    assert.deepEqual(
+      rolled(
+        synth(
+          siteWith((s) => {
+            s.edge.vpnEnforce = false;
+          }),
+        ),
+      ),
+      ['caddy'],
+    );
   });
 
-  it("a RabbitMQ config-file value rolls RabbitMQ only", () => {
-    assert.deepEqual(rolled(synth(siteWith((s) => { s.data.rabbitmq.resources.limits.memory = '512Mi'; }))), ['rabbitmq']);
+  it('a RabbitMQ config-file value rolls RabbitMQ only', () => {
+    assert.deepEqual(
+      rolled(
+        synth(
+          siteWith((s) => {
+            s.data.rabbitmq.resources.limits.memory = '512Mi';
+          }),
+        ),
+      ),
+      ['rabbitmq'],
+    );
   });
 
   it('the public host rolls every component that reads it (Caddy serves it), and not web, admin or the data services', () => {
-    assert.deepEqual(rolled(synth(siteWith((s) => { s.hosts.app = 'plane'; }))), ['api', 'beat-worker', 'caddy', 'live', 'worker']);
+    assert.deepEqual(
+      rolled(
+        synth(
+          siteWith((s) => {
+            s.hosts.app = 'plane';
+          }),
+        ),
+      ),
+      ['api', 'beat-worker', 'caddy', 'live', 'worker'],
+    );
   });
 });

@@ -43,7 +43,10 @@ describe('construct guards', () => {
 
   it('hardenedPodSpec refuses a hostPort open on every node address', () => {
     const container = { name: 'c', image: 'x:1.0', resources, ports: [{ containerPort: 8080, hostPort: 80 }] };
-    assert.throws(() => hardenedPodSpec({ runAs: app.runAs, containers: [container] }), /a hostPort must be bound to one address \(hostIp\)/);
+    assert.throws(
+      () => hardenedPodSpec({ runAs: app.runAs, containers: [container] }),
+      /a hostPort must be bound to one address \(hostIp\)/,
+    );
   });
 
   it('AppDeployment refuses a Recreate strategy with several replicas', () => {
@@ -56,42 +59,117 @@ describe('construct guards', () => {
   });
 
   it('ComponentConfig refuses a variable set both as secret and plain value', () => {
-    assert.throws(() => new ComponentConfig(scope(), 'c', {
-      namespace: 'plane', name: 'x', labels, env: { A: '1' }, secretEnv: { A: { secretName: 's', key: 'k' } },
-    }), /A set both as secret and as plain value/);
+    assert.throws(
+      () =>
+        new ComponentConfig(scope(), 'c', {
+          namespace: 'plane',
+          name: 'x',
+          labels,
+          env: { A: '1' },
+          secretEnv: { A: { secretName: 's', key: 'k' } },
+        }),
+      /A set both as secret and as plain value/,
+    );
   });
 
   it('ComponentConfig refuses two config files with the same name', () => {
-    assert.throws(() => new ComponentConfig(scope(), 'c', {
-      namespace: 'plane', name: 'x', labels, files: { '/etc/a/app.conf': '1', '/etc/b/app.conf': '2' },
-    }), /two config files named app\.conf/);
+    assert.throws(
+      () =>
+        new ComponentConfig(scope(), 'c', {
+          namespace: 'plane',
+          name: 'x',
+          labels,
+          files: { '/etc/a/app.conf': '1', '/etc/b/app.conf': '2' },
+        }),
+      /two config files named app\.conf/,
+    );
   });
 
   it('VersionedJob refuses a name longer than 63 characters', () => {
-    assert.throws(() => new VersionedJob(scope(), 'j', { ...app, baseName: 'plane-migrator', version: `v1.2.2-${'x'.repeat(40)}` }), /longer than 63 characters/);
+    assert.throws(
+      () => new VersionedJob(scope(), 'j', { ...app, baseName: 'plane-migrator', version: `v1.2.2-${'x'.repeat(40)}` }),
+      /longer than 63 characters/,
+    );
   });
 
   it('Rabbitmq needs a memory limit to size its watermark', () => {
     const noLimit = { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '100m', memory: '' } };
-    assert.throws(() => new Rabbitmq(scope(), 'r', { ...app, user: 'plane', vhost: 'plane', storage: '1Gi', storageClass: 'local-path', resources: noLimit }), /a memory limit is required/);
+    assert.throws(
+      () =>
+        new Rabbitmq(scope(), 'r', {
+          ...app,
+          user: 'plane',
+          vhost: 'plane',
+          storage: '1Gi',
+          storageClass: 'local-path',
+          resources: noLimit,
+        }),
+      /a memory limit is required/,
+    );
   });
-
 
   it('SecretsBootstrap refuses a key made two ways', () => {
     const ref = { secretName: 'plane-x', key: 'k' };
-    assert.throws(() => new SecretsBootstrap(scope(), 's', { ...app, version: 'v1', apiServer: kubeApiServer(siteWith()), secretKeys: [{ ref, generate: 'hex16' }, { ref, value: 'v' }] }),
-      /key k of Secret plane-x is made two ways/);
+    assert.throws(
+      () =>
+        new SecretsBootstrap(scope(), 's', {
+          ...app,
+          version: 'v1',
+          apiServer: kubeApiServer(siteWith()),
+          secretKeys: [
+            { ref, generate: 'hex16' },
+            { ref, value: 'v' },
+          ],
+        }),
+      /key k of Secret plane-x is made two ways/,
+    );
   });
 
   it('Backups refuses to keep no snapshot', () => {
     const site = siteWith();
-    const postgres = { host: 'p', port: 5432, peer: { name: 'p', cidrs: [] }, database: 'plane', user: 'plane', password: { secretName: 's', key: 'k' }, secretKeys: [] };
-    const objectStore = { host: 'o', port: 3900, peer: { name: 'o', cidrs: [] }, endpointUrl: 'http://o:3900', servedThroughEdge: true, region: 'us-east-1', bucket: 'uploads', accessKeyId: { secretName: 's', key: 'a' }, secretAccessKey: { secretName: 's', key: 'b' }, secretKeys: [] };
-    assert.throws(() => new Backups(scope(), 'b', {
-      namespace: 'plane', labels, restoreLabels: labels, drillLabels: labels, postgres, objectStore, postgresImage: 'x:1.0', rcloneImage: 'y:1.0',
-      resticImage: 'z:1.0', planeVersion: 'v1.2.2', schedule: site.backup.schedule, drillSchedule: site.backup.drill.schedule, keep: 0,
-      storage: '1Gi', storageClass: 'local-path', resources,
-    }), /keep must be a whole number of snapshots, at least 1/);
+    const postgres = {
+      host: 'p',
+      port: 5432,
+      peer: { name: 'p', cidrs: [] },
+      database: 'plane',
+      user: 'plane',
+      password: { secretName: 's', key: 'k' },
+      secretKeys: [],
+    };
+    const objectStore = {
+      host: 'o',
+      port: 3900,
+      peer: { name: 'o', cidrs: [] },
+      endpointUrl: 'http://o:3900',
+      servedThroughEdge: true,
+      region: 'us-east-1',
+      bucket: 'uploads',
+      accessKeyId: { secretName: 's', key: 'a' },
+      secretAccessKey: { secretName: 's', key: 'b' },
+      secretKeys: [],
+    };
+    assert.throws(
+      () =>
+        new Backups(scope(), 'b', {
+          namespace: 'plane',
+          labels,
+          restoreLabels: labels,
+          drillLabels: labels,
+          postgres,
+          objectStore,
+          postgresImage: 'x:1.0',
+          rcloneImage: 'y:1.0',
+          resticImage: 'z:1.0',
+          planeVersion: 'v1.2.2',
+          schedule: site.backup.schedule,
+          drillSchedule: site.backup.drill.schedule,
+          keep: 0,
+          storage: '1Gi',
+          storageClass: 'local-path',
+          resources,
+        }),
+      /keep must be a whole number of snapshots, at least 1/,
+    );
   });
 
   it('ComponentNetworkPolicy refuses a component no flow touches', () => {
@@ -112,10 +190,19 @@ describe('renderer and helper guards', () => {
   it('renderCaddyfile refuses an empty allow-list and a routing without one catch-all route, last', () => {
     assert.throws(() => renderCaddyfile({ ...options, allowedCidrs: [] }), /allowedCidrs is empty/);
     const routes = options.routing.routes;
-    assert.throws(() => renderCaddyfile({ ...options, routing: { ...options.routing, routes: routes.slice(0, -1) } }), /exactly one route without paths, last/);
-    assert.throws(() => renderCaddyfile({ ...options, routing: { ...options.routing, routes: [...routes].reverse() } }), /exactly one route without paths, last/);
+    assert.throws(
+      () => renderCaddyfile({ ...options, routing: { ...options.routing, routes: routes.slice(0, -1) } }),
+      /exactly one route without paths, last/,
+    );
+    assert.throws(
+      () => renderCaddyfile({ ...options, routing: { ...options.routing, routes: [...routes].reverse() } }),
+      /exactly one route without paths, last/,
+    );
     // The bucket routed while no store upstream is given (an external store is not served by the edge).
-    assert.throws(() => renderCaddyfile({ ...options, upstreams: { ...upstreams, objectStore: undefined } }), /sends requests to objectStore, which has no upstream/);
+    assert.throws(
+      () => renderCaddyfile({ ...options, upstreams: { ...upstreams, objectStore: undefined } }),
+      /sends requests to objectStore, which has no upstream/,
+    );
   });
 
   it('quantities and image references that are not', () => {
@@ -127,8 +214,14 @@ describe('renderer and helper guards', () => {
   it('synthesize refuses a side file inside or outside the folder beside the output', () => {
     const site = siteWith();
     const build = () => ({ charts: [] });
-    assert.throws(() => synthesize(build, { site, outdir: '/tmp/plane-guard/dist', sideFiles: () => ({ 'dist/x.json': '{}' }) }), /must be a relative path beside dist\/, not in it/);
-    assert.throws(() => synthesize(build, { site, outdir: '/tmp/plane-guard/dist', sideFiles: () => ({ '../x.json': '{}' }) }), /must be a relative path beside dist\//);
+    assert.throws(
+      () => synthesize(build, { site, outdir: '/tmp/plane-guard/dist', sideFiles: () => ({ 'dist/x.json': '{}' }) }),
+      /must be a relative path beside dist\/, not in it/,
+    );
+    assert.throws(
+      () => synthesize(build, { site, outdir: '/tmp/plane-guard/dist', sideFiles: () => ({ '../x.json': '{}' }) }),
+      /must be a relative path beside dist\//,
+    );
   });
 
   it('withDiagram refuses a document without its markers', () => {

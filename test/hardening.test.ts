@@ -5,12 +5,21 @@ import { containersOf, EXPECTED_COMPONENTS, Manifest, podTemplates, siteWith, sy
 const manifests = synth();
 const templates = podTemplates(manifests);
 /** Namespace → the Pod Security level it enforces. */
-const enforcedLevel = new Map<string, string>(manifests
-  .filter((m) => m.kind === 'Namespace')
-  .map((ns) => [ns.metadata.name, ns.metadata.labels['pod-security.kubernetes.io/enforce']]));
+const enforcedLevel = new Map<string, string>(
+  manifests.filter((m) => m.kind === 'Namespace').map((ns) => [ns.metadata.name, ns.metadata.labels['pod-security.kubernetes.io/enforce']]),
+);
 
 /** Volume types the Pod Security "restricted" profile allows. */
-const RESTRICTED_VOLUME_TYPES = ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret'];
+const RESTRICTED_VOLUME_TYPES = [
+  'configMap',
+  'csi',
+  'downwardAPI',
+  'emptyDir',
+  'ephemeral',
+  'persistentVolumeClaim',
+  'projected',
+  'secret',
+];
 
 describe('hardening of every pod template', () => {
   it('covers every Plane and data component', () => {
@@ -24,12 +33,18 @@ describe('hardening of every pod template', () => {
 
       it('runs as an explicit non-root user and group with RuntimeDefault seccomp', () => {
         assert.equal(pod.securityContext?.runAsNonRoot, true);
-        assert.ok(Number.isInteger(pod.securityContext?.runAsUser) && pod.securityContext.runAsUser > 0, 'runAsUser must be set and non-zero');
-        assert.ok(Number.isInteger(pod.securityContext?.runAsGroup) && pod.securityContext.runAsGroup > 0, 'runAsGroup must be set and non-zero');
+        assert.ok(
+          Number.isInteger(pod.securityContext?.runAsUser) && pod.securityContext.runAsUser > 0,
+          'runAsUser must be set and non-zero',
+        );
+        assert.ok(
+          Number.isInteger(pod.securityContext?.runAsGroup) && pod.securityContext.runAsGroup > 0,
+          'runAsGroup must be set and non-zero',
+        );
         assert.equal(pod.securityContext?.seccompProfile?.type, 'RuntimeDefault');
       });
 
-      it('mounts no service-account token (but the secrets bootstrap\'s and the keep-data guard\'s), injects no service links, shares no host namespace', () => {
+      it("mounts no service-account token (but the secrets bootstrap's and the keep-data guard's), injects no service links, shares no host namespace", () => {
         // Only the Job that creates Secrets and the one that applies the deletion guard talk to the API
         // server; their RBAC is checked in test/secrets.test.ts and test/keep-data.test.ts.
         const account = pod.serviceAccountName === undefined ? undefined : /^plane-(secrets|keep-data)-/.exec(name)?.[0].slice(0, -1);
@@ -42,7 +57,11 @@ describe('hardening of every pod template', () => {
       it('uses only volume types the restricted profile allows, emptyDirs size-capped', () => {
         for (const volume of pod.volumes ?? []) {
           const types = Object.keys(volume).filter((k) => k !== 'name');
-          assert.deepEqual(types.filter((t) => !RESTRICTED_VOLUME_TYPES.includes(t)), [], `volume ${volume.name}`);
+          assert.deepEqual(
+            types.filter((t) => !RESTRICTED_VOLUME_TYPES.includes(t)),
+            [],
+            `volume ${volume.name}`,
+          );
           if (volume.emptyDir) assert.ok(volume.emptyDir.sizeLimit, `emptyDir ${volume.name} has no sizeLimit`);
         }
       });
@@ -71,7 +90,11 @@ describe('hardening of every pod template', () => {
             // A hostPort (Caddy, to see the real client address) is refused by "baseline" and "restricted":
             // only in a namespace that enforces "privileged", and bound to one address, never every node
             // address. Every other check of this file still holds for such a pod.
-            assert.equal(enforcedLevel.get(workload.metadata.namespace), 'privileged', `hostPort ${port.hostPort} in a ${enforcedLevel.get(workload.metadata.namespace)} namespace`);
+            assert.equal(
+              enforcedLevel.get(workload.metadata.namespace),
+              'privileged',
+              `hostPort ${port.hostPort} in a ${enforcedLevel.get(workload.metadata.namespace)} namespace`,
+            );
             assert.ok(port.hostIP, `hostPort ${port.hostPort} is not bound to one address (hostIP)`);
           }
         });
@@ -135,7 +158,11 @@ describe('namespaces', () => {
 
   it("Caddy's namespace is privileged only for the hostPort exposure (warn too: apply prints no warning; audit restricted), restricted otherwise", () => {
     assert.deepEqual(levels(manifests, 'plane-edge'), ['privileged', 'privileged', 'restricted']);
-    const loadBalancer = synth(siteWith((s) => { s.edge.exposure = 'loadBalancer'; }));
+    const loadBalancer = synth(
+      siteWith((s) => {
+        s.edge.exposure = 'loadBalancer';
+      }),
+    );
     assert.deepEqual(levels(loadBalancer, 'plane-edge'), ['restricted', 'restricted', 'restricted']);
     for (const { template } of podTemplates(loadBalancer)) {
       for (const c of containersOf(template)) for (const p of c.ports ?? []) assert.equal(p.hostPort, undefined);
@@ -144,20 +171,33 @@ describe('namespaces', () => {
 
   it('runs only Caddy in a namespace looser than restricted', () => {
     const loose = podTemplates(manifests).filter((t) => enforcedLevel.get(t.workload.metadata.namespace) !== 'restricted');
-    assert.deepEqual(loose.map((t) => t.name), ['plane-caddy']);
+    assert.deepEqual(
+      loose.map((t) => t.name),
+      ['plane-caddy'],
+    );
   });
 
   it('holds Plane and its data in plane, Caddy in plane-edge, and only the CoreDNS override in kube-system', () => {
-    const clusterScoped = ['Namespace', 'StorageClass', 'ClusterRole', 'ClusterRoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'];
+    const clusterScoped = [
+      'Namespace',
+      'StorageClass',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
+    ];
     for (const m of manifests.filter((x) => !clusterScoped.includes(x.kind))) {
       if (m.kind === 'NetworkPolicy') {
         // Each namespace of the stack has its own default deny, DNS and component policies.
         assert.ok(['plane', 'plane-edge'].includes(m.metadata.namespace), `NetworkPolicy ${m.metadata.name}`);
         continue;
       }
-      const expected = m.kind === 'ConfigMap' && m.metadata.name === 'coredns-custom'
-        ? 'kube-system'
-        : m.metadata.labels['app.kubernetes.io/name'] === 'caddy' ? 'plane-edge' : 'plane';
+      const expected =
+        m.kind === 'ConfigMap' && m.metadata.name === 'coredns-custom'
+          ? 'kube-system'
+          : m.metadata.labels['app.kubernetes.io/name'] === 'caddy'
+            ? 'plane-edge'
+            : 'plane';
       assert.equal(m.metadata.namespace, expected, `${m.kind} ${m.metadata.name}`);
     }
   });

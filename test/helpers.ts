@@ -77,8 +77,19 @@ export function checksumOf(ref: PodTemplateRef): string | undefined {
 
 /** Every Plane and data component the stack must run. */
 export const EXPECTED_COMPONENTS = [
-  'web', 'space', 'admin', 'live', 'api', 'worker', 'beat-worker', 'migrator',
-  'postgres', 'redis', 'rabbitmq', 'object-store', 'caddy',
+  'web',
+  'space',
+  'admin',
+  'live',
+  'api',
+  'worker',
+  'beat-worker',
+  'migrator',
+  'postgres',
+  'redis',
+  'rabbitmq',
+  'object-store',
+  'caddy',
 ];
 
 /** Expected shape of each generated Secret value (the formats of lib/plane/secrets/plane_k3s_secrets.py). */

@@ -40,7 +40,12 @@ describe('stable identity', () => {
   });
 
   it('keeps Deployment and StatefulSet selectors identical across an upgrade (they are immutable)', () => {
-    const upgraded = synth(siteWith((s) => { s.images.plane.tag = 'v1.3.0'; s.images.postgres = 'docker.io/library/postgres:18.7-alpine'; }));
+    const upgraded = synth(
+      siteWith((s) => {
+        s.images.plane.tag = 'v1.3.0';
+        s.images.postgres = 'docker.io/library/postgres:18.7-alpine';
+      }),
+    );
     for (const { kind, name, workload } of podTemplates(manifests).filter((t) => t.kind !== 'Job')) {
       assert.deepEqual(find(upgraded, kind, name).spec.selector, workload.spec.selector, `${kind} ${name}`);
     }
@@ -49,7 +54,8 @@ describe('stable identity', () => {
   it('makes each Service select the pods of exactly one workload', () => {
     for (const service of manifests.filter((m) => m.kind === 'Service')) {
       const matching = podTemplates(manifests).filter(({ template }) =>
-        Object.entries(service.spec.selector).every(([k, v]) => template.metadata.labels[k] === v));
+        Object.entries(service.spec.selector).every(([k, v]) => template.metadata.labels[k] === v),
+      );
       assert.equal(matching.length, 1, `Service ${service.metadata.name} matches ${matching.length} workloads`);
     }
   });
@@ -63,7 +69,13 @@ describe('beat-worker and migrator', () => {
   });
 
   it('refuses a replica count for the beat-worker in the site config', () => {
-    assert.throws(() => siteWith((s) => { s.components.beatWorker.replicas = 2; }), /components\.beatWorker\.replicas: unknown key/);
+    assert.throws(
+      () =>
+        siteWith((s) => {
+          s.components.beatWorker.replicas = 2;
+        }),
+      /components\.beatWorker\.replicas: unknown key/,
+    );
   });
 
   it('names the migrator Job after the app version; an upgrade makes a new Job', () => {
@@ -71,26 +83,47 @@ describe('beat-worker and migrator', () => {
     assert.equal(job.kind, 'Job');
     assert.match(job.metadata.name, /^plane-migrator-v1-2-2-[0-9a-f]{8}$/);
     assert.equal(job.spec.ttlSecondsAfterFinished, undefined, 'a deleted Job would be re-created by every apply');
-    const upgraded = componentTemplate(synth(siteWith((s) => { s.images.plane.tag = 'v1.3.0'; })), 'migrator').workload;
+    const upgraded = componentTemplate(
+      synth(
+        siteWith((s) => {
+          s.images.plane.tag = 'v1.3.0';
+        }),
+      ),
+      'migrator',
+    ).workload;
     assert.match(upgraded.metadata.name, /^plane-migrator-v1-3-0-/);
   });
 
-  it('lets the migrator wait until Plane can log in to its database (Plane\'s wait_for_db does not connect), then run Plane\'s entrypoint', () => {
+  it("lets the migrator wait until Plane can log in to its database (Plane's wait_for_db does not connect), then run Plane's entrypoint", () => {
     const [shell, flag, script] = componentTemplate(manifests, 'migrator').template.spec.containers[0].command;
     assert.deepEqual([shell, flag], ['/bin/sh', '-ec']);
-    assert.match(script, /^until python -c 'import os, psycopg; psycopg\.connect\(os\.environ\["DATABASE_URL"\]\)\.close\(\)' 2>\/dev\/null; do\n.*sleep 5\ndone\nexec \.\/bin\/docker-entrypoint-migrator\.sh$/);
+    assert.match(
+      script,
+      /^until python -c 'import os, psycopg; psycopg\.connect\(os\.environ\["DATABASE_URL"\]\)\.close\(\)' 2>\/dev\/null; do\n.*sleep 5\ndone\nexec \.\/bin\/docker-entrypoint-migrator\.sh$/,
+    );
   });
 
   it('keeps the migrator Job name when only Deployment settings change', () => {
     const job = componentTemplate(manifests, 'migrator').workload;
-    const changed = componentTemplate(synth(siteWith((s) => { s.components.api.gunicornWorkers = 3; s.components.web.replicas = 2; })), 'migrator').workload;
+    const changed = componentTemplate(
+      synth(
+        siteWith((s) => {
+          s.components.api.gunicornWorkers = 3;
+          s.components.web.replicas = 2;
+        }),
+      ),
+      'migrator',
+    ).workload;
     assert.equal(changed.metadata.name, job.metadata.name);
   });
 });
 
 describe('secrets by reference', () => {
   it('puts no Secret object in the manifests', () => {
-    assert.deepEqual(manifests.filter((m) => m.kind === 'Secret'), []);
+    assert.deepEqual(
+      manifests.filter((m) => m.kind === 'Secret'),
+      [],
+    );
   });
 
   it('composes $(VAR) values only from variables defined earlier in the same container', () => {
@@ -104,7 +137,8 @@ describe('secrets by reference', () => {
           defined.add(variable.name);
         }
         for (const arg of container.args ?? []) {
-          for (const [, used] of String(arg).matchAll(/\$\(([A-Z_][A-Z0-9_]*)\)/g)) assert.ok(defined.has(used), `${name}: arg uses $(${used})`);
+          for (const [, used] of String(arg).matchAll(/\$\(([A-Z_][A-Z0-9_]*)\)/g))
+            assert.ok(defined.has(used), `${name}: arg uses $(${used})`);
         }
       }
     }
@@ -129,7 +163,17 @@ describe('secrets by reference', () => {
     const names = (api.env as Manifest[]).map((e) => e.name);
     for (const variable of ['DATABASE_URL', 'REDIS_URL', 'AMQP_URL']) assert.ok(names.includes(variable), variable);
     const data = find(manifests, 'ConfigMap', 'plane-api-env').data;
-    for (const variable of ['GUNICORN_WORKERS', 'WEB_URL', 'APP_VERSION', 'CORS_ALLOWED_ORIGINS', 'USE_MINIO', 'AWS_S3_ENDPOINT_URL', 'AWS_S3_BUCKET_NAME', 'AWS_REGION', 'FILE_SIZE_LIMIT']) {
+    for (const variable of [
+      'GUNICORN_WORKERS',
+      'WEB_URL',
+      'APP_VERSION',
+      'CORS_ALLOWED_ORIGINS',
+      'USE_MINIO',
+      'AWS_S3_ENDPOINT_URL',
+      'AWS_S3_BUCKET_NAME',
+      'AWS_REGION',
+      'FILE_SIZE_LIMIT',
+    ]) {
       assert.ok(data[variable], variable);
     }
     assert.equal(data.APP_VERSION, 'v1.2.2');

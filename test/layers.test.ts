@@ -30,12 +30,23 @@ describe('layers', () => {
   it('the site schema and everything it imports live in lib/config', () => {
     const files = [...closure(path.join(REPO_ROOT, 'lib', 'config', 'site-config.ts'))].map(rel);
     assert.ok(files.length > 5, files.join(' '));
-    assert.deepEqual(files.filter((f) => !f.startsWith('lib/config/')), []);
+    assert.deepEqual(
+      files.filter((f) => !f.startsWith('lib/config/')),
+      [],
+    );
   });
 
   it('lib/ imports no chart, no CLI and not main.ts', () => {
-    const lib = fs.readdirSync(path.join(REPO_ROOT, 'lib'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => path.join(REPO_ROOT, 'lib', f));
-    const above = lib.flatMap((file) => relativeImports(file).map(rel).filter((to) => !to.startsWith('lib/')).map((to) => `${rel(file)} -> ${to}`));
+    const lib = fs
+      .readdirSync(path.join(REPO_ROOT, 'lib'), { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => path.join(REPO_ROOT, 'lib', f));
+    const above = lib.flatMap((file) =>
+      relativeImports(file)
+        .map(rel)
+        .filter((to) => !to.startsWith('lib/'))
+        .map((to) => `${rel(file)} -> ${to}`),
+    );
     assert.deepEqual(above, []);
   });
 });

@@ -14,11 +14,13 @@ describe('multi-node ready by config', () => {
   });
 
   it('gives every component with more than one replica a PodDisruptionBudget and a spread over nodes', () => {
-    const manifests = synth(siteWith((s) => {
-      s.components.web.replicas = 2;
-      s.components.api.replicas = 3;
-      s.components.worker.replicas = 2;
-    }));
+    const manifests = synth(
+      siteWith((s) => {
+        s.components.web.replicas = 2;
+        s.components.api.replicas = 3;
+        s.components.worker.replicas = 2;
+      }),
+    );
     const replicated = podTemplates(manifests).filter((t) => (t.workload.spec.replicas ?? 1) > 1);
     assert.deepEqual(replicated.map((t) => t.name).sort(), ['plane-api', 'plane-web', 'plane-worker']);
     for (const { name, workload, template } of replicated) {

@@ -22,15 +22,18 @@ after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 function kubeconfig(name: string, server: string, options: { current?: string; extra?: string } = {}): string {
   const file = path.join(dir, name);
-  fs.writeFileSync(file, [
-    'apiVersion: v1',
-    'kind: Config',
-    `clusters: [{name: c, cluster: {server: "${server}"${server.startsWith('http:') ? ', insecure-skip-tls-verify: true' : ''}}}]`,
-    'users: [{name: u, user: {token: x}}]',
-    `contexts: [{name: c, context: {cluster: c, user: u}}, {name: other, context: {cluster: c, user: u}}${options.extra ?? ''}]`,
-    ...(options.current === '' ? [] : [`current-context: ${options.current ?? 'c'}`]),
-    '',
-  ].join('\n'));
+  fs.writeFileSync(
+    file,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      `clusters: [{name: c, cluster: {server: "${server}"${server.startsWith('http:') ? ', insecure-skip-tls-verify: true' : ''}}}]`,
+      'users: [{name: u, user: {token: x}}]',
+      `contexts: [{name: c, context: {cluster: c, user: u}}, {name: other, context: {cluster: c, user: u}}${options.extra ?? ''}]`,
+      ...(options.current === '' ? [] : [`current-context: ${options.current ?? 'c'}`]),
+      '',
+    ].join('\n'),
+  );
   return file;
 }
 
@@ -43,7 +46,11 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-interface Run { readonly code: number; readonly stdout: string; readonly stderr: string }
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
 
 /** The CLI as `npx plane-k3s` runs it, in a HOME with no ~/.kube and no KUBECONFIG unless given. */
 function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
@@ -55,8 +62,12 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
     const child = spawn(process.execPath, [BIN, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk; });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk; });
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk;
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
@@ -75,7 +86,10 @@ async function inProcess(args: string[], env: Record<string, string> = {}): Prom
   process.env.SITE_CONFIG = '';
   delete process.env.KUBECONFIG;
   Object.assign(process.env, env);
-  process.stderr.write = ((chunk: string | Uint8Array) => { stderr += String(chunk); return true; }) as typeof write;
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    return true;
+  }) as typeof write;
   try {
     const code = await main(args);
     return { code, stdout: '', stderr };
@@ -95,12 +109,19 @@ function assertOneLine(result: Run, message: RegExp): void {
   assert.match(result.stderr, message);
 }
 
-const NO_KUBECONFIG = /^plane-k3s: kubeconfig: none found: \$KUBECONFIG is not set and .*\.kube\/config does not exist; set KUBECONFIG or pass --kubeconfig <file> \(and --context <name>\)\n$/;
+const NO_KUBECONFIG =
+  /^plane-k3s: kubeconfig: none found: \$KUBECONFIG is not set and .*\.kube\/config does not exist; set KUBECONFIG or pass --kubeconfig <file> \(and --context <name>\)\n$/;
 
 /** Every command that needs the cluster, with what it needs to get that far. */
 const COMMANDS: string[][] = [
-  ['verify'], ['smoke'], ['secrets', 'list'], ['secrets', 'rotate', 'plane-agent-builder', '--yes'],
-  ['backup', 'now'], ['backup', 'drill'], ['backup', 'list'], ['restore', 'latest', '--yes'],
+  ['verify'],
+  ['smoke'],
+  ['secrets', 'list'],
+  ['secrets', 'rotate', 'plane-agent-builder', '--yes'],
+  ['backup', 'now'],
+  ['backup', 'drill'],
+  ['backup', 'list'],
+  ['restore', 'latest', '--yes'],
 ];
 
 describe('plane-k3s without a usable cluster: one line, exit 2', () => {
@@ -109,7 +130,11 @@ describe('plane-k3s without a usable cluster: one line, exit 2', () => {
   let children: Promise<Run[]>;
   before(async () => {
     refused = kubeconfig('refused', `https://127.0.0.1:${await closedPort()}`);
-    children = Promise.all([cli(['verify']), cli(['--kubeconfig', refused, 'verify']), cli(['--kubeconfig', refused, '--context', 'prod', 'verify'])]);
+    children = Promise.all([
+      cli(['verify']),
+      cli(['--kubeconfig', refused, 'verify']),
+      cli(['--kubeconfig', refused, '--context', 'prod', 'verify']),
+    ]);
   });
 
   it('no kubeconfig at all (no $KUBECONFIG, no ~/.kube/config): says how to give one', async () => {
@@ -119,7 +144,9 @@ describe('plane-k3s without a usable cluster: one line, exit 2', () => {
 
   it('an API server nobody listens on: names the server and the error, for every command', async () => {
     const server = /server: "([^"]+)"/.exec(fs.readFileSync(refused, 'utf8'))?.[1] ?? '';
-    const message = new RegExp(`^plane-k3s: cannot reach the API server ${server.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(context c\\): connect ECONNREFUSED`);
+    const message = new RegExp(
+      `^plane-k3s: cannot reach the API server ${server.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(context c\\): connect ECONNREFUSED`,
+    );
     assertOneLine((await children)[1], message);
     for (const args of COMMANDS) assertOneLine(await inProcess(['--kubeconfig', refused, ...args]), message);
     assertOneLine(await inProcess(['verify'], { KUBECONFIG: refused }), message);
@@ -130,22 +157,37 @@ describe('plane-k3s without a usable cluster: one line, exit 2', () => {
   });
 
   it('a kubeconfig file that does not exist: names it and where it was named', async () => {
-    assertOneLine(await inProcess(['--kubeconfig', path.join(dir, 'none'), 'verify']), /kubeconfig: .*none: no such file \(--kubeconfig names it\)$/m);
-    assertOneLine(await inProcess(['verify'], { KUBECONFIG: path.join(dir, 'none') }), /kubeconfig: .*none: no such file \(\$KUBECONFIG names it\)$/m);
+    assertOneLine(
+      await inProcess(['--kubeconfig', path.join(dir, 'none'), 'verify']),
+      /kubeconfig: .*none: no such file \(--kubeconfig names it\)$/m,
+    );
+    assertOneLine(
+      await inProcess(['verify'], { KUBECONFIG: path.join(dir, 'none') }),
+      /kubeconfig: .*none: no such file \(\$KUBECONFIG names it\)$/m,
+    );
   });
 
   it('no current context: asks for --context, listing them', async () => {
     const file = kubeconfig('no-current', 'https://127.0.0.1:1', { current: '' });
-    assertOneLine(await inProcess(['--kubeconfig', file, 'verify']), /kubeconfig: .*no-current has no current context: pass --context <name> \(its contexts: c, other\)$/m);
+    assertOneLine(
+      await inProcess(['--kubeconfig', file, 'verify']),
+      /kubeconfig: .*no-current has no current context: pass --context <name> \(its contexts: c, other\)$/m,
+    );
   });
 
   it('a context whose cluster is not in the kubeconfig: names both', async () => {
     const file = kubeconfig('dangling', 'https://127.0.0.1:1', { extra: ', {name: d, context: {cluster: gone, user: u}}' });
-    assertOneLine(await inProcess(['--kubeconfig', file, '--context', 'd', 'verify']), /kubeconfig: context d names cluster gone, which is not in .*dangling$/m);
+    assertOneLine(
+      await inProcess(['--kubeconfig', file, '--context', 'd', 'verify']),
+      /kubeconfig: context d names cluster gone, which is not in .*dangling$/m,
+    );
   });
 
   it('input is still judged before the cluster is looked for', async () => {
-    assertOneLine(await inProcess(['--kubeconfig', refused, 'secrets', 'rotate', 'plane-agent-builder']), /would replace plane-agent-builder PLANE_API_KEY/);
+    assertOneLine(
+      await inProcess(['--kubeconfig', refused, 'secrets', 'rotate', 'plane-agent-builder']),
+      /would replace plane-agent-builder PLANE_API_KEY/,
+    );
   });
 });
 
@@ -157,7 +199,9 @@ describe('Kube.unreachable: what counts as an API server that is there', () => {
     server = http.createServer((req, res) => {
       const status = answers[String(req.headers.authorization)];
       if (status === 0) return; // never answers
-      res.writeHead(status ?? 500, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', code: status, message: 'x', gitVersion: 'v1.33.0' }));
+      res
+        .writeHead(status ?? 500, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ kind: 'Status', code: status, message: 'x', gitVersion: 'v1.33.0' }));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as net.AddressInfo).port;
@@ -180,15 +224,25 @@ describe('Kube.unreachable: what counts as an API server that is there', () => {
   });
 
   it('refused credentials (401) and no answer at all are not', async () => {
-    assert.match(await kubeFor('bad', 401).unreachable() ?? '', /^the API server http:\/\/127\.0\.0\.1:\d+ refuses the credentials of context c \(401\)$/);
-    assert.match(await kubeFor('silent', 0).unreachable(300) ?? '', /^cannot reach the API server http:\/\/127\.0\.0\.1:\d+ \(context c\): no answer within 0\.3 s$/);
+    assert.match(
+      (await kubeFor('bad', 401).unreachable()) ?? '',
+      /^the API server http:\/\/127\.0\.0\.1:\d+ refuses the credentials of context c \(401\)$/,
+    );
+    assert.match(
+      (await kubeFor('silent', 0).unreachable(300)) ?? '',
+      /^cannot reach the API server http:\/\/127\.0\.0\.1:\d+ \(context c\): no answer within 0\.3 s$/,
+    );
   });
 });
 
 describe('plane-k3s --help', () => {
   it('shows --timeout defaults in minutes, as the option takes them', () => {
     const expected: [string[], number][] = [
-      [['backup', 'now'], 60], [['backup', 'drill'], 60], [['backup', 'list'], 10], [['restore'], 60], [['secrets', 'rotate'], 15],
+      [['backup', 'now'], 60],
+      [['backup', 'drill'], 60],
+      [['backup', 'list'], 10],
+      [['restore'], 60],
+      [['secrets', 'rotate'], 15],
     ];
     for (const [names, minutes] of expected) {
       const command = names.reduce((parent, name) => parent.commands.find((c) => c.name() === name) ?? assert.fail(name), program());

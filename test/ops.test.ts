@@ -35,7 +35,10 @@ function envFile(override: Record<string, string> = {}): string {
       if ('generate' in making) lines[envVariable(secret.name, key)] = generateValue(making.generate);
     }
   }
-  return Object.entries({ ...lines, ...override }).filter(([, v]) => v !== '').map(([k, v]) => `${k}=${v}`).join('\n');
+  return Object.entries({ ...lines, ...override })
+    .filter(([, v]) => v !== '')
+    .map(([k, v]) => `${k}=${v}`)
+    .join('\n');
 }
 
 function tempDir(): string {
@@ -46,17 +49,35 @@ function tempDir(): string {
 function cli(args: string[], input?: string): { code: number; stdout: string; stderr: string } {
   const dir = tempDir();
   const kubeconfig = path.join(dir, 'kubeconfig');
-  fs.writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n');
-  const result = spawnSync(process.execPath, [BIN, '--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', input, env: { ...process.env, SITE_CONFIG: '' }, timeout: 60_000 });
+  fs.writeFileSync(
+    kubeconfig,
+    'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n',
+  );
+  const result = spawnSync(process.execPath, [BIN, '--kubeconfig', kubeconfig, ...args], {
+    encoding: 'utf8',
+    input,
+    env: { ...process.env, SITE_CONFIG: '' },
+    timeout: 60_000,
+  });
   fs.rmSync(dir, { recursive: true, force: true });
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
 
 describe('what the CLI reads from the site', () => {
   it('expects the Secrets, workloads and users of the synthesized manifests', () => {
-    assert.deepEqual(stack.secretNames, [
-      'plane-admin', ...stack.users.agents.map((a) => `plane-agent-${a.id}`).sort(), 'plane-app', 'plane-backup-key', 'plane-object-store', 'plane-postgres', 'plane-rabbitmq', 'plane-redis',
-    ].sort());
+    assert.deepEqual(
+      stack.secretNames,
+      [
+        'plane-admin',
+        ...stack.users.agents.map((a) => `plane-agent-${a.id}`).sort(),
+        'plane-app',
+        'plane-backup-key',
+        'plane-object-store',
+        'plane-postgres',
+        'plane-rabbitmq',
+        'plane-redis',
+      ].sort(),
+    );
     assert.ok(stack.workloads.some((w) => w.name === 'plane-api' && w.images['plane-api'] === 'docker.io/makeplane/plane-backend:v1.2.2'));
     assert.equal(stack.users.agents.length, 10);
     assert.equal(stack.apiService.name, 'plane-api');
@@ -95,29 +116,51 @@ describe('secrets load: the env file', () => {
 
   it('accepts a subset of whole Secrets (the rest is left to the bootstrap Job)', () => {
     const plan = planLoad(stack, 'PLANE_POSTGRES__PASSWORD=the-seeds-shared-vault-password\n', 'vault.env');
-    assert.deepEqual([...plan.keys()].map((s) => s.name), ['plane-postgres']);
+    assert.deepEqual(
+      [...plan.keys()].map((s) => s.name),
+      ['plane-postgres'],
+    );
   });
 
   const refused: [string, string, RegExp][] = [
-    ['a typo', 'PLANE_POSTGRES__PASWORD=0123456789abcdef', /PLANE_POSTGRES__PASWORD is not a key of the stack's Secrets; that Secret's are PLANE_POSTGRES__PASSWORD$/],
+    [
+      'a typo',
+      'PLANE_POSTGRES__PASWORD=0123456789abcdef',
+      /PLANE_POSTGRES__PASWORD is not a key of the stack's Secrets; that Secret's are PLANE_POSTGRES__PASSWORD$/,
+    ],
     ['an unknown Secret', 'PLANE_MINIO__KEY=x', /PLANE_MINIO__KEY is not a key .*secrets variables lists them/],
-    ['a value the site writes', 'PLANE_ADMIN__PLANE_BASE_URL=https://x', /PLANE_ADMIN__PLANE_BASE_URL is written from the site file, not loaded; remove it/],
-    ['a password that breaks a URL', 'PLANE_REDIS__PASSWORD=abc@def:ghi/jkl#mno', /PLANE_REDIS__PASSWORD must be at least 16 characters of A-Z a-z 0-9 \. _ ~ -/],
+    [
+      'a value the site writes',
+      'PLANE_ADMIN__PLANE_BASE_URL=https://x',
+      /PLANE_ADMIN__PLANE_BASE_URL is written from the site file, not loaded; remove it/,
+    ],
+    [
+      'a password that breaks a URL',
+      'PLANE_REDIS__PASSWORD=abc@def:ghi/jkl#mno',
+      /PLANE_REDIS__PASSWORD must be at least 16 characters of A-Z a-z 0-9 \. _ ~ -/,
+    ],
     ['a short password', 'PLANE_REDIS__PASSWORD=short', /PLANE_REDIS__PASSWORD must be at least 16/],
-    ['a token not in Plane\'s format', 'PLANE_AGENT_BUILDER__PLANE_API_KEY=Bearer-abc', /must be plane_api_ and 32 lowercase hex/],
+    ["a token not in Plane's format", 'PLANE_AGENT_BUILDER__PLANE_API_KEY=Bearer-abc', /must be plane_api_ and 32 lowercase hex/],
     ['a Garage key id of another shape', `PLANE_OBJECT_STORE__ACCESS_KEY_ID=AKIA${'0'.repeat(16)}`, /must be GK and 24 lowercase hex/],
-    ['half a Secret', 'PLANE_ADMIN__PASSWORD=0123456789abcdef0123', /plane-admin needs all its keys or none; missing PLANE_ADMIN__PLANE_API_KEY$/],
+    [
+      'half a Secret',
+      'PLANE_ADMIN__PASSWORD=0123456789abcdef0123',
+      /plane-admin needs all its keys or none; missing PLANE_ADMIN__PLANE_API_KEY$/,
+    ],
     ['an empty file', '# nothing\n', /no variable of the stack's Secrets/],
   ];
   for (const [what, content, message] of refused) {
     it(`refuses ${what} in one line that names the variable, never the value`, () => {
-      assert.throws(() => planLoad(stack, content, 'vault.env'), (error: Error) => {
-        assert.match(error.message, message);
-        assert.doesNotMatch(error.message, /\n/);
-        const value = content.split('=')[1];
-        if (value && value.length > 6) assert.ok(!error.message.includes(value), 'the value is not in the message');
-        return true;
-      });
+      assert.throws(
+        () => planLoad(stack, content, 'vault.env'),
+        (error: Error) => {
+          assert.match(error.message, message);
+          assert.doesNotMatch(error.message, /\n/);
+          const value = content.split('=')[1];
+          if (value && value.length > 6) assert.ok(!error.message.includes(value), 'the value is not in the message');
+          return true;
+        },
+      );
     });
   }
 });
@@ -127,7 +170,10 @@ describe('secrets rotate: what each rotation means', () => {
   it('an agent token: provisioning writes it into Plane; no Deployment of the stack reads it', () => {
     const rotation = planRotation(stack, { ...options, secret: 'plane-agent-builder' });
     assert.equal(rotation.key, 'PLANE_API_KEY');
-    assert.deepEqual(rotation.rerun.map((w) => w.name), [stack.workload('Job', 'provisioning').name]);
+    assert.deepEqual(
+      rotation.rerun.map((w) => w.name),
+      [stack.workload('Job', 'provisioning').name],
+    );
     assert.deepEqual(rotation.restart, []);
   });
   it('every reader is known by construction: a Deployment that reads an agent token is restarted by its rotation', () => {
@@ -148,22 +194,41 @@ describe('secrets rotate: what each rotation means', () => {
     });
     const rotation = planRotation(withRunner, { ...options, secret: 'plane-agent-builder' });
     assert.deepEqual(rotation.restart, ['plane-agent-runner']);
-    assert.deepEqual(rotation.rerun.map((w) => w.component), ['provisioning']);
+    assert.deepEqual(
+      rotation.rerun.map((w) => w.component),
+      ['provisioning'],
+    );
     assert.deepEqual(planRotation(withRunner, { ...options, secret: 'plane-agent-writer' }).restart, [], 'only the Secret it reads');
   });
   it('plane-app: a key must be named; the live key restarts its readers; SECRET_KEY needs the settings loss accepted', () => {
-    assert.throws(() => planRotation(stack, { ...options, secret: 'plane-app' }), /--key: plane-app has the generated keys live-server-secret-key, secret-key; name one with --key/);
+    assert.throws(
+      () => planRotation(stack, { ...options, secret: 'plane-app' }),
+      /--key: plane-app has the generated keys live-server-secret-key, secret-key; name one with --key/,
+    );
     const live = planRotation(stack, { ...options, secret: 'plane-app', key: 'live-server-secret-key' });
     // Only live reads that key (the backend reads the other key of the same Secret).
     assert.deepEqual(live.restart, ['plane-live']);
     assert.deepEqual(live.rerun, []);
-    assert.deepEqual(planRotation(stack, { ...options, secret: 'plane-app', key: 'secret-key', acceptSettingsLoss: true }).restart.sort(), ['plane-api', 'plane-beat-worker', 'plane-worker']);
-    assert.throws(() => planRotation(stack, { ...options, secret: 'plane-app', key: 'secret-key' }), /encrypts Plane's instance settings .* --accept-settings-loss/);
-    assert.match(planRotation(stack, { ...options, secret: 'plane-app', key: 'secret-key', acceptSettingsLoss: true }).consequence, /signed out/);
+    assert.deepEqual(planRotation(stack, { ...options, secret: 'plane-app', key: 'secret-key', acceptSettingsLoss: true }).restart.sort(), [
+      'plane-api',
+      'plane-beat-worker',
+      'plane-worker',
+    ]);
+    assert.throws(
+      () => planRotation(stack, { ...options, secret: 'plane-app', key: 'secret-key' }),
+      /encrypts Plane's instance settings .* --accept-settings-loss/,
+    );
+    assert.match(
+      planRotation(stack, { ...options, secret: 'plane-app', key: 'secret-key', acceptSettingsLoss: true }).consequence,
+      /signed out/,
+    );
   });
   it('refuses what must change in a server first, the initial password, and unknown Secrets', () => {
     for (const secret of ['plane-postgres', 'plane-redis', 'plane-rabbitmq']) {
-      assert.throws(() => planRotation(stack, { ...options, secret }), /the server holds this value too and must change first; follow docs\/runbook\.md "Rotating a Secret"/);
+      assert.throws(
+        () => planRotation(stack, { ...options, secret }),
+        /the server holds this value too and must change first; follow docs\/runbook\.md "Rotating a Secret"/,
+      );
     }
     assert.throws(() => planRotation(stack, { ...options, secret: 'plane-admin', key: 'password' }), /changes it in Plane's profile/);
     assert.throws(() => planRotation(stack, { ...options, secret: 'plane-minio' }), /plane-minio is not one of the stack's Secrets/);
@@ -175,29 +240,64 @@ describe('reports', () => {
     const redactor = new Redactor();
     redactor.add('0123456789abcdef0123');
     redactor.add('plane');
-    assert.equal(redactor.apply('pw 0123456789abcdef0123 in plane, token plane_api_0123456789abcdef0123456789abcdef'), 'pw <secret> in plane, token plane_api_<secret>');
+    assert.equal(
+      redactor.apply('pw 0123456789abcdef0123 in plane, token plane_api_0123456789abcdef0123456789abcdef'),
+      'pw <secret> in plane, token plane_api_<secret>',
+    );
   });
 
   it('counts, is not ok with a failure, shows the fix under it, and redacts details and fixes', () => {
     const redactor = new Redactor();
     redactor.add('s3cr3t-value-1234');
-    const report = makeReport('verify', 'ctx', [pass('a', 'fine'), fail('b', 'saw s3cr3t-value-1234', 'do x'), skip('c', 'not asked')], redactor);
+    const report = makeReport(
+      'verify',
+      'ctx',
+      [pass('a', 'fine'), fail('b', 'saw s3cr3t-value-1234', 'do x'), skip('c', 'not asked')],
+      redactor,
+    );
     assert.deepEqual(report.summary, { pass: 1, fail: 1, skip: 1 });
     assert.equal(report.ok, false);
     assert.equal(report.checks[1].detail, 'saw <secret>');
     const text = renderReport(report);
-    assert.match(text, /^PASS {2}a {11}fine\nFAIL {2}b {11}saw <secret>\n {18}fix: do x\nSKIP {2}c {11}not asked\nverify \(context ctx\): 1 passed, 1 failed, 1 skipped\n$/);
+    assert.match(
+      text,
+      /^PASS {2}a {11}fine\nFAIL {2}b {11}saw <secret>\n {18}fix: do x\nSKIP {2}c {11}not asked\nverify \(context ctx\): 1 passed, 1 failed, 1 skipped\n$/,
+    );
     assert.equal(makeReport('verify', 'ctx', [pass('a', 'fine')], redactor).ok, true);
   });
 
   it('turns a step that throws into a failure, and one that cannot run after it into a skip', async () => {
     const redactor = new Redactor();
     redactor.add('s3cr3t-value-1234');
-    const results = await runSteps([
-      { id: 'one', title: 'one', fix: 'do y', run: async () => { throw new Error('broke on s3cr3t-value-1234\nsecond line'); } },
-      { id: 'two', title: 'two', run: async () => { throw new Skipped('not run: one failed'); } },
-      { id: 'three', title: 'three', run: async (progress) => { progress('half way'); return [pass('three', 'fine')]; } },
-    ], { json: true }, redactor);
+    const results = await runSteps(
+      [
+        {
+          id: 'one',
+          title: 'one',
+          fix: 'do y',
+          run: async () => {
+            throw new Error('broke on s3cr3t-value-1234\nsecond line');
+          },
+        },
+        {
+          id: 'two',
+          title: 'two',
+          run: async () => {
+            throw new Skipped('not run: one failed');
+          },
+        },
+        {
+          id: 'three',
+          title: 'three',
+          run: async (progress) => {
+            progress('half way');
+            return [pass('three', 'fine')];
+          },
+        },
+      ],
+      { json: true },
+      redactor,
+    );
     assert.deepEqual(results, [
       { id: 'one', status: 'fail', detail: 'broke on <secret>', fix: 'do y' },
       { id: 'two', status: 'skip', detail: 'not run: one failed' },
@@ -211,12 +311,19 @@ describe('reports', () => {
     const restart = 'kubectl -n plane rollout restart deployment/plane-api';
     assert.equal(judgeApiEnv(names, `${names.join('\n')}\n`, 'plane-api-1', restart).status, 'pass');
     const lacking = judgeApiEnv(names, names.filter((n) => n !== 'SECRET_KEY').join('\n'), 'plane-api-1', restart);
-    assert.deepEqual([lacking.status, lacking.detail, lacking.fix], ['fail', 'plane-api-1 lacks SECRET_KEY', `the pod predates its config: ${restart}`]);
+    assert.deepEqual(
+      [lacking.status, lacking.detail, lacking.fix],
+      ['fail', 'plane-api-1 lacks SECRET_KEY', `the pod predates its config: ${restart}`],
+    );
     assert.equal(judgeApiEnv(names, '', 'plane-api-1', restart).detail, `plane-api-1 lacks ${names.join(', ')}`);
   });
 
-  it('shows a log line as evidence: Plane\'s JSON by level, logger and message; other lines cut', () => {
-    const line = JSON.stringify({ levelname: 'ERROR', name: 'celery.worker.consumer.consumer', message: 'Received unregistered task of type x.\nThe message has been ignored' });
+  it("shows a log line as evidence: Plane's JSON by level, logger and message; other lines cut", () => {
+    const line = JSON.stringify({
+      levelname: 'ERROR',
+      name: 'celery.worker.consumer.consumer',
+      message: 'Received unregistered task of type x.\nThe message has been ignored',
+    });
     assert.equal(logEvidence(line), 'ERROR celery.worker.consumer.consumer: Received unregistered task of type x.');
     assert.equal(logEvidence(`Traceback (most recent call last): ${'x'.repeat(300)}`).length, 200);
   });
@@ -236,7 +343,10 @@ describe('the edge certificate verify judges', () => {
   const host = 'work.ewutelo.cloud';
 
   it('passes one for the app host with time left, fails one for another host or none', () => {
-    assert.match(judgeCertificate(peerCertificate(host, 90), host, 14).detail, /^certificate for work\.ewutelo\.cloud valid until .* \((89|90) days\)$/);
+    assert.match(
+      judgeCertificate(peerCertificate(host, 90), host, 14).detail,
+      /^certificate for work\.ewutelo\.cloud valid until .* \((89|90) days\)$/,
+    );
     assert.equal(judgeCertificate(peerCertificate(host, 90), host, 14).ok, true);
     const other = judgeCertificate(peerCertificate('other.example', 90), host, 14);
     assert.deepEqual([other.ok, other.detail], [false, 'certificate not for work.ewutelo.cloud (DNS:other.example)']);
@@ -267,20 +377,38 @@ describe('Jobs the CLI makes', () => {
   it('makes a Job from a CronJob as kubectl create job --from does, the variable set as kubectl set env does', () => {
     const live = { ...cron, metadata: { ...cron.metadata, uid: 'u-1' } };
     const job = jobFromCronJob(live, 'plane-backup-restore-run-1', { RESTORE_BACKUP: '4f2a9c1e' });
-    assert.deepEqual(job.metadata?.ownerReferences?.map((o) => [o.kind, o.name, o.uid]), [['CronJob', 'plane-backup-restore', 'u-1']]);
+    assert.deepEqual(
+      job.metadata?.ownerReferences?.map((o) => [o.kind, o.name, o.uid]),
+      [['CronJob', 'plane-backup-restore', 'u-1']],
+    );
     assert.equal(job.metadata?.annotations?.['cronjob.kubernetes.io/instantiate'], 'manual');
-    const steps = [...job.spec?.template.spec?.initContainers ?? [], ...job.spec?.template.spec?.containers ?? []];
+    const steps = [...(job.spec?.template.spec?.initContainers ?? []), ...(job.spec?.template.spec?.containers ?? [])];
     assert.equal(steps.length, 3);
     for (const step of steps) {
-      assert.deepEqual(step.env?.filter((e) => e.name === 'RESTORE_BACKUP'), [{ name: 'RESTORE_BACKUP', value: '4f2a9c1e' }], `${step.name}: every step, the unpack first of all`);
+      assert.deepEqual(
+        step.env?.filter((e) => e.name === 'RESTORE_BACKUP'),
+        [{ name: 'RESTORE_BACKUP', value: '4f2a9c1e' }],
+        `${step.name}: every step, the unpack first of all`,
+      );
     }
     const template = cron.spec.jobTemplate.spec.template.spec;
-    assert.equal([...template.initContainers, ...template.containers].some((c: any) => (c.env ?? []).some((e: { name: string }) => e.name === 'RESTORE_BACKUP')), false, 'the template is not changed');
-    const twice = jobFromCronJob({ ...live, spec: { jobTemplate: job.spec && { spec: job.spec } } } as any, 'y', { RESTORE_BACKUP: 'list' });
-    assert.deepEqual(twice.spec?.template.spec?.initContainers?.[0].env?.filter((e) => e.name === 'RESTORE_BACKUP'), [{ name: 'RESTORE_BACKUP', value: 'list' }]);
+    assert.equal(
+      [...template.initContainers, ...template.containers].some((c: any) =>
+        (c.env ?? []).some((e: { name: string }) => e.name === 'RESTORE_BACKUP'),
+      ),
+      false,
+      'the template is not changed',
+    );
+    const twice = jobFromCronJob({ ...live, spec: { jobTemplate: job.spec && { spec: job.spec } } } as any, 'y', {
+      RESTORE_BACKUP: 'list',
+    });
+    assert.deepEqual(
+      twice.spec?.template.spec?.initContainers?.[0].env?.filter((e) => e.name === 'RESTORE_BACKUP'),
+      [{ name: 'RESTORE_BACKUP', value: 'list' }],
+    );
   });
 
-  it('tells a drill schedule\'s period, its longest gap between two runs', () => {
+  it("tells a drill schedule's period, its longest gap between two runs", () => {
     const day = 24 * 3_600_000;
     assert.equal(schedulePeriodMs('30 4 * * 0'), 7 * day);
     assert.equal(schedulePeriodMs('30 2 * * *'), day);
@@ -290,7 +418,14 @@ describe('Jobs the CLI makes', () => {
   it('re-runs a Job without the labels its controller added', () => {
     const job = {
       metadata: { name: 'p', namespace: 'plane', labels: { a: '1', 'batch.kubernetes.io/controller-uid': 'x' } },
-      spec: { backoffLimit: 3, template: { metadata: { labels: { a: '1', 'controller-uid': 'x', 'job-name': 'p' } }, spec: { containers: [], restartPolicy: 'Never' } }, selector: { matchLabels: { 'controller-uid': 'x' } } },
+      spec: {
+        backoffLimit: 3,
+        template: {
+          metadata: { labels: { a: '1', 'controller-uid': 'x', 'job-name': 'p' } },
+          spec: { containers: [], restartPolicy: 'Never' },
+        },
+        selector: { matchLabels: { 'controller-uid': 'x' } },
+      },
     };
     const rerun = rerunOfJob(job as any, 'p-rotate-1');
     assert.deepEqual(rerun.metadata?.labels, { a: '1' });
@@ -323,12 +458,32 @@ describe('files the CLI writes', () => {
 describe('the command line (no cluster needed to refuse)', () => {
   const refusals: [string, string[], RegExp][] = [
     ['a restore without --yes', ['restore', 'latest'], /restore replaces Plane's database with backup latest .* add --yes/],
-    ['a backup name that is not one', ['restore', '../etc/passwd', '--yes'], /backup: expected latest or a snapshot id such as 4f2a9c1e \(plane-k3s backup list\)/],
-    ['a version override that is not a version', ['restore', 'latest', '--yes', '--allow-version', '1.2'], /--allow-version: expected a Plane version such as v1\.2\.2, got "1\.2"/],
-    ['a rotation of the backups\' key', ['secrets', 'rotate', 'plane-backup-key', '--yes'], /plane-backup-key restic-password: every backup is encrypted with it/],
+    [
+      'a backup name that is not one',
+      ['restore', '../etc/passwd', '--yes'],
+      /backup: expected latest or a snapshot id such as 4f2a9c1e \(plane-k3s backup list\)/,
+    ],
+    [
+      'a version override that is not a version',
+      ['restore', 'latest', '--yes', '--allow-version', '1.2'],
+      /--allow-version: expected a Plane version such as v1\.2\.2, got "1\.2"/,
+    ],
+    [
+      "a rotation of the backups' key",
+      ['secrets', 'rotate', 'plane-backup-key', '--yes'],
+      /plane-backup-key restic-password: every backup is encrypted with it/,
+    ],
     ['a bad timeout', ['backup', 'now', '--timeout', 'soon'], /--timeout: expected minutes > 0, got "soon"/],
-    ['a rotation of a server password', ['secrets', 'rotate', 'plane-postgres', '--yes'], /plane-postgres password: the server holds this value too/],
-    ['a rotation without --yes', ['secrets', 'rotate', 'plane-agent-builder'], /would replace plane-agent-builder PLANE_API_KEY, then the provisioning Job runs again; .* Add --yes to do it/],
+    [
+      'a rotation of a server password',
+      ['secrets', 'rotate', 'plane-postgres', '--yes'],
+      /plane-postgres password: the server holds this value too/,
+    ],
+    [
+      'a rotation without --yes',
+      ['secrets', 'rotate', 'plane-agent-builder'],
+      /would replace plane-agent-builder PLANE_API_KEY, then the provisioning Job runs again; .* Add --yes to do it/,
+    ],
     ['an env file with a typo', ['secrets', 'load', '-'], /stdin: PLANE_REDIS__PASWORD is not a key/],
     ['an unknown command', ['verfiy'], /unknown command 'verfiy'/],
     ['a bad site file', ['--site', path.join(REPO_ROOT, 'package.json'), 'verify'], /^plane-k3s: site file .*package\.json: /],
@@ -347,8 +502,15 @@ describe('the command line (no cluster needed to refuse)', () => {
     const result = cli(['secrets', 'variables']);
     assert.equal(result.code, 0, result.stderr);
     const lines = result.stdout.trim().split('\n');
-    const generated = stack.secrets.flatMap((s) => Object.entries(s.keys).filter(([, m]) => 'generate' in m).map(([k]) => envVariable(s.name, k)));
-    assert.deepEqual(lines.map((l) => l.split('\t')[0]), generated);
+    const generated = stack.secrets.flatMap((s) =>
+      Object.entries(s.keys)
+        .filter(([, m]) => 'generate' in m)
+        .map(([k]) => envVariable(s.name, k)),
+    );
+    assert.deepEqual(
+      lines.map((l) => l.split('\t')[0]),
+      generated,
+    );
     assert.ok(lines.includes('PLANE_AGENT_BUILDER__PLANE_API_KEY\tplane-agent-builder PLANE_API_KEY (plane-api-token)'));
   });
 });

@@ -9,7 +9,8 @@ import { find, Manifest, podTemplates, siteWith, synth } from './helpers';
 
 const manifests = synth();
 const provisioningSpec = (all: Manifest[]) => JSON.parse(find(all, 'ConfigMap', 'plane-provisioning-files').data['users.json']);
-const backendEnvs = (all: Manifest[]) => ['api', 'worker', 'beat-worker', 'migrator', 'provisioning'].map((c) => find(all, 'ConfigMap', `plane-${c}-env`).data);
+const backendEnvs = (all: Manifest[]) =>
+  ['api', 'worker', 'beat-worker', 'migrator', 'provisioning'].map((c) => find(all, 'ConfigMap', `plane-${c}-env`).data);
 
 describe('private instance', () => {
   it('closes sign-up and workspace creation, and turns telemetry off, by default', () => {
@@ -24,23 +25,37 @@ describe('private instance', () => {
   });
 
   it('follows the site when it opens them', () => {
-    const open = synth(siteWith((s) => { s.plane.access = { signUp: true, workspaceCreationByMembers: true, telemetry: true }; }));
+    const open = synth(
+      siteWith((s) => {
+        s.plane.access = { signUp: true, workspaceCreationByMembers: true, telemetry: true };
+      }),
+    );
     assert.deepEqual(provisioningSpec(open).instanceSettings, { ENABLE_SIGNUP: '1', DISABLE_WORKSPACE_CREATION: '0' });
     assert.equal(provisioningSpec(open).telemetry, true);
     for (const env of backendEnvs(open)) assert.equal(env.ENABLE_SIGNUP, '1');
   });
 
-  it('sends Plane\'s traces to loopback in every Django process, telemetry on or off', () => {
-    for (const all of [manifests, synth(siteWith((s) => { s.plane.access.telemetry = true; }))]) {
+  it("sends Plane's traces to loopback in every Django process, telemetry on or off", () => {
+    for (const all of [
+      manifests,
+      synth(
+        siteWith((s) => {
+          s.plane.access.telemetry = true;
+        }),
+      ),
+    ]) {
       for (const env of backendEnvs(all)) assert.match(env.OTLP_ENDPOINT, /^http:\/\/127\.0\.0\.1:\d+$/);
     }
   });
 
-  it('gives the provisioning Job the names Plane\'s profile form accepts', () => {
+  it("gives the provisioning Job the names Plane's profile form accepts", () => {
     const { admin, agents } = provisioningSpec(manifests);
     assert.deepEqual([admin.displayName, admin.firstName, admin.lastName], ['Mobuone', 'Mobuone', 'Human']);
     const explorer = agents.find((a: Manifest) => a.id === 'explorer');
-    assert.deepEqual([explorer.displayName, explorer.firstName, explorer.lastName, explorer.role], ['R2D2', 'Artoo-Detoo', 'Explorer AI', 'Member']);
+    assert.deepEqual(
+      [explorer.displayName, explorer.firstName, explorer.lastName, explorer.role],
+      ['R2D2', 'Artoo-Detoo', 'Explorer AI', 'Member'],
+    );
     for (const person of [admin, ...agents]) {
       assert.match(person.displayName, /^[\p{L}\p{N}_.-]+$/u);
       assert.match(person.firstName, /^[\p{L}\s'-]{1,50}$/u);
@@ -48,17 +63,40 @@ describe('private instance', () => {
     }
   });
 
-  it('refuses a name Plane\'s profile form would refuse, naming the field to set', () => {
-    assert.throws(() => siteWith((s) => { s.users.agents[4].firstName = undefined; delete s.users.agents[4].firstName; }),
-      /users\.agents\[4\]\.displayName: "R2D2" cannot be Plane's first name .*set firstName/);
-    assert.throws(() => siteWith((s) => { s.users.agents[0].displayName = 'Mobutoo the 1st (Concierge AI)'; }),
-      /users\.agents\[0\]\.displayName: "Mobutoo the 1st" cannot be Plane's first name/);
-    assert.throws(() => siteWith((s) => { s.users.admin.lastName = 'Human <admin>'; }), /users\.admin\.lastName: "Human <admin>" cannot be Plane's last name/);
+  it("refuses a name Plane's profile form would refuse, naming the field to set", () => {
+    assert.throws(
+      () =>
+        siteWith((s) => {
+          s.users.agents[4].firstName = undefined;
+          delete s.users.agents[4].firstName;
+        }),
+      /users\.agents\[4\]\.displayName: "R2D2" cannot be Plane's first name .*set firstName/,
+    );
+    assert.throws(
+      () =>
+        siteWith((s) => {
+          s.users.agents[0].displayName = 'Mobutoo the 1st (Concierge AI)';
+        }),
+      /users\.agents\[0\]\.displayName: "Mobutoo the 1st" cannot be Plane's first name/,
+    );
+    assert.throws(
+      () =>
+        siteWith((s) => {
+          s.users.admin.lastName = 'Human <admin>';
+        }),
+      /users\.admin\.lastName: "Human <admin>" cannot be Plane's last name/,
+    );
   });
 
-  it('only the provisioning Job reads the admin\'s password', () => {
-    const readers = podTemplates(manifests).filter(({ template }) => template.spec.containers
-      .some((c: Manifest) => (c.env ?? []).some((e: Manifest) => e.valueFrom?.secretKeyRef?.name === 'plane-admin')));
-    assert.deepEqual(readers.map((r) => r.template.metadata.labels['app.kubernetes.io/name']), ['provisioning']);
+  it("only the provisioning Job reads the admin's password", () => {
+    const readers = podTemplates(manifests).filter(({ template }) =>
+      template.spec.containers.some((c: Manifest) =>
+        (c.env ?? []).some((e: Manifest) => e.valueFrom?.secretKeyRef?.name === 'plane-admin'),
+      ),
+    );
+    assert.deepEqual(
+      readers.map((r) => r.template.metadata.labels['app.kubernetes.io/name']),
+      ['provisioning'],
+    );
   });
 });

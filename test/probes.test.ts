@@ -27,7 +27,10 @@ describe('probes', () => {
 
         it("checks liveness at the seed's cadence: every 30 s, 10 s timeout, 3 failures", () => {
           const { periodSeconds, timeoutSeconds, failureThreshold } = container.livenessProbe;
-          assert.deepEqual({ periodSeconds, timeoutSeconds, failureThreshold }, { periodSeconds: 30, timeoutSeconds: 10, failureThreshold: 3 });
+          assert.deepEqual(
+            { periodSeconds, timeoutSeconds, failureThreshold },
+            { periodSeconds: 30, timeoutSeconds: 10, failureThreshold: 3 },
+          );
         });
 
         it('probes a port the container declares (or a numbered one)', () => {
@@ -64,7 +67,8 @@ describe('probes', () => {
   });
 
   it('probes data services on their own health check', () => {
-    const exec = (component: string) => containersOf(componentTemplate(manifests, component).template)[0].livenessProbe.exec?.command.join(' ');
+    const exec = (component: string) =>
+      containersOf(componentTemplate(manifests, component).template)[0].livenessProbe.exec?.command.join(' ');
     assert.match(exec('postgres'), /^pg_isready /);
     assert.match(exec('redis'), /valkey-cli .* ping/);
     const garage = containersOf(componentTemplate(manifests, 'object-store').template)[0];

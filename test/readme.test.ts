@@ -14,7 +14,22 @@ import { parse, parseAllDocuments, stringify } from 'yaml';
 import { synthesize } from '../lib/synth';
 import { buildStack, sideFiles } from '../main';
 import { containersOf, defaultSiteYaml, Manifest, podTemplates, REPO_ROOT, siteWith, synth, useExternal } from './helpers';
-import { appliedFiles, codeBlocks, deployBlock, DOC_COMMANDS, DOCS, FIRST_DEPLOY, kubectlCommands, pathExists, readDoc, readReadme, repoPathMentions, secretCommands, section, shellCommands } from './readme';
+import {
+  appliedFiles,
+  codeBlocks,
+  deployBlock,
+  DOC_COMMANDS,
+  DOCS,
+  FIRST_DEPLOY,
+  kubectlCommands,
+  pathExists,
+  readDoc,
+  readReadme,
+  repoPathMentions,
+  secretCommands,
+  section,
+  shellCommands,
+} from './readme';
 
 const readme = readReadme();
 const block = deployBlock(readme);
@@ -43,7 +58,13 @@ function referencedSecrets(manifests: Manifest[]): SecretKeys {
     const id = `${namespace}/${name}`;
     refs.set(id, new Set([...(refs.get(id) ?? []), ...keys]));
   };
-  for (const { name: workload, workload: { metadata: { namespace } }, template } of podTemplates(manifests)) {
+  for (const {
+    name: workload,
+    workload: {
+      metadata: { namespace },
+    },
+    template,
+  } of podTemplates(manifests)) {
     const containers = containersOf(template);
     for (const container of containers) {
       for (const variable of container.env ?? []) {
@@ -51,23 +72,34 @@ function referencedSecrets(manifests: Manifest[]): SecretKeys {
         if (ref) use(namespace, ref.name, [ref.key]);
       }
       // envFrom takes every key of the Secret: which ones the pod needs cannot be read from the manifest.
-      for (const source of container.envFrom ?? []) assert.equal(source.secretRef, undefined, `${workload}: envFrom secretRef hides its keys`);
+      for (const source of container.envFrom ?? [])
+        assert.equal(source.secretRef, undefined, `${workload}: envFrom secretRef hides its keys`);
     }
     for (const secret of template.spec.imagePullSecrets ?? []) use(namespace, secret.name, ['.dockerconfigjson']);
 
-    const configMapTexts = (template.spec.volumes ?? []).filter((v: Manifest) => v.configMap)
-      .flatMap((v: Manifest) => Object.values(manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.namespace === namespace
-        && m.metadata.name === v.configMap.name)?.data ?? {}));
-    const podTexts = [...containers.flatMap((c) => [...(c.command ?? []), ...(c.args ?? []), ...(c.env ?? []).map((e: Manifest) => e.value ?? '')]),
-      ...configMapTexts].join('\n');
+    const configMapTexts = (template.spec.volumes ?? [])
+      .filter((v: Manifest) => v.configMap)
+      .flatMap((v: Manifest) =>
+        Object.values(
+          manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.namespace === namespace && m.metadata.name === v.configMap.name)
+            ?.data ?? {},
+        ),
+      );
+    const podTexts = [
+      ...containers.flatMap((c) => [...(c.command ?? []), ...(c.args ?? []), ...(c.env ?? []).map((e: Manifest) => e.value ?? '')]),
+      ...configMapTexts,
+    ].join('\n');
     for (const volume of template.spec.volumes ?? []) {
       const sources = [
         ...(volume.secret ? [{ name: volume.secret.secretName, items: volume.secret.items }] : []),
         ...(volume.projected?.sources ?? []).filter((s: Manifest) => s.secret).map((s: Manifest) => s.secret),
       ];
       for (const source of sources) {
-        const mountPaths = containers.flatMap((c) => (c.volumeMounts ?? []).filter((m: Manifest) => m.name === volume.name).map((m: Manifest) => m.mountPath));
-        const keys = source.items ? source.items.map((i: Manifest) => i.key)
+        const mountPaths = containers.flatMap((c) =>
+          (c.volumeMounts ?? []).filter((m: Manifest) => m.name === volume.name).map((m: Manifest) => m.mountPath),
+        );
+        const keys = source.items
+          ? source.items.map((i: Manifest) => i.key)
           : mountPaths.flatMap((dir: string) => [...podTexts.matchAll(new RegExp(`${escape(dir)}/([\\w.-]+)`, 'g'))].map((m) => m[1]));
         use(namespace, source.name, keys);
       }
@@ -90,12 +122,21 @@ after(() => fs.rmSync(fresh, { recursive: true, force: true }));
 
 describe('README and docs paths', () => {
   // The runbook names files the operator makes (docs/REX-PLANE-DEPLOYMENT.md): its paths are test/runbook.test.ts's.
-  const mentions = DOCS.filter((doc) => doc !== 'docs/runbook.md')
-    .flatMap((doc) => repoPathMentions(readDoc(doc)).map((m) => ({ ...m, doc })));
+  const mentions = DOCS.filter((doc) => doc !== 'docs/runbook.md').flatMap((doc) =>
+    repoPathMentions(readDoc(doc)).map((m) => ({ ...m, doc })),
+  );
 
   it('finds the paths the README names (so the next check is not vacuous)', () => {
     const named = new Set(mentions.map((m) => m.path));
-    for (const expected of ['site/javisi.yaml', 'lib/hardening.ts', 'dist/0001-edge-namespace.k8s.yaml', 'dns/headscale-extra-records.json', 'lib/data/*.ts', '.ci/run', 'main.ts']) {
+    for (const expected of [
+      'site/javisi.yaml',
+      'lib/hardening.ts',
+      'dist/0001-edge-namespace.k8s.yaml',
+      'dns/headscale-extra-records.json',
+      'lib/data/*.ts',
+      '.ci/run',
+      'main.ts',
+    ]) {
       assert.ok(named.has(expected), `${expected} not found among ${[...named].join(', ')}`);
     }
   });
@@ -117,10 +158,22 @@ describe('README and docs paths', () => {
     ].join('\n');
     const found = repoPathMentions(sample);
     assert.deepEqual(found.map((m) => `${m.line}:${m.path}`).sort(), [
-      '1:dist/0001-edge-namespace.k8s.yaml', '1:lib/data/*.ts', '1:scripts/build.mjs', '1:tools/cluster/',
-      '4:dist/0006-edge-namespace.k8s.yaml', '5:site/javisi.yaml', '7:lib/nothing-here.ts', '7:main.ts',
+      '1:dist/0001-edge-namespace.k8s.yaml',
+      '1:lib/data/*.ts',
+      '1:scripts/build.mjs',
+      '1:tools/cluster/',
+      '4:dist/0006-edge-namespace.k8s.yaml',
+      '5:site/javisi.yaml',
+      '7:lib/nothing-here.ts',
+      '7:main.ts',
     ]);
-    assert.deepEqual(found.filter((m) => !exists(m.path)).map((m) => m.path).sort(), ['dist/0006-edge-namespace.k8s.yaml', 'lib/nothing-here.ts']);
+    assert.deepEqual(
+      found
+        .filter((m) => !exists(m.path))
+        .map((m) => m.path)
+        .sort(),
+      ['dist/0006-edge-namespace.k8s.yaml', 'lib/nothing-here.ts'],
+    );
     assert.equal(exists('lib/data/*.nothing'), false);
   });
 });
@@ -141,7 +194,7 @@ function allMade(readmeBlock: string, manifests: Manifest[]): SecretKeys {
 }
 
 describe('README secrets', () => {
-  it('the README\'s block and the bootstrap Job make exactly the Secrets and keys the synthesized pods read, no more, no fewer', () => {
+  it("the README's block and the bootstrap Job make exactly the Secrets and keys the synthesized pods read, no more, no fewer", () => {
     const manifests = synth();
     const referenced = referencedSecrets(manifests);
     // The stack reads application, data and TLS Secrets in both namespaces: an empty walk proves nothing.
@@ -165,19 +218,31 @@ describe('README secrets', () => {
 
   it('notices a Secret key renamed in the manifests', () => {
     const manifests = synth().map((m) => JSON.parse(JSON.stringify(m).replaceAll('"key":"rpc-secret"', '"key":"rpc-key"')));
-    assert.notDeepEqual(allMade(block.text, manifests)['plane/plane-object-store'], referencedSecrets(manifests)['plane/plane-object-store']);
+    assert.notDeepEqual(
+      allMade(block.text, manifests)['plane/plane-object-store'],
+      referencedSecrets(manifests)['plane/plane-object-store'],
+    );
   });
 
   it('lists, in its table of Secrets, exactly the Secrets and keys the bootstrap Job makes', () => {
-    const table = section(configuration, '## Secrets').text.split('\n').filter((l) => l.startsWith('| `plane-'));
+    const table = section(configuration, '## Secrets')
+      .text.split('\n')
+      .filter((l) => l.startsWith('| `plane-'));
     assert.ok(table.length >= 8, 'docs/configuration.md "Secrets" lists the Secrets');
-    const listed = Object.fromEntries(table.map((row) => {
-      const [name, keys] = row.split('|').slice(1, 3).map((cell) => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]));
-      return [`plane/${name[0]}`, keys.sort()];
-    }));
+    const listed = Object.fromEntries(
+      table.map((row) => {
+        const [name, keys] = row
+          .split('|')
+          .slice(1, 3)
+          .map((cell) => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]));
+        return [`plane/${name[0]}`, keys.sort()];
+      }),
+    );
     const made = bootstrapSecrets(synth());
     // One row stands for every agent's Secret.
-    const collapsed = Object.fromEntries(Object.entries(made).map(([id, keys]) => [id.replace(/^plane\/plane-agent-.*/, 'plane/plane-agent-<id>'), keys]));
+    const collapsed = Object.fromEntries(
+      Object.entries(made).map(([id, keys]) => [id.replace(/^plane\/plane-agent-.*/, 'plane/plane-agent-<id>'), keys]),
+    );
     assert.deepEqual(listed, collapsed);
   });
 
@@ -187,14 +252,20 @@ describe('README secrets', () => {
       'kubectl -n a create secret generic one \\',
       '  --from-literal=k1="$(openssl rand -hex 32)" \\',
       '  --from-literal=k2="x y"',
-      "kubectl create secret generic two --namespace=b --from-file=k3=some/file --from-file=dir/k4.pem && kubectl -n c create secret tls three --cert=c.crt --key=c.key",
+      'kubectl create secret generic two --namespace=b --from-file=k3=some/file --from-file=dir/k4.pem && kubectl -n c create secret tls three --cert=c.crt --key=c.key',
     ].join('\n');
-    assert.deepEqual(secretCommands(script).map(({ namespace, name, type, keys, files, line }) => ({ namespace, name, type, keys, files, line })), [
-      { namespace: 'a', name: 'one', type: 'generic', keys: ['k1', 'k2'], files: [], line: 2 },
-      { namespace: 'b', name: 'two', type: 'generic', keys: ['k3', 'k4.pem'], files: ['some/file', 'dir/k4.pem'], line: 5 },
-      { namespace: 'c', name: 'three', type: 'tls', keys: ['tls.crt', 'tls.key'], files: ['c.crt', 'c.key'], line: 5 },
-    ]);
-    assert.deepEqual(shellCommands('a "b $(c "d e")" \'f g\' # h\ni').map((c) => c.words), [['a', 'b $(c "d e")', 'f g'], ['i']]);
+    assert.deepEqual(
+      secretCommands(script).map(({ namespace, name, type, keys, files, line }) => ({ namespace, name, type, keys, files, line })),
+      [
+        { namespace: 'a', name: 'one', type: 'generic', keys: ['k1', 'k2'], files: [], line: 2 },
+        { namespace: 'b', name: 'two', type: 'generic', keys: ['k3', 'k4.pem'], files: ['some/file', 'dir/k4.pem'], line: 5 },
+        { namespace: 'c', name: 'three', type: 'tls', keys: ['tls.crt', 'tls.key'], files: ['c.crt', 'c.key'], line: 5 },
+      ],
+    );
+    assert.deepEqual(
+      shellCommands('a "b $(c "d e")" \'f g\' # h\ni').map((c) => c.words),
+      [['a', 'b $(c "d e")', 'f g'], ['i']],
+    );
     assert.throws(() => secretCommands('kubectl create secret generic x --from-literal=a=b'), /names no namespace/);
     assert.throws(() => secretCommands('kubectl -n a create secret generic x --from-env-file=e'), /hides the keys/);
   });
@@ -202,7 +273,10 @@ describe('README secrets', () => {
   it('creates Secrets in that one block of the first deploy only', () => {
     const part = section(readme, FIRST_DEPLOY);
     const creating = codeBlocks(part.text, part.line).filter((b) => secretCommands(b.text).length > 0);
-    assert.deepEqual(creating.map((b) => b.line), [block.line]);
+    assert.deepEqual(
+      creating.map((b) => b.line),
+      [block.line],
+    );
   });
 
   it("applies each Secret's namespace before creating it, and ends with `kubectl apply -f dist`", () => {
@@ -210,19 +284,26 @@ describe('README secrets', () => {
     const namespacesOf = (file: string, line: number) => {
       assert.ok(exists(file), `README.md:${line}: applies ${file}, which a synth does not write`);
       assert.ok(!file.startsWith('/'), file);
-      const files = fs.statSync(path.join(fresh, file)).isDirectory() ? fs.readdirSync(path.join(fresh, file)).map((f) => path.join(file, f)) : [file];
-      return files.flatMap((f) => parseAllDocuments(fs.readFileSync(path.join(fresh, f), 'utf8')).map((d) => d.toJS()))
-        .filter((m) => m?.kind === 'Namespace').map((m) => m.metadata.name);
+      const files = fs.statSync(path.join(fresh, file)).isDirectory()
+        ? fs.readdirSync(path.join(fresh, file)).map((f) => path.join(file, f))
+        : [file];
+      return files
+        .flatMap((f) => parseAllDocuments(fs.readFileSync(path.join(fresh, f), 'utf8')).map((d) => d.toJS()))
+        .filter((m) => m?.kind === 'Namespace')
+        .map((m) => m.metadata.name);
     };
     for (const secret of secretCommands(block.text, block.line)) {
       const before = applied.filter((a) => a.line < secret.line).flatMap((a) => namespacesOf(a.path, a.line));
-      assert.ok(before.includes(secret.namespace), `README.md:${secret.line}: namespace ${secret.namespace} of ${secret.name} is not applied before`);
+      assert.ok(
+        before.includes(secret.namespace),
+        `README.md:${secret.line}: namespace ${secret.namespace} of ${secret.name} is not applied before`,
+      );
     }
     const commands = shellCommands(block.text);
     assert.deepEqual(commands.at(-1)?.words, ['kubectl', 'apply', '-f', 'dist']);
   });
 
-  it('names one keep-data command (the runbook, the README\'s day-2 table, the guard\'s refusal) whose selector leaves exactly the objects that hold data', () => {
+  it("names one keep-data command (the runbook, the README's day-2 table, the guard's refusal) whose selector leaves exactly the objects that hold data", () => {
     const command = DOC_COMMANDS.keepData();
     assert.ok(readme.includes(`| remove the workloads, keep the data | \`${command}\``), 'the table names another command');
     assert.equal(runbook.split(`\n${command}\n`).length, 3, 'the runbook runs it to keep the data, and before deleting it');
@@ -237,10 +318,19 @@ describe('README secrets', () => {
     // kubectl's "!key": the objects without the label are deleted; those with it are kept.
     const key = /^!([\w./-]+)$/.exec(selector)?.[1];
     assert.ok(key, `selector ${selector} is not "!<label>"`);
-    const kept = manifests.filter((m) => m.metadata.labels?.[key] !== undefined).map((m) => `${m.kind}/${m.metadata.name}`).sort();
+    const kept = manifests
+      .filter((m) => m.metadata.labels?.[key] !== undefined)
+      .map((m) => `${m.kind}/${m.metadata.name}`)
+      .sort();
     assert.deepEqual(kept, ['Namespace/plane', 'PersistentVolumeClaim/plane-backup', 'StorageClass/plane-retain']);
     const deleted = manifests.filter((m) => m.metadata.labels?.[key] === undefined).map((m) => `${m.kind}/${m.metadata.name}`);
-    for (const workload of ['Deployment/plane-api', 'StatefulSet/plane-postgres', 'CronJob/plane-backup', 'Namespace/plane-edge', 'ClusterRole/plane-keep-data']) {
+    for (const workload of [
+      'Deployment/plane-api',
+      'StatefulSet/plane-postgres',
+      'CronJob/plane-backup',
+      'Namespace/plane-edge',
+      'ClusterRole/plane-keep-data',
+    ]) {
       assert.ok(deleted.includes(workload), workload);
     }
   });
@@ -252,7 +342,11 @@ const SYNTH = path.join(REPO_ROOT, 'scripts', 'synth.mjs');
 
 /** `npm run synth` as a process, in `cwd` (the paths it prints are relative to it). */
 function synthProcess(cwd: string, env: Record<string, string>): { code: number; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [SYNTH], { cwd, encoding: 'utf8', env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false', ...env } });
+  const result = spawnSync(process.execPath, [SYNTH], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false', ...env },
+  });
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -262,12 +356,20 @@ function sampleOutput(markdown: string, heading: string, needle: string): string
   const found = codeBlocks(part.text, part.line).filter((b) => b.lang === '' && b.text.includes(needle));
   assert.equal(found.length, 1, `"${heading}" must show one sample output with ${needle}`);
   // Indented inside a numbered step: the indentation is the list's, not the output's.
-  const indent = Math.min(...found[0].text.split('\n').filter((l) => l.trim()).map((l) => /^ */.exec(l)![0].length));
-  return found[0].text.split('\n').map((l) => l.slice(indent)).join('\n');
+  const indent = Math.min(
+    ...found[0].text
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => /^ */.exec(l)![0].length),
+  );
+  return found[0].text
+    .split('\n')
+    .map((l) => l.slice(indent))
+    .join('\n');
 }
 
 describe('sample outputs', () => {
-  it('the README\'s synth summary (first deploy, step 1) is what `npm run synth` prints for the Javisi site', () => {
+  it("the README's synth summary (first deploy, step 1) is what `npm run synth` prints for the Javisi site", () => {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), 'plane-readme-synth-'));
     try {
       const run = synthProcess(work, { CDK8S_OUTDIR: 'dist', SITE_CONFIG: '' });
@@ -278,7 +380,7 @@ describe('sample outputs', () => {
     }
   });
 
-  it('docs/configuration.md\'s refusal is what the synth prints for the file it describes', () => {
+  it("docs/configuration.md's refusal is what the synth prints for the file it describes", () => {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), 'plane-readme-refusal-'));
     try {
       const tree = defaultSiteYaml() as Manifest;
@@ -294,7 +396,14 @@ describe('sample outputs', () => {
       assert.equal(sample, run.stderr.trimEnd());
       // The prose says how the file was made: each change is named there.
       const prose = section(configuration, '## What the synth refuses').text;
-      for (const change of ['`replica: 2`', '`limits.cpu: 1`', '`kubernetes.namespace: kube-system`', '`kubernetes.podCidr: 10.42.0.1/16`', '`0.0.0.0/0`', '`SITE_CONFIG=my-site.yaml npm run synth`']) {
+      for (const change of [
+        '`replica: 2`',
+        '`limits.cpu: 1`',
+        '`kubernetes.namespace: kube-system`',
+        '`kubernetes.podCidr: 10.42.0.1/16`',
+        '`0.0.0.0/0`',
+        '`SITE_CONFIG=my-site.yaml npm run synth`',
+      ]) {
         assert.ok(prose.includes(change), change);
       }
     } finally {
@@ -305,23 +414,54 @@ describe('sample outputs', () => {
 
 // ---- the first deploy: numbered steps, in the order that works --------------------------------------
 
-describe('the README\'s first deploy', () => {
-  const steps = section(readme, FIRST_DEPLOY).text.split('\n').filter((l) => /^\d+\. /.test(l));
+describe("the README's first deploy", () => {
+  const steps = section(readme, FIRST_DEPLOY)
+    .text.split('\n')
+    .filter((l) => /^\d+\. /.test(l));
 
   it('is numbered 1, 2, 3… in one list of the steps the issue names, in that order', () => {
-    assert.deepEqual(steps.map((l) => Number(/^(\d+)\./.exec(l)![1])), steps.map((_, i) => i + 1));
+    assert.deepEqual(
+      steps.map((l) => Number(/^(\d+)\./.exec(l)![1])),
+      steps.map((_, i) => i + 1),
+    );
     const titles = steps.map((l) => /^\d+\. \*\*([^*]+)\.\*\*/.exec(l)?.[1]);
-    assert.deepEqual(titles, ['VPN address', 'TLS certificate', 'Headscale record', 'k3s secrets encryption', 'Apply', 'Wait',
-      'Claim the admin', 'First backup', 'Verify']);
+    assert.deepEqual(titles, [
+      'VPN address',
+      'TLS certificate',
+      'Headscale record',
+      'k3s secrets encryption',
+      'Apply',
+      'Wait',
+      'Claim the admin',
+      'First backup',
+      'Verify',
+    ]);
   });
 
   it('runs its commands in an order that works: apply, wait, CoreDNS, the admin, a backup and a drill, then the first verify', () => {
     const text = section(readme, FIRST_DEPLOY).text;
-    const order = ['edge.vpnAddress', 'npm run synth', 'work.ewutelo.cloud.crt', 'dns.extra_records_path', 'secrets-encryption: true',
-      'kubectl -n plane-edge create secret tls', 'kubectl apply -f dist\n', 'app.kubernetes.io/name=migrator', 'app.kubernetes.io/name=provisioning',
-      'rollout restart deployment/coredns', 'secret plane-admin', 'npx plane-k3s backup now', 'npx plane-k3s backup drill', 'npx plane-k3s verify\n'];
+    const order = [
+      'edge.vpnAddress',
+      'npm run synth',
+      'work.ewutelo.cloud.crt',
+      'dns.extra_records_path',
+      'secrets-encryption: true',
+      'kubectl -n plane-edge create secret tls',
+      'kubectl apply -f dist\n',
+      'app.kubernetes.io/name=migrator',
+      'app.kubernetes.io/name=provisioning',
+      'rollout restart deployment/coredns',
+      'secret plane-admin',
+      'npx plane-k3s backup now',
+      'npx plane-k3s backup drill',
+      'npx plane-k3s verify\n',
+    ];
     const at = order.map((needle) => text.indexOf(needle));
-    assert.deepEqual(order.filter((_, i) => at[i] < 0), [], 'missing');
+    assert.deepEqual(
+      order.filter((_, i) => at[i] < 0),
+      [],
+      'missing',
+    );
     for (let i = 1; i < order.length; i++) assert.ok(at[i - 1] < at[i], `${order[i - 1]} comes before ${order[i]}`);
     // verify fails with "no successful backup yet" before the first backup: none may come earlier.
     assert.ok(text.indexOf('plane-k3s verify') > text.indexOf('plane-k3s backup drill'));
@@ -368,12 +508,15 @@ describe('README and docs references', () => {
     assert.deepEqual(problems, []);
   });
 
-  it('every row of the README\'s day-2 table points to a runbook section', () => {
-    const rows = section(readme, '## Day 2').text.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| you want'));
+  it("every row of the README's day-2 table points to a runbook section", () => {
+    const rows = section(readme, '## Day 2')
+      .text.split('\n')
+      .filter((l) => l.startsWith('| ') && !l.startsWith('| you want'));
     assert.ok(rows.length >= 10, `${rows.length} rows`);
     for (const row of rows) {
       const cell = row.split(' | ').at(-1)?.replace(/ \|$/, '') ?? '';
-      for (const [, name] of cell.matchAll(/"([^"]+)"/g)) assert.ok(names['docs/runbook.md'].has(name), `${row}: no runbook section "${name}"`);
+      for (const [, name] of cell.matchAll(/"([^"]+)"/g))
+        assert.ok(names['docs/runbook.md'].has(name), `${row}: no runbook section "${name}"`);
       assert.match(cell, /"/, row);
     }
   });
@@ -383,7 +526,11 @@ describe('README and docs references', () => {
     const repeated: string[] = [];
     for (const doc of DOCS) {
       for (const b of codeBlocks(readDoc(doc))) {
-        const text = b.text.split('\n').map((l) => l.trim()).filter(Boolean).join('\n');
+        const text = b.text
+          .split('\n')
+          .map((l) => l.trim())
+          .filter(Boolean)
+          .join('\n');
         if (b.lang === 'markdown' || text.split('\n').length < 2) continue;
         const first = seen.get(text);
         if (first && first !== doc) repeated.push(`${doc}:${b.line} repeats ${first}`);
@@ -400,21 +547,32 @@ describe('README and docs references', () => {
       assert.ok(text.trim().length > 0, name);
     }
     assert.match(DOC_COMMANDS.backupNow(), /--from=cronjob\/plane-backup$/);
-    assert.deepEqual(shellCommands(DOC_COMMANDS.connectionFile().text).map((c) => c.words[0]), ['umask', 'kubectl']);
+    assert.deepEqual(
+      shellCommands(DOC_COMMANDS.connectionFile().text).map((c) => c.words[0]),
+      ['umask', 'kubectl'],
+    );
     const jobLabel = (manifests: Manifest[], command: string) => {
       const selector = /-l (\S+)/.exec(command)?.[1] ?? '';
       const [key, value] = selector.split('=');
       return manifests.filter((m) => m.kind === 'Job' && m.metadata.labels?.[key] === value).map((m) => m.metadata.name);
     };
     assert.equal(jobLabel(synth(), DOC_COMMANDS.bootstrapRerun()).length, 1, 'the bootstrap re-run selects the bootstrap Job');
-    const shared = synth(siteWith((s) => { useExternal(s, 'postgres', { address: '137.74.114.167', port: 5432, adminSecret: 'shared-postgres-admin' }); }));
-    assert.equal(jobLabel(shared, DOC_COMMANDS.postgresBootstrapRerun()).length, 1, 'the shared PostgreSQL bootstrap re-run selects its Job');
+    const shared = synth(
+      siteWith((s) => {
+        useExternal(s, 'postgres', { address: '137.74.114.167', port: 5432, adminSecret: 'shared-postgres-admin' });
+      }),
+    );
+    assert.equal(
+      jobLabel(shared, DOC_COMMANDS.postgresBootstrapRerun()).length,
+      1,
+      'the shared PostgreSQL bootstrap re-run selects its Job',
+    );
   });
 });
 
 // ---- rotating a Secret by hand keeps its labels -----------------------------------------------------
 
-describe('the runbook\'s hand rotation', () => {
+describe("the runbook's hand rotation", () => {
   const secretSpec = (name: string) => {
     const configMap = synth().find((m) => m.kind === 'ConfigMap' && m.metadata.name === 'plane-secrets-files') as Manifest;
     return (JSON.parse(configMap.data['secrets.json']).secrets as Manifest[]).find((s) => s.name === name) as Manifest;
@@ -430,7 +588,7 @@ describe('the runbook\'s hand rotation', () => {
     const labels = Object.fromEntries(label.positional.slice(1).map((l) => l.split('=')));
     assert.deepEqual(labels, secretSpec('plane-postgres').labels);
     const exported = /-l (\S+)/.exec(DOC_COMMANDS.secretsExport().text)?.[1] ?? '';
-    assert.equal(labels[exported.split('=')[0]], exported.split('=')[1], 'the Secrets\' export selects the replaced Secret');
+    assert.equal(labels[exported.split('=')[0]], exported.split('=')[1], "the Secrets' export selects the replaced Secret");
     assert.deepEqual(replace.positional, ['replace']);
     assert.ok(!rotation.text.includes('kubectl apply'), 'never apply: the value would land in an annotation');
   });
@@ -444,8 +602,15 @@ describe('the runbook\'s hand rotation', () => {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), 'plane-rotation-'));
     try {
       fs.writeFileSync(path.join(work, 'password.txt'), 'not-a-real-password', { mode: 0o600 });
-      const pipe = rotation.text.replace(/\\\n\s*/g, ' ').split('\n')[0].replace(/\s*\|\s*kubectl replace -f -\s*$/, '');
-      const run = spawnSync('bash', ['-euo', 'pipefail', '-c', pipe], { cwd: work, encoding: 'utf8', env: { ...process.env, KUBECONFIG: path.join(work, 'none') } });
+      const pipe = rotation.text
+        .replace(/\\\n\s*/g, ' ')
+        .split('\n')[0]
+        .replace(/\s*\|\s*kubectl replace -f -\s*$/, '');
+      const run = spawnSync('bash', ['-euo', 'pipefail', '-c', pipe], {
+        cwd: work,
+        encoding: 'utf8',
+        env: { ...process.env, KUBECONFIG: path.join(work, 'none') },
+      });
       assert.equal(run.status, 0, run.stderr);
       const secret = parse(run.stdout);
       assert.equal(secret.metadata.name, 'plane-postgres');

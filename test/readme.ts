@@ -78,7 +78,9 @@ export function blockWith(heading: string, needle: string, readme: string = read
 /** The inline-code command of a section, wrapped lines joined, that starts with `prefix`. */
 export function inlineCommand(heading: string, prefix: string, readme: string = readReadme()): string {
   // Fenced blocks out first: their triple backticks would pair with the inline ones.
-  const text = section(readme, heading).text.replace(/^\s*```[^]*?^\s*```\s*$/gm, '').replace(/\n\s*/g, ' ');
+  const text = section(readme, heading)
+    .text.replace(/^\s*```[^]*?^\s*```\s*$/gm, '')
+    .replace(/\n\s*/g, ' ');
   // Named several times is fine, as long as it is the same command each time.
   const found = [...new Set([...text.matchAll(/`([^`]+)`/g)].map((m) => m[1]).filter((code) => code.startsWith(prefix)))];
   if (found.length !== 1) throw new Error(`"${heading}" must name one \`${prefix}…\` command, found ${found.length}`);
@@ -115,7 +117,8 @@ export const DOC_COMMANDS = {
   secretsExport: (): CodeBlock => blockWith('## Keeping the Secrets safe', 'plane-secrets.yaml', runbook()),
   bootstrapRerun: (): string => inlineCommand('## Rotating a Secret', 'kubectl delete job -l', runbook()),
   handRotation: (): CodeBlock => blockWith('## Rotating a Secret', 'kubectl label --local', runbook()),
-  postgresBootstrapRerun: (): string => inlineCommand('## Data', 'kubectl -n plane delete job -l app.kubernetes.io/name=postgres-bootstrap', configuration()),
+  postgresBootstrapRerun: (): string =>
+    inlineCommand('## Data', 'kubectl -n plane delete job -l app.kubernetes.io/name=postgres-bootstrap', configuration()),
 };
 
 // ---- paths ---------------------------------------------------------------------------------------
@@ -128,7 +131,9 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 // Not after a path or word character: /var/lib/… and build/test/… are no repo paths. A path ends at
 // whitespace, quotes, brackets or a placeholder such as <version>.
 const PATH_PATTERN = new RegExp(
-  `(?<![\\w./~$}-])(?:(?:${REPO_DIRS.map(escape).join('|')})/[^\\s"'\`()<>{},;]*|(?:${REPO_FILES.map(escape).join('|')})(?![\\w.-]))`, 'g');
+  `(?<![\\w./~$}-])(?:(?:${REPO_DIRS.map(escape).join('|')})/[^\\s"'\`()<>{},;]*|(?:${REPO_FILES.map(escape).join('|')})(?![\\w.-]))`,
+  'g',
+);
 
 export interface PathMention {
   readonly path: string;
@@ -143,7 +148,9 @@ export function repoPathMentions(markdown: string): PathMention[] {
   const collect = (code: string, line: number) => {
     for (const match of code.matchAll(PATH_PATTERN)) mentions.push({ path: match[0].replace(/[.:]+$/, ''), line });
   };
-  lines.forEach((l, i) => { if (fenced[i] && !/^\s*```/.test(l)) collect(l, i + 1); });
+  lines.forEach((l, i) => {
+    if (fenced[i] && !/^\s*```/.test(l)) collect(l, i + 1);
+  });
   // Inline code may wrap onto the next line: search the prose as one text, fenced lines blanked.
   const prose = lines.map((l, i) => (fenced[i] ? '' : l)).join('\n');
   for (const span of prose.matchAll(/`([^`]+)`/g)) {
@@ -164,7 +171,10 @@ export function pathExists(root: string, relative: string): boolean {
     }
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) return false;
     const pattern = new RegExp(`^${head.split('*').map(escape).join('[^/]*')}$`);
-    return fs.readdirSync(dir).filter((f) => pattern.test(f)).some((f) => walk(path.join(dir, f), tail));
+    return fs
+      .readdirSync(dir)
+      .filter((f) => pattern.test(f))
+      .some((f) => walk(path.join(dir, f), tail));
   };
   return walk(root, segments);
 }
@@ -199,10 +209,24 @@ export function shellCommands(script: string, firstLine = 1): ShellCommand[] {
   for (let i = 0; i < script.length; i++) {
     const c = script[i];
     if (words.length === 0 && word === undefined) start = line;
-    if (c === '\\' && script[i + 1] === '\n') { i++; line++; continue; }
-    if (c === '\n') { endCommand(); line++; continue; }
-    if (c === ' ' || c === '\t') { endWord(); continue; }
-    if (c === '#' && word === undefined) { while (i + 1 < script.length && script[i + 1] !== '\n') i++; continue; }
+    if (c === '\\' && script[i + 1] === '\n') {
+      i++;
+      line++;
+      continue;
+    }
+    if (c === '\n') {
+      endCommand();
+      line++;
+      continue;
+    }
+    if (c === ' ' || c === '\t') {
+      endWord();
+      continue;
+    }
+    if (c === '#' && word === undefined) {
+      while (i + 1 < script.length && script[i + 1] !== '\n') i++;
+      continue;
+    }
     if (c === ';' || c === '|' || (c === '&' && script[i + 1] === '&')) {
       if (script[i + 1] === c) i++;
       endCommand();
@@ -221,7 +245,11 @@ export function shellCommands(script: string, firstLine = 1): ShellCommand[] {
       i = close;
       continue;
     }
-    if (c === '\\') { word = (word ?? '') + (script[i + 1] ?? ''); i++; continue; }
+    if (c === '\\') {
+      word = (word ?? '') + (script[i + 1] ?? '');
+      i++;
+      continue;
+    }
     word = (word ?? '') + c;
   }
   endCommand();
@@ -248,9 +276,31 @@ function closingParen(script: string, open: number): number {
 }
 
 /** kubectl flags that take a value; any other flag is refused, so a new one is never misread. */
-const KUBECTL_VALUE_FLAGS = new Set(['-n', '--namespace', '-f', '--filename', '-l', '--selector', '--from-literal', '--from-file', '--from-env-file',
-  '--cert', '--key', '--type', '--context', '--kubeconfig', '-o', '--output', '--dry-run', '--docker-server',
-  '--docker-username', '--docker-password', '--docker-email', '--for', '--timeout']);
+const KUBECTL_VALUE_FLAGS = new Set([
+  '-n',
+  '--namespace',
+  '-f',
+  '--filename',
+  '-l',
+  '--selector',
+  '--from-literal',
+  '--from-file',
+  '--from-env-file',
+  '--cert',
+  '--key',
+  '--type',
+  '--context',
+  '--kubeconfig',
+  '-o',
+  '--output',
+  '--dry-run',
+  '--docker-server',
+  '--docker-username',
+  '--docker-password',
+  '--docker-email',
+  '--for',
+  '--timeout',
+]);
 const KUBECTL_BOOLEAN_FLAGS = new Set(['--append-hash', '--save-config', '--server-side', '--local']);
 
 /** A kubectl invocation: positional arguments and flags (flag → its values, in order). */
@@ -261,23 +311,28 @@ export interface KubectlCommand {
 }
 
 export function kubectlCommands(script: string, firstLine = 1): KubectlCommand[] {
-  return shellCommands(script, firstLine).filter((c) => path.basename(c.words[0]) === 'kubectl').map(({ words, line }) => {
-    const positional: string[] = [];
-    const flags = new Map<string, string[]>();
-    const add = (flag: string, value: string) => flags.set(flag, [...(flags.get(flag) ?? []), value]);
-    for (let i = 1; i < words.length; i++) {
-      const word = words[i];
-      if (!word.startsWith('-')) { positional.push(word); continue; }
-      const eq = word.indexOf('=');
-      const flag = eq > 0 ? word.slice(0, eq) : word;
-      if (KUBECTL_BOOLEAN_FLAGS.has(flag)) add(flag, eq > 0 ? word.slice(eq + 1) : 'true');
-      else if (!KUBECTL_VALUE_FLAGS.has(flag)) throw new Error(`line ${line}: kubectl flag ${flag} is unknown to test/readme.ts`);
-      else if (eq > 0) add(flag, word.slice(eq + 1));
-      else if (i + 1 < words.length) add(flag, words[++i]);
-      else throw new Error(`line ${line}: kubectl ${flag} has no value`);
-    }
-    return { positional, flags, line };
-  });
+  return shellCommands(script, firstLine)
+    .filter((c) => path.basename(c.words[0]) === 'kubectl')
+    .map(({ words, line }) => {
+      const positional: string[] = [];
+      const flags = new Map<string, string[]>();
+      const add = (flag: string, value: string) => flags.set(flag, [...(flags.get(flag) ?? []), value]);
+      for (let i = 1; i < words.length; i++) {
+        const word = words[i];
+        if (!word.startsWith('-')) {
+          positional.push(word);
+          continue;
+        }
+        const eq = word.indexOf('=');
+        const flag = eq > 0 ? word.slice(0, eq) : word;
+        if (KUBECTL_BOOLEAN_FLAGS.has(flag)) add(flag, eq > 0 ? word.slice(eq + 1) : 'true');
+        else if (!KUBECTL_VALUE_FLAGS.has(flag)) throw new Error(`line ${line}: kubectl flag ${flag} is unknown to test/readme.ts`);
+        else if (eq > 0) add(flag, word.slice(eq + 1));
+        else if (i + 1 < words.length) add(flag, words[++i]);
+        else throw new Error(`line ${line}: kubectl ${flag} has no value`);
+      }
+      return { positional, flags, line };
+    });
 }
 
 /** What a `kubectl create secret` command creates, and the local files it reads. */

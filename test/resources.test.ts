@@ -52,15 +52,25 @@ describe('resources', () => {
 
   it('counts replicas in the footprint', () => {
     const one = workloadFootprints(manifests).find((w) => w.name === 'plane-web');
-    const two = workloadFootprints(synth(siteWith((s) => { s.components.web.replicas = 2; }))).find((w) => w.name === 'plane-web');
+    const two = workloadFootprints(
+      synth(
+        siteWith((s) => {
+          s.components.web.replicas = 2;
+        }),
+      ),
+    ).find((w) => w.name === 'plane-web');
     assert.ok(one && two);
     assert.equal(two.requestsBytes, 2 * one.requestsBytes);
   });
 
   it('rejects a stack whose requests exceed vps.budget, naming the budget', () => {
-    const site = siteWith((s) => { s.vps.budget.memory = '1Gi'; });
+    const site = siteWith((s) => {
+      s.vps.budget.memory = '1Gi';
+    });
     assert.throws(() => checkBudget(site, synth(site)), /memory requests .* exceed vps\.budget\.memory \(1Gi\)/);
-    const cpuSite = siteWith((s) => { s.vps.budget.cpu = '500m'; });
+    const cpuSite = siteWith((s) => {
+      s.vps.budget.cpu = '500m';
+    });
     assert.throws(() => checkBudget(cpuSite, synth(cpuSite)), /CPU requests .* exceed vps\.budget\.cpu \(500m\)/);
     assert.doesNotThrow(() => checkBudget(siteWith(), manifests));
   });

@@ -61,9 +61,17 @@ describe('the runbook', () => {
   it('has every procedure the operator needs', () => {
     const headings = [...PROSE.matchAll(/^## (.+)$/gm)].map((m) => m[1]);
     assert.deepEqual(headings, [
-      'Provisioning agents', 'Rotating a Secret', 'Keeping the Secrets safe', 'Renewing the certificate', 'Upgrade', 'Rollback, or restore',
-      'Backups and the restore drill', 'Moving an install to the retaining StorageClass',
-      'Removing Plane: keep the data, or delete it', 'Symptoms', 'Lessons learned: `docs/REX-PLANE-DEPLOYMENT.md`',
+      'Provisioning agents',
+      'Rotating a Secret',
+      'Keeping the Secrets safe',
+      'Renewing the certificate',
+      'Upgrade',
+      'Rollback, or restore',
+      'Backups and the restore drill',
+      'Moving an install to the retaining StorageClass',
+      'Removing Plane: keep the data, or delete it',
+      'Symptoms',
+      'Lessons learned: `docs/REX-PLANE-DEPLOYMENT.md`',
     ]);
   });
 
@@ -77,7 +85,7 @@ describe('the runbook', () => {
 
   it('names only real plane-k3s commands and options, here, in the README and in the other docs', () => {
     const lines = cliLines(ALL_DOCS);
-    assert.ok(cliLines(README).length >= 8, 'the README\'s own');
+    assert.ok(cliLines(README).length >= 8, "the README's own");
     assert.ok(lines.length > 20, `${lines.length} command lines`);
     const problems = lines.map((line) => checkCommand(line.replace(/<[^>]+>/g, 'X').replace(/,$/, ''))).filter(Boolean);
     assert.deepEqual(problems, []);
@@ -98,27 +106,42 @@ describe('the runbook', () => {
       assert.ok(objects.has(`${kind}/${name}`) || k3s.has(`${kind}/${name}`), `${kind}/${name} is not in the manifests`);
     }
     const secrets = new Set([...stack.secretNames, 'plane-edge-tls']);
-    for (const [, name] of `${RUNBOOK}\n${README}`.matchAll(/\b(plane-(?:agent-[a-z0-9-]+|admin|app|postgres|redis|rabbitmq|object-store|edge-tls|backup-key))\b/g)) {
+    for (const [, name] of `${RUNBOOK}\n${README}`.matchAll(
+      /\b(plane-(?:agent-[a-z0-9-]+|admin|app|postgres|redis|rabbitmq|object-store|edge-tls|backup-key))\b/g,
+    )) {
       if (name.startsWith('plane-agent-') && name === 'plane-agent-') continue;
-      assert.ok(secrets.has(name) || objects.has(`statefulset/${name}`) || objects.has(`deployment/${name}`), `${name} is neither a Secret nor a workload`);
+      assert.ok(
+        secrets.has(name) || objects.has(`statefulset/${name}`) || objects.has(`deployment/${name}`),
+        `${name} is neither a Secret nor a workload`,
+      );
     }
     const labels = new Set(manifests.map((m) => m.metadata.labels?.['app.kubernetes.io/name']).filter(Boolean));
     // docs/configuration.md's postgres-bootstrap is only made for a shared PostgreSQL: test/readme.test.ts checks it.
-    for (const [, value] of `${RUNBOOK}\n${README}`.matchAll(/app\.kubernetes\.io\/name=([a-z-]+)/g)) assert.ok(labels.has(value), `no object is labelled ${value}`);
+    for (const [, value] of `${RUNBOOK}\n${README}`.matchAll(/app\.kubernetes\.io\/name=([a-z-]+)/g))
+      assert.ok(labels.has(value), `no object is labelled ${value}`);
     assert.ok(RUNBOOK.includes(stack.appHost), 'the app host of the site');
     assert.match(RUNBOOK, /SUPPORTED_PLANE_VERSIONS/);
-    assert.match(fs.readFileSync(path.join(REPO_ROOT, 'lib', 'plane', 'provision', 'plane_k3s_provision.py'), 'utf8'), /^SUPPORTED_PLANE_VERSIONS = /m);
+    assert.match(
+      fs.readFileSync(path.join(REPO_ROOT, 'lib', 'plane', 'provision', 'plane_k3s_provision.py'), 'utf8'),
+      /^SUPPORTED_PLANE_VERSIONS = /m,
+    );
   });
 
-  it('gives the seed\'s lessons-learned template (REX-PLANE-DEPLOYMENT) with its headings', () => {
+  it("gives the seed's lessons-learned template (REX-PLANE-DEPLOYMENT) with its headings", () => {
     const template = /```markdown\n([\s\S]*?)```/.exec(RUNBOOK)?.[1] ?? '';
     assert.match(template, /^# REX — Plane deployment/m);
-    for (const heading of ['Bugs critiques rencontrés', 'Solutions appliquées', 'DoD updated', 'Checklist pré-déploiement', 'Commandes de diagnostic']) {
+    for (const heading of [
+      'Bugs critiques rencontrés',
+      'Solutions appliquées',
+      'DoD updated',
+      'Checklist pré-déploiement',
+      'Commandes de diagnostic',
+    ]) {
       assert.match(template, new RegExp(`^## ${heading}$`, 'm'), heading);
     }
   });
 
-  it('translates each of the seed\'s checks into its kubectl form', () => {
+  it("translates each of the seed's checks into its kubectl form", () => {
     const table = RUNBOOK.split('## Symptoms')[1].split('\n## ')[0];
     for (const seedCheck of ['docker ps', 'healthy', 'docker exec', 'logs plane-api --tail=50', 'psql -U plane', 'curl -I', 'nslookup']) {
       assert.ok(table.includes(seedCheck), seedCheck);

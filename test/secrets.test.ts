@@ -33,18 +33,20 @@ function referencedSecretKeys(all: Manifest[]): Map<string, Set<string>> {
 }
 
 describe('secrets made in the cluster', () => {
-  it('covers every Secret and key a pod reads, but the operator\'s certificate', () => {
+  it("covers every Secret and key a pod reads, but the operator's certificate", () => {
     for (const [name, keys] of referencedSecretKeys(manifests)) {
       if (OPERATOR_SECRETS.has(name)) continue;
       for (const key of keys) assert.ok(specKeys(name).includes(key), `${name}/${key} is read by a pod but not made`);
     }
     const made = spec.secrets.map((s: Manifest) => s.name);
     const read = [...referencedSecretKeys(manifests).keys()].filter((n) => !OPERATOR_SECRETS.has(n));
-    assert.deepEqual([...made].sort(), [...read].sort(), 'every Secret made is read by some pod (the agents\' by provisioning)');
+    assert.deepEqual([...made].sort(), [...read].sort(), "every Secret made is read by some pod (the agents' by provisioning)");
   });
 
   it('makes each value in a URL-safe format fit for its use', () => {
-    const formats = Object.fromEntries(spec.secrets.flatMap((s: Manifest) => Object.entries(s.keys).map(([key, source]) => [`${s.name}/${key}`, source])));
+    const formats = Object.fromEntries(
+      spec.secrets.flatMap((s: Manifest) => Object.entries(s.keys).map(([key, source]) => [`${s.name}/${key}`, source])),
+    );
     assert.deepEqual(formats['plane-app/secret-key'], { generate: 'hex32' });
     assert.deepEqual(formats['plane-postgres/password'], { generate: 'hex24' });
     assert.deepEqual(formats['plane-object-store/access-key-id'], { generate: 'garage-key-id' });
@@ -52,7 +54,7 @@ describe('secrets made in the cluster', () => {
     assert.deepEqual(formats['plane-agent-builder/PLANE_API_KEY'], { generate: 'plane-api-token' });
   });
 
-  it('gives the admin and each agent a connection Secret in the shape of Plane\'s MCP server', () => {
+  it("gives the admin and each agent a connection Secret in the shape of Plane's MCP server", () => {
     const site = siteWith();
     for (const name of ['plane-admin', ...site.users.agents.map((a) => `plane-agent-${a.id}`)]) {
       const keys = spec.secrets.find((s: Manifest) => s.name === name)?.keys;
@@ -74,32 +76,72 @@ describe('secrets made in the cluster', () => {
     assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'plane-secrets', namespace: 'plane' }]);
     assert.equal(bootstrapJob.spec.template.spec.serviceAccountName, 'plane-secrets');
     // The other RBAC objects are the keep-data guard's (test/keep-data.test.ts).
-    assert.deepEqual(manifests.filter((m) => ['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding'].includes(m.kind))
-      .map((m) => `${m.kind}/${m.metadata.name}`).sort(), ['ClusterRole/plane-keep-data', 'ClusterRoleBinding/plane-keep-data', 'Role/plane-secrets', 'RoleBinding/plane-secrets']);
+    assert.deepEqual(
+      manifests
+        .filter((m) => ['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding'].includes(m.kind))
+        .map((m) => `${m.kind}/${m.metadata.name}`)
+        .sort(),
+      ['ClusterRole/plane-keep-data', 'ClusterRoleBinding/plane-keep-data', 'Role/plane-secrets', 'RoleBinding/plane-secrets'],
+    );
   });
 
   it('runs again when the list of Secrets changes (a new agent), not for other changes', () => {
-    const name = (all: Manifest[]) => (all.find((m) => m.kind === 'Job' && m.metadata.name.startsWith('plane-secrets-')) as Manifest).metadata.name;
-    const added = synth(siteWith((s) => { s.users.agents.push({ id: 'scribe', email: 'scribe@agents.javisi.local', displayName: 'Scribe (Notes AI)', role: 'Member' }); }));
+    const name = (all: Manifest[]) =>
+      (all.find((m) => m.kind === 'Job' && m.metadata.name.startsWith('plane-secrets-')) as Manifest).metadata.name;
+    const added = synth(
+      siteWith((s) => {
+        s.users.agents.push({ id: 'scribe', email: 'scribe@agents.javisi.local', displayName: 'Scribe (Notes AI)', role: 'Member' });
+      }),
+    );
     assert.notEqual(name(added), bootstrapJob.metadata.name);
-    assert.ok(JSON.parse(find(added, 'ConfigMap', 'plane-secrets-files').data['secrets.json']).secrets.some((s: Manifest) => s.name === 'plane-agent-scribe'));
-    assert.equal(name(synth(siteWith((s) => { s.components.api.gunicornWorkers = 3; }))), bootstrapJob.metadata.name);
+    assert.ok(
+      JSON.parse(find(added, 'ConfigMap', 'plane-secrets-files').data['secrets.json']).secrets.some(
+        (s: Manifest) => s.name === 'plane-agent-scribe',
+      ),
+    );
+    assert.equal(
+      name(
+        synth(
+          siteWith((s) => {
+            s.components.api.gunicornWorkers = 3;
+          }),
+        ),
+      ),
+      bootstrapJob.metadata.name,
+    );
   });
 
   it('puts no Secret and no secret value in the manifests', () => {
-    assert.deepEqual(manifests.filter((m) => m.kind === 'Secret'), []);
+    assert.deepEqual(
+      manifests.filter((m) => m.kind === 'Secret'),
+      [],
+    );
     // assert.ok, not doesNotMatch: a failure must not print the manifests (nor a value).
     assert.ok(!/plane_api_[0-9a-f]{32}/.test(JSON.stringify(manifests)), 'an API token is written in the manifests');
   });
 
-  it('generates each format as its consumers expect (the Job\'s own code, run with python3)', () => {
+  it("generates each format as its consumers expect (the Job's own code, run with python3)", () => {
     const script = path.join(REPO_ROOT, 'lib', 'plane', 'secrets');
-    const output = execFileSync('python3', ['-c', [
-      'import sys; sys.path[:0] = sys.argv[1:3]; import plane_k3s_secrets as s',
-      'for kind in ("hex16", "hex24", "hex32", "garage-key-id", "plane-api-token"):',
-      '    a, b = s.generate(kind), s.generate(kind); print(kind, len(a), a[:10] if kind != "hex32" else "", a != b)',
-    ].join('\n'), script, path.join(REPO_ROOT, 'lib', 'kube')], { encoding: 'utf8' });
-    const lines = Object.fromEntries(output.trim().split('\n').map((l) => [l.split(' ')[0], l]));
+    const output = execFileSync(
+      'python3',
+      [
+        '-c',
+        [
+          'import sys; sys.path[:0] = sys.argv[1:3]; import plane_k3s_secrets as s',
+          'for kind in ("hex16", "hex24", "hex32", "garage-key-id", "plane-api-token"):',
+          '    a, b = s.generate(kind), s.generate(kind); print(kind, len(a), a[:10] if kind != "hex32" else "", a != b)',
+        ].join('\n'),
+        script,
+        path.join(REPO_ROOT, 'lib', 'kube'),
+      ],
+      { encoding: 'utf8' },
+    );
+    const lines = Object.fromEntries(
+      output
+        .trim()
+        .split('\n')
+        .map((l) => [l.split(' ')[0], l]),
+    );
     assert.match(lines.hex16, /^hex16 32 [0-9a-f]{10} True$/);
     assert.match(lines.hex24, /^hex24 48 [0-9a-f]{10} True$/);
     assert.match(lines.hex32, /^hex32 64  True$/);
@@ -107,10 +149,13 @@ describe('secrets made in the cluster', () => {
     assert.match(lines['plane-api-token'], /^plane-api-token 42 plane_api_ True$/);
   });
 
-  it('the provisioning Job reads each agent\'s token from its connection Secret', () => {
+  it("the provisioning Job reads each agent's token from its connection Secret", () => {
     const container = componentTemplate(manifests, 'provisioning').template.spec.containers[0];
     const tokens = (container.env as Manifest[]).filter((e) => e.name.startsWith('PLANE_AGENT_API_KEY_'));
     assert.equal(tokens.length, siteWith().users.agents.length);
-    assert.deepEqual(tokens.find((e) => e.name === 'PLANE_AGENT_API_KEY_BUILDER')?.valueFrom.secretKeyRef, { name: 'plane-agent-builder', key: 'PLANE_API_KEY' });
+    assert.deepEqual(tokens.find((e) => e.name === 'PLANE_AGENT_API_KEY_BUILDER')?.valueFrom.secretKeyRef, {
+      name: 'plane-agent-builder',
+      key: 'PLANE_API_KEY',
+    });
   });
 });

@@ -38,7 +38,10 @@ function refuses(cases: readonly Case[]): void {
   for (const { title, change, expected } of cases) {
     it(title, () => {
       const problems = problemsOf(changed(change));
-      assert.ok(problems.some((p) => expected.test(p)), `expected a problem matching ${expected}, got:\n${problems.join('\n') || '(accepted)'}`);
+      assert.ok(
+        problems.some((p) => expected.test(p)),
+        `expected a problem matching ${expected}, got:\n${problems.join('\n') || '(accepted)'}`,
+      );
       for (const problem of problems) {
         assert.match(problem, /^[a-zA-Z][^:\n]*: \S/, 'each problem starts with the field path');
         assert.doesNotMatch(problem, /\n/, 'one line per problem');
@@ -48,111 +51,563 @@ function refuses(cases: readonly Case[]): void {
 }
 
 describe('site file: refused values name the field and the fix', () => {
-  describe('basic types and spelling', () => refuses([
-    { title: 'misspelt top-level key', change: (s) => { s.domian = s.domain; }, expected: /^domian: unknown key/ },
-    { title: 'misspelt nested key, with the right spellings', change: (s) => { s.components.api.replica = 2; }, expected: /^components\.api\.replica: unknown key.*replicas/ },
-    { title: 'replicas as text', change: (s) => { s.components.web.replicas = 'two'; }, expected: /^components\.web\.replicas: .*found the string "two"/ },
-    { title: 'zero replicas', change: (s) => { s.components.space.replicas = 0; }, expected: /^components\.space\.replicas: expected at least 1/ },
-    { title: 'unquoted whole CPU says to quote it', change: (s) => { s.components.api.resources.limits.cpu = 1; }, expected: /^components\.api\.resources\.limits\.cpu: expected text, found the number 1: quote it, e\.g\. "1"/ },
-    { title: 'a section that is a list', change: (s) => { s.vps = ['sese']; }, expected: /^vps: expected object, found a list/ },
-    { title: 'missing section', change: (s) => { delete s.vps.budget; }, expected: /^vps\.budget: missing/ },
-    { title: 'memory in prose', change: (s) => { s.components.api.resources.limits.memory = '1 GB'; }, expected: /^components\.api\.resources\.limits\.memory: expected a quantity/ },
-    { title: 'request above limit', change: (s) => { s.components.api.resources.requests.memory = '2Gi'; }, expected: /^components\.api\.resources\.requests\.memory: request 2Gi is above the limit 1Gi/ },
-    { title: 'not a domain', change: (s) => { s.domain = 'Ewutelo_cloud'; }, expected: /^domain: expected a DNS name/ },
-    { title: 'host label with a dot', change: (s) => { s.hosts.app = 'work.plane'; }, expected: /^hosts\.app: expected a DNS label/ },
-    { title: 'bad email', change: (s) => { s.users.admin.email = 'mobuone-at-ewutelo'; }, expected: /^users\.admin\.email: expected an email/ },
-    { title: 'unknown role', change: (s) => { s.users.agents[2].role = 'Owner'; }, expected: /^users\.agents\[2\]\.role: expected Admin, Member or Guest/ },
-    { title: 'Redis DB index out of range', change: (s) => { s.plane.redisDb = 16; }, expected: /^plane\.redisDb: expected a Redis database index 0-15/ },
-    { title: 'invalid bucket name', change: (s) => { s.plane.bucket = 'Uploads_'; }, expected: /^plane\.bucket: expected an S3 bucket name/ },
-    { title: 'an empty name, in the file\'s terms', change: (s) => { s.project.displayName = ''; }, expected: /^project\.displayName: expected a value, found an empty text$/ },
-    { title: 'a name too long, in the file\'s terms', change: (s) => { s.plane.workspace.name = 'n'.repeat(81); }, expected: /^plane\.workspace\.name: expected at most 80 characters$/ },
-    { title: 'workspace slug Plane refuses', change: (s) => { s.plane.workspace.slug = 'god-mode'; }, expected: /^plane\.workspace\.slug: is a route of Plane's web app/ },
-  ]));
+  describe('basic types and spelling', () =>
+    refuses([
+      {
+        title: 'misspelt top-level key',
+        change: (s) => {
+          s.domian = s.domain;
+        },
+        expected: /^domian: unknown key/,
+      },
+      {
+        title: 'misspelt nested key, with the right spellings',
+        change: (s) => {
+          s.components.api.replica = 2;
+        },
+        expected: /^components\.api\.replica: unknown key.*replicas/,
+      },
+      {
+        title: 'replicas as text',
+        change: (s) => {
+          s.components.web.replicas = 'two';
+        },
+        expected: /^components\.web\.replicas: .*found the string "two"/,
+      },
+      {
+        title: 'zero replicas',
+        change: (s) => {
+          s.components.space.replicas = 0;
+        },
+        expected: /^components\.space\.replicas: expected at least 1/,
+      },
+      {
+        title: 'unquoted whole CPU says to quote it',
+        change: (s) => {
+          s.components.api.resources.limits.cpu = 1;
+        },
+        expected: /^components\.api\.resources\.limits\.cpu: expected text, found the number 1: quote it, e\.g\. "1"/,
+      },
+      {
+        title: 'a section that is a list',
+        change: (s) => {
+          s.vps = ['sese'];
+        },
+        expected: /^vps: expected object, found a list/,
+      },
+      {
+        title: 'missing section',
+        change: (s) => {
+          delete s.vps.budget;
+        },
+        expected: /^vps\.budget: missing/,
+      },
+      {
+        title: 'memory in prose',
+        change: (s) => {
+          s.components.api.resources.limits.memory = '1 GB';
+        },
+        expected: /^components\.api\.resources\.limits\.memory: expected a quantity/,
+      },
+      {
+        title: 'request above limit',
+        change: (s) => {
+          s.components.api.resources.requests.memory = '2Gi';
+        },
+        expected: /^components\.api\.resources\.requests\.memory: request 2Gi is above the limit 1Gi/,
+      },
+      {
+        title: 'not a domain',
+        change: (s) => {
+          s.domain = 'Ewutelo_cloud';
+        },
+        expected: /^domain: expected a DNS name/,
+      },
+      {
+        title: 'host label with a dot',
+        change: (s) => {
+          s.hosts.app = 'work.plane';
+        },
+        expected: /^hosts\.app: expected a DNS label/,
+      },
+      {
+        title: 'bad email',
+        change: (s) => {
+          s.users.admin.email = 'mobuone-at-ewutelo';
+        },
+        expected: /^users\.admin\.email: expected an email/,
+      },
+      {
+        title: 'unknown role',
+        change: (s) => {
+          s.users.agents[2].role = 'Owner';
+        },
+        expected: /^users\.agents\[2\]\.role: expected Admin, Member or Guest/,
+      },
+      {
+        title: 'Redis DB index out of range',
+        change: (s) => {
+          s.plane.redisDb = 16;
+        },
+        expected: /^plane\.redisDb: expected a Redis database index 0-15/,
+      },
+      {
+        title: 'invalid bucket name',
+        change: (s) => {
+          s.plane.bucket = 'Uploads_';
+        },
+        expected: /^plane\.bucket: expected an S3 bucket name/,
+      },
+      {
+        title: "an empty name, in the file's terms",
+        change: (s) => {
+          s.project.displayName = '';
+        },
+        expected: /^project\.displayName: expected a value, found an empty text$/,
+      },
+      {
+        title: "a name too long, in the file's terms",
+        change: (s) => {
+          s.plane.workspace.name = 'n'.repeat(81);
+        },
+        expected: /^plane\.workspace\.name: expected at most 80 characters$/,
+      },
+      {
+        title: 'workspace slug Plane refuses',
+        change: (s) => {
+          s.plane.workspace.slug = 'god-mode';
+        },
+        expected: /^plane\.workspace\.slug: is a route of Plane's web app/,
+      },
+    ]));
 
-  describe('1. system namespaces', () => refuses([
-    ...['kube-system', 'kube-public', 'kube-node-lease', 'default'].map((ns): Case => ({
-      title: `kubernetes.namespace ${ns}`, change: (s) => { s.kubernetes.namespace = ns; }, expected: new RegExp(`^kubernetes\\.namespace: "${ns}" is a namespace of the cluster itself`),
-    })),
-    { title: 'edge.namespace kube-system', change: (s) => { s.edge.namespace = 'kube-system'; }, expected: /^edge\.namespace: "kube-system" is a namespace of the cluster itself/ },
-    { title: 'edge.namespace default', change: (s) => { s.edge.namespace = 'default'; }, expected: /^edge\.namespace: "default" is a namespace of the cluster itself/ },
-    { title: 'the two namespaces equal', change: (s) => { s.edge.namespace = s.kubernetes.namespace; }, expected: /^edge\.namespace: must differ from kubernetes\.namespace/ },
-  ]));
+  describe('1. system namespaces', () =>
+    refuses([
+      ...['kube-system', 'kube-public', 'kube-node-lease', 'default'].map((ns): Case => ({
+        title: `kubernetes.namespace ${ns}`,
+        change: (s) => {
+          s.kubernetes.namespace = ns;
+        },
+        expected: new RegExp(`^kubernetes\\.namespace: "${ns}" is a namespace of the cluster itself`),
+      })),
+      {
+        title: 'edge.namespace kube-system',
+        change: (s) => {
+          s.edge.namespace = 'kube-system';
+        },
+        expected: /^edge\.namespace: "kube-system" is a namespace of the cluster itself/,
+      },
+      {
+        title: 'edge.namespace default',
+        change: (s) => {
+          s.edge.namespace = 'default';
+        },
+        expected: /^edge\.namespace: "default" is a namespace of the cluster itself/,
+      },
+      {
+        title: 'the two namespaces equal',
+        change: (s) => {
+          s.edge.namespace = s.kubernetes.namespace;
+        },
+        expected: /^edge\.namespace: must differ from kubernetes\.namespace/,
+      },
+    ]));
 
-  describe('2. CIDRs that open everything, and the SSRF guard', () => refuses([
-    { title: 'a /0 VPN range', change: (s) => { s.network.vpnCidrs = ['0.0.0.0/0']; }, expected: /^network\.vpnCidrs\[0\]: 0\.0\.0\.0\/0 contains public addresses.*vpnEnforce: false/ },
-    { title: 'an IPv6 /0 VPN range', change: (s) => { s.network.vpnCidrs[1] = '::/0'; }, expected: /^network\.vpnCidrs\[1\]: ::\/0 contains public addresses/ },
-    { title: 'a VPN range wider than CGNAT', change: (s) => { s.network.vpnCidrs[0] = '96.0.0.0/4'; }, expected: /^network\.vpnCidrs\[0\]: 96\.0\.0\.0\/4 contains public addresses/ },
-    { title: 'a public VPN range', change: (s) => { s.network.vpnCidrs[0] = '137.74.0.0/16'; }, expected: /^network\.vpnCidrs\[0\]: .*contains public addresses/ },
-    { title: 'a pod CIDR of /0', change: (s) => { s.kubernetes.podCidr = '0.0.0.0/0'; }, expected: /^kubernetes\.podCidr: 0\.0\.0\.0\/0 contains public addresses/ },
-    { title: 'an empty SSRF guard', change: (s) => { s.network.workerEgress.blockedCidrs = []; }, expected: /^network\.workerEgress\.blockedCidrs: expected the ranges the worker must never reach/ },
-    { title: 'a /0 exception the API server rejects', change: (s) => { s.network.workerEgress.blockedCidrs.push('0.0.0.0/0'); }, expected: /^network\.workerEgress\.blockedCidrs\[\d+\]: a \/0 cannot be an exception of 0\.0\.0\.0\/0/ },
-    { title: 'the metadata range left out', change: (s) => { s.network.workerEgress.blockedCidrs = s.network.workerEgress.blockedCidrs.filter((c: string) => c !== '169.254.0.0/16'); }, expected: /^network\.workerEgress\.blockedCidrs: must block 169\.254\.0\.0\/16 \(SSRF guard\)/ },
-    { title: 'the pod CIDR left out', change: (s) => { s.kubernetes.podCidr = '192.168.0.0/16'; s.network.workerEgress.blockedCidrs = ['10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.168.128.0/17']; }, expected: /^network\.workerEgress\.blockedCidrs: must block 192\.168\.0\.0\/16/ },
-    { title: 'an IPv6 entry in the IPv4 guard', change: (s) => { s.network.workerEgress.blockedCidrs.push('fc00::/7'); }, expected: /^network\.workerEgress\.blockedCidrs\[\d+\]: expected a CIDR such as 100\.64\.0\.0\/10: expected an IPv4 address/ },
-  ]));
+  describe('2. CIDRs that open everything, and the SSRF guard', () =>
+    refuses([
+      {
+        title: 'a /0 VPN range',
+        change: (s) => {
+          s.network.vpnCidrs = ['0.0.0.0/0'];
+        },
+        expected: /^network\.vpnCidrs\[0\]: 0\.0\.0\.0\/0 contains public addresses.*vpnEnforce: false/,
+      },
+      {
+        title: 'an IPv6 /0 VPN range',
+        change: (s) => {
+          s.network.vpnCidrs[1] = '::/0';
+        },
+        expected: /^network\.vpnCidrs\[1\]: ::\/0 contains public addresses/,
+      },
+      {
+        title: 'a VPN range wider than CGNAT',
+        change: (s) => {
+          s.network.vpnCidrs[0] = '96.0.0.0/4';
+        },
+        expected: /^network\.vpnCidrs\[0\]: 96\.0\.0\.0\/4 contains public addresses/,
+      },
+      {
+        title: 'a public VPN range',
+        change: (s) => {
+          s.network.vpnCidrs[0] = '137.74.0.0/16';
+        },
+        expected: /^network\.vpnCidrs\[0\]: .*contains public addresses/,
+      },
+      {
+        title: 'a pod CIDR of /0',
+        change: (s) => {
+          s.kubernetes.podCidr = '0.0.0.0/0';
+        },
+        expected: /^kubernetes\.podCidr: 0\.0\.0\.0\/0 contains public addresses/,
+      },
+      {
+        title: 'an empty SSRF guard',
+        change: (s) => {
+          s.network.workerEgress.blockedCidrs = [];
+        },
+        expected: /^network\.workerEgress\.blockedCidrs: expected the ranges the worker must never reach/,
+      },
+      {
+        title: 'a /0 exception the API server rejects',
+        change: (s) => {
+          s.network.workerEgress.blockedCidrs.push('0.0.0.0/0');
+        },
+        expected: /^network\.workerEgress\.blockedCidrs\[\d+\]: a \/0 cannot be an exception of 0\.0\.0\.0\/0/,
+      },
+      {
+        title: 'the metadata range left out',
+        change: (s) => {
+          s.network.workerEgress.blockedCidrs = s.network.workerEgress.blockedCidrs.filter((c: string) => c !== '169.254.0.0/16');
+        },
+        expected: /^network\.workerEgress\.blockedCidrs: must block 169\.254\.0\.0\/16 \(SSRF guard\)/,
+      },
+      {
+        title: 'the pod CIDR left out',
+        change: (s) => {
+          s.kubernetes.podCidr = '192.168.0.0/16';
+          s.network.workerEgress.blockedCidrs = [
+            '10.0.0.0/8',
+            '100.64.0.0/10',
+            '127.0.0.0/8',
+            '169.254.0.0/16',
+            '172.16.0.0/12',
+            '192.168.128.0/17',
+          ];
+        },
+        expected: /^network\.workerEgress\.blockedCidrs: must block 192\.168\.0\.0\/16/,
+      },
+      {
+        title: 'an IPv6 entry in the IPv4 guard',
+        change: (s) => {
+          s.network.workerEgress.blockedCidrs.push('fc00::/7');
+        },
+        expected: /^network\.workerEgress\.blockedCidrs\[\d+\]: expected a CIDR such as 100\.64\.0\.0\/10: expected an IPv4 address/,
+      },
+    ]));
 
-  describe('3. non-canonical addresses', () => refuses([
-    { title: 'leading zeros in a CIDR, with no suggestion', change: (s) => { s.kubernetes.podCidr = '010.042.0.0/16'; }, expected: /^kubernetes\.podCidr: expected a CIDR such as 100\.64\.0\.0\/10: expected an IPv4 or IPv6 address in canonical form (?!.*did you mean)/ },
-    { title: 'hex octets', change: (s) => { s.vps.addresses = ['0x89.74.114.167']; }, expected: /^vps\.addresses\[0\]: expected an IPv4 address in canonical form/ },
-    { title: 'a short form', change: (s) => { s.edge.vpnAddress = '100.1'; }, expected: /^edge\.vpnAddress: expected an IPv4 address in canonical form/ },
-    { title: 'a leading-zero prefix length', change: (s) => { s.network.vpnCidrs[0] = '100.64.0.0/010'; }, expected: /^network\.vpnCidrs\[0\]: .*the prefix length must be 0-32/ },
-    { title: 'IPv6 not in canonical form', change: (s) => { s.network.vpnCidrs[1] = 'FD7A:115C:A1E0:0::/48'; }, expected: /^network\.vpnCidrs\[1\]: .*canonical form: fd7a:115c:a1e0::/ },
-    { title: 'host bits, with the suggestion computed from canonical input', change: (s) => { s.kubernetes.podCidr = '10.42.0.1/16'; }, expected: /^kubernetes\.podCidr: host bits are set: did you mean 10\.42\.0\.0\/16\?/ },
-    { title: 'prefix out of range', change: (s) => { s.network.vpnCidrs[0] = '100.64.0.0/33'; }, expected: /^network\.vpnCidrs\[0\]: .*prefix length must be 0-32/ },
-  ]));
+  describe('3. non-canonical addresses', () =>
+    refuses([
+      {
+        title: 'leading zeros in a CIDR, with no suggestion',
+        change: (s) => {
+          s.kubernetes.podCidr = '010.042.0.0/16';
+        },
+        expected:
+          /^kubernetes\.podCidr: expected a CIDR such as 100\.64\.0\.0\/10: expected an IPv4 or IPv6 address in canonical form (?!.*did you mean)/,
+      },
+      {
+        title: 'hex octets',
+        change: (s) => {
+          s.vps.addresses = ['0x89.74.114.167'];
+        },
+        expected: /^vps\.addresses\[0\]: expected an IPv4 address in canonical form/,
+      },
+      {
+        title: 'a short form',
+        change: (s) => {
+          s.edge.vpnAddress = '100.1';
+        },
+        expected: /^edge\.vpnAddress: expected an IPv4 address in canonical form/,
+      },
+      {
+        title: 'a leading-zero prefix length',
+        change: (s) => {
+          s.network.vpnCidrs[0] = '100.64.0.0/010';
+        },
+        expected: /^network\.vpnCidrs\[0\]: .*the prefix length must be 0-32/,
+      },
+      {
+        title: 'IPv6 not in canonical form',
+        change: (s) => {
+          s.network.vpnCidrs[1] = 'FD7A:115C:A1E0:0::/48';
+        },
+        expected: /^network\.vpnCidrs\[1\]: .*canonical form: fd7a:115c:a1e0::/,
+      },
+      {
+        title: 'host bits, with the suggestion computed from canonical input',
+        change: (s) => {
+          s.kubernetes.podCidr = '10.42.0.1/16';
+        },
+        expected: /^kubernetes\.podCidr: host bits are set: did you mean 10\.42\.0\.0\/16\?/,
+      },
+      {
+        title: 'prefix out of range',
+        change: (s) => {
+          s.network.vpnCidrs[0] = '100.64.0.0/33';
+        },
+        expected: /^network\.vpnCidrs\[0\]: .*prefix length must be 0-32/,
+      },
+    ]));
 
-  describe('4. addresses that cannot or must not be used', () => refuses([
-    ...[['0.0.0.0', 'unspecified'], ['127.0.0.1', 'loopback'], ['169.254.169.254', 'link-local'], ['224.0.0.1', 'multicast'], ['255.255.255.255', 'broadcast']]
-      .map(([address, what]): Case => ({
+  describe('4. addresses that cannot or must not be used', () =>
+    refuses([
+      ...[
+        ['0.0.0.0', 'unspecified'],
+        ['127.0.0.1', 'loopback'],
+        ['169.254.169.254', 'link-local'],
+        ['224.0.0.1', 'multicast'],
+        ['255.255.255.255', 'broadcast'],
+      ].map(([address, what]): Case => ({
         title: `external PostgreSQL on a ${what} address`,
-        change: (s) => { useExternal(s, 'postgres', { address, port: 5432 }); },
+        change: (s) => {
+          useExternal(s, 'postgres', { address, port: 5432 });
+        },
         expected: new RegExp(`^data\\.postgres\\.external\\.address: ${address.replace(/\./g, '\\.')} is (the|a) ${what}`),
       })),
-    { title: 'external Redis inside the pod CIDR', change: (s) => { useExternal(s, 'redis', { address: '10.42.3.4', port: 6379 }); }, expected: /^data\.redis\.external\.address: 10\.42\.3\.4 is inside kubernetes\.podCidr/ },
-    { title: 'external Redis inside the service CIDR', change: (s) => { useExternal(s, 'redis', { address: '10.43.0.20', port: 6379 }); }, expected: /^data\.redis\.external\.address: 10\.43\.0\.20 is inside kubernetes\.serviceCidr/ },
-    { title: 'VPN address that is the network address', change: (s) => { s.edge.vpnAddress = '100.64.0.0'; }, expected: /^edge\.vpnAddress: 100\.64\.0\.0 is the network address of 100\.64\.0\.0\/10/ },
-    { title: 'VPN address that is the broadcast address', change: (s) => { s.edge.vpnAddress = '100.127.255.255'; }, expected: /^edge\.vpnAddress: 100\.127\.255\.255 is the broadcast address/ },
-    { title: 'VPN address outside the VPN', change: (s) => { s.edge.vpnAddress = '137.74.114.167'; }, expected: /^edge\.vpnAddress: 137\.74\.114\.167 is not inside network\.vpnCidrs/ },
-  ]));
+      {
+        title: 'external Redis inside the pod CIDR',
+        change: (s) => {
+          useExternal(s, 'redis', { address: '10.42.3.4', port: 6379 });
+        },
+        expected: /^data\.redis\.external\.address: 10\.42\.3\.4 is inside kubernetes\.podCidr/,
+      },
+      {
+        title: 'external Redis inside the service CIDR',
+        change: (s) => {
+          useExternal(s, 'redis', { address: '10.43.0.20', port: 6379 });
+        },
+        expected: /^data\.redis\.external\.address: 10\.43\.0\.20 is inside kubernetes\.serviceCidr/,
+      },
+      {
+        title: 'VPN address that is the network address',
+        change: (s) => {
+          s.edge.vpnAddress = '100.64.0.0';
+        },
+        expected: /^edge\.vpnAddress: 100\.64\.0\.0 is the network address of 100\.64\.0\.0\/10/,
+      },
+      {
+        title: 'VPN address that is the broadcast address',
+        change: (s) => {
+          s.edge.vpnAddress = '100.127.255.255';
+        },
+        expected: /^edge\.vpnAddress: 100\.127\.255\.255 is the broadcast address/,
+      },
+      {
+        title: 'VPN address outside the VPN',
+        change: (s) => {
+          s.edge.vpnAddress = '137.74.114.167';
+        },
+        expected: /^edge\.vpnAddress: 137\.74\.114\.167 is not inside network\.vpnCidrs/,
+      },
+    ]));
 
-  describe('data services: in the cluster or elsewhere, one explicit choice', () => refuses([
-    { title: 'external with the in-cluster volume left in', change: (s) => { s.data.postgres.external = { address: '137.74.114.167', port: 5432 }; }, expected: /^data\.postgres\.storage: not used with external \(the PostgreSQL is elsewhere\): remove it$/ },
-    { title: 'external Redis with its maxmemory left in', change: (s) => { s.data.redis.external = { address: '137.74.114.167', port: 6379 }; delete s.data.redis.storage; delete s.data.redis.resources; }, expected: /^data\.redis\.maxMemory: not used with external/ },
-    { title: 'in the cluster without a volume', change: (s) => { delete s.data.objectStore.storage; }, expected: /^data\.objectStore\.storage: missing: an in-cluster object store needs it \(or set external/ },
-  ]));
+  describe('data services: in the cluster or elsewhere, one explicit choice', () =>
+    refuses([
+      {
+        title: 'external with the in-cluster volume left in',
+        change: (s) => {
+          s.data.postgres.external = { address: '137.74.114.167', port: 5432 };
+        },
+        expected: /^data\.postgres\.storage: not used with external \(the PostgreSQL is elsewhere\): remove it$/,
+      },
+      {
+        title: 'external Redis with its maxmemory left in',
+        change: (s) => {
+          s.data.redis.external = { address: '137.74.114.167', port: 6379 };
+          delete s.data.redis.storage;
+          delete s.data.redis.resources;
+        },
+        expected: /^data\.redis\.maxMemory: not used with external/,
+      },
+      {
+        title: 'in the cluster without a volume',
+        change: (s) => {
+          delete s.data.objectStore.storage;
+        },
+        expected: /^data\.objectStore\.storage: missing: an in-cluster object store needs it \(or set external/,
+      },
+    ]));
 
-  describe('5. values that end up in names or labels', () => refuses([
-    { title: 'an image tag longer than a label value', change: (s) => { s.images.redis = `docker.io/valkey/valkey:8.1.${'8'.repeat(70)}`; }, expected: /^images\.redis: tag "8\.1\.8+…" cannot be the version label/ },
-    { title: 'an image tag ending with a dot', change: (s) => { s.images.postgres = 'docker.io/library/postgres:18.6.'; }, expected: /^images\.postgres: tag "18\.6\." cannot be the version label/ },
-    { title: 'a Plane tag too long for Job names', change: (s) => { s.images.plane.tag = `v1.2.2-${'x'.repeat(40)}`; }, expected: new RegExp(`^images\\.plane\\.tag: tag "v1\\.2\\.2-x+…" is longer than ${PLANE_TAG_MAX_LENGTH} characters`) },
-    { title: 'a digest in the shared Plane tag', change: (s) => { s.images.plane.tag = `v1.2.2@sha256:${'a'.repeat(64)}`; }, expected: /^images\.plane\.tag: a digest pins one image and Plane has five: .*images\.plane\.digests/ },
-    { title: 'an app host longer than 253 characters', change: (s) => { s.domain = Array.from({ length: 4 }, () => 'd'.repeat(62)).join('.'); }, expected: /^hosts\.app: the app host .* is longer than 253 characters/ },
-    { title: 'a domain that is an IP address', change: (s) => { s.domain = '137.74.114.167'; }, expected: /^domain: expected a DNS name such as ewutelo\.cloud, not an IP address/ },
-    { title: 'empty DNS pod labels', change: (s) => { s.network.clusterDns.podLabels = {}; }, expected: /^network\.clusterDns\.podLabels: expected at least one label/ },
-    { title: 'a DNS pod label key with spaces', change: (s) => { s.network.clusterDns.podLabels = { 'k8s app': 'kube-dns' }; }, expected: /^network\.clusterDns\.podLabels(\.k8s app)?: .*label key "k8s app" is not valid/ },
-    { title: 'a DNS pod label value with a slash', change: (s) => { s.network.clusterDns.podLabels = { 'k8s-app': 'kube/dns' }; }, expected: /^network\.clusterDns\.podLabels\.k8s-app: expected a label value/ },
-    { title: 'a node name longer than a label value', change: (s) => { s.vps.hostname = 'n'.repeat(70); }, expected: /^vps\.hostname: expected at most 63 characters/ },
-  ]));
+  describe('5. values that end up in names or labels', () =>
+    refuses([
+      {
+        title: 'an image tag longer than a label value',
+        change: (s) => {
+          s.images.redis = `docker.io/valkey/valkey:8.1.${'8'.repeat(70)}`;
+        },
+        expected: /^images\.redis: tag "8\.1\.8+…" cannot be the version label/,
+      },
+      {
+        title: 'an image tag ending with a dot',
+        change: (s) => {
+          s.images.postgres = 'docker.io/library/postgres:18.6.';
+        },
+        expected: /^images\.postgres: tag "18\.6\." cannot be the version label/,
+      },
+      {
+        title: 'a Plane tag too long for Job names',
+        change: (s) => {
+          s.images.plane.tag = `v1.2.2-${'x'.repeat(40)}`;
+        },
+        expected: new RegExp(`^images\\.plane\\.tag: tag "v1\\.2\\.2-x+…" is longer than ${PLANE_TAG_MAX_LENGTH} characters`),
+      },
+      {
+        title: 'a digest in the shared Plane tag',
+        change: (s) => {
+          s.images.plane.tag = `v1.2.2@sha256:${'a'.repeat(64)}`;
+        },
+        expected: /^images\.plane\.tag: a digest pins one image and Plane has five: .*images\.plane\.digests/,
+      },
+      {
+        title: 'an app host longer than 253 characters',
+        change: (s) => {
+          s.domain = Array.from({ length: 4 }, () => 'd'.repeat(62)).join('.');
+        },
+        expected: /^hosts\.app: the app host .* is longer than 253 characters/,
+      },
+      {
+        title: 'a domain that is an IP address',
+        change: (s) => {
+          s.domain = '137.74.114.167';
+        },
+        expected: /^domain: expected a DNS name such as ewutelo\.cloud, not an IP address/,
+      },
+      {
+        title: 'empty DNS pod labels',
+        change: (s) => {
+          s.network.clusterDns.podLabels = {};
+        },
+        expected: /^network\.clusterDns\.podLabels: expected at least one label/,
+      },
+      {
+        title: 'a DNS pod label key with spaces',
+        change: (s) => {
+          s.network.clusterDns.podLabels = { 'k8s app': 'kube-dns' };
+        },
+        expected: /^network\.clusterDns\.podLabels(\.k8s app)?: .*label key "k8s app" is not valid/,
+      },
+      {
+        title: 'a DNS pod label value with a slash',
+        change: (s) => {
+          s.network.clusterDns.podLabels = { 'k8s-app': 'kube/dns' };
+        },
+        expected: /^network\.clusterDns\.podLabels\.k8s-app: expected a label value/,
+      },
+      {
+        title: 'a node name longer than a label value',
+        change: (s) => {
+          s.vps.hostname = 'n'.repeat(70);
+        },
+        expected: /^vps\.hostname: expected at most 63 characters/,
+      },
+    ]));
 
-  describe('6. quantities that defeat the resource promises', () => refuses([
-    { title: 'zero CPU request', change: (s) => { s.components.web.resources.requests.cpu = '0'; }, expected: /^components\.web\.resources\.requests\.cpu: expected a CPU quantity of at least 1m/ },
-    { title: 'zero CPU limit', change: (s) => { s.components.web.resources.limits.cpu = '0m'; }, expected: /^components\.web\.resources\.limits\.cpu: expected a CPU quantity of at least 1m/ },
-    { title: 'zero memory limit', change: (s) => { s.components.api.resources.limits.memory = '0Mi'; }, expected: /^components\.api\.resources\.limits\.memory: expected a quantity above zero/ },
-    { title: 'zero storage', change: (s) => { s.data.postgres.storage = '0Gi'; }, expected: /^data\.postgres\.storage: expected a quantity above zero/ },
-    { title: 'an absurd storage size', change: (s) => { s.data.postgres.storage = '99999999999Ti'; }, expected: /^data\.postgres\.storage: expected a quantity of at most 1Pi/ },
-    { title: 'Redis maxMemory at the container limit', change: (s) => { s.data.redis.maxMemory = '192mb'; }, expected: /^data\.redis\.maxMemory: 192mb does not fit the container limit 192Mi/ },
-    { title: 'RabbitMQ limit too small for a watermark', change: (s) => { s.data.rabbitmq.resources.limits.memory = '1Mi'; s.data.rabbitmq.resources.requests.memory = '1Mi'; }, expected: /^data\.rabbitmq\.resources\.limits\.memory: 1Mi is too little for RabbitMQ/ },
-    { title: 'a budget above the VPS CPUs', change: (s) => { s.vps.budget.cpu = '6'; }, expected: /^vps\.budget\.cpu: 6 is more than the VPS has \(vps\.cpu: 4\)/ },
-    { title: 'a budget above the VPS memory', change: (s) => { s.vps.budget.memory = '16Gi'; }, expected: /^vps\.budget\.memory: 16Gi is more than the VPS has/ },
-  ]));
+  describe('6. quantities that defeat the resource promises', () =>
+    refuses([
+      {
+        title: 'zero CPU request',
+        change: (s) => {
+          s.components.web.resources.requests.cpu = '0';
+        },
+        expected: /^components\.web\.resources\.requests\.cpu: expected a CPU quantity of at least 1m/,
+      },
+      {
+        title: 'zero CPU limit',
+        change: (s) => {
+          s.components.web.resources.limits.cpu = '0m';
+        },
+        expected: /^components\.web\.resources\.limits\.cpu: expected a CPU quantity of at least 1m/,
+      },
+      {
+        title: 'zero memory limit',
+        change: (s) => {
+          s.components.api.resources.limits.memory = '0Mi';
+        },
+        expected: /^components\.api\.resources\.limits\.memory: expected a quantity above zero/,
+      },
+      {
+        title: 'zero storage',
+        change: (s) => {
+          s.data.postgres.storage = '0Gi';
+        },
+        expected: /^data\.postgres\.storage: expected a quantity above zero/,
+      },
+      {
+        title: 'an absurd storage size',
+        change: (s) => {
+          s.data.postgres.storage = '99999999999Ti';
+        },
+        expected: /^data\.postgres\.storage: expected a quantity of at most 1Pi/,
+      },
+      {
+        title: 'Redis maxMemory at the container limit',
+        change: (s) => {
+          s.data.redis.maxMemory = '192mb';
+        },
+        expected: /^data\.redis\.maxMemory: 192mb does not fit the container limit 192Mi/,
+      },
+      {
+        title: 'RabbitMQ limit too small for a watermark',
+        change: (s) => {
+          s.data.rabbitmq.resources.limits.memory = '1Mi';
+          s.data.rabbitmq.resources.requests.memory = '1Mi';
+        },
+        expected: /^data\.rabbitmq\.resources\.limits\.memory: 1Mi is too little for RabbitMQ/,
+      },
+      {
+        title: 'a budget above the VPS CPUs',
+        change: (s) => {
+          s.vps.budget.cpu = '6';
+        },
+        expected: /^vps\.budget\.cpu: 6 is more than the VPS has \(vps\.cpu: 4\)/,
+      },
+      {
+        title: 'a budget above the VPS memory',
+        change: (s) => {
+          s.vps.budget.memory = '16Gi';
+        },
+        expected: /^vps\.budget\.memory: 16Gi is more than the VPS has/,
+      },
+    ]));
 
-  describe('7. users', () => refuses([
-    { title: 'duplicate agent id', change: (s) => { s.users.agents[1].id = s.users.agents[0].id; }, expected: /^users\.agents\[1\]\.id: duplicate agent id "concierge" \(also users\.agents\[0\]\)/ },
-    { title: 'e-mails differing only in case', change: (s) => { s.users.agents[1].email = s.users.agents[0].email.toUpperCase(); }, expected: /^users\.agents\[1\]\.email: duplicate agent email/ },
-    { title: "an agent with the admin's e-mail", change: (s) => { s.users.agents[3].email = 'Mobuone@Ewutelo.cloud'; }, expected: /^users\.agents\[3\]\.email: "Mobuone@Ewutelo\.cloud" is the admin's e-mail/ },
-    { title: 'an id ending with "-"', change: (s) => { s.users.agents[0].id = 'concierge-'; }, expected: /^users\.agents\[0\]\.id: expected a short lowercase id/ },
-    { title: 'an id with a capital', change: (s) => { s.users.agents[0].id = 'Concierge'; }, expected: /^users\.agents\[0\]\.id: expected a short lowercase id/ },
-  ]));
+  describe('7. users', () =>
+    refuses([
+      {
+        title: 'duplicate agent id',
+        change: (s) => {
+          s.users.agents[1].id = s.users.agents[0].id;
+        },
+        expected: /^users\.agents\[1\]\.id: duplicate agent id "concierge" \(also users\.agents\[0\]\)/,
+      },
+      {
+        title: 'e-mails differing only in case',
+        change: (s) => {
+          s.users.agents[1].email = s.users.agents[0].email.toUpperCase();
+        },
+        expected: /^users\.agents\[1\]\.email: duplicate agent email/,
+      },
+      {
+        title: "an agent with the admin's e-mail",
+        change: (s) => {
+          s.users.agents[3].email = 'Mobuone@Ewutelo.cloud';
+        },
+        expected: /^users\.agents\[3\]\.email: "Mobuone@Ewutelo\.cloud" is the admin's e-mail/,
+      },
+      {
+        title: 'an id ending with "-"',
+        change: (s) => {
+          s.users.agents[0].id = 'concierge-';
+        },
+        expected: /^users\.agents\[0\]\.id: expected a short lowercase id/,
+      },
+      {
+        title: 'an id with a capital',
+        change: (s) => {
+          s.users.agents[0].id = 'Concierge';
+        },
+        expected: /^users\.agents\[0\]\.id: expected a short lowercase id/,
+      },
+    ]));
 });
 
 describe('site file: legitimate values are accepted and reach the manifests', () => {
@@ -163,7 +618,10 @@ describe('site file: legitimate values are accepted and reach the manifests', ()
   };
 
   it('8. dotted storage class and node names (DNS subdomains)', () => {
-    const site = accepts((s) => { s.kubernetes.storageClass = 'local-path.rancher.io'; s.vps.hostname = 'sese.ewutelo.cloud'; });
+    const site = accepts((s) => {
+      s.kubernetes.storageClass = 'local-path.rancher.io';
+      s.vps.hostname = 'sese.ewutelo.cloud';
+    });
     const manifests = synth(site);
     const claims = manifests.filter((m) => m.kind === 'StatefulSet').flatMap((m) => m.spec.volumeClaimTemplates);
     assert.ok(claims.length > 0 && claims.every((c) => c.spec.storageClassName === 'local-path.rancher.io'));
@@ -174,30 +632,51 @@ describe('site file: legitimate values are accepted and reach the manifests', ()
   it('8. Plane images pinned by digest, one digest per image', () => {
     const backend = `sha256:${'b'.repeat(64)}`;
     const frontend = `sha256:${'f'.repeat(64)}`;
-    const manifests = synth(accepts((s) => { s.images.plane.digests = { backend, frontend }; }));
-    const images = manifests.filter((m) => m.kind === 'Deployment' || m.kind === 'Job').map((m) => m.spec.template.spec.containers[0].image as string);
+    const manifests = synth(
+      accepts((s) => {
+        s.images.plane.digests = { backend, frontend };
+      }),
+    );
+    const images = manifests
+      .filter((m) => m.kind === 'Deployment' || m.kind === 'Job')
+      .map((m) => m.spec.template.spec.containers[0].image as string);
     assert.ok(images.includes(`docker.io/makeplane/plane-backend:v1.2.2@${backend}`));
     assert.ok(images.includes(`docker.io/makeplane/plane-frontend:v1.2.2@${frontend}`));
     assert.ok(images.includes('docker.io/makeplane/plane-space:v1.2.2'), 'an image without a digest keeps its tag alone');
   });
 
   it('8. other images pinned by digest', () => {
-    accepts((s) => { s.images.postgres = `docker.io/library/postgres:18.6-alpine@sha256:${'c'.repeat(64)}`; });
+    accepts((s) => {
+      s.images.postgres = `docker.io/library/postgres:18.6-alpine@sha256:${'c'.repeat(64)}`;
+    });
   });
 
   it(`the longest Plane tag allowed (${PLANE_TAG_MAX_LENGTH} characters) still gives valid Job names`, () => {
     const tag = `v1.2.2-${'r'.repeat(PLANE_TAG_MAX_LENGTH - 7)}`;
-    const jobs = synth(accepts((s) => { s.images.plane.tag = tag; })).filter((m) => m.kind === 'Job');
+    const jobs = synth(
+      accepts((s) => {
+        s.images.plane.tag = tag;
+      }),
+    ).filter((m) => m.kind === 'Job');
     assert.ok(jobs.length > 0 && jobs.every((j) => j.metadata.name.length <= 63));
   });
 
   it('a VPN of private space, a /32 VPN address range, and IPv6 written canonically', () => {
-    accepts((s) => { s.network.vpnCidrs = ['10.8.0.0/24', 'fd00::/8']; s.edge.vpnAddress = '10.8.0.1'; });
-    accepts((s) => { s.network.vpnCidrs = ['100.64.0.1/32']; s.edge.vpnAddress = '100.64.0.1'; });
+    accepts((s) => {
+      s.network.vpnCidrs = ['10.8.0.0/24', 'fd00::/8'];
+      s.edge.vpnAddress = '10.8.0.1';
+    });
+    accepts((s) => {
+      s.network.vpnCidrs = ['100.64.0.1/32'];
+      s.edge.vpnAddress = '100.64.0.1';
+    });
   });
 
   it('an external server on the VPS itself (its public address) or on the VPN', () => {
-    accepts((s) => { useExternal(s, 'postgres', { address: '137.74.114.167', port: 5432 }); useExternal(s, 'redis', { address: '100.64.0.5', port: 6379 }); });
+    accepts((s) => {
+      useExternal(s, 'postgres', { address: '137.74.114.167', port: 5432 });
+      useExternal(s, 'redis', { address: '100.64.0.5', port: 6379 });
+    });
   });
 });
 
@@ -219,14 +698,23 @@ describe('site file: what a refused file never shows', () => {
   it('a YAML alias bomb is refused without expanding it', () => {
     // Each level repeats the previous one nine times: 9^8 values if expanded.
     const names = 'abcdefgh'.split('');
-    const levels = names.map((name, i) => `${name}: &${name} [${Array(9).fill(i === 0 ? 'x' : `*${names[i - 1]}`).join(', ')}]`);
+    const levels = names.map(
+      (name, i) =>
+        `${name}: &${name} [${Array(9)
+          .fill(i === 0 ? 'x' : `*${names[i - 1]}`)
+          .join(', ')}]`,
+    );
     const started = Date.now();
     assert.deepEqual(problemsOf(levels.join('\n')), ['YAML: Excessive alias count indicates a resource exhaustion attack']);
     assert.ok(Date.now() - started < 5000);
   });
 
   it('a huge value is cut in the message', () => {
-    const problems = problemsOf(changed((s) => { s.domain = 'x'.repeat(2_000_000 / 8); }));
+    const problems = problemsOf(
+      changed((s) => {
+        s.domain = 'x'.repeat(2_000_000 / 8);
+      }),
+    );
     assert.ok(problems.length > 0);
     for (const problem of problems) assert.ok(problem.length <= 301, `a ${problem.length}-character message`);
   });

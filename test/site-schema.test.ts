@@ -12,7 +12,10 @@ import { SITE_SCHEMA_FILE, SITE_SCHEMA_MODELINE, siteConfigJsonSchema } from '..
 import { Manifest, REPO_ROOT } from './helpers';
 
 const SITE_DIR = path.join(REPO_ROOT, 'site');
-const siteFiles = fs.readdirSync(SITE_DIR).filter((f) => /\.ya?ml$/.test(f)).sort();
+const siteFiles = fs
+  .readdirSync(SITE_DIR)
+  .filter((f) => /\.ya?ml$/.test(f))
+  .sort();
 const committed = fs.readFileSync(path.join(REPO_ROOT, SITE_SCHEMA_FILE), 'utf8');
 
 /**
@@ -27,12 +30,17 @@ function unknownKeys(schema: Manifest, value: unknown, at = ''): string[] {
   }
   if (value === null || typeof value !== 'object') return [];
   const objects = branches.filter((b) => b.properties || b.additionalProperties !== undefined);
-  return fewest(objects.map((object) => Object.entries(value).flatMap(([key, v]) => {
-    const where = at ? `${at}.${key}` : key;
-    const property = object.properties?.[key] ?? (typeof object.additionalProperties === 'object' ? object.additionalProperties : undefined);
-    if (property) return unknownKeys(property, v, where);
-    return object.additionalProperties === false ? [where] : [];
-  })));
+  return fewest(
+    objects.map((object) =>
+      Object.entries(value).flatMap(([key, v]) => {
+        const where = at ? `${at}.${key}` : key;
+        const property =
+          object.properties?.[key] ?? (typeof object.additionalProperties === 'object' ? object.additionalProperties : undefined);
+        if (property) return unknownKeys(property, v, where);
+        return object.additionalProperties === false ? [where] : [];
+      }),
+    ),
+  );
 }
 
 /** The problems of the branch that fits best; a value no branch describes is not this check's business. */
@@ -50,7 +58,21 @@ describe('the JSON Schema of the site file', () => {
     const schema = JSON.parse(committed);
     assert.equal(schema.$schema, 'https://json-schema.org/draft/2020-12/schema');
     assert.equal(schema.additionalProperties, false);
-    for (const section of ['project', 'domain', 'hosts', 'vps', 'kubernetes', 'network', 'images', 'components', 'data', 'backup', 'plane', 'edge', 'users']) {
+    for (const section of [
+      'project',
+      'domain',
+      'hosts',
+      'vps',
+      'kubernetes',
+      'network',
+      'images',
+      'components',
+      'data',
+      'backup',
+      'plane',
+      'edge',
+      'users',
+    ]) {
       assert.ok(schema.properties?.[section], section);
     }
   });

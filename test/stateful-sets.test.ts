@@ -4,25 +4,40 @@ import { Manifest, siteWith, synth, useExternal } from './helpers';
 
 const manifests = synth();
 /** External PostgreSQL and Redis: fewer StatefulSets, and Services without a selector. */
-const external = synth(siteWith((s) => {
-  useExternal(s, 'postgres', { address: '137.74.114.167', port: 5433 });
-  useExternal(s, 'redis', { address: '137.74.114.167', port: 6380 });
-}));
+const external = synth(
+  siteWith((s) => {
+    useExternal(s, 'postgres', { address: '137.74.114.167', port: 5433 });
+    useExternal(s, 'redis', { address: '137.74.114.167', port: 6380 });
+  }),
+);
 
 const statefulSets = (all: Manifest[]) => all.filter((m) => m.kind === 'StatefulSet');
 const services = (all: Manifest[]) => all.filter((m) => m.kind === 'Service');
 const isHeadless = (service: Manifest) => service.spec.clusterIP === 'None';
-const selects = (service: Manifest, template: Manifest) => Object.keys(service.spec.selector ?? {}).length > 0
-  && Object.entries(service.spec.selector).every(([k, v]) => template.metadata.labels?.[k] === v);
+const selects = (service: Manifest, template: Manifest) =>
+  Object.keys(service.spec.selector ?? {}).length > 0 &&
+  Object.entries(service.spec.selector).every(([k, v]) => template.metadata.labels?.[k] === v);
 
 describe('StatefulSets', () => {
   it('are the four data services (so the checks below are not vacuous)', () => {
-    assert.deepEqual(statefulSets(manifests).map((s) => s.metadata.name).sort(),
-      ['plane-object-store', 'plane-postgres', 'plane-rabbitmq', 'plane-redis']);
-    assert.deepEqual(statefulSets(external).map((s) => s.metadata.name).sort(), ['plane-object-store', 'plane-rabbitmq']);
+    assert.deepEqual(
+      statefulSets(manifests)
+        .map((s) => s.metadata.name)
+        .sort(),
+      ['plane-object-store', 'plane-postgres', 'plane-rabbitmq', 'plane-redis'],
+    );
+    assert.deepEqual(
+      statefulSets(external)
+        .map((s) => s.metadata.name)
+        .sort(),
+      ['plane-object-store', 'plane-rabbitmq'],
+    );
   });
 
-  for (const [variant, all] of [['Javisi site', manifests], ['external PostgreSQL/Redis', external]] as const) {
+  for (const [variant, all] of [
+    ['Javisi site', manifests],
+    ['external PostgreSQL/Redis', external],
+  ] as const) {
     it(`name a headless Service of their namespace that governs their pods (${variant})`, () => {
       for (const set of statefulSets(all)) {
         const { name, namespace } = set.metadata;
@@ -48,6 +63,7 @@ describe('StatefulSets', () => {
     }
     // Clients get host names from ConfigMaps, env values and the Caddyfile: none may be a headless one.
     const mentions = JSON.stringify(manifests.filter((m) => m.kind !== 'Service' && m.kind !== 'StatefulSet'));
-    for (const service of headless) assert.doesNotMatch(mentions, new RegExp(`\\b${service.metadata.name}\\b`), `${service.metadata.name} is given to a client`);
+    for (const service of headless)
+      assert.doesNotMatch(mentions, new RegExp(`\\b${service.metadata.name}\\b`), `${service.metadata.name} is given to a client`);
   });
 });

@@ -19,7 +19,11 @@ const run = promisify(execFile);
 /** What `npm run synth` and the cdk8s CLI run. */
 const SYNTH = path.join(REPO_ROOT, 'scripts', 'synth.mjs');
 
-interface RunResult { code: number; stdout: string; stderr: string }
+interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 async function runProcess(file: string, args: string[], env: Record<string, string>): Promise<RunResult> {
   try {
@@ -48,7 +52,12 @@ function tempDir(): string {
 /** Every file under a folder with its content, to compare folders byte for byte. */
 function snapshot(dir: string): Record<string, string> {
   if (!fs.existsSync(dir)) return {};
-  return Object.fromEntries(fs.readdirSync(dir).sort().map((f) => [f, fs.readFileSync(path.join(dir, f), 'utf8')]));
+  return Object.fromEntries(
+    fs
+      .readdirSync(dir)
+      .sort()
+      .map((f) => [f, fs.readFileSync(path.join(dir, f), 'utf8')]),
+  );
 }
 
 interface BadSite {
@@ -64,12 +73,40 @@ interface BadSite {
  * test/site-config.test.ts, in-process): exit code, message, no stack trace, output untouched.
  */
 const BAD_SITES: BadSite[] = [
-  { title: 'misspelt nested key', change: (s) => { s.components.api.replica = 2; }, expected: /components\.api\.replica: unknown key.*replicas/ },
-  { title: 'CIDR with host bits', change: (s) => { s.kubernetes.podCidr = '10.42.0.1/16'; }, expected: /kubernetes\.podCidr: host bits are set: did you mean 10\.42\.0\.0\/16/ },
-  { title: 'a 40-character Plane tag', change: (s) => { s.images.plane.tag = `v1.2.2-${'a'.repeat(33)}`; }, expected: /images\.plane\.tag: .*longer than 30 characters/ },
-  { title: 'a YAML alias bomb', text: 'a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n', expected: /Excessive alias count/ },
+  {
+    title: 'misspelt nested key',
+    change: (s) => {
+      s.components.api.replica = 2;
+    },
+    expected: /components\.api\.replica: unknown key.*replicas/,
+  },
+  {
+    title: 'CIDR with host bits',
+    change: (s) => {
+      s.kubernetes.podCidr = '10.42.0.1/16';
+    },
+    expected: /kubernetes\.podCidr: host bits are set: did you mean 10\.42\.0\.0\/16/,
+  },
+  {
+    title: 'a 40-character Plane tag',
+    change: (s) => {
+      s.images.plane.tag = `v1.2.2-${'a'.repeat(33)}`;
+    },
+    expected: /images\.plane\.tag: .*longer than 30 characters/,
+  },
+  {
+    title: 'a YAML alias bomb',
+    text: 'a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n',
+    expected: /Excessive alias count/,
+  },
   { title: 'an empty file', text: '', expected: /the file is empty/ },
-  { title: 'requests over the VPS budget', change: (s) => { s.vps.budget.memory = '1Gi'; }, expected: /memory requests .* exceed vps\.budget\.memory \(1Gi\)/ },
+  {
+    title: 'requests over the VPS budget',
+    change: (s) => {
+      s.vps.budget.memory = '1Gi';
+    },
+    expected: /memory requests .* exceed vps\.budget\.memory \(1Gi\)/,
+  },
 ];
 
 describe('synth command', () => {
@@ -117,7 +154,11 @@ describe('synth command', () => {
     assert.equal(code, 0, stderr);
     assert.deepEqual(snapshot(outdir), snapshot(path.join(REPO_ROOT, 'dist')), 'dist/ is stale: run `npm run synth` and commit it');
     assert.deepEqual(fs.readdirSync(work).sort(), ['dist', 'dns'], 'manifests in dist/, the DNS record beside it');
-    assert.deepEqual(snapshot(path.join(work, 'dns')), snapshot(path.join(REPO_ROOT, 'dns')), 'dns/ is stale: run `npm run synth` and commit it');
+    assert.deepEqual(
+      snapshot(path.join(work, 'dns')),
+      snapshot(path.join(REPO_ROOT, 'dns')),
+      'dns/ is stale: run `npm run synth` and commit it',
+    );
     fs.rmSync(work, { recursive: true, force: true });
   });
 
@@ -150,7 +191,12 @@ describe('synth command', () => {
     assert.equal(good.code, 0, good.stderr);
     const before = snapshot(outdir);
     const siteFile = path.join(work, 'bad.yaml');
-    fs.writeFileSync(siteFile, changedSite((s) => { s.kubernetes.namespace = 'kube-system'; }));
+    fs.writeFileSync(
+      siteFile,
+      changedSite((s) => {
+        s.kubernetes.namespace = 'kube-system';
+      }),
+    );
 
     const bad = await cliSynth(outdir, { SITE_CONFIG: siteFile });
 
@@ -190,8 +236,16 @@ describe('synth command', () => {
     const total = totalFootprint(workloadFootprints(manifests));
     const lines = stdout.trim().split('\n');
     assert.equal(lines.length, 2, stdout);
-    assert.match(lines[0], new RegExp(`^synth: .*dist/ — ${fs.readdirSync(outdir).length} files, ${manifests.length} objects; .*dns/headscale-extra-records\\.json$`));
-    assert.equal(lines[1], `requests: ${formatMillicores(total.requestsMillicores)} of vps.budget.cpu 2, ${formatBytes(total.requestsBytes)} of vps.budget.memory ${siteWith().vps.budget.memory}`);
+    assert.match(
+      lines[0],
+      new RegExp(
+        `^synth: .*dist/ — ${fs.readdirSync(outdir).length} files, ${manifests.length} objects; .*dns/headscale-extra-records\\.json$`,
+      ),
+    );
+    assert.equal(
+      lines[1],
+      `requests: ${formatMillicores(total.requestsMillicores)} of vps.budget.cpu 2, ${formatBytes(total.requestsBytes)} of vps.budget.memory ${siteWith().vps.budget.memory}`,
+    );
     fs.rmSync(work, { recursive: true, force: true });
   });
 });
@@ -206,7 +260,14 @@ describe('replacing the output: all or none', () => {
     fs.mkdirSync(`${dir}.new`);
     fs.writeFileSync(path.join(`${dir}.new`, 'a.yaml'), 'new\n');
     // The second source does not exist: its move fails after the first has been made.
-    assert.throws(() => replaceTogether([[`${dir}.new`, dir], [`${file}.missing`, file]]), /ENOENT/);
+    assert.throws(
+      () =>
+        replaceTogether([
+          [`${dir}.new`, dir],
+          [`${file}.missing`, file],
+        ]),
+      /ENOENT/,
+    );
     assert.equal(fs.readFileSync(path.join(dir, 'a.yaml'), 'utf8'), 'old\n');
     assert.equal(fs.readFileSync(file, 'utf8'), 'old\n');
     assert.deepEqual(fs.readdirSync(work).sort(), ['dist', 'dns.json'], 'the new folder is discarded, no retired copy left behind');
@@ -221,11 +282,13 @@ describe('replacing the output: all or none', () => {
     fs.mkdirSync(`${dir}.new`);
     fs.writeFileSync(path.join(`${dir}.new`, 'a.yaml'), 'new\n');
     fs.writeFileSync(`${file}.new`, 'new\n');
-    replaceTogether([[`${dir}.new`, dir], [`${file}.new`, file]]);
+    replaceTogether([
+      [`${dir}.new`, dir],
+      [`${file}.new`, file],
+    ]);
     assert.equal(fs.readFileSync(path.join(dir, 'a.yaml'), 'utf8'), 'new\n');
     assert.equal(fs.readFileSync(file, 'utf8'), 'new\n');
     assert.deepEqual(fs.readdirSync(work).sort(), ['dist', 'dns.json']);
     fs.rmSync(work, { recursive: true, force: true });
   });
-
 });

@@ -80,12 +80,22 @@ export function isNonPublicCidr(cidr: string): boolean {
  * What the worker's internet egress must never reach (webhook SSRF guard): loopback, link-local (the
  * cloud metadata endpoint), the private ranges and CGNAT (the VPN). `blockedCidrs` must cover each.
  */
-export const SSRF_GUARD_CIDRS = ['127.0.0.0/8', '169.254.0.0/16', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10'] as const;
+export const SSRF_GUARD_CIDRS = [
+  '127.0.0.0/8',
+  '169.254.0.0/16',
+  '10.0.0.0/8',
+  '172.16.0.0/12',
+  '192.168.0.0/16',
+  '100.64.0.0/10',
+] as const;
 
 /** Whether `cidr` is covered by the union of `blocks` (IPv4 only, by interval arithmetic). */
 export function coveredBy(cidr: string, blocks: readonly string[]): boolean {
   const interval = ipv4Interval(cidr);
-  const pieces = blocks.filter((b) => !b.includes(':')).map(ipv4Interval).sort((a, b) => a[0] - b[0]);
+  const pieces = blocks
+    .filter((b) => !b.includes(':'))
+    .map(ipv4Interval)
+    .sort((a, b) => a[0] - b[0]);
   let next = interval[0];
   for (const [start, end] of pieces) {
     if (start > next) break;
@@ -116,7 +126,9 @@ export function serverAddressIssue(address: string): string | undefined {
     broadcast: 'the broadcast address',
     reserved: 'a reserved or documentation address',
   };
-  return refused[range] ? `${address} is ${refused[range]}: use the server's own address (one of vps.addresses for a server on the VPS)` : undefined;
+  return refused[range]
+    ? `${address} is ${refused[range]}: use the server's own address (one of vps.addresses for a server on the VPS)`
+    : undefined;
 }
 
 /**

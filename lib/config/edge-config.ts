@@ -35,7 +35,7 @@ const TLS_FIELDS: Record<TlsMode, readonly TlsField[]> = {
 type TlsField = 'secretName' | 'storage' | 'acme';
 const TLS_FIELD_HELP: Record<TlsField, string> = {
   secretName: 'the Kubernetes TLS Secret holding tls.crt and tls.key',
-  storage: 'the size of the volume keeping Caddy\'s certificates and CA across restarts, e.g. 64Mi',
+  storage: "the size of the volume keeping Caddy's certificates and CA across restarts, e.g. 64Mi",
   acme: 'provider, email and apiTokenSecret for ACME DNS-01',
 };
 
@@ -54,57 +54,64 @@ export type TlsConfig =
   | { readonly mode: 'acme-dns'; readonly storage: string; readonly acme: z.infer<typeof acme>; readonly secretName?: undefined };
 
 const tls = z.strictObject({
-  mode: z.enum(TLS_MODES, 'expected secret (a Kubernetes TLS Secret), internal (Caddy\'s local CA) or acme-dns (ACME DNS-01)'),
+  mode: z.enum(TLS_MODES, "expected secret (a Kubernetes TLS Secret), internal (Caddy's local CA) or acme-dns (ACME DNS-01)"),
   secretName: dnsLabel.optional(),
   storage: bytes.optional(),
   acme: acme.optional(),
 });
 
-export const edgeConfigSchema = z.strictObject({
-  /** Caddy's own namespace, so its Pod Security level does not loosen Plane's. */
-  namespace: stackNamespace,
-  exposure: z.enum(EXPOSURES, 'expected hostPort (Caddy binds the VPN address) or loadBalancer (k3s ServiceLB, externalTrafficPolicy Local)'),
-  /** The VPS's address on the VPN (Headscale/Tailscale 100.x): hostPort binds it, split DNS points to it. */
-  vpnAddress: ipv4Address,
-  /** Answer 403 to any client outside network.vpnCidrs and the pod CIDR. */
-  vpnEnforce: z.boolean('expected true or false'),
-  caddy: z.strictObject({ image, resources }),
-  tls,
-  splitDns: z.strictObject({
-    /** Also resolve the app host inside the cluster (ConfigMap coredns-custom in kube-system). */
-    coreDnsOverride: z.boolean('expected true or false'),
-  }),
-}).superRefine((edge, ctx) => {
-  const mode = edge.tls?.mode;
-  if (!TLS_MODES.includes(mode)) return;
-  for (const field of ['secretName', 'storage', 'acme'] as const) {
-    const wanted = TLS_FIELDS[mode].includes(field);
-    if (wanted && edge.tls[field] === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['tls', field], message: `missing: tls mode ${mode} needs ${TLS_FIELD_HELP[field]}` });
+export const edgeConfigSchema = z
+  .strictObject({
+    /** Caddy's own namespace, so its Pod Security level does not loosen Plane's. */
+    namespace: stackNamespace,
+    exposure: z.enum(
+      EXPOSURES,
+      'expected hostPort (Caddy binds the VPN address) or loadBalancer (k3s ServiceLB, externalTrafficPolicy Local)',
+    ),
+    /** The VPS's address on the VPN (Headscale/Tailscale 100.x): hostPort binds it, split DNS points to it. */
+    vpnAddress: ipv4Address,
+    /** Answer 403 to any client outside network.vpnCidrs and the pod CIDR. */
+    vpnEnforce: z.boolean('expected true or false'),
+    caddy: z.strictObject({ image, resources }),
+    tls,
+    splitDns: z.strictObject({
+      /** Also resolve the app host inside the cluster (ConfigMap coredns-custom in kube-system). */
+      coreDnsOverride: z.boolean('expected true or false'),
+    }),
+  })
+  .superRefine((edge, ctx) => {
+    const mode = edge.tls?.mode;
+    if (!TLS_MODES.includes(mode)) return;
+    for (const field of ['secretName', 'storage', 'acme'] as const) {
+      const wanted = TLS_FIELDS[mode].includes(field);
+      if (wanted && edge.tls[field] === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['tls', field], message: `missing: tls mode ${mode} needs ${TLS_FIELD_HELP[field]}` });
+      }
+      if (!wanted && edge.tls[field] !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['tls', field], message: `not used by tls mode ${mode}: remove it` });
+      }
     }
-    if (!wanted && edge.tls[field] !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['tls', field], message: `not used by tls mode ${mode}: remove it` });
+    const provider = edge.tls.acme?.provider;
+    if (mode === 'acme-dns' && provider && typeof edge.caddy?.image === 'string') {
+      let providers: readonly string[] = [];
+      try {
+        providers = dnsProvidersOf(edge.caddy.image);
+      } catch {
+        return; // the image itself is reported by its own check
+      }
+      if (!providers.includes(provider)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tls', 'mode'],
+          message:
+            `acme-dns needs the DNS provider module "${provider}" in the Caddy image, and ${edge.caddy.image} ` +
+            `has ${providers.length > 0 ? `only ${providers.join(', ')}` : 'none'}: use mode secret or internal, ` +
+            `or an image with the module (known: ${imagesWithDnsProviders()})`,
+        });
+      }
     }
-  }
-  const provider = edge.tls.acme?.provider;
-  if (mode === 'acme-dns' && provider && typeof edge.caddy?.image === 'string') {
-    let providers: readonly string[] = [];
-    try {
-      providers = dnsProvidersOf(edge.caddy.image);
-    } catch {
-      return; // the image itself is reported by its own check
-    }
-    if (!providers.includes(provider)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['tls', 'mode'],
-        message: `acme-dns needs the DNS provider module "${provider}" in the Caddy image, and ${edge.caddy.image} ` +
-          `has ${providers.length > 0 ? `only ${providers.join(', ')}` : 'none'}: use mode secret or internal, ` +
-          `or an image with the module (known: ${imagesWithDnsProviders()})`,
-      });
-    }
-  }
-}).transform((edge) => edge as Omit<typeof edge, 'tls'> & { readonly tls: TlsConfig });
+  })
+  .transform((edge) => edge as Omit<typeof edge, 'tls'> & { readonly tls: TlsConfig });
 
 export type EdgeConfig = z.infer<typeof edgeConfigSchema>;
 
@@ -130,9 +137,7 @@ export function checkEdgeAgainstSite(site: SiteContext, ctx: z.RefinementCtx): v
   if (typeof edge.vpnAddress === 'string' && ipv4Address.safeParse(edge.vpnAddress).success && cidrs.length > 0) {
     const address = edge.vpnAddress;
     const range = cidrs.find((c) => addressInCidr(address, c));
-    const problem = range
-      ? hostAddressIssue(address, range)
-      : `${address} is not inside network.vpnCidrs (${cidrs.join(', ')})`;
+    const problem = range ? hostAddressIssue(address, range) : `${address} is not inside network.vpnCidrs (${cidrs.join(', ')})`;
     if (problem) {
       ctx.addIssue({
         code: 'custom',

@@ -31,7 +31,9 @@ export function loadSiteConfig(file: string = DEFAULT_SITE_FILE): SiteConfig {
   try {
     const size = fs.statSync(file).size;
     if (size > MAX_SITE_FILE_BYTES) {
-      throw new SiteConfigError(file, [`the file has ${size} bytes, more than a site file needs (at most ${MAX_SITE_FILE_BYTES}): is it the right file?`]);
+      throw new SiteConfigError(file, [
+        `the file has ${size} bytes, more than a site file needs (at most ${MAX_SITE_FILE_BYTES}): is it the right file?`,
+      ]);
     }
     content = fs.readFileSync(file);
   } catch (error) {
@@ -44,7 +46,10 @@ export function loadSiteConfig(file: string = DEFAULT_SITE_FILE): SiteConfig {
 /** Parses and validates site YAML (text or raw bytes); `file` is only used in messages. */
 export function parseSiteConfig(content: string | Buffer, file = '<site config>'): SiteConfig {
   const fail = (...problems: string[]): never => {
-    throw new SiteConfigError(file, problems.map((p) => (p.length > MAX_MESSAGE_LENGTH ? `${p.slice(0, MAX_MESSAGE_LENGTH)}…` : p)));
+    throw new SiteConfigError(
+      file,
+      problems.map((p) => (p.length > MAX_MESSAGE_LENGTH ? `${p.slice(0, MAX_MESSAGE_LENGTH)}…` : p)),
+    );
   };
   let text: string;
   if (typeof content === 'string') {
@@ -56,7 +61,8 @@ export function parseSiteConfig(content: string | Buffer, file = '<site config>'
       return fail('the file is not UTF-8 text: save it as UTF-8');
     }
   }
-  if (text.length > MAX_SITE_FILE_BYTES) return fail(`the text is longer than a site file needs (at most ${MAX_SITE_FILE_BYTES} characters)`);
+  if (text.length > MAX_SITE_FILE_BYTES)
+    return fail(`the text is longer than a site file needs (at most ${MAX_SITE_FILE_BYTES} characters)`);
   if (text.trim() === '') return fail('the file is empty: start from a copy of site/javisi.yaml');
 
   let tree: unknown;
@@ -73,7 +79,9 @@ export function parseSiteConfig(content: string | Buffer, file = '<site config>'
     return fail(`YAML: ${(error as Error).message.split('\n')[0]}`);
   }
   if (tree === null || typeof tree !== 'object' || Array.isArray(tree)) {
-    return fail(`expected a YAML map of sections (project, domain, hosts, …) at the top level, found ${Array.isArray(tree) ? 'a list' : `a ${tree === null ? 'null' : typeof tree}`}`);
+    return fail(
+      `expected a YAML map of sections (project, domain, hosts, …) at the top level, found ${Array.isArray(tree) ? 'a list' : `a ${tree === null ? 'null' : typeof tree}`}`,
+    );
   }
   // reportInput: an issue then tells a missing field (input undefined) from a value of the wrong type.
   const result = siteConfigSchema.safeParse(tree, { reportInput: true });
@@ -83,9 +91,7 @@ export function parseSiteConfig(content: string | Buffer, file = '<site config>'
 
 function fieldPath(segments: readonly PropertyKey[]): string {
   if (segments.length === 0) return '(top level)';
-  return segments
-    .map((s, i) => (typeof s === 'number' ? `[${s}]` : `${i === 0 ? '' : '.'}${String(s)}`))
-    .join('');
+  return segments.map((s, i) => (typeof s === 'number' ? `[${s}]` : `${i === 0 ? '' : '.'}${String(s)}`)).join('');
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
@@ -98,7 +104,10 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     // zod's own wording ("Too small: expected string to have >=1 characters") in the file's terms.
     const bound = issue.code === 'too_small' ? `at least ${issue.minimum}` : `at most ${issue.maximum}`;
     const unit = issue.origin === 'string' ? ' characters' : issue.origin === 'array' ? ' entries' : '';
-    const what = issue.origin === 'string' && issue.code === 'too_small' && Number(issue.minimum) === 1 ? 'expected a value, found an empty text' : `expected ${bound}${unit}`;
+    const what =
+      issue.origin === 'string' && issue.code === 'too_small' && Number(issue.minimum) === 1
+        ? 'expected a value, found an empty text'
+        : `expected ${bound}${unit}`;
     return `${fieldPath(issue.path)}: ${what}`;
   }
   if (issue.code === 'invalid_key') {
@@ -107,7 +116,11 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type' && issue.input === undefined) {
     return `${fieldPath(issue.path)}: missing, expected ${issue.expected}`;
   }
-  if (issue.code === 'invalid_type' && issue.expected === 'string' && (typeof issue.input === 'number' || typeof issue.input === 'boolean')) {
+  if (
+    issue.code === 'invalid_type' &&
+    issue.expected === 'string' &&
+    (typeof issue.input === 'number' || typeof issue.input === 'boolean')
+  ) {
     // YAML reads `cpu: 1` as a number and `version: 1.10` as 1.1: quoting keeps what was written.
     return `${fieldPath(issue.path)}: expected text, found the ${typeof issue.input} ${String(issue.input)}: quote it, e.g. "${String(issue.input)}"`;
   }

@@ -41,7 +41,10 @@ export function planeNames(person: SitePerson): { names: PlaneNames; problems: {
   };
   const problems: { field: keyof SitePerson; message: string }[] = [];
   if (!match || !PLANE_DISPLAY_NAME.test(names.displayName)) {
-    problems.push({ field: 'displayName', message: `"${names.displayName}" cannot be Plane's display name (letters, digits, "_", "." and "-", as in "Name (Role)"): write it so, e.g. "Mobutoo (Concierge AI)"` });
+    problems.push({
+      field: 'displayName',
+      message: `"${names.displayName}" cannot be Plane's display name (letters, digits, "_", "." and "-", as in "Name (Role)"): write it so, e.g. "Mobutoo (Concierge AI)"`,
+    });
   }
   const checkPersonName = (field: 'firstName' | 'lastName', value: string, required: boolean) => {
     if (value === '' && !required) return;

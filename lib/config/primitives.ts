@@ -9,7 +9,7 @@ import { cpuToMillicores, isByteQuantity, isCpuQuantity, quantityToBytes } from 
 
 /** A value as shown in a message: quoted, at most 40 characters. */
 export function shown(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
 }
 
@@ -27,12 +27,20 @@ const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-
 const LABEL_VALUE = /^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$/;
 /** A tag is pinned when it names at least a major.minor release (v1.2.2, 18.1-alpine). */
 const PINNED_TAG = /^v?\d+\.\d+[\w.-]*$/;
-const IMAGE_REFERENCE = /^(?<repository>[a-z0-9]+([._/-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*)(:(?<tag>[\w][\w.-]{0,127}))?(@(?<digest>sha256:[a-f0-9]{64}))?$/;
+const IMAGE_REFERENCE =
+  /^(?<repository>[a-z0-9]+([._/-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*)(:(?<tag>[\w][\w.-]{0,127}))?(@(?<digest>sha256:[a-f0-9]{64}))?$/;
 export const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
-export const dnsLabel = z.string().regex(DNS_LABEL, 'expected a DNS label: lowercase letters, digits and "-", at most 63 characters, starting and ending with a letter or digit');
+export const dnsLabel = z
+  .string()
+  .regex(
+    DNS_LABEL,
+    'expected a DNS label: lowercase letters, digits and "-", at most 63 characters, starting and ending with a letter or digit',
+  );
 /** Names Kubernetes allows to contain dots: storage classes, nodes. */
-export const dnsSubdomain = z.string().regex(DNS_SUBDOMAIN, 'expected a DNS subdomain: lowercase letters, digits, "-" and ".", at most 253 characters');
+export const dnsSubdomain = z
+  .string()
+  .regex(DNS_SUBDOMAIN, 'expected a DNS subdomain: lowercase letters, digits, "-" and ".", at most 253 characters');
 
 /** A registered domain name (not an IP address, not a single label). */
 export const dnsName = checked(z.string(), (value) => {
@@ -48,19 +56,25 @@ export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube
 export const stackNamespace = checked(dnsLabel, (value) =>
   (SYSTEM_NAMESPACES as readonly string[]).includes(value) || value.startsWith('kube-')
     ? `${shown(value)} is a namespace of the cluster itself: the stack would label it restricted, default-deny it and guard it against deletion; choose a namespace of its own such as plane`
-    : undefined);
+    : undefined,
+);
 
 /** A Kubernetes label key: optional DNS-subdomain prefix, then a name of at most 63 characters. */
 const labelKey = checked(z.string(), (key) => {
   const slash = key.lastIndexOf('/');
   const [prefix, name] = slash < 0 ? [undefined, key] : [key.slice(0, slash), key.slice(slash + 1)];
   const nameOk = name.length > 0 && LABEL_VALUE.test(name);
-  return nameOk && (prefix === undefined || DNS_SUBDOMAIN.test(prefix)) ? undefined
+  return nameOk && (prefix === undefined || DNS_SUBDOMAIN.test(prefix))
+    ? undefined
     : `label key ${shown(key)} is not valid: expected [prefix/]name, name at most 63 letters, digits, "-", "_" or "." starting and ending alphanumeric`;
 });
-const labelValue = z.string().regex(LABEL_VALUE, 'expected a label value: at most 63 letters, digits, "-", "_" or ".", starting and ending alphanumeric');
+const labelValue = z
+  .string()
+  .regex(LABEL_VALUE, 'expected a label value: at most 63 letters, digits, "-", "_" or ".", starting and ending alphanumeric');
 /** A non-empty label selector (an empty one would select every pod). */
-export const podLabels = z.record(labelKey, labelValue).refine((labels) => Object.keys(labels).length > 0, 'expected at least one label: an empty selector matches every pod');
+export const podLabels = z
+  .record(labelKey, labelValue)
+  .refine((labels) => Object.keys(labels).length > 0, 'expected at least one label: an empty selector matches every pod');
 
 export const cpu = checked(z.string(), (value) => {
   if (!isCpuQuantity(value)) return 'expected a CPU quantity such as 500m or "1" (quote whole numbers)';
@@ -86,7 +100,8 @@ export const ipv4Cidr = cidrOf(['ipv4']);
 export const clientCidr = checked(cidr, (value) =>
   cidrIssue(value) === undefined && !isNonPublicCidr(value)
     ? `${value} contains public addresses, so VPN-only would let them in: use a range inside ${NON_PUBLIC_CIDRS.join(', ')} (edge.vpnEnforce: false is the switch that opens the edge)`
-    : undefined);
+    : undefined,
+);
 
 export const ipv4Address = checked(z.string(), (value) => addressIssue(value, ['ipv4']));
 
@@ -125,7 +140,7 @@ export const PLANE_TAG_MAX_LENGTH = 30;
 
 export const planeTag = checked(z.string(), (value) => {
   if (value.includes('@')) {
-    return 'a digest pins one image and Plane has five: keep the tag (e.g. v1.2.2) here and put each image\'s digest under images.plane.digests';
+    return "a digest pins one image and Plane has five: keep the tag (e.g. v1.2.2) here and put each image's digest under images.plane.digests";
   }
   if (value.length > PLANE_TAG_MAX_LENGTH) {
     return `tag ${shown(value)} is longer than ${PLANE_TAG_MAX_LENGTH} characters: it becomes part of Job names, which Kubernetes limits to 63`;
@@ -136,19 +151,25 @@ export const planeTag = checked(z.string(), (value) => {
 export const digest = z.string().regex(DIGEST, 'expected an image digest such as sha256:<64 hex digits>');
 
 export const resourceAmounts = z.strictObject({ cpu, memory: bytes });
-export const resources = z
-  .strictObject({ requests: resourceAmounts, limits: resourceAmounts })
-  .superRefine((value, ctx) => {
-    // Refinements run even when a field failed its own check: compare only well-formed quantities.
-    const cpus = [value.requests.cpu, value.limits.cpu];
-    const memories = [value.requests.memory, value.limits.memory];
-    if (cpus.every(isCpuQuantity) && cpuToMillicores(value.requests.cpu) > cpuToMillicores(value.limits.cpu)) {
-      ctx.addIssue({ code: 'custom', path: ['requests', 'cpu'], message: `request ${value.requests.cpu} is above the limit ${value.limits.cpu}` });
-    }
-    if (memories.every(isByteQuantity) && quantityToBytes(value.requests.memory) > quantityToBytes(value.limits.memory)) {
-      ctx.addIssue({ code: 'custom', path: ['requests', 'memory'], message: `request ${value.requests.memory} is above the limit ${value.limits.memory}` });
-    }
-  });
+export const resources = z.strictObject({ requests: resourceAmounts, limits: resourceAmounts }).superRefine((value, ctx) => {
+  // Refinements run even when a field failed its own check: compare only well-formed quantities.
+  const cpus = [value.requests.cpu, value.limits.cpu];
+  const memories = [value.requests.memory, value.limits.memory];
+  if (cpus.every(isCpuQuantity) && cpuToMillicores(value.requests.cpu) > cpuToMillicores(value.limits.cpu)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['requests', 'cpu'],
+      message: `request ${value.requests.cpu} is above the limit ${value.limits.cpu}`,
+    });
+  }
+  if (memories.every(isByteQuantity) && quantityToBytes(value.requests.memory) > quantityToBytes(value.limits.memory)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['requests', 'memory'],
+      message: `request ${value.requests.memory} is above the limit ${value.limits.memory}`,
+    });
+  }
+});
 
 export type ResourceSpec = z.infer<typeof resources>;
 

@@ -33,17 +33,28 @@ import {
 import { CronExpressionParser } from 'cron-parser';
 import { cpuToMillicores, isByteQuantity, isCpuQuantity, quantityToBytes } from './quantity';
 
-const replicas = z.number().int('expected a whole number of replicas').min(1, 'expected at least 1 replica').max(10, 'expected at most 10 replicas');
+const replicas = z
+  .number()
+  .int('expected a whole number of replicas')
+  .min(1, 'expected at least 1 replica')
+  .max(10, 'expected at most 10 replicas');
 const positiveInt = (what: string, max: number) =>
   z.number().int(`expected a whole number of ${what}`).min(1, `expected at least 1 ${what}`).max(max, `expected at most ${max} ${what}`);
 const port = z.number().int('expected a port 1-65535').min(1, 'expected a port 1-65535').max(65535, 'expected a port 1-65535');
 
 const scalable = z.strictObject({ replicas, resources });
 /** Five fields, as a CronJob takes them, that cron-parser reads (so plane-k3s can tell the period). */
-const cronSchedule = z.string()
+const cronSchedule = z
+  .string()
   .regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron schedule such as "30 2 * * *" (UTC)')
-  .refine((schedule) => { try { CronExpressionParser.parse(schedule, { tz: 'UTC' }); return true; } catch { return false; } },
-    'expected a five-field cron schedule such as "30 2 * * *" (UTC): a field is out of range');
+  .refine((schedule) => {
+    try {
+      CronExpressionParser.parse(schedule, { tz: 'UTC' });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'expected a five-field cron schedule such as "30 2 * * *" (UTC): a field is out of range');
 
 /** A shared server outside the cluster, used instead of the in-cluster StatefulSet. */
 const externalServer = z.strictObject({ address: serverAddress, port });
@@ -57,7 +68,12 @@ const role = z.enum(['Admin', 'Member', 'Guest'], 'expected Admin, Member or Gue
 const email = z.email('expected an email address');
 
 /** Agent ids become parts of Kubernetes names (the Secret plane-agent-<id>). */
-const agentId = z.string().regex(/^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$/, 'expected a short lowercase id such as builder: letters, digits and "-", starting with a letter, not ending with "-", at most 32 characters');
+const agentId = z
+  .string()
+  .regex(
+    /^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$/,
+    'expected a short lowercase id such as builder: letters, digits and "-", starting with a letter, not ending with "-", at most 32 characters',
+  );
 
 /** A person's names as the site writes them; lib/config/plane-names.ts maps them onto Plane's fields. */
 const personNames = {
@@ -102,169 +118,203 @@ const planeImages = z.strictObject({
  */
 export const RETAIN_STORAGE_CLASS = 'plane-retain';
 
-export const siteConfigSchema = z.strictObject({
-  project: z.strictObject({
-    name: dnsLabel,
-    displayName: z.string().min(1).max(80),
-  }),
-  domain: dnsName,
-  hosts: z.strictObject({ app: dnsLabel, api: dnsLabel }),
-  vps: z.strictObject({
-    /** The node's name: a Kubernetes node name and the value of its kubernetes.io/hostname label. */
-    hostname: dnsSubdomain.max(63, 'expected at most 63 characters: it is the value of the node\'s kubernetes.io/hostname label'),
-    addresses: z.array(ipv4Address).min(1, "expected the node's own IPv4 addresses"),
-    cpu: positiveInt('CPUs', 256),
-    memory: bytes,
-    budget: resourceAmounts,
-  }),
-  kubernetes: z.strictObject({
-    namespace: stackNamespace,
-    storageClass: dnsSubdomain,
-    podCidr: clientCidr,
-    serviceCidr: cidr,
-    /** k3s --cluster-domain; in-cluster names such as plane-caddy.plane-edge.svc.cluster.local. */
-    clusterDomain: dnsName,
-    /**
-     * Port of the API server on the node (k3s --https-listen-port): the secrets bootstrap Job's
-     * NetworkPolicy lets it reach vps.addresses on it (policies see the node address after DNAT).
-     */
-    apiServerPort: port,
-  }),
-  network: z.strictObject({
-    vpnCidrs: z.array(clientCidr).min(1, 'expected at least one VPN CIDR'),
-    clusterDns: z.strictObject({ namespace: dnsLabel, podLabels }),
-    workerEgress: z.strictObject({
-      ports: z.array(port).min(1, 'expected at least one port'),
-      blockedCidrs: z.array(ipv4Cidr.refine((c) => !c.endsWith('/0'), 'a /0 cannot be an exception of 0.0.0.0/0 (the API server refuses it): list the ranges to block'))
-        .min(1, `expected the ranges the worker must never reach (at least ${SSRF_GUARD_CIDRS.join(', ')}): the webhook SSRF guard`),
+export const siteConfigSchema = z
+  .strictObject({
+    project: z.strictObject({
+      name: dnsLabel,
+      displayName: z.string().min(1).max(80),
     }),
-  }),
-  images: z.strictObject({
-    plane: planeImages,
-    postgres: image,
-    redis: image,
-    rabbitmq: image,
-    objectStore: image,
-    /** rclone: the backups' copy of the uploads (and their way back at a restore). */
-    rclone: image,
-    /** restic: the backups' encryption, retention, checks and off-site copy. */
-    restic: image,
-  }),
-  plane: z.strictObject({
-    workspace: z.strictObject({
-      slug: z.string()
-        .regex(/^[a-zA-Z0-9_-]{1,48}$/, 'expected at most 48 letters, digits, "-" or "_"')
-        .refine((slug) => !RESTRICTED_WORKSPACE_SLUGS.includes(slug.toLowerCase()), 'is a route of Plane\'s web app, which Plane refuses as a workspace slug: choose another'),
-      name: z.string().min(1).max(80),
+    domain: dnsName,
+    hosts: z.strictObject({ app: dnsLabel, api: dnsLabel }),
+    vps: z.strictObject({
+      /** The node's name: a Kubernetes node name and the value of its kubernetes.io/hostname label. */
+      hostname: dnsSubdomain.max(63, "expected at most 63 characters: it is the value of the node's kubernetes.io/hostname label"),
+      addresses: z.array(ipv4Address).min(1, "expected the node's own IPv4 addresses"),
+      cpu: positiveInt('CPUs', 256),
+      memory: bytes,
+      budget: resourceAmounts,
     }),
-    fileSizeLimit: positiveInt('bytes', 1024 ** 3),
-    apiKeyRateLimit: z.string().regex(/^[1-9]\d{0,5}\/(second|minute|hour|day)$/, 'expected a rate such as 60/minute'),
-    bucket: z.string()
-      .regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name: 3-63 lowercase letters, digits or "-"')
-      // The proxy serves the bucket at /<bucket>/: it must not be a path Plane's apps own.
-      .refine((b) => !(PLANE_PATH_SEGMENTS as readonly string[]).includes(b), `is a path Plane's proxy sends to its apps (${PLANE_PATH_SEGMENTS.join(', ')}): choose another bucket name`),
-    redisDb: z.number().int().min(0, 'expected a Redis database index 0-15').max(15, 'expected a Redis database index 0-15'),
-    /** Who may get in and what leaves: a private instance unless the site says otherwise. */
-    access: z.strictObject({
-      /** Anyone reaching the host may create an account (ENABLE_SIGNUP). */
-      signUp: z.boolean('expected true or false'),
-      /** Members may create workspaces (DISABLE_WORKSPACE_CREATION); otherwise instance admins only. */
-      workspaceCreationByMembers: z.boolean('expected true or false'),
-      /** Plane's telemetry (Instance.is_telemetry_enabled); its exporter is pointed at loopback regardless. */
-      telemetry: z.boolean('expected true or false'),
-    }),
-  }),
-  components: z.strictObject({
-    web: scalable,
-    space: scalable,
-    admin: scalable,
-    live: scalable,
-    api: scalable.extend({ gunicornWorkers: positiveInt('gunicorn workers', 16) }),
-    worker: scalable.extend({
-      concurrency: positiveInt('celery processes', 16),
-      /** A worker process above this resident size (KiB) is replaced after its task (celery --max-memory-per-child). */
-      maxMemoryPerChildKiB: positiveInt('KiB', 16 * 1024 ** 2),
-    }),
-    // One scheduler only: two beats would enqueue every periodic task twice.
-    beatWorker: z.strictObject({ resources }),
-    migrator: z.strictObject({ resources }),
-    /** The Job that creates missing Secrets (python3, a few seconds). */
-    secretsBootstrap: z.strictObject({ resources }),
-    /** The Job that converges Plane's users to `users:` (Django, through manage.py shell). */
-    provisioning: z.strictObject({ resources }),
-    /** The Job that makes Plane's role and database on a shared PostgreSQL (psql; only with data.postgres.external.adminSecret). */
-    postgresBootstrap: z.strictObject({ resources }),
-  }),
-  data: z.strictObject({
-    // Each data service is either in the cluster (its volume and resources) or a server elsewhere
-    // (`external`): one explicit choice, checked in inClusterOrExternal.
-    postgres: z.strictObject({ database: dnsLabel, user: dnsLabel, external: externalPostgres.optional(), storage: bytes.optional(), resources: resources.optional() })
-      .superRefine(inClusterOrExternal('PostgreSQL', ['storage', 'resources']))
-      .transform((s) => s as { database: string; user: string } & Placed<InClusterVolume, z.infer<typeof externalPostgres>>),
-    redis: z.strictObject({
-      external: externalServer.optional(),
-      storage: bytes.optional(),
-      maxMemory: z.string().regex(/^[1-9]\d{0,9}(kb|mb|gb)$/, 'expected a Redis memory size such as 128mb').optional(),
-      resources: resources.optional(),
-    }).superRefine(inClusterOrExternal('Redis', ['storage', 'maxMemory', 'resources']))
-      .transform((s) => s as Placed<InClusterVolume & { maxMemory: string }, z.infer<typeof externalServer>>),
-    rabbitmq: z.strictObject({ user: dnsLabel, vhost: dnsLabel, storage: bytes, resources }),
-    objectStore: z.strictObject({
-      region: dnsLabel,
-      storage: bytes.optional(),
-      resources: resources.optional(),
+    kubernetes: z.strictObject({
+      namespace: stackNamespace,
+      storageClass: dnsSubdomain,
+      podCidr: clientCidr,
+      serviceCidr: cidr,
+      /** k3s --cluster-domain; in-cluster names such as plane-caddy.plane-edge.svc.cluster.local. */
+      clusterDomain: dnsName,
       /**
-       * An S3 service elsewhere (a real S3, a Garage cluster), instead of the in-cluster Garage: the bucket
-       * plane.bucket there, reached at `endpoint` by Plane and by the browsers (README, "Data").
+       * Port of the API server on the node (k3s --https-listen-port): the secrets bootstrap Job's
+       * NetworkPolicy lets it reach vps.addresses on it (policies see the node address after DNAT).
        */
-      external: z.strictObject({
-        endpoint: z.url({ protocol: /^https$/, error: 'expected the https:// URL of the S3 service' }),
-        /** Secret of the operator's in the stack's namespace, keys access-key-id and secret-access-key. */
-        credentialsSecret: dnsLabel,
-        /** The service's address ranges: the api, the worker and the backups reach them on 443 only. */
-        cidrs: z.array(ipv4Cidr).min(1, 'expected the S3 service\'s address ranges'),
-      }).optional(),
-    }).superRefine(inClusterOrExternal('object store', ['storage', 'resources']))
-      .transform((s) => s as { region: string } & Placed<InClusterVolume, NonNullable<typeof s.external>>),
-  }),
-  backup: z.strictObject({
-    /** Five-field cron schedule, UTC. */
-    schedule: cronSchedule,
-    /** Snapshots kept in the encrypted repository on the backup volume (one a run). */
-    keep: positiveInt('snapshots', 365),
-    /** The backup volume (the encrypted repository), and each backup pod's scratch space. */
-    storage: bytes,
-    /** The restore drill: the latest backup restored into a throw-away server and checked. */
-    drill: z.strictObject({
-      /** Five-field cron schedule, UTC; plane-k3s verify fails when no drill passed within its period + 1 day. */
-      schedule: cronSchedule,
+      apiServerPort: port,
     }),
-    resources,
-    /** An S3 bucket elsewhere that receives a copy of every snapshot (encrypted). @default none */
-    offsite: z.strictObject({
-      endpoint: z.url({ protocol: /^https$/, error: 'expected an https:// URL of the S3 service' }),
-      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name'),
-      region: dnsLabel,
-      /** Secret in the stack's namespace with keys access-key-id and secret-access-key (the operator's). */
-      credentialsSecret: dnsLabel,
-      /** The service's addresses: the backup pods' only way out (NetworkPolicy, port 443). */
-      cidrs: z.array(ipv4Cidr).min(1, 'expected the S3 service\'s address ranges'),
-    }).optional(),
-  }),
-  users: z.strictObject({
-    admin: z.strictObject({ email, ...personNames, role }),
-    agents: z.array(agent),
-  }),
-  edge: edgeConfigSchema,
-}).superRefine((site, ctx) => {
-  checkHosts(site, ctx);
-  checkBudgetAgainstVps(site, ctx);
-  checkEgressGuard(site, ctx);
-  checkExternalServers(site, ctx);
-  checkDataLimits(site, ctx);
-  checkUsers(site, ctx);
-  checkEdgeAgainstSite(site, ctx);
-});
+    network: z.strictObject({
+      vpnCidrs: z.array(clientCidr).min(1, 'expected at least one VPN CIDR'),
+      clusterDns: z.strictObject({ namespace: dnsLabel, podLabels }),
+      workerEgress: z.strictObject({
+        ports: z.array(port).min(1, 'expected at least one port'),
+        blockedCidrs: z
+          .array(
+            ipv4Cidr.refine(
+              (c) => !c.endsWith('/0'),
+              'a /0 cannot be an exception of 0.0.0.0/0 (the API server refuses it): list the ranges to block',
+            ),
+          )
+          .min(1, `expected the ranges the worker must never reach (at least ${SSRF_GUARD_CIDRS.join(', ')}): the webhook SSRF guard`),
+      }),
+    }),
+    images: z.strictObject({
+      plane: planeImages,
+      postgres: image,
+      redis: image,
+      rabbitmq: image,
+      objectStore: image,
+      /** rclone: the backups' copy of the uploads (and their way back at a restore). */
+      rclone: image,
+      /** restic: the backups' encryption, retention, checks and off-site copy. */
+      restic: image,
+    }),
+    plane: z.strictObject({
+      workspace: z.strictObject({
+        slug: z
+          .string()
+          .regex(/^[a-zA-Z0-9_-]{1,48}$/, 'expected at most 48 letters, digits, "-" or "_"')
+          .refine(
+            (slug) => !RESTRICTED_WORKSPACE_SLUGS.includes(slug.toLowerCase()),
+            "is a route of Plane's web app, which Plane refuses as a workspace slug: choose another",
+          ),
+        name: z.string().min(1).max(80),
+      }),
+      fileSizeLimit: positiveInt('bytes', 1024 ** 3),
+      apiKeyRateLimit: z.string().regex(/^[1-9]\d{0,5}\/(second|minute|hour|day)$/, 'expected a rate such as 60/minute'),
+      bucket: z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name: 3-63 lowercase letters, digits or "-"')
+        // The proxy serves the bucket at /<bucket>/: it must not be a path Plane's apps own.
+        .refine(
+          (b) => !(PLANE_PATH_SEGMENTS as readonly string[]).includes(b),
+          `is a path Plane's proxy sends to its apps (${PLANE_PATH_SEGMENTS.join(', ')}): choose another bucket name`,
+        ),
+      redisDb: z.number().int().min(0, 'expected a Redis database index 0-15').max(15, 'expected a Redis database index 0-15'),
+      /** Who may get in and what leaves: a private instance unless the site says otherwise. */
+      access: z.strictObject({
+        /** Anyone reaching the host may create an account (ENABLE_SIGNUP). */
+        signUp: z.boolean('expected true or false'),
+        /** Members may create workspaces (DISABLE_WORKSPACE_CREATION); otherwise instance admins only. */
+        workspaceCreationByMembers: z.boolean('expected true or false'),
+        /** Plane's telemetry (Instance.is_telemetry_enabled); its exporter is pointed at loopback regardless. */
+        telemetry: z.boolean('expected true or false'),
+      }),
+    }),
+    components: z.strictObject({
+      web: scalable,
+      space: scalable,
+      admin: scalable,
+      live: scalable,
+      api: scalable.extend({ gunicornWorkers: positiveInt('gunicorn workers', 16) }),
+      worker: scalable.extend({
+        concurrency: positiveInt('celery processes', 16),
+        /** A worker process above this resident size (KiB) is replaced after its task (celery --max-memory-per-child). */
+        maxMemoryPerChildKiB: positiveInt('KiB', 16 * 1024 ** 2),
+      }),
+      // One scheduler only: two beats would enqueue every periodic task twice.
+      beatWorker: z.strictObject({ resources }),
+      migrator: z.strictObject({ resources }),
+      /** The Job that creates missing Secrets (python3, a few seconds). */
+      secretsBootstrap: z.strictObject({ resources }),
+      /** The Job that converges Plane's users to `users:` (Django, through manage.py shell). */
+      provisioning: z.strictObject({ resources }),
+      /** The Job that makes Plane's role and database on a shared PostgreSQL (psql; only with data.postgres.external.adminSecret). */
+      postgresBootstrap: z.strictObject({ resources }),
+    }),
+    data: z.strictObject({
+      // Each data service is either in the cluster (its volume and resources) or a server elsewhere
+      // (`external`): one explicit choice, checked in inClusterOrExternal.
+      postgres: z
+        .strictObject({
+          database: dnsLabel,
+          user: dnsLabel,
+          external: externalPostgres.optional(),
+          storage: bytes.optional(),
+          resources: resources.optional(),
+        })
+        .superRefine(inClusterOrExternal('PostgreSQL', ['storage', 'resources']))
+        .transform((s) => s as { database: string; user: string } & Placed<InClusterVolume, z.infer<typeof externalPostgres>>),
+      redis: z
+        .strictObject({
+          external: externalServer.optional(),
+          storage: bytes.optional(),
+          maxMemory: z
+            .string()
+            .regex(/^[1-9]\d{0,9}(kb|mb|gb)$/, 'expected a Redis memory size such as 128mb')
+            .optional(),
+          resources: resources.optional(),
+        })
+        .superRefine(inClusterOrExternal('Redis', ['storage', 'maxMemory', 'resources']))
+        .transform((s) => s as Placed<InClusterVolume & { maxMemory: string }, z.infer<typeof externalServer>>),
+      rabbitmq: z.strictObject({ user: dnsLabel, vhost: dnsLabel, storage: bytes, resources }),
+      objectStore: z
+        .strictObject({
+          region: dnsLabel,
+          storage: bytes.optional(),
+          resources: resources.optional(),
+          /**
+           * An S3 service elsewhere (a real S3, a Garage cluster), instead of the in-cluster Garage: the bucket
+           * plane.bucket there, reached at `endpoint` by Plane and by the browsers (README, "Data").
+           */
+          external: z
+            .strictObject({
+              endpoint: z.url({ protocol: /^https$/, error: 'expected the https:// URL of the S3 service' }),
+              /** Secret of the operator's in the stack's namespace, keys access-key-id and secret-access-key. */
+              credentialsSecret: dnsLabel,
+              /** The service's address ranges: the api, the worker and the backups reach them on 443 only. */
+              cidrs: z.array(ipv4Cidr).min(1, "expected the S3 service's address ranges"),
+            })
+            .optional(),
+        })
+        .superRefine(inClusterOrExternal('object store', ['storage', 'resources']))
+        .transform((s) => s as { region: string } & Placed<InClusterVolume, NonNullable<typeof s.external>>),
+    }),
+    backup: z.strictObject({
+      /** Five-field cron schedule, UTC. */
+      schedule: cronSchedule,
+      /** Snapshots kept in the encrypted repository on the backup volume (one a run). */
+      keep: positiveInt('snapshots', 365),
+      /** The backup volume (the encrypted repository), and each backup pod's scratch space. */
+      storage: bytes,
+      /** The restore drill: the latest backup restored into a throw-away server and checked. */
+      drill: z.strictObject({
+        /** Five-field cron schedule, UTC; plane-k3s verify fails when no drill passed within its period + 1 day. */
+        schedule: cronSchedule,
+      }),
+      resources,
+      /** An S3 bucket elsewhere that receives a copy of every snapshot (encrypted). @default none */
+      offsite: z
+        .strictObject({
+          endpoint: z.url({ protocol: /^https$/, error: 'expected an https:// URL of the S3 service' }),
+          bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name'),
+          region: dnsLabel,
+          /** Secret in the stack's namespace with keys access-key-id and secret-access-key (the operator's). */
+          credentialsSecret: dnsLabel,
+          /** The service's addresses: the backup pods' only way out (NetworkPolicy, port 443). */
+          cidrs: z.array(ipv4Cidr).min(1, "expected the S3 service's address ranges"),
+        })
+        .optional(),
+    }),
+    users: z.strictObject({
+      admin: z.strictObject({ email, ...personNames, role }),
+      agents: z.array(agent),
+    }),
+    edge: edgeConfigSchema,
+  })
+  .superRefine((site, ctx) => {
+    checkHosts(site, ctx);
+    checkBudgetAgainstVps(site, ctx);
+    checkEgressGuard(site, ctx);
+    checkExternalServers(site, ctx);
+    checkDataLimits(site, ctx);
+    checkUsers(site, ctx);
+    checkEdgeAgainstSite(site, ctx);
+  });
 
 export type SiteConfig = z.infer<typeof siteConfigSchema>;
 
@@ -279,8 +329,7 @@ interface InClusterVolume {
  * `if (settings.external)` narrows to the server, `else` to the in-cluster fields, which are then set.
  */
 export type Placed<InCluster, External> =
-  | ({ external: External } & { [K in keyof InCluster]?: undefined })
-  | ({ external?: undefined } & InCluster);
+  ({ external: External } & { [K in keyof InCluster]?: undefined }) | ({ external?: undefined } & InCluster);
 
 /**
  * In the cluster, a data service needs its volume and resources; with `external`, they would be unused,
@@ -293,7 +342,11 @@ function inClusterOrExternal(what: string, inClusterFields: readonly string[]) {
       if (external && service[field] !== undefined) {
         ctx.addIssue({ code: 'custom', path: [field], message: `not used with external (the ${what} is elsewhere): remove it` });
       } else if (!external && service[field] === undefined) {
-        ctx.addIssue({ code: 'custom', path: [field], message: `missing: an in-cluster ${what} needs it (or set external to use a server elsewhere)` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [field],
+          message: `missing: an in-cluster ${what} needs it (or set external to use a server elsewhere)`,
+        });
       }
     }
   };
@@ -311,17 +364,31 @@ const text = (value: unknown): value is string => typeof value === 'string';
 function checkHosts(site: Site, ctx: Ctx): void {
   const { hosts, domain } = site;
   if (text(hosts?.app) && text(domain) && hosts.app.length + 1 + domain.length > 253) {
-    issue(ctx, ['hosts', 'app'], `the app host ${shown(`${hosts.app}.${domain}`)} is longer than 253 characters: shorten hosts.app or domain`);
+    issue(
+      ctx,
+      ['hosts', 'app'],
+      `the app host ${shown(`${hosts.app}.${domain}`)} is longer than 253 characters: shorten hosts.app or domain`,
+    );
   }
 }
 
 function checkBudgetAgainstVps(site: Site, ctx: Ctx): void {
   const { vps } = site;
-  if (text(vps?.budget?.cpu) && isCpuQuantity(vps.budget.cpu) && Number.isInteger(vps.cpu) && cpuToMillicores(vps.budget.cpu) > vps.cpu * 1000) {
+  if (
+    text(vps?.budget?.cpu) &&
+    isCpuQuantity(vps.budget.cpu) &&
+    Number.isInteger(vps.cpu) &&
+    cpuToMillicores(vps.budget.cpu) > vps.cpu * 1000
+  ) {
     issue(ctx, ['vps', 'budget', 'cpu'], `${vps.budget.cpu} is more than the VPS has (vps.cpu: ${vps.cpu})`);
   }
-  if (text(vps?.budget?.memory) && text(vps.memory) && isByteQuantity(vps.budget.memory) && isByteQuantity(vps.memory)
-    && quantityToBytes(vps.budget.memory) > quantityToBytes(vps.memory)) {
+  if (
+    text(vps?.budget?.memory) &&
+    text(vps.memory) &&
+    isByteQuantity(vps.budget.memory) &&
+    isByteQuantity(vps.memory) &&
+    quantityToBytes(vps.budget.memory) > quantityToBytes(vps.memory)
+  ) {
     issue(ctx, ['vps', 'budget', 'memory'], `${vps.budget.memory} is more than the VPS has (vps.memory: ${vps.memory})`);
   }
 }
@@ -331,12 +398,19 @@ function checkEgressGuard(site: Site, ctx: Ctx): void {
   const blocked = site.network?.workerEgress?.blockedCidrs;
   if (!Array.isArray(blocked) || blocked.length === 0 || !blocked.every((c) => text(c) && ipv4Cidr.safeParse(c).success)) return;
   const required: [string, string][] = SSRF_GUARD_CIDRS.map((c) => [c, 'SSRF guard']);
-  for (const [name, value] of [['kubernetes.podCidr', site.kubernetes?.podCidr], ['kubernetes.serviceCidr', site.kubernetes?.serviceCidr]] as const) {
+  for (const [name, value] of [
+    ['kubernetes.podCidr', site.kubernetes?.podCidr],
+    ['kubernetes.serviceCidr', site.kubernetes?.serviceCidr],
+  ] as const) {
     if (text(value) && !value.includes(':') && cidr.safeParse(value).success) required.push([value, name]);
   }
   for (const [range, why] of required) {
     if (!coveredBy(range, blocked)) {
-      issue(ctx, ['network', 'workerEgress', 'blockedCidrs'], `must block ${range} (${why}): add it, or the worker's webhooks could reach it`);
+      issue(
+        ctx,
+        ['network', 'workerEgress', 'blockedCidrs'],
+        `must block ${range} (${why}): add it, or the worker's webhooks could reach it`,
+      );
     }
   }
 }
@@ -346,9 +420,16 @@ function checkExternalServers(site: Site, ctx: Ctx): void {
   for (const service of ['postgres', 'redis'] as const) {
     const address = site.data?.[service]?.external?.address;
     if (!text(address) || !serverAddress.safeParse(address).success) continue;
-    for (const [name, range] of [['kubernetes.podCidr', site.kubernetes?.podCidr], ['kubernetes.serviceCidr', site.kubernetes?.serviceCidr]] as const) {
+    for (const [name, range] of [
+      ['kubernetes.podCidr', site.kubernetes?.podCidr],
+      ['kubernetes.serviceCidr', site.kubernetes?.serviceCidr],
+    ] as const) {
       if (text(range) && cidr.safeParse(range).success && addressInCidr(address, range)) {
-        issue(ctx, ['data', service, 'external', 'address'], `${address} is inside ${name} (${range}): give the server's own address, outside the cluster's ranges`);
+        issue(
+          ctx,
+          ['data', service, 'external', 'address'],
+          `${address} is inside ${name} (${range}): give the server's own address, outside the cluster's ranges`,
+        );
       }
     }
   }
@@ -360,12 +441,20 @@ function checkDataLimits(site: Site, ctx: Ctx): void {
   if (text(redis?.maxMemory) && /^[1-9]\d*(kb|mb|gb)$/.test(redis.maxMemory) && text(redisLimit) && bytes.safeParse(redisLimit).success) {
     const ceiling = quantityToBytes(redisLimit) * REDIS_MAXMEMORY_SHARE;
     if (redisMemoryToBytes(redis.maxMemory) > ceiling) {
-      issue(ctx, ['data', 'redis', 'maxMemory'], `${redis.maxMemory} does not fit the container limit ${redisLimit}: keep it at most ${REDIS_MAXMEMORY_SHARE * 100} % of the limit (${Math.floor(ceiling / 1024 ** 2)}mb), Valkey needs the rest`);
+      issue(
+        ctx,
+        ['data', 'redis', 'maxMemory'],
+        `${redis.maxMemory} does not fit the container limit ${redisLimit}: keep it at most ${REDIS_MAXMEMORY_SHARE * 100} % of the limit (${Math.floor(ceiling / 1024 ** 2)}mb), Valkey needs the rest`,
+      );
     }
   }
   const rabbitLimit = site.data?.rabbitmq?.resources?.limits?.memory;
   if (text(rabbitLimit) && bytes.safeParse(rabbitLimit).success && quantityToBytes(rabbitLimit) < quantityToBytes(RABBITMQ_MIN_MEMORY)) {
-    issue(ctx, ['data', 'rabbitmq', 'resources', 'limits', 'memory'], `${rabbitLimit} is too little for RabbitMQ: give it at least ${RABBITMQ_MIN_MEMORY}`);
+    issue(
+      ctx,
+      ['data', 'rabbitmq', 'resources', 'limits', 'memory'],
+      `${rabbitLimit} is too little for RabbitMQ: give it at least ${RABBITMQ_MIN_MEMORY}`,
+    );
   }
 }
 
@@ -381,7 +470,8 @@ function checkUsers(site: Site, ctx: Ctx): void {
       if (!text(agent[key])) continue;
       const value = key === 'email' ? agent[key].toLowerCase() : agent[key];
       const first = seen[key].get(value);
-      if (first !== undefined) issue(ctx, ['users', 'agents', index, key], `duplicate agent ${key} ${shown(agent[key])} (also users.agents[${first}])`);
+      if (first !== undefined)
+        issue(ctx, ['users', 'agents', index, key], `duplicate agent ${key} ${shown(agent[key])} (also users.agents[${first}])`);
       else seen[key].set(value, index);
     }
     if (text(agent.email) && agent.email.toLowerCase() === adminEmail) {
@@ -394,6 +484,11 @@ function checkUsers(site: Site, ctx: Ctx): void {
 
 /** Names Plane's profile form would refuse to save. */
 function checkNames(person: Partial<SitePerson>, path: PropertyKey[], ctx: Ctx): void {
-  if (!text(person.displayName) || (person.firstName !== undefined && !text(person.firstName)) || (person.lastName !== undefined && !text(person.lastName))) return;
+  if (
+    !text(person.displayName) ||
+    (person.firstName !== undefined && !text(person.firstName)) ||
+    (person.lastName !== undefined && !text(person.lastName))
+  )
+    return;
   for (const problem of planeNames(person as SitePerson).problems) issue(ctx, [...path, problem.field], problem.message);
 }

@@ -18,7 +18,8 @@ export function siteConfigJsonSchema(): string {
   const document = {
     ...schema,
     title: 'plane-k3s site file',
-    description: 'Generated from lib/config/site-config.ts by `npm run schema`; do not edit. The synth checks more than this schema can say.',
+    description:
+      'Generated from lib/config/site-config.ts by `npm run schema`; do not edit. The synth checks more than this schema can say.',
   };
   return `${JSON.stringify(document, null, 2)}\n`;
 }

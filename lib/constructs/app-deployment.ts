@@ -116,12 +116,13 @@ export class AppDeployment extends Construct {
         replicas,
         revisionHistoryLimit: REVISION_HISTORY_LIMIT,
         selector: { matchLabels: selector },
-        strategy: props.strategy === 'Recreate'
-          ? { type: 'Recreate' }
-          : {
-            type: 'RollingUpdate',
-            rollingUpdate: { maxUnavailable: k8s.IntOrString.fromNumber(0), maxSurge: k8s.IntOrString.fromNumber(1) },
-          },
+        strategy:
+          props.strategy === 'Recreate'
+            ? { type: 'Recreate' }
+            : {
+                type: 'RollingUpdate',
+                rollingUpdate: { maxUnavailable: k8s.IntOrString.fromNumber(0), maxSurge: k8s.IntOrString.fromNumber(1) },
+              },
         template: {
           metadata: {
             labels: { ...props.labels.all },
@@ -160,7 +161,9 @@ export class AppDeployment extends Construct {
       endpoint: this.endpoint,
       variables: config.variables,
       secretEnv: config.secretEnv,
-      otherSecretsRead: (props.volumes ?? []).flatMap((v) => (v.volume.secret?.secretName ? [{ secretName: v.volume.secret.secretName }] : [])),
+      otherSecretsRead: (props.volumes ?? []).flatMap((v) =>
+        v.volume.secret?.secretName ? [{ secretName: v.volume.secret.secretName }] : [],
+      ),
       calls: props.calls,
       admits: props.admits,
     });
@@ -181,10 +184,12 @@ function nonEmpty<T>(items: T[]): T[] | undefined {
 
 /** Spread replicas over nodes when there are several; on a single node they still schedule. */
 export function spreadAcrossNodes(selector: Record<string, string>): k8s.TopologySpreadConstraint[] {
-  return [{
-    maxSkew: 1,
-    topologyKey: 'kubernetes.io/hostname',
-    whenUnsatisfiable: 'ScheduleAnyway',
-    labelSelector: { matchLabels: selector },
-  }];
+  return [
+    {
+      maxSkew: 1,
+      topologyKey: 'kubernetes.io/hostname',
+      whenUnsatisfiable: 'ScheduleAnyway',
+      labelSelector: { matchLabels: selector },
+    },
+  ];
 }

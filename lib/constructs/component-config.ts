@@ -61,7 +61,7 @@ export class ComponentConfig extends Construct {
     if (overlap.length > 0) throw new Error(`${props.name}: ${overlap.join(', ')} set both as secret and as plain value`);
     const envVars: k8s.EnvVar[] = [
       // Secret references first: $(VAR) only expands variables defined earlier in the list.
-      ...secretEnvVars(props.secretEnv ?? {}) ?? [],
+      ...(secretEnvVars(props.secretEnv ?? {}) ?? []),
       ...Object.entries(props.derivedEnv ?? {}).map(([name, value]): k8s.EnvVar => ({ name, value })),
     ];
     this.env = envVars.length > 0 ? envVars : undefined;

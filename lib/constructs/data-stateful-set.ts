@@ -102,31 +102,35 @@ export class DataStatefulSet extends Construct {
           spec: hardenedPodSpec({
             runAs: props.runAs,
             terminationGracePeriodSeconds: props.terminationGracePeriodSeconds ?? 60,
-            containers: [{
-              name: props.name,
-              image: props.image,
-              command: props.command,
-              args: props.args,
-              envFrom: config.envFrom,
-              env: config.env,
-              ports: [{ name: props.portName, containerPort: props.port, protocol: 'TCP' }],
-              resources: toResourceRequirements(props.resources),
-              ...props.probes,
-              writablePaths: props.writablePaths,
-              volumeMounts: [{ name: DATA_VOLUME_NAME, mountPath: props.dataPath }, ...config.volumeMounts],
-            }],
+            containers: [
+              {
+                name: props.name,
+                image: props.image,
+                command: props.command,
+                args: props.args,
+                envFrom: config.envFrom,
+                env: config.env,
+                ports: [{ name: props.portName, containerPort: props.port, protocol: 'TCP' }],
+                resources: toResourceRequirements(props.resources),
+                ...props.probes,
+                writablePaths: props.writablePaths,
+                volumeMounts: [{ name: DATA_VOLUME_NAME, mountPath: props.dataPath }, ...config.volumeMounts],
+              },
+            ],
             volumes: config.volumes,
           }),
         },
-        volumeClaimTemplates: [{
-          metadata: { name: DATA_VOLUME_NAME, labels: { ...props.labels.selector } },
-          spec: {
-            accessModes: ['ReadWriteOnce'],
-            storageClassName: props.storageClass,
-            volumeMode: 'Filesystem',
-            resources: { requests: { storage: k8s.Quantity.fromString(props.storage) } },
+        volumeClaimTemplates: [
+          {
+            metadata: { name: DATA_VOLUME_NAME, labels: { ...props.labels.selector } },
+            spec: {
+              accessModes: ['ReadWriteOnce'],
+              storageClassName: props.storageClass,
+              volumeMode: 'Filesystem',
+              resources: { requests: { storage: k8s.Quantity.fromString(props.storage) } },
+            },
           },
-        }],
+        ],
       },
     });
 

@@ -28,7 +28,10 @@ export class ExternalService extends Construct {
     const metadata = { namespace: props.namespace, labels: { ...props.labels.all } };
     const service = new k8s.KubeService(this, 'service', {
       metadata: { ...metadata, name: props.name },
-      spec: { type: 'ClusterIP', ports: [{ name: props.portName, port: props.port, targetPort: k8s.IntOrString.fromNumber(props.port), protocol: 'TCP' }] },
+      spec: {
+        type: 'ClusterIP',
+        ports: [{ name: props.portName, port: props.port, targetPort: k8s.IntOrString.fromNumber(props.port), protocol: 'TCP' }],
+      },
     });
     new k8s.KubeEndpointSlice(this, 'endpoints', {
       metadata: { ...metadata, name: props.name, labels: { ...metadata.labels, 'kubernetes.io/service-name': service.name } },

@@ -47,7 +47,9 @@ const ADMISSION_GROUP = 'admissionregistration.k8s.io';
  * `resourceNames`, which match nothing in a DeleteCollection; the namespace selector matches a
  * claim's namespace, and for a Namespace object its own labels).
  */
-export function keepDataPolicy(props: Pick<KeepDataGuardProps, 'namespace' | 'name' | 'message'> & { readonly labels?: Readonly<Record<string, string>> }): KeepDataPolicy {
+export function keepDataPolicy(
+  props: Pick<KeepDataGuardProps, 'namespace' | 'name' | 'message'> & { readonly labels?: Readonly<Record<string, string>> },
+): KeepDataPolicy {
   const metadata = { name: props.name, ...(props.labels ? { labels: { ...props.labels } } : {}) };
   return {
     policy: {
@@ -58,13 +60,15 @@ export function keepDataPolicy(props: Pick<KeepDataGuardProps, 'namespace' | 'na
         failurePolicy: 'Fail',
         matchConstraints: {
           namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: props.namespace } },
-          resourceRules: [{
-            apiGroups: [''],
-            apiVersions: ['v1'],
-            operations: ['DELETE'],
-            resources: ['namespaces', 'persistentvolumeclaims'],
-            scope: '*',
-          }],
+          resourceRules: [
+            {
+              apiGroups: [''],
+              apiVersions: ['v1'],
+              operations: ['DELETE'],
+              resources: ['namespaces', 'persistentvolumeclaims'],
+              scope: '*',
+            },
+          ],
         },
         validations: [{ expression: 'false', message: props.message }],
       },
@@ -107,12 +111,14 @@ export class KeepDataGuard extends Construct {
     // the URL), but this create-by-apply carries it: both verbs are limited to the two objects.
     const role = new k8s.KubeClusterRole(this, 'role', {
       metadata,
-      rules: [{
-        apiGroups: [ADMISSION_GROUP],
-        resources: ['validatingadmissionpolicies', 'validatingadmissionpolicybindings'],
-        resourceNames: [props.name],
-        verbs: ['create', 'patch'],
-      }],
+      rules: [
+        {
+          apiGroups: [ADMISSION_GROUP],
+          resources: ['validatingadmissionpolicies', 'validatingadmissionpolicybindings'],
+          resourceNames: [props.name],
+          verbs: ['create', 'patch'],
+        },
+      ],
     });
     new k8s.KubeClusterRoleBinding(this, 'binding', {
       metadata,

@@ -73,7 +73,10 @@ export class VersionedJob extends Construct {
       template: JSON.stringify(template),
       ...(props.rerunOnConfigChange ? { config: config.checksum } : {}),
     }).slice(0, 8);
-    const versionSlug = props.version.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+    const versionSlug = props.version
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '');
     this.name = `${props.baseName}-${versionSlug}-${digest}`;
     if (this.name.length > 63) throw new Error(`job name ${this.name} is longer than 63 characters`);
 

@@ -61,7 +61,16 @@ const BACKUP_USER: RunAs = POSTGRES_ALPINE_USER;
 const BACKUP_DIR = '/backup';
 /** Each pod's scratch space: plain dumps and uploads live only here, and go with the pod. */
 const WORK_DIR = '/work';
-const SCRIPTS = ['dump-postgres.sh', 'snapshot.sh', 'unpack.sh', 'restore-postgres.sh', 'drill-postgres.sh', 'restore-checked.sh', 'check-restored.sql', 'finish-restore.sh'];
+const SCRIPTS = [
+  'dump-postgres.sh',
+  'snapshot.sh',
+  'unpack.sh',
+  'restore-postgres.sh',
+  'drill-postgres.sh',
+  'restore-checked.sh',
+  'check-restored.sql',
+  'finish-restore.sh',
+];
 /** What the restore Job restores: a snapshot id, `latest`, or `list` (print them, change nothing). */
 export const RESTORE_BACKUP_ENV = 'RESTORE_BACKUP';
 /** Set to the backup's Plane version to restore a backup of another version on purpose. */
@@ -101,7 +110,11 @@ export class Backups extends Construct implements NeedsSecrets {
     this.cronJobNames = { backup: name, restore: `${name}-restore`, drill: `${name}-drill` };
     this.repositoryKey = { secretName: `${name}-key`, key: REPOSITORY_KEY };
     this.secretKeys = [{ ref: this.repositoryKey, generate: 'hex32' }];
-    const metadata = (objectName: string, labels: WorkloadLabels) => ({ name: objectName, namespace: props.namespace, labels: { ...labels.all } });
+    const metadata = (objectName: string, labels: WorkloadLabels) => ({
+      name: objectName,
+      namespace: props.namespace,
+      labels: { ...labels.all },
+    });
 
     // Its own volume: a backup on the database's volume would go with it.
     const claim = new k8s.KubePersistentVolumeClaim(this, 'volume', {
@@ -150,14 +163,22 @@ export class Backups extends Construct implements NeedsSecrets {
       RCLONE_CONFIG_STORE_SECRET_ACCESS_KEY: props.objectStore.secretAccessKey,
     };
     const repositoryKey = { RESTIC_PASSWORD: this.repositoryKey };
-    const offsiteKeys: Record<string, SecretKeyRef> = props.offsite ? {
-      AWS_ACCESS_KEY_ID: { secretName: props.offsite.credentialsSecret, key: 'access-key-id' },
-      AWS_SECRET_ACCESS_KEY: { secretName: props.offsite.credentialsSecret, key: 'secret-access-key' },
-    } : {};
+    const offsiteKeys: Record<string, SecretKeyRef> = props.offsite
+      ? {
+          AWS_ACCESS_KEY_ID: { secretName: props.offsite.credentialsSecret, key: 'access-key-id' },
+          AWS_SECRET_ACCESS_KEY: { secretName: props.offsite.credentialsSecret, key: 'secret-access-key' },
+        }
+      : {};
 
     const backupVolume: k8s.Volume = { name: 'backup', persistentVolumeClaim: { claimName: claim.name } };
     const scratchVolume: k8s.Volume = { name: 'scratch', emptyDir: { sizeLimit: k8s.Quantity.fromString(props.storage) } };
-    const step = (stepName: string, image: string, command: string[], secrets: Record<string, SecretKeyRef>, onBackupVolume: boolean): ContainerSpec => ({
+    const step = (
+      stepName: string,
+      image: string,
+      command: string[],
+      secrets: Record<string, SecretKeyRef>,
+      onBackupVolume: boolean,
+    ): ContainerSpec => ({
       name: stepName,
       image,
       command,
@@ -175,15 +196,33 @@ export class Backups extends Construct implements NeedsSecrets {
     const script = (file: string, ...args: string[]) => ['sh', `${SCRIPTS_PATH}/${file}`, ...args];
 
     const workloads: Workload[] = [];
-    const cronJob = (objectName: string, labels: WorkloadLabels, steps: ContainerSpec[], extra: Partial<k8s.CronJobSpec>, once: boolean, calls: readonly Call[]) => {
-      const secretsRead = steps.flatMap((c) => (c.env ?? []).flatMap((e) => {
-        const ref = e.valueFrom?.secretKeyRef;
-        return ref ? [{ secretName: ref.name as string, key: ref.key }] : [];
-      }));
-      workloads.push(describeWorkload({
-        kind: 'CronJob', name: objectName, namespace: props.namespace, labels, containers: steps, schedule: extra.schedule ?? props.schedule,
-        otherSecretsRead: secretsRead, calls, isolated: calls.length === 0,
-      }));
+    const cronJob = (
+      objectName: string,
+      labels: WorkloadLabels,
+      steps: ContainerSpec[],
+      extra: Partial<k8s.CronJobSpec>,
+      once: boolean,
+      calls: readonly Call[],
+    ) => {
+      const secretsRead = steps.flatMap((c) =>
+        (c.env ?? []).flatMap((e) => {
+          const ref = e.valueFrom?.secretKeyRef;
+          return ref ? [{ secretName: ref.name as string, key: ref.key }] : [];
+        }),
+      );
+      workloads.push(
+        describeWorkload({
+          kind: 'CronJob',
+          name: objectName,
+          namespace: props.namespace,
+          labels,
+          containers: steps,
+          schedule: extra.schedule ?? props.schedule,
+          otherSecretsRead: secretsRead,
+          calls,
+          isolated: calls.length === 0,
+        }),
+      );
       const podSpec = hardenedPodSpec({
         runAs: BACKUP_USER,
         initContainers: steps.slice(0, -1),
@@ -218,29 +257,55 @@ export class Backups extends Construct implements NeedsSecrets {
       });
     };
 
-    cronJob(this.cronJobNames.backup, props.labels, [
-      step('dump-postgres', props.postgresImage, script('dump-postgres.sh'), databasePassword, false),
-      step('copy-uploads', props.rcloneImage, ['rclone', 'copy', `store:${props.objectStore.bucket}`, `${WORK_DIR}/uploads`], storeKeys, false),
-      step('snapshot', props.resticImage, script('snapshot.sh'), { ...repositoryKey, ...offsiteKeys }, true),
-    ], {}, false, [
-      callTo(props.postgres),
-      callTo(props.objectStore),
-      ...(props.offsite ? [{ to: { name: 'offsite-backup', cidrs: props.offsite.cidrs }, ports: [{ port: 443 }] }] : []),
-    ]);
+    cronJob(
+      this.cronJobNames.backup,
+      props.labels,
+      [
+        step('dump-postgres', props.postgresImage, script('dump-postgres.sh'), databasePassword, false),
+        step(
+          'copy-uploads',
+          props.rcloneImage,
+          ['rclone', 'copy', `store:${props.objectStore.bucket}`, `${WORK_DIR}/uploads`],
+          storeKeys,
+          false,
+        ),
+        step('snapshot', props.resticImage, script('snapshot.sh'), { ...repositoryKey, ...offsiteKeys }, true),
+      ],
+      {},
+      false,
+      [
+        callTo(props.postgres),
+        callTo(props.objectStore),
+        ...(props.offsite ? [{ to: { name: 'offsite-backup', cidrs: props.offsite.cidrs }, ports: [{ port: 443 }] }] : []),
+      ],
+    );
     // Never scheduled: the template of a restore Job, made on purpose (plane-k3s restore, docs/runbook.md).
     // RESTORE_BACKUP is set on the Job made from it; unset means latest.
-    cronJob(this.cronJobNames.restore, props.restoreLabels, [
-      step('unpack', props.resticImage, script('unpack.sh'), repositoryKey, true),
-      step('restore-postgres', props.postgresImage, script('restore-postgres.sh'), databasePassword, false),
-      step('restore-uploads', props.rcloneImage, script('finish-restore.sh'), storeKeys, false),
-    ], { suspend: true }, true, [callTo(props.postgres), callTo(props.objectStore)]);
-    cronJob(this.cronJobNames.drill, props.drillLabels, [
-      step('drill-unpack', props.resticImage, script('unpack.sh', 'drill'), repositoryKey, true),
-      step('drill-postgres', props.postgresImage, script('drill-postgres.sh'), {}, false),
-      step('drill-record', props.resticImage, script('finish-restore.sh', 'drill'), {}, true),
-    ], { schedule: props.drillSchedule }, true, []);
+    cronJob(
+      this.cronJobNames.restore,
+      props.restoreLabels,
+      [
+        step('unpack', props.resticImage, script('unpack.sh'), repositoryKey, true),
+        step('restore-postgres', props.postgresImage, script('restore-postgres.sh'), databasePassword, false),
+        step('restore-uploads', props.rcloneImage, script('finish-restore.sh'), storeKeys, false),
+      ],
+      { suspend: true },
+      true,
+      [callTo(props.postgres), callTo(props.objectStore)],
+    );
+    cronJob(
+      this.cronJobNames.drill,
+      props.drillLabels,
+      [
+        step('drill-unpack', props.resticImage, script('unpack.sh', 'drill'), repositoryKey, true),
+        step('drill-postgres', props.postgresImage, script('drill-postgres.sh'), {}, false),
+        step('drill-record', props.resticImage, script('finish-restore.sh', 'drill'), {}, true),
+      ],
+      { schedule: props.drillSchedule },
+      true,
+      [],
+    );
     this.workloads = workloads;
-
   }
 }
 

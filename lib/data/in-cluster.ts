@@ -12,7 +12,13 @@ export interface InClusterSettings {
   readonly resources: ResourceSpec;
 }
 
-export function inClusterProps(site: SiteConfig, namespace: string, component: string, image: string, settings: InClusterSettings): DataServiceProps & { name: string } {
+export function inClusterProps(
+  site: SiteConfig,
+  namespace: string,
+  component: string,
+  image: string,
+  settings: InClusterSettings,
+): DataServiceProps & { name: string } {
   return {
     namespace,
     name: objectName(component),

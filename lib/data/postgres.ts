@@ -40,7 +40,10 @@ export class Postgres extends Construct {
       env: { POSTGRES_DB: props.database, POSTGRES_USER: props.user, PGDATA },
       secretEnv: { POSTGRES_PASSWORD: password },
       // initdb on a new volume takes a while on a slow disk: give the first start 5 minutes.
-      probes: execProbes(['pg_isready', '--host=127.0.0.1', `--port=${PORT}`, `--username=${props.user}`, `--dbname=${props.database}`], 300),
+      probes: execProbes(
+        ['pg_isready', '--host=127.0.0.1', `--port=${PORT}`, `--username=${props.user}`, `--dbname=${props.database}`],
+        300,
+      ),
       dataPath: VOLUME_PATH,
       storage: props.storage,
       storageClass: props.storageClass,
@@ -48,6 +51,12 @@ export class Postgres extends Construct {
       // A clean shutdown writes a checkpoint; give it time before SIGKILL.
       terminationGracePeriodSeconds: 120,
     });
-    this.connection = { ...service.endpoint, database: props.database, user: props.user, password, secretKeys: [{ ref: password, generate: 'hex24' }] };
+    this.connection = {
+      ...service.endpoint,
+      database: props.database,
+      user: props.user,
+      password,
+      secretKeys: [{ ref: password, generate: 'hex24' }],
+    };
   }
 }

@@ -57,6 +57,12 @@ export class Rabbitmq extends Construct {
       storageClass: props.storageClass,
       writablePaths: ['/var/log/rabbitmq', '/tmp'],
     });
-    this.connection = { ...service.endpoint, user: props.user, vhost: props.vhost, password, secretKeys: [{ ref: password, generate: 'hex24' }] };
+    this.connection = {
+      ...service.endpoint,
+      user: props.user,
+      vhost: props.vhost,
+      password,
+      secretKeys: [{ ref: password, generate: 'hex24' }],
+    };
   }
 }

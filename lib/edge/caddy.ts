@@ -91,7 +91,11 @@ export class Caddy extends Construct {
           resources: { requests: { storage: k8s.Quantity.fromString(props.dataVolume.storage) } },
         },
       });
-      volumes.push({ volume: { name: 'data', persistentVolumeClaim: { claimName: claim.name } }, mountPath: CADDY_DATA_PATH, readOnly: false });
+      volumes.push({
+        volume: { name: 'data', persistentVolumeClaim: { claimName: claim.name } },
+        mountPath: CADDY_DATA_PATH,
+        readOnly: false,
+      });
     }
 
     this.deployment = new AppDeployment(this, 'deployment', {
@@ -137,11 +141,11 @@ export class Caddy extends Construct {
         ],
         ...(exposure.kind === 'loadBalancer'
           ? {
-            type: 'LoadBalancer',
-            // Only nodes running Caddy answer, and without a second hop the client address is kept.
-            externalTrafficPolicy: 'Local',
-            loadBalancerSourceRanges: exposure.sourceRanges ? [...exposure.sourceRanges] : undefined,
-          }
+              type: 'LoadBalancer',
+              // Only nodes running Caddy answer, and without a second hop the client address is kept.
+              externalTrafficPolicy: 'Local',
+              loadBalancerSourceRanges: exposure.sourceRanges ? [...exposure.sourceRanges] : undefined,
+            }
           : { type: 'ClusterIP' }),
       },
     });

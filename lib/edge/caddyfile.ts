@@ -87,14 +87,17 @@ function vpnOnlySnippet(cidrs: readonly string[]): string[] {
 }
 
 function securityHeadersSnippet(): string[] {
-  return block(`(${SECURITY_HEADERS_SNIPPET})`, block('header', [
-    'Strict-Transport-Security "max-age=31536000"',
-    // "?" sets a default: a header Plane sends itself wins.
-    '?X-Content-Type-Options "nosniff"',
-    '?X-Frame-Options "SAMEORIGIN"',
-    '?Referrer-Policy "strict-origin-when-cross-origin"',
-    '-Server',
-  ]));
+  return block(
+    `(${SECURITY_HEADERS_SNIPPET})`,
+    block('header', [
+      'Strict-Transport-Security "max-age=31536000"',
+      // "?" sets a default: a header Plane sends itself wins.
+      '?X-Content-Type-Options "nosniff"',
+      '?X-Frame-Options "SAMEORIGIN"',
+      '?Referrer-Policy "strict-origin-when-cross-origin"',
+      '-Server',
+    ]),
+  );
 }
 
 function tlsDirective(tls: CaddyTls): string[] {

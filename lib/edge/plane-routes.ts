@@ -43,7 +43,6 @@ export interface PlaneRouting {
   readonly routes: readonly ProxyRoute[];
 }
 
-
 const under = (base: string) => `${base}/*`;
 
 /** The routing of Plane v1.2.2, with the uploads bucket `bucket` when the edge serves it. */

@@ -16,13 +16,15 @@ export const CLUSTER_DNS = 'cluster-dns';
 const portPattern = /^(TCP|UDP) \d{1,5}$/;
 const matrixSchema = z.strictObject({
   ranges: z.record(z.string(), z.string()),
-  connections: z.array(z.strictObject({
-    from: z.string().min(1),
-    to: z.string().min(1),
-    ports: z.array(z.string().regex(portPattern, 'expected "TCP 8000" or "UDP 53"')).min(1),
-    /** A connection that exists only in a variant of the site, e.g. "shared-postgres". */
-    only: z.string().optional(),
-  })),
+  connections: z.array(
+    z.strictObject({
+      from: z.string().min(1),
+      to: z.string().min(1),
+      ports: z.array(z.string().regex(portPattern, 'expected "TCP 8000" or "UDP 53"')).min(1),
+      /** A connection that exists only in a variant of the site, e.g. "shared-postgres". */
+      only: z.string().optional(),
+    }),
+  ),
 });
 
 export type ExpectedMatrix = z.infer<typeof matrixSchema>;
@@ -39,7 +41,8 @@ export function expandMatrix(matrix: ExpectedMatrix, components: readonly string
   const expand = (end: string) => (end === ALL_PODS ? components : [end]);
   const connections = new Set<string>();
   for (const c of matrix.connections.filter((row) => !row.only || variants.includes(row.only))) {
-    for (const from of expand(c.from)) for (const to of expand(c.to)) for (const port of c.ports) connections.add(`${from} -> ${to} : ${port}`);
+    for (const from of expand(c.from))
+      for (const to of expand(c.to)) for (const port of c.ports) connections.add(`${from} -> ${to} : ${port}`);
   }
   return connections;
 }
@@ -48,7 +51,21 @@ export function expandMatrix(matrix: ExpectedMatrix, components: readonly string
 const ZONES: Record<string, string[]> = {
   'outside the cluster': ['vpn', 'internet', 'kube-apiserver'],
   'frontend zone': ['caddy', 'web', 'space', 'admin', 'live'],
-  'backend zone': ['api', 'beat-worker', 'migrator', 'provisioning', 'secrets-bootstrap', 'backup', 'restore', 'drill', 'postgres-bootstrap', 'postgres', 'redis', 'rabbitmq', 'object-store'],
+  'backend zone': [
+    'api',
+    'beat-worker',
+    'migrator',
+    'provisioning',
+    'secrets-bootstrap',
+    'backup',
+    'restore',
+    'drill',
+    'postgres-bootstrap',
+    'postgres',
+    'redis',
+    'rabbitmq',
+    'object-store',
+  ],
   'egress zone': ['worker'],
 };
 

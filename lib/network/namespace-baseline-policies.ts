@@ -23,16 +23,20 @@ export class NamespaceBaselinePolicies extends Construct {
       spec: {
         podSelector: {},
         policyTypes: ['Egress'],
-        egress: [{
-          to: [{
-            namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: props.dns.namespace } },
-            podSelector: { matchLabels: { ...props.dns.podLabels } },
-          }],
-          ports: [
-            { port: k8s.IntOrString.fromNumber(53), protocol: 'UDP' },
-            { port: k8s.IntOrString.fromNumber(53), protocol: 'TCP' },
-          ],
-        }],
+        egress: [
+          {
+            to: [
+              {
+                namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: props.dns.namespace } },
+                podSelector: { matchLabels: { ...props.dns.podLabels } },
+              },
+            ],
+            ports: [
+              { port: k8s.IntOrString.fromNumber(53), protocol: 'UDP' },
+              { port: k8s.IntOrString.fromNumber(53), protocol: 'TCP' },
+            ],
+          },
+        ],
       },
     });
   }

@@ -52,11 +52,13 @@ export function toPolicyPeers(peer: Peer, policyNamespace: string): k8s.NetworkP
   if (!isPodPeer(peer)) {
     return peer.cidrs.map((cidr) => ({ ipBlock: { cidr, except: peer.except?.length ? [...peer.except] : undefined } }));
   }
-  return [{
-    podSelector: { matchLabels: { ...peer.podSelector } },
-    // Without a namespaceSelector a podSelector only matches the policy's own namespace.
-    namespaceSelector: peer.namespace === policyNamespace ? undefined : { matchLabels: { [NAMESPACE_NAME_LABEL]: peer.namespace } },
-  }];
+  return [
+    {
+      podSelector: { matchLabels: { ...peer.podSelector } },
+      // Without a namespaceSelector a podSelector only matches the policy's own namespace.
+      namespaceSelector: peer.namespace === policyNamespace ? undefined : { matchLabels: { [NAMESPACE_NAME_LABEL]: peer.namespace } },
+    },
+  ];
 }
 
 export function toPolicyPorts(ports: readonly PortSpec[]): k8s.NetworkPolicyPort[] {

@@ -32,7 +32,11 @@ interface ProvisionedPerson {
 }
 
 export function provisioningSpec(site: SiteConfig): ProvisioningSpec {
-  const person = (p: SiteConfig['users']['admin']): ProvisionedPerson => ({ email: p.email.toLowerCase(), role: p.role, ...planeNames(p).names });
+  const person = (p: SiteConfig['users']['admin']): ProvisionedPerson => ({
+    email: p.email.toLowerCase(),
+    role: p.role,
+    ...planeNames(p).names,
+  });
   return {
     instanceName: site.project.displayName,
     workspace: { ...site.plane.workspace },
@@ -66,6 +70,7 @@ export function provisioningFiles(site: SiteConfig): Record<string, string> {
 
 /** Through Plane's own `manage.py shell`, once the database is migrated. */
 export const PROVISIONING_COMMAND = [
-  '/bin/sh', '-ec',
+  '/bin/sh',
+  '-ec',
   `python manage.py wait_for_db && python manage.py wait_for_migrations && exec python manage.py shell --command "import ${PROVISION_MODULE}; ${PROVISION_MODULE}.main()"`,
 ];

@@ -57,7 +57,8 @@ export function flowsOf(workloads: readonly Workload[]): Flow[] {
   ]);
   for (const flow of flows) {
     for (const end of [flow.from, flow.to]) {
-      if (isPodPeer(end) && !pods.has(peerKey(end))) throw new Error(`a flow names pods ${peerKey(end)} that no workload of the stack runs`);
+      if (isPodPeer(end) && !pods.has(peerKey(end)))
+        throw new Error(`a flow names pods ${peerKey(end)} that no workload of the stack runs`);
     }
   }
   return flows;

@@ -27,17 +27,26 @@ describe('backups on a real control plane', { concurrency: 1 }, () => {
 
   after(() => cluster?.stop());
 
-  const shell = (script: string) => spawnSync('bash', ['-euo', 'pipefail', '-c', script], {
-    cwd: REPO_ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, PATH: `${path.dirname(cluster.kubectlPath)}:${process.env.PATH}`, KUBECONFIG: cluster.kubeconfig },
-  });
-  const replicas = async () => Object.fromEntries(await Promise.all(WRITERS.map(async (name) =>
-    [name, (await cluster.apps.readNamespacedDeployment({ name, namespace: NAMESPACE })).spec?.replicas])));
+  const shell = (script: string) =>
+    spawnSync('bash', ['-euo', 'pipefail', '-c', script], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${path.dirname(cluster.kubectlPath)}:${process.env.PATH}`, KUBECONFIG: cluster.kubeconfig },
+    });
+  const replicas = async () =>
+    Object.fromEntries(
+      await Promise.all(
+        WRITERS.map(async (name) => [name, (await cluster.apps.readNamespacedDeployment({ name, namespace: NAMESPACE })).spec?.replicas]),
+      ),
+    );
 
   it('the backup and restore CronJobs are admitted; the restore one never runs by itself', async () => {
     const cronJobs = JSON.parse(cluster.kubectlOk(['get', 'cronjobs', '-n', NAMESPACE, '-o', 'json']).stdout).items as Manifest[];
-    assert.deepEqual(cronJobs.map((c) => [c.metadata.name, c.spec.suspend]).sort(), [['plane-backup', false], ['plane-backup-drill', false], ['plane-backup-restore', true]]);
+    assert.deepEqual(cronJobs.map((c) => [c.metadata.name, c.spec.suspend]).sort(), [
+      ['plane-backup', false],
+      ['plane-backup-drill', false],
+      ['plane-backup-restore', true],
+    ]);
   });
 
   it('takes a backup now, as the runbook says', async () => {
@@ -49,10 +58,13 @@ describe('backups on a real control plane', { concurrency: 1 }, () => {
     await cluster.waitUntilSettled(NAMESPACE);
   });
 
-  it('runs the runbook\'s restore block: Plane stopped, a restore Job for the chosen backup, Plane back', async () => {
+  it("runs the runbook's restore block: Plane stopped, a restore Job for the chosen backup, Plane back", async () => {
     const block = DOC_COMMANDS.restoreBlock().text;
     // Joined continuation lines, then one command per line; `kubectl logs` needs a kubelet.
-    const commands = block.replace(/\\\n\s*/g, ' ').split('\n').filter((l) => l.trim() !== '');
+    const commands = block
+      .replace(/\\\n\s*/g, ' ')
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     const skipped = commands.filter((c) => / logs /.test(c));
     assert.deepEqual(skipped, ['kubectl -n plane logs job/plane-restore --all-containers']);
     for (const command of commands.filter((c) => !skipped.includes(c))) {
@@ -60,9 +72,15 @@ describe('backups on a real control plane', { concurrency: 1 }, () => {
         assert.deepEqual(Object.values(await replicas()), [0, 0, 0, 0], 'Plane is stopped while the restore runs');
         const job = await cluster.batch.readNamespacedJob({ name: 'plane-restore', namespace: NAMESPACE });
         // kubectl set env reaches every step, the unpack (an init container) first of all.
-        const steps = [...job.spec?.template.spec?.initContainers ?? [], ...job.spec?.template.spec?.containers ?? []];
-        assert.deepEqual(steps.map((c) => [c.name, c.env?.find((e) => e.name === 'RESTORE_BACKUP')?.value]),
-          [['unpack', 'latest'], ['restore-postgres', 'latest'], ['restore-uploads', 'latest']]);
+        const steps = [...(job.spec?.template.spec?.initContainers ?? []), ...(job.spec?.template.spec?.containers ?? [])];
+        assert.deepEqual(
+          steps.map((c) => [c.name, c.env?.find((e) => e.name === 'RESTORE_BACKUP')?.value]),
+          [
+            ['unpack', 'latest'],
+            ['restore-postgres', 'latest'],
+            ['restore-uploads', 'latest'],
+          ],
+        );
       }
       const result = shell(command);
       assert.equal(result.status, 0, `${command}\n${result.stderr}`);
@@ -77,7 +95,9 @@ describe('backups on a real control plane', { concurrency: 1 }, () => {
   it('with a shared PostgreSQL: the bootstrap Job is admitted under restricted, and a second apply changes nothing', async () => {
     const outdir = path.join(scratchDir('plane-shared-pg-'), 'dist');
     synthesize(buildStack, {
-      site: siteWith((s) => { useExternal(s, 'postgres', { address: '137.74.114.167', port: 5432, adminSecret: 'shared-postgres-admin' }); }),
+      site: siteWith((s) => {
+        useExternal(s, 'postgres', { address: '137.74.114.167', port: 5432, adminSecret: 'shared-postgres-admin' });
+      }),
       outdir,
     });
     // The shared server replaces the in-cluster one: its StatefulSet goes, its claim stays (guarded data).
@@ -86,8 +106,14 @@ describe('backups on a real control plane', { concurrency: 1 }, () => {
     assert.doesNotMatch(apply.stderr, /warning|PodSecurity|violate/i, apply.stderr);
     await cluster.waitUntilSettled(NAMESPACE);
     const pods = (await cluster.core.listNamespacedPod({ namespace: NAMESPACE })).items.map((p) => p.metadata?.name ?? '');
-    assert.ok(pods.some((p) => p.startsWith('plane-postgres-bootstrap-')), `${pods}`);
+    assert.ok(
+      pods.some((p) => p.startsWith('plane-postgres-bootstrap-')),
+      `${pods}`,
+    );
     const again = cluster.kubectlOk(['apply', '-f', outdir]).stdout.trim().split('\n');
-    assert.deepEqual(again.filter((l) => !l.endsWith(' unchanged')), []);
+    assert.deepEqual(
+      again.filter((l) => !l.endsWith(' unchanged')),
+      [],
+    );
   });
 });

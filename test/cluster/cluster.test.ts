@@ -27,7 +27,12 @@ const NAMESPACE = 'plane';
 const GUARD = 'plane-keep-data';
 /** The last commit whose dist/ put the claims on k3s' local-path (the storage migration starts there). */
 const PREVIOUS_DIST_COMMIT = 'b7246563339ddf04d256a1c2dc444d4b0ce793bf';
-const KUBECONFORM = path.join(process.env.PLANE_K3S_CACHE ?? path.join(os.homedir(), '.cache', 'plane-k3s'), 'go-tools', 'bin', 'kubeconform-v0.7.0');
+const KUBECONFORM = path.join(
+  process.env.PLANE_K3S_CACHE ?? path.join(os.homedir(), '.cache', 'plane-k3s'),
+  'go-tools',
+  'bin',
+  'kubeconform-v0.7.0',
+);
 
 /** The README's deploy (the block of "First deploy" that makes the certificate's Secret), run as written; test/readme.test.ts checks what it creates. */
 const DEPLOY = DOC_COMMANDS.deploy();
@@ -48,8 +53,29 @@ function deployDirectory(): string {
       continue;
     }
     const [cert, key] = secret.files.map((f) => path.join(dir, f));
-    const openssl = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-days', '1', '-subj', `/CN=${host}`, '-addext', `subjectAltName=DNS:${host}`, '-keyout', key, '-out', cert], { encoding: 'utf8' });
+    const openssl = spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        `/CN=${host}`,
+        '-addext',
+        `subjectAltName=DNS:${host}`,
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(openssl.status, 0, openssl.stderr);
   }
   return dir;
@@ -60,7 +86,11 @@ function deployDirectory(): string {
  * traced (-x would print the generated secret values).
  */
 function runDeploy(cluster: TestCluster, dir: string, bashOptions: string[]): CommandResult {
-  const env = { ...process.env, KUBECONFIG: cluster.kubeconfig, PATH: `${path.dirname(cluster.kubectlPath)}${path.delimiter}${process.env.PATH}` };
+  const env = {
+    ...process.env,
+    KUBECONFIG: cluster.kubeconfig,
+    PATH: `${path.dirname(cluster.kubectlPath)}${path.delimiter}${process.env.PATH}`,
+  };
   const kubectl = spawnSync('bash', ['-c', 'command -v kubectl'], { cwd: dir, env, encoding: 'utf8' }).stdout.trim();
   assert.equal(kubectl, cluster.kubectlPath, 'the block would run another kubectl');
   const result = spawnSync('bash', [...bashOptions, 'deploy.sh'], { cwd: dir, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
@@ -74,8 +104,16 @@ async function secretDigests(cluster: TestCluster): Promise<Map<string, string>>
   for (const { namespace, name, keys } of DEPLOY_SECRETS) {
     const data = (await cluster.core.readNamespacedSecret({ name, namespace })).data ?? {};
     assert.deepEqual(Object.keys(data).sort(), keys, `Secret ${namespace}/${name} keys`);
-    assert.ok(Object.values(data).every((v) => v.length > 0), `Secret ${namespace}/${name} has an empty value`);
-    digests.set(`${namespace}/${name}`, createHash('sha256').update(JSON.stringify(Object.entries(data).sort())).digest('hex'));
+    assert.ok(
+      Object.values(data).every((v) => v.length > 0),
+      `Secret ${namespace}/${name} has an empty value`,
+    );
+    digests.set(
+      `${namespace}/${name}`,
+      createHash('sha256')
+        .update(JSON.stringify(Object.entries(data).sort()))
+        .digest('hex'),
+    );
   }
   return digests;
 }
@@ -104,17 +142,24 @@ describe('on a real control plane', { concurrency: 1 }, () => {
     if (deployDir) fs.rmSync(deployDir, { recursive: true, force: true });
   });
 
-  it('validates dist/ with kubeconform -strict against schemas from this API server\'s OpenAPI', () => {
+  it("validates dist/ with kubeconform -strict against schemas from this API server's OpenAPI", () => {
     assert.ok(fs.existsSync(KUBECONFORM), `${KUBECONFORM} is missing: run tools/go-tools/install.sh`);
     const openapi = JSON.parse(cluster.kubectlOk(['get', '--raw', '/openapi/v2']).stdout);
     const schemas = scratchDir('plane-schemas-');
     const kinds = new Set(manifestsIn(DIST).map((m) => m.kind as string));
     assert.ok(writeKubeconformSchemas(openapi, schemas, kinds) >= kinds.size);
-    const kubeconform = (dir: string) => spawnSync(KUBECONFORM, [
-      '-strict', '-summary',
-      '-schema-location', path.join(schemas, '{{ .ResourceKind }}_{{ .Group }}_{{ .ResourceAPIVersion }}.json'),
-      dir,
-    ], { encoding: 'utf8' });
+    const kubeconform = (dir: string) =>
+      spawnSync(
+        KUBECONFORM,
+        [
+          '-strict',
+          '-summary',
+          '-schema-location',
+          path.join(schemas, '{{ .ResourceKind }}_{{ .Group }}_{{ .ResourceAPIVersion }}.json'),
+          dir,
+        ],
+        { encoding: 'utf8' },
+      );
 
     const result = kubeconform(DIST);
     assert.equal(result.status, 0, result.stdout + result.stderr);
@@ -122,7 +167,10 @@ describe('on a real control plane', { concurrency: 1 }, () => {
 
     // The same schemas must catch a typo, or the gate proves nothing.
     const broken = scratchDir('plane-broken-');
-    fs.writeFileSync(path.join(broken, 'bad.yaml'), 'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: x }\nspec:\n  replica: 1\n  selector: { matchLabels: { a: b } }\n  template: { metadata: { labels: { a: b } }, spec: { containers: [{ name: x, image: "x:1.0" }] } }\n');
+    fs.writeFileSync(
+      path.join(broken, 'bad.yaml'),
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: x }\nspec:\n  replica: 1\n  selector: { matchLabels: { a: b } }\n  template: { metadata: { labels: { a: b } }, spec: { containers: [{ name: x, image: "x:1.0" }] } }\n',
+    );
     const typo = kubeconform(broken);
     assert.notEqual(typo.status, 0);
     assert.match(typo.stdout, /additional properties 'replica' not allowed/);
@@ -130,7 +178,7 @@ describe('on a real control plane', { concurrency: 1 }, () => {
     fs.rmSync(broken, { recursive: true, force: true });
   });
 
-  it('deploys with the README\'s own block (namespaces, secrets, `kubectl apply -f dist`), with no PodSecurity warning', async () => {
+  it("deploys with the README's own block (namespaces, secrets, `kubectl apply -f dist`), with no PodSecurity warning", async () => {
     deployDir = deployDirectory();
     const deploy = runDeploy(cluster, deployDir, ['-euo', 'pipefail']);
     assert.equal(deploy.code, 0, `README.md:${DEPLOY.line}: the deploy block failed:\n${deploy.stderr}`);
@@ -143,7 +191,10 @@ describe('on a real control plane', { concurrency: 1 }, () => {
     assert.ok(pods.length >= 12, `only ${pods.length} pods`);
     const claims = (await cluster.core.listNamespacedPersistentVolumeClaim({ namespace: NAMESPACE })).items;
     assert.deepEqual(claims.map((c) => `${c.metadata?.name}:${c.status?.phase}`).sort(), [
-      'data-plane-object-store-0:Bound', 'data-plane-postgres-0:Bound', 'data-plane-rabbitmq-0:Bound', 'data-plane-redis-0:Bound',
+      'data-plane-object-store-0:Bound',
+      'data-plane-postgres-0:Bound',
+      'data-plane-rabbitmq-0:Bound',
+      'data-plane-redis-0:Bound',
       // local-path binds on first use: the backup volume waits for the first backup.
       'plane-backup:Pending',
     ]);
@@ -163,7 +214,11 @@ describe('on a real control plane', { concurrency: 1 }, () => {
   it('re-applies with every object unchanged, and `kubectl diff` finds nothing', () => {
     const apply = cluster.kubectlOk(['apply', '-f', DIST]);
     const lines = apply.stdout.trim().split('\n');
-    assert.deepEqual(lines.filter((l) => !l.endsWith(' unchanged')), [], 'objects changed on a second apply');
+    assert.deepEqual(
+      lines.filter((l) => !l.endsWith(' unchanged')),
+      [],
+      'objects changed on a second apply',
+    );
     assert.equal(lines.length, manifestsIn(DIST).length);
     const diff = cluster.kubectl(['diff', '-f', DIST]);
     assert.equal(diff.code, 0, `kubectl diff found changes:\n${diff.stdout}${diff.stderr}`);
@@ -171,7 +226,9 @@ describe('on a real control plane', { concurrency: 1 }, () => {
 
   it('rolls exactly the Deployments that consume a changed value (api-only: gunicorn workers)', async () => {
     const before = await cluster.deploymentRevisions(NAMESPACE);
-    const changed = synthVariant((s) => { s.components.api.gunicornWorkers = 3; });
+    const changed = synthVariant((s) => {
+      s.components.api.gunicornWorkers = 3;
+    });
     cluster.kubectlOk(['apply', '-f', changed]);
     await cluster.waitUntilSettled(NAMESPACE);
     const after = await cluster.deploymentRevisions(NAMESPACE);
@@ -183,22 +240,28 @@ describe('on a real control plane', { concurrency: 1 }, () => {
   });
 
   it('upgrades Plane without an immutable-field error, runs the new migrator, and `rollout undo` restores the api', async () => {
-    const upgraded = synthVariant((s) => { s.images.plane.tag = 'v1.2.3'; });
+    const upgraded = synthVariant((s) => {
+      s.images.plane.tag = 'v1.2.3';
+    });
     const apply = cluster.kubectl(['apply', '-f', upgraded]);
     assert.equal(apply.code, 0, apply.stderr);
     assert.doesNotMatch(apply.stderr, /immutable|invalid/i);
     await cluster.waitUntilSettled(NAMESPACE);
 
     const jobs = (await cluster.batch.listNamespacedJob({ namespace: NAMESPACE })).items.map((j) => j.metadata?.name ?? '');
-    assert.ok(jobs.some((name) => name.startsWith('plane-migrator-v1-2-3-')), `no migrator Job for v1.2.3 in ${jobs}`);
-    const image = async (name: string) => (await cluster.apps.readNamespacedDeployment({ name, namespace: NAMESPACE })).spec?.template.spec?.containers[0].image;
+    assert.ok(
+      jobs.some((name) => name.startsWith('plane-migrator-v1-2-3-')),
+      `no migrator Job for v1.2.3 in ${jobs}`,
+    );
+    const image = async (name: string) =>
+      (await cluster.apps.readNamespacedDeployment({ name, namespace: NAMESPACE })).spec?.template.spec?.containers[0].image;
     for (const name of ['plane-web', 'plane-space', 'plane-admin', 'plane-live', 'plane-api', 'plane-worker', 'plane-beat-worker']) {
-      assert.match(await image(name) ?? '', /:v1\.2\.3$/, name);
+      assert.match((await image(name)) ?? '', /:v1\.2\.3$/, name);
     }
 
     cluster.kubectlOk(['rollout', 'undo', 'deployment/plane-api', '-n', NAMESPACE]);
     cluster.kubectlOk(['rollout', 'status', 'deployment/plane-api', '-n', NAMESPACE, '--timeout=120s']);
-    assert.match(await image('plane-api') ?? '', /:v1\.2\.2$/);
+    assert.match((await image('plane-api')) ?? '', /:v1\.2\.2$/);
 
     cluster.kubectlOk(['apply', '-f', DIST]);
     await cluster.waitUntilSettled(NAMESPACE);
@@ -210,17 +273,33 @@ describe('on a real control plane', { concurrency: 1 }, () => {
    * claim name → "uid/volume"; with a deletionTimestamp, "… terminating". The backup claim binds on
    * first use (WaitForFirstConsumer, a backup run): its volume is left out.
    */
-  const claimIds = async () => new Map((await cluster.core.listNamespacedPersistentVolumeClaim({ namespace: NAMESPACE })).items
-    .map((c) => [c.metadata?.name ?? '', `${c.metadata?.uid}/${c.metadata?.name === 'plane-backup' ? '' : c.spec?.volumeName ?? ''}${c.metadata?.deletionTimestamp ? ' terminating' : ''}`]));
+  const claimIds = async () =>
+    new Map(
+      (await cluster.core.listNamespacedPersistentVolumeClaim({ namespace: NAMESPACE })).items.map((c) => [
+        c.metadata?.name ?? '',
+        `${c.metadata?.uid}/${c.metadata?.name === 'plane-backup' ? '' : (c.spec?.volumeName ?? '')}${c.metadata?.deletionTimestamp ? ' terminating' : ''}`,
+      ]),
+    );
   const FIVE_CLAIMS = ['data-plane-object-store-0', 'data-plane-postgres-0', 'data-plane-rabbitmq-0', 'data-plane-redis-0', 'plane-backup'];
   const namespacePhase = async () => (await cluster.core.readNamespace({ name: NAMESPACE })).status?.phase;
-  const guardObjects = () => cluster.kubectl(['get', 'validatingadmissionpolicy,validatingadmissionpolicybinding', GUARD, '-o', 'name']).stdout.trim().split('\n').sort();
+  const guardObjects = () =>
+    cluster
+      .kubectl(['get', 'validatingadmissionpolicy,validatingadmissionpolicybinding', GUARD, '-o', 'name'])
+      .stdout.trim()
+      .split('\n')
+      .sort();
 
   /** Runs a docs block with bash -euo pipefail in `cwd` (which holds dist/), this cluster's kubectl first on PATH. */
   const runBlock = (text: string, cwd: string): CommandResult => {
     const result = spawnSync('bash', ['-euo', 'pipefail', '-c', text], {
-      cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024,
-      env: { ...process.env, KUBECONFIG: cluster.kubeconfig, PATH: `${path.dirname(cluster.kubectlPath)}${path.delimiter}${process.env.PATH}` },
+      cwd,
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+      env: {
+        ...process.env,
+        KUBECONFIG: cluster.kubeconfig,
+        PATH: `${path.dirname(cluster.kubectlPath)}${path.delimiter}${process.env.PATH}`,
+      },
     });
     if (result.error) throw result.error;
     return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
@@ -228,11 +307,14 @@ describe('on a real control plane', { concurrency: 1 }, () => {
 
   const runGuardJob = () => runKeepDataJob(cluster, NAMESPACE, GUARD);
 
-  it('applies the keep-data guard with its Job\'s script as its ServiceAccount, which may apply those two objects and nothing else', async () => {
+  it("applies the keep-data guard with its Job's script as its ServiceAccount, which may apply those two objects and nothing else", async () => {
     const name = manifestsIn(DIST).find((m) => m.kind === 'Job' && m.metadata.name.startsWith(`${GUARD}-`))?.metadata.name;
     const jobs = (await cluster.batch.listNamespacedJob({ namespace: NAMESPACE })).items.filter((j) => j.metadata?.name === name);
     assert.equal(jobs.length, 1, `Job ${name}`);
-    assert.ok(jobs[0].status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True'), 'the Job completed');
+    assert.ok(
+      jobs[0].status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True'),
+      'the Job completed',
+    );
     assert.deepEqual(guardObjects(), [''], 'the guard is not in dist/');
     const first = runGuardJob();
     assert.equal(first.code, 0, first.stderr);
@@ -240,17 +322,35 @@ describe('on a real control plane', { concurrency: 1 }, () => {
     const again = runGuardJob();
     assert.equal(again.code, 0, again.stderr);
     assert.equal(again.stdout, `validatingadmissionpolicy ${GUARD}: applied\nvalidatingadmissionpolicybinding ${GUARD}: applied\n`);
-    assert.deepEqual(guardObjects(), [`validatingadmissionpolicy.admissionregistration.k8s.io/${GUARD}`, `validatingadmissionpolicybinding.admissionregistration.k8s.io/${GUARD}`]);
+    assert.deepEqual(guardObjects(), [
+      `validatingadmissionpolicy.admissionregistration.k8s.io/${GUARD}`,
+      `validatingadmissionpolicybinding.admissionregistration.k8s.io/${GUARD}`,
+    ]);
 
-    const can = (...args: string[]) => cluster.kubectl(['auth', 'can-i', `--as=system:serviceaccount:${NAMESPACE}:${GUARD}`, ...args]).stdout.trim();
+    const can = (...args: string[]) =>
+      cluster.kubectl(['auth', 'can-i', `--as=system:serviceaccount:${NAMESPACE}:${GUARD}`, ...args]).stdout.trim();
     for (const kind of ['validatingadmissionpolicies', 'validatingadmissionpolicybindings']) {
       assert.equal(can('patch', `${kind}/${GUARD}`), 'yes', kind);
       assert.equal(can('create', `${kind}/${GUARD}`), 'yes', kind);
-      for (const denied of [['create', kind], ['create', `${kind}/other`], ['patch', `${kind}/other`], ['get', `${kind}/${GUARD}`], ['list', kind], ['delete', `${kind}/${GUARD}`], ['update', `${kind}/${GUARD}`]]) {
+      for (const denied of [
+        ['create', kind],
+        ['create', `${kind}/other`],
+        ['patch', `${kind}/other`],
+        ['get', `${kind}/${GUARD}`],
+        ['list', kind],
+        ['delete', `${kind}/${GUARD}`],
+        ['update', `${kind}/${GUARD}`],
+      ]) {
         assert.equal(can(...denied), 'no', denied.join(' '));
       }
     }
-    for (const denied of [['delete', 'namespace/plane'], ['delete', 'pvc', '-n', NAMESPACE], ['get', 'secrets', '-n', NAMESPACE], ['create', 'pods', '-n', NAMESPACE], ['patch', 'validatingwebhookconfigurations/x']]) {
+    for (const denied of [
+      ['delete', 'namespace/plane'],
+      ['delete', 'pvc', '-n', NAMESPACE],
+      ['get', 'secrets', '-n', NAMESPACE],
+      ['create', 'pods', '-n', NAMESPACE],
+      ['patch', 'validatingwebhookconfigurations/x'],
+    ]) {
       assert.equal(can(...denied), 'no', denied.join(' '));
     }
   });
@@ -262,7 +362,11 @@ describe('on a real control plane', { concurrency: 1 }, () => {
       const deletion = cluster.kubectl(['delete', '-f', DIST, '--wait=true', '--timeout=120s']);
       assert.equal(deletion.code, 1, `run ${run}: ${deletion.stderr}`);
       assert.match(deletion.stderr, /namespaces "plane" is forbidden: ValidatingAdmissionPolicy 'plane-keep-data'/, `run ${run}`);
-      assert.match(deletion.stderr, /persistentvolumeclaims "plane-backup" is forbidden: ValidatingAdmissionPolicy 'plane-keep-data'/, `run ${run}`);
+      assert.match(
+        deletion.stderr,
+        /persistentvolumeclaims "plane-backup" is forbidden: ValidatingAdmissionPolicy 'plane-keep-data'/,
+        `run ${run}`,
+      );
       assert.match(deletion.stderr, /docs\/runbook\.md, "Deleting the data"/);
       assert.equal(await namespacePhase(), 'Active', `run ${run}`);
       assert.deepEqual(await claimIds(), before, `run ${run}: claims deleted or terminating`);
@@ -287,7 +391,7 @@ describe('on a real control plane', { concurrency: 1 }, () => {
     assert.deepEqual(await claimIds(), before, 'the re-applied StatefulSets use the same claims and volumes');
   });
 
-  it('removes the workloads and keeps the data with the README\'s one command, which exits 0 run twice', async () => {
+  it("removes the workloads and keeps the data with the README's one command, which exits 0 run twice", async () => {
     const command = DOC_COMMANDS.keepData();
     const before = await claimIds();
     for (const run of [1, 2]) {
@@ -297,7 +401,10 @@ describe('on a real control plane', { concurrency: 1 }, () => {
     }
     assert.equal(await namespacePhase(), 'Active');
     assert.deepEqual(await claimIds(), before);
-    assert.equal(cluster.kubectl(['get', 'storageclass', 'plane-retain', '-o', 'name']).stdout.trim(), 'storageclass.storage.k8s.io/plane-retain');
+    assert.equal(
+      cluster.kubectl(['get', 'storageclass', 'plane-retain', '-o', 'name']).stdout.trim(),
+      'storageclass.storage.k8s.io/plane-retain',
+    );
     assert.equal(guardObjects().length, 2);
     // Of every object of dist/, only those that hold data are left.
     const left = cluster.kubectlOk(['get', '-f', DIST, '--ignore-not-found', '-o', 'name']).stdout.trim().split('\n').sort();
@@ -309,9 +416,12 @@ describe('on a real control plane', { concurrency: 1 }, () => {
     assert.deepEqual(await claimIds(), before);
   });
 
-  it('deletes the data only by the runbook\'s deliberate path; the kept volumes are re-attached as the runbook says', async () => {
-    const bound = new Map((await cluster.core.listNamespacedPersistentVolumeClaim({ namespace: NAMESPACE })).items
-      .filter((c) => c.spec?.volumeName).map((c) => [c.metadata?.name ?? '', { volume: c.spec?.volumeName ?? '', size: c.spec?.resources?.requests?.storage ?? '' }]));
+  it("deletes the data only by the runbook's deliberate path; the kept volumes are re-attached as the runbook says", async () => {
+    const bound = new Map(
+      (await cluster.core.listNamespacedPersistentVolumeClaim({ namespace: NAMESPACE })).items
+        .filter((c) => c.spec?.volumeName)
+        .map((c) => [c.metadata?.name ?? '', { volume: c.spec?.volumeName ?? '', size: c.spec?.resources?.requests?.storage ?? '' }]),
+    );
     assert.ok(bound.size >= 4, 'the four data claims are bound (the backup claim may wait for a backup)');
 
     const deletion = runBlock(DOC_COMMANDS.deleteData().text, REPO_ROOT);
@@ -337,7 +447,7 @@ describe('on a real control plane', { concurrency: 1 }, () => {
     }
   });
 
-  it('moves an install of the previous dist/ (claims on local-path) to plane-retain with the runbook\'s block: same claims, same volumes', async (t) => {
+  it("moves an install of the previous dist/ (claims on local-path) to plane-retain with the runbook's block: same claims, same volumes", async (t) => {
     const git = (...args: string[]) => spawnSync('git', ['-C', REPO_ROOT, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
     if (git('cat-file', '-e', `${PREVIOUS_DIST_COMMIT}^{commit}`).status !== 0) {
       t.skip(`commit ${PREVIOUS_DIST_COMMIT} (the last dist/ on local-path) is not in this clone`);
@@ -356,15 +466,18 @@ describe('on a real control plane', { concurrency: 1 }, () => {
     // A backup run binds the backup claim, as on an install that has made backups.
     cluster.kubectlOk(['-n', NAMESPACE, 'create', 'job', 'plane-backup-first', '--from=cronjob/plane-backup']);
     await cluster.waitUntilSettled(NAMESPACE);
-    const claims = async () => new Map((await cluster.core.listNamespacedPersistentVolumeClaim({ namespace: NAMESPACE })).items
-      .map((c) => [c.metadata?.name ?? '', c]));
+    const claims = async () =>
+      new Map(
+        (await cluster.core.listNamespacedPersistentVolumeClaim({ namespace: NAMESPACE })).items.map((c) => [c.metadata?.name ?? '', c]),
+      );
     const before = await claims();
     assert.deepEqual([...before.keys()].sort(), FIVE_CLAIMS);
     for (const c of before.values()) assert.equal(c.spec?.storageClassName, 'local-path');
     const backupVolume = before.get('plane-backup')?.spec?.volumeName;
     assert.ok(backupVolume, 'the backup claim is bound');
     // k3s' local-path volumes have reclaim Delete: as on the VPS (the test pool's are Retain).
-    for (const c of before.values()) cluster.kubectlOk(['patch', 'pv', c.spec?.volumeName ?? '', '-p', '{"spec":{"persistentVolumeReclaimPolicy":"Delete"}}']);
+    for (const c of before.values())
+      cluster.kubectlOk(['patch', 'pv', c.spec?.volumeName ?? '', '-p', '{"spec":{"persistentVolumeReclaimPolicy":"Delete"}}']);
     // The new dist/ alone is refused: the immutable claim templates and claim class.
     const refused = cluster.kubectl(['apply', '-f', DIST]);
     assert.notEqual(refused.code, 0);
@@ -396,10 +509,23 @@ describe('on a real control plane', { concurrency: 1 }, () => {
       assert.equal(s.spec?.volumeClaimTemplates?.[0].spec?.storageClassName, 'plane-retain', s.metadata?.name);
     }
     for (const old of ['plane-keep-namespace', 'plane-backup-keep-volume']) {
-      assert.equal(cluster.kubectl(['get', 'validatingadmissionpolicy,validatingadmissionpolicybinding', old, '--ignore-not-found', '-o', 'name']).stdout.trim(), '', `the old guard ${old} is gone`);
+      assert.equal(
+        cluster
+          .kubectl(['get', 'validatingadmissionpolicy,validatingadmissionpolicybinding', old, '--ignore-not-found', '-o', 'name'])
+          .stdout.trim(),
+        '',
+        `the old guard ${old} is gone`,
+      );
     }
     const apply = cluster.kubectlOk(['apply', '-f', DIST]);
-    assert.deepEqual(apply.stdout.trim().split('\n').filter((l) => !l.endsWith(' unchanged')), [], 'a second apply changes nothing');
+    assert.deepEqual(
+      apply.stdout
+        .trim()
+        .split('\n')
+        .filter((l) => !l.endsWith(' unchanged')),
+      [],
+      'a second apply changes nothing',
+    );
     assert.equal(cluster.kubectl(['delete', 'pvc', '--all', '-n', NAMESPACE, '--wait=false']).code, 1, 'the guard is back');
     fs.rmSync(previous, { recursive: true, force: true });
   });

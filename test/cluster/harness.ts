@@ -45,7 +45,10 @@ export class TestCluster {
   readonly apps: k8s.AppsV1Api;
   readonly batch: k8s.BatchV1Api;
 
-  private constructor(readonly kubeconfig: string, readonly kubectlPath: string) {
+  private constructor(
+    readonly kubeconfig: string,
+    readonly kubectlPath: string,
+  ) {
     this.config = new k8s.KubeConfig();
     this.config.loadFromFile(kubeconfig);
     this.core = this.config.makeApiClient(k8s.CoreV1Api);
@@ -91,17 +94,26 @@ export class TestCluster {
     for (const d of (await this.apps.listNamespacedDeployment({ namespace })).items) {
       const want = d.spec?.replicas ?? 1;
       const s = d.status ?? {};
-      if ((s.observedGeneration ?? 0) < (d.metadata?.generation ?? 0) || (s.updatedReplicas ?? 0) < want
-        || (s.availableReplicas ?? 0) < want || (s.replicas ?? 0) > want) {
+      if (
+        (s.observedGeneration ?? 0) < (d.metadata?.generation ?? 0) ||
+        (s.updatedReplicas ?? 0) < want ||
+        (s.availableReplicas ?? 0) < want ||
+        (s.replicas ?? 0) > want
+      ) {
         stuck.push(`Deployment ${d.metadata?.name}: ${s.updatedReplicas ?? 0} updated, ${s.availableReplicas ?? 0} available of ${want}`);
       }
     }
     for (const s of (await this.apps.listNamespacedStatefulSet({ namespace })).items) {
       const want = s.spec?.replicas ?? 1;
       const st = s.status ?? { replicas: 0 };
-      if ((st.observedGeneration ?? 0) < (s.metadata?.generation ?? 0) || (st.readyReplicas ?? 0) < want
-        || st.currentRevision !== st.updateRevision) {
-        stuck.push(`StatefulSet ${s.metadata?.name}: ${st.readyReplicas ?? 0} ready of ${want}, revision ${st.currentRevision} → ${st.updateRevision}`);
+      if (
+        (st.observedGeneration ?? 0) < (s.metadata?.generation ?? 0) ||
+        (st.readyReplicas ?? 0) < want ||
+        st.currentRevision !== st.updateRevision
+      ) {
+        stuck.push(
+          `StatefulSet ${s.metadata?.name}: ${st.readyReplicas ?? 0} ready of ${want}, revision ${st.currentRevision} → ${st.updateRevision}`,
+        );
       }
     }
     for (const j of (await this.batch.listNamespacedJob({ namespace })).items) {
@@ -144,15 +156,24 @@ export function runKeepDataJob(cluster: TestCluster, namespace: string, name: st
   const work = scratchDir('plane-keep-data-');
   fs.mkdirSync(path.join(work, 'account'));
   for (const [file, content] of Object.entries(files as Record<string, string>)) fs.writeFileSync(path.join(work, file), content);
-  fs.writeFileSync(path.join(work, 'account', 'token'), cluster.kubectlOk(['create', 'token', name, '-n', namespace, '--duration=10m']).stdout.trim());
+  fs.writeFileSync(
+    path.join(work, 'account', 'token'),
+    cluster.kubectlOk(['create', 'token', name, '-n', namespace, '--duration=10m']).stdout.trim(),
+  );
   const kubeconfig = parse(fs.readFileSync(cluster.kubeconfig, 'utf8'));
-  fs.writeFileSync(path.join(work, 'account', 'ca.crt'), Buffer.from(kubeconfig.clusters[0].cluster['certificate-authority-data'], 'base64'));
+  fs.writeFileSync(
+    path.join(work, 'account', 'ca.crt'),
+    Buffer.from(kubeconfig.clusters[0].cluster['certificate-authority-data'], 'base64'),
+  );
   const server = new URL(kubeconfig.clusters[0].cluster.server);
   const result = spawnSync('python3', [path.join(work, 'plane_k3s_keep_data.py')], {
     encoding: 'utf8',
     env: {
-      PATH: process.env.PATH, KUBERNETES_SERVICE_HOST: server.hostname, KUBERNETES_SERVICE_PORT: server.port,
-      PLANE_K3S_SERVICE_ACCOUNT_DIR: path.join(work, 'account'), PLANE_K3S_SPEC_FILE: path.join(work, 'keep-data.json'),
+      PATH: process.env.PATH,
+      KUBERNETES_SERVICE_HOST: server.hostname,
+      KUBERNETES_SERVICE_PORT: server.port,
+      PLANE_K3S_SERVICE_ACCOUNT_DIR: path.join(work, 'account'),
+      PLANE_K3S_SPEC_FILE: path.join(work, 'keep-data.json'),
     },
   });
   fs.rmSync(work, { recursive: true, force: true });

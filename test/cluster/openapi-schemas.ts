@@ -9,7 +9,11 @@ import * as path from 'node:path';
 
 type Schema = Record<string, any>;
 
-interface GroupVersionKind { group: string; version: string; kind: string }
+interface GroupVersionKind {
+  group: string;
+  version: string;
+  kind: string;
+}
 
 /** Kubernetes' int-or-string is a string in OpenAPI v2; manifests write ports as numbers. */
 function rewrite(schema: Schema): Schema {

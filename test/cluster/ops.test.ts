@@ -34,7 +34,19 @@ import { CADDY_PORTS } from '../../lib/edge/caddy-image';
 import { freePort, makeCertificate, RunningCaddy, startCaddy, startStubs, Stubs, TestCertificate } from '../edge/harness';
 import { PostgresServer, backupToolsOnPath } from '../postgres/harness';
 import { runKeepDataJob, scratchDir, TestCluster } from './harness';
-import { Callers, criLog, Exchange, FIXTURE_FILE, logTail, maskTokens, PlaneFixture, PlaneSide, readFixture, recordingProxy, replayServer } from './plane-fixture';
+import {
+  Callers,
+  criLog,
+  Exchange,
+  FIXTURE_FILE,
+  logTail,
+  maskTokens,
+  PlaneFixture,
+  PlaneSide,
+  readFixture,
+  recordingProxy,
+  replayServer,
+} from './plane-fixture';
 
 const MANAGE = process.env.PLANE_TEST_MANAGE;
 const BASE_URL = process.env.PLANE_TEST_BASE_URL?.replace(/\/$/, '');
@@ -65,8 +77,12 @@ function runAsync(command: string, args: string[], env: NodeJS.ProcessEnv, input
     const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d; });
-    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
     child.stdin.end(input ?? '');
@@ -76,11 +92,16 @@ function runAsync(command: string, args: string[], env: NodeJS.ProcessEnv, input
 /** The last ERROR line of Plane's default worker (the unregistered-task error, with a token in it: masked). */
 function workerErrorLines(): string[] {
   const file = process.env.PLANE_TEST_WORKER_ERROR_LOG;
-  assert.ok(file, 'PLANE_TEST_WORKER_ERROR_LOG: a log of Plane\'s default worker');
-  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => /"levelname": "ERROR"/.test(l)).slice(-1).map(maskTokens);
+  assert.ok(file, "PLANE_TEST_WORKER_ERROR_LOG: a log of Plane's default worker");
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => /"levelname": "ERROR"/.test(l))
+    .slice(-1)
+    .map(maskTokens);
 }
 
-describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrency: 1 }, () => {
+describe("plane-k3s, the operator's CLI, on a real control plane", { concurrency: 1 }, () => {
   const work = scratchDir('plane-ops-');
   const outputs: string[] = [];
   const secretValues: string[] = [];
@@ -97,7 +118,12 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
 
   /** The CLI, as `npx plane-k3s` runs it, with the test cluster's kubeconfig. */
   async function cli(args: string[], input?: string): Promise<Run> {
-    const result = await runAsync(process.execPath, [BIN, '--kubeconfig', cluster.kubeconfig, ...args], { ...process.env, SITE_CONFIG: '' }, input);
+    const result = await runAsync(
+      process.execPath,
+      [BIN, '--kubeconfig', cluster.kubeconfig, ...args],
+      { ...process.env, SITE_CONFIG: '' },
+      input,
+    );
     outputs.push(result.stdout, result.stderr);
     return result;
   }
@@ -121,7 +147,11 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
   async function provisionRealPlane(): Promise<void> {
     const usersFile = path.join(work, 'users.json');
     fs.writeFileSync(usersFile, JSON.stringify(stack.users));
-    const env: NodeJS.ProcessEnv = { ...process.env, PYTHONPATH: path.join(REPO_ROOT, 'lib', 'plane', 'provision'), PLANE_K3S_USERS_FILE: usersFile };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PYTHONPATH: path.join(REPO_ROOT, 'lib', 'plane', 'provision'),
+      PLANE_K3S_USERS_FILE: usersFile,
+    };
     // The variables the provisioning Job reads, from the Secrets its manifest names.
     for (const [variable, ref] of Object.entries(provisioningSecretEnv(stack.site))) {
       const secret = await cluster.core.readNamespacedSecret({ name: ref.secretName, namespace: NS });
@@ -135,7 +165,7 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     // A real PostgreSQL with Plane's user, and real output of the backup, drill and restore scripts on it
     // with the real restic (the rclone steps, which need a store, log nothing here).
     pg = await PostgresServer.start('plane', 'plane');
-    pg.sql('plane', 'CREATE TABLE projects (id int primary key, name text); INSERT INTO projects VALUES (1, \'VPAI\')');
+    pg.sql('plane', "CREATE TABLE projects (id int primary key, name text); INSERT INTO projects VALUES (1, 'VPAI')");
     const scripts = path.join(REPO_ROOT, 'lib', 'data', 'backup');
     const backupDir = path.join(work, 'backups');
     fs.mkdirSync(backupDir);
@@ -143,10 +173,20 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     const repositoryKey = generateValue('hex32');
     const script = async (name: string, logName: string, extra: Record<string, string>, args: string[] = []) => {
       const scratch = extra.WORK_DIR as string;
-      const result = await runAsync('sh', [path.join(scripts, name), ...args], pg.env({
-        PATH: `${restic}:${pg.env().PATH}`, BACKUP_DIR: backupDir, BACKUP_KEEP: '3', PLANE_VERSION: stack.site.images.plane.tag,
-        RESTIC_REPOSITORY: path.join(backupDir, 'restic'), RESTIC_PASSWORD: repositoryKey, RESTIC_CACHE_DIR: path.join(scratch, '.cache'), ...extra,
-      }));
+      const result = await runAsync(
+        'sh',
+        [path.join(scripts, name), ...args],
+        pg.env({
+          PATH: `${restic}:${pg.env().PATH}`,
+          BACKUP_DIR: backupDir,
+          BACKUP_KEEP: '3',
+          PLANE_VERSION: stack.site.images.plane.tag,
+          RESTIC_REPOSITORY: path.join(backupDir, 'restic'),
+          RESTIC_PASSWORD: repositoryKey,
+          RESTIC_CACHE_DIR: path.join(scratch, '.cache'),
+          ...extra,
+        }),
+      );
       assert.equal(result.code, 0, `${name}: ${result.stderr}`);
       fs.writeFileSync(logFile(logName), criLog(result.stdout.split('\n').filter(Boolean)));
     };
@@ -158,9 +198,10 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     // PostgreSQL refuses root: as root here, the throw-away server's step runs as nobody.
     const drillCommand = ['env', `PATH=${pg.env().PATH}`, `WORK_DIR=${drillScratch}`, 'sh', path.join(scripts, 'drill-postgres.sh')];
     if (process.getuid?.() === 0) spawnSync('chown', ['-R', 'nobody', drillScratch]);
-    const drill = process.getuid?.() === 0
-      ? spawnSync('runuser', ['-u', 'nobody', '--', ...drillCommand], { encoding: 'utf8' })
-      : spawnSync(drillCommand[0], drillCommand.slice(1), { encoding: 'utf8' });
+    const drill =
+      process.getuid?.() === 0
+        ? spawnSync('runuser', ['-u', 'nobody', '--', ...drillCommand], { encoding: 'utf8' })
+        : spawnSync(drillCommand[0], drillCommand.slice(1), { encoding: 'utf8' });
     assert.equal(drill.status, 0, drill.stderr);
     fs.writeFileSync(logFile('drill-postgres'), criLog(drill.stdout.split('\n').filter(Boolean)));
     await script('finish-restore.sh', 'drill-record', { WORK_DIR: drillScratch }, ['drill']);
@@ -176,10 +217,16 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     for (const secret of stack.secrets) {
       for (const [key, making] of Object.entries(secret.keys)) {
         if (!('generate' in making)) continue;
-        const value = secret.name === 'plane-postgres' ? pg.password : secret.name === 'plane-backup-key' ? repositoryKey : generateValue(making.generate);
+        const value =
+          secret.name === 'plane-postgres'
+            ? pg.password
+            : secret.name === 'plane-backup-key'
+              ? repositoryKey
+              : generateValue(making.generate);
         secretValues.push(value);
         lines.push(`${envVariable(secret.name, key)}=${value}`);
-        if (key === 'PLANE_API_KEY') tokens.set(secret.name === 'plane-admin' ? 'admin' : `agent:${secret.name.replace('plane-agent-', '')}`, value);
+        if (key === 'PLANE_API_KEY')
+          tokens.set(secret.name === 'plane-admin' ? 'admin' : `agent:${secret.name.replace('plane-agent-', '')}`, value);
       }
     }
     fs.writeFileSync(path.join(work, 'vault.env'), `# from the vault\n${lines.join('\n')}\n`, { mode: 0o600 });
@@ -198,33 +245,75 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     // A real Caddy with the site's Caddyfile: the api upstream is Plane, the others stubs.
     const names: UpstreamName[] = ['web', 'space', 'admin', 'live', 'api', 'objectStore'];
     stubs = await startStubs(names);
-    const upstreams = Object.fromEntries(names.map((n) => [n, { host: '127.0.0.1', port: n === 'api' ? plane.port : stubs.ports[n] }])) as unknown as PlaneUpstreams;
+    const upstreams = Object.fromEntries(
+      names.map((n) => [n, { host: '127.0.0.1', port: n === 'api' ? plane.port : stubs.ports[n] }]),
+    ) as unknown as PlaneUpstreams;
     const caddyDir = scratchDir('plane-ops-caddy-');
     // 90 days, as an ACME certificate: verify wants 14 days left on one the operator renews.
     edgeCertificate = makeCertificate(caddyDir, stack.appHost, 90);
     const certificate = edgeCertificate;
     const ports = { http: await freePort(), https: await freePort(), health: await freePort() };
-    caddy = await startCaddy(renderCaddyfile({
-      ...siteCaddyfileOptions(stack.site, upstreams), ports, bind: ['127.0.0.1'], tls: { mode: 'files', certFile: certificate.certFile, keyFile: certificate.keyFile },
-    }), caddyDir, ports.health);
+    caddy = await startCaddy(
+      renderCaddyfile({
+        ...siteCaddyfileOptions(stack.site, upstreams),
+        ports,
+        bind: ['127.0.0.1'],
+        tls: { mode: 'files', certFile: certificate.certFile, keyFile: certificate.keyFile },
+      }),
+      caddyDir,
+      ports.health,
+    );
 
     // What kwok's node serves for the pods.
     const caddyPort = CADDY_PORTS.https;
     const apiEnv = stack.declaredEnv('api');
     const kwokConfig = [
-      { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'ClusterPortForward', metadata: { name: 'plane' }, spec: { forwards: [
-        { ports: [stack.apiService.port], target: { address: '127.0.0.1', port: plane.port } },
-        { ports: [5432], target: { address: '127.0.0.1', port: pg.port } },
-        { ports: [caddyPort], target: { address: '127.0.0.1', port: ports.https } },
-      ] } },
-      { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'ClusterLogs', metadata: { name: 'plane' }, spec: { logs: [
-        ...['plane-api', 'plane-worker', 'dump-postgres', 'snapshot', 'drill-unpack', 'drill-postgres', 'drill-record', 'unpack', 'restore-postgres']
-          .map((c) => ({ containers: [c], logsFile: logFile(c) })),
-        { containers: [], logsFile: logFile('empty') },
-      ] } },
-      { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'ClusterExec', metadata: { name: 'plane' }, spec: { execs: [
-        { containers: [stack.workload('Deployment', 'api').container], local: { workDir: work, envs: apiEnv.map((name: string) => ({ name, value: 'set' })) } },
-      ] } },
+      {
+        apiVersion: 'kwok.x-k8s.io/v1alpha1',
+        kind: 'ClusterPortForward',
+        metadata: { name: 'plane' },
+        spec: {
+          forwards: [
+            { ports: [stack.apiService.port], target: { address: '127.0.0.1', port: plane.port } },
+            { ports: [5432], target: { address: '127.0.0.1', port: pg.port } },
+            { ports: [caddyPort], target: { address: '127.0.0.1', port: ports.https } },
+          ],
+        },
+      },
+      {
+        apiVersion: 'kwok.x-k8s.io/v1alpha1',
+        kind: 'ClusterLogs',
+        metadata: { name: 'plane' },
+        spec: {
+          logs: [
+            ...[
+              'plane-api',
+              'plane-worker',
+              'dump-postgres',
+              'snapshot',
+              'drill-unpack',
+              'drill-postgres',
+              'drill-record',
+              'unpack',
+              'restore-postgres',
+            ].map((c) => ({ containers: [c], logsFile: logFile(c) })),
+            { containers: [], logsFile: logFile('empty') },
+          ],
+        },
+      },
+      {
+        apiVersion: 'kwok.x-k8s.io/v1alpha1',
+        kind: 'ClusterExec',
+        metadata: { name: 'plane' },
+        spec: {
+          execs: [
+            {
+              containers: [stack.workload('Deployment', 'api').container],
+              local: { workDir: work, envs: apiEnv.map((name: string) => ({ name, value: 'set' })) },
+            },
+          ],
+        },
+      },
     ];
     const kwokFile = path.join(work, 'kwok.yaml');
     fs.writeFileSync(kwokFile, kwokConfig.map((d) => stringify(d)).join('---\n'));
@@ -240,9 +329,17 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     if (RECORD && plane) {
       const workerLog = process.env.PLANE_TEST_WORKER_LOG as string;
       const recorded: PlaneFixture = {
-        recorded: { plane: 'v1.2.2 (makeplane/plane tag v1.2.2, backend run from source)', at: new Date().toISOString(), how: 'PLANE_TEST_RECORD=1 npm run test:cluster with PLANE_TEST_MANAGE/BASE_URL (test/cluster/ops.test.ts)' },
+        recorded: {
+          plane: 'v1.2.2 (makeplane/plane tag v1.2.2, backend run from source)',
+          at: new Date().toISOString(),
+          how: 'PLANE_TEST_RECORD=1 npm run test:cluster with PLANE_TEST_MANAGE/BASE_URL (test/cluster/ops.test.ts)',
+        },
         exchanges: plane.exchanges,
-        logs: { api: logTail(process.env.PLANE_TEST_API_LOG as string, 50), worker: logTail(workerLog, 50), workerWithError: workerErrorLines() },
+        logs: {
+          api: logTail(process.env.PLANE_TEST_API_LOG as string, 50),
+          worker: logTail(workerLog, 50),
+          workerWithError: workerErrorLines(),
+        },
       };
       fs.mkdirSync(path.dirname(FIXTURE_FILE), { recursive: true });
       fs.writeFileSync(FIXTURE_FILE, `${JSON.stringify(recorded, null, 1)}\n`);
@@ -268,7 +365,10 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     fs.writeFileSync(typo, 'PLANE_POSTGRES__PASSWROD=0123456789abcdef0123\n');
     const unknown = await cli(['secrets', 'load', typo]);
     assert.equal(unknown.code, 2);
-    assert.match(unknown.stderr, /^plane-k3s: .*PLANE_POSTGRES__PASSWROD is not a key of the stack's Secrets; that Secret's are PLANE_POSTGRES__PASSWORD\n$/);
+    assert.match(
+      unknown.stderr,
+      /^plane-k3s: .*PLANE_POSTGRES__PASSWROD is not a key of the stack's Secrets; that Secret's are PLANE_POSTGRES__PASSWORD\n$/,
+    );
     fs.writeFileSync(typo, 'PLANE_REDIS__PASSWORD=p@ss:word/with#url%chars\n');
     const unsafe = await cli(['secrets', 'load', typo]);
     assert.equal(unsafe.code, 2);
@@ -277,28 +377,50 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     fs.writeFileSync(typo, `PLANE_OBJECT_STORE__ACCESS_KEY_ID=GK${'a'.repeat(24)}\n`);
     const partial = await cli(['secrets', 'load', typo]);
     assert.equal(partial.code, 2);
-    assert.match(partial.stderr, /plane-object-store needs all its keys or none; missing PLANE_OBJECT_STORE__RPC_SECRET, PLANE_OBJECT_STORE__SECRET_ACCESS_KEY/);
+    assert.match(
+      partial.stderr,
+      /plane-object-store needs all its keys or none; missing PLANE_OBJECT_STORE__RPC_SECRET, PLANE_OBJECT_STORE__SECRET_ACCESS_KEY/,
+    );
   });
 
   it('secrets load creates every Secret of the file after the namespace, and keeps them on a second load', async () => {
     cluster.kubectlOk(['apply', '-f', path.join(DIST, stack.namespaceFile)]);
     const first = await cliJson(['secrets', 'load', path.join(work, 'vault.env')]);
     assert.equal(first.code, 0, failuresOf(first.report).join('\n'));
-    assert.deepEqual(first.report.checks.map((c) => c.status), stack.secrets.map(() => 'pass'));
+    assert.deepEqual(
+      first.report.checks.map((c) => c.status),
+      stack.secrets.map(() => 'pass'),
+    );
     const stored = await cluster.core.readNamespacedSecret({ name: 'plane-postgres', namespace: NS });
     assert.equal(Buffer.from(stored.data?.password ?? '', 'base64').toString(), pg.password);
-    assert.equal(stored.metadata?.labels?.['app.kubernetes.io/managed-by'], 'plane-secrets', 'labelled like the bootstrap\'s, so the README\'s backup command takes them');
+    assert.equal(
+      stored.metadata?.labels?.['app.kubernetes.io/managed-by'],
+      'plane-secrets',
+      "labelled like the bootstrap's, so the README's backup command takes them",
+    );
     assert.equal(stored.metadata?.annotations?.['kubectl.kubernetes.io/last-applied-configuration'], undefined);
     // From stdin, as `ansible-vault view vault.env | plane-k3s secrets load -`.
     const again = await cli(['--json', 'secrets', 'load', '-'], fs.readFileSync(path.join(work, 'vault.env'), 'utf8'));
     assert.equal(again.code, 0);
     const report = JSON.parse(again.stdout) as JsonReport;
-    assert.ok(report.checks.every((c) => c.status === 'skip' && /exists: kept as it is \(same values\)/.test(c.detail)), again.stdout);
+    assert.ok(
+      report.checks.every((c) => c.status === 'skip' && /exists: kept as it is \(same values\)/.test(c.detail)),
+      again.stdout,
+    );
   });
 
   it('deploys as the README says (TLS Secret, kubectl apply -f dist) and settles', async () => {
     cluster.kubectlOk(['apply', '-f', path.join(DIST, '0001-edge-namespace.k8s.yaml')]);
-    cluster.kubectlOk(['-n', stack.edgeNamespace, 'create', 'secret', 'tls', 'plane-edge-tls', `--cert=${edgeCertificate.certFile}`, `--key=${edgeCertificate.keyFile}`]);
+    cluster.kubectlOk([
+      '-n',
+      stack.edgeNamespace,
+      'create',
+      'secret',
+      'tls',
+      'plane-edge-tls',
+      `--cert=${edgeCertificate.certFile}`,
+      `--key=${edgeCertificate.keyFile}`,
+    ]);
     cluster.kubectlOk(['apply', '-f', DIST]);
     await cluster.waitUntilSettled(NS);
     await cluster.waitUntilSettled(stack.edgeNamespace);
@@ -309,14 +431,24 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     const { code, report } = await cliJson(['secrets', 'list']);
     assert.equal(code, 0, failuresOf(report).join('\n'));
     assert.equal(check(report, `${stack.edgeNamespace}/plane-edge-tls`).status, 'pass');
-    assert.match(check(report, `${NS}/plane-admin`).detail, /^keys PLANE_API_KEY, PLANE_BASE_URL, PLANE_WORKSPACE_SLUG, password; created .*; managed-by plane-secrets$/);
+    assert.match(
+      check(report, `${NS}/plane-admin`).detail,
+      /^keys PLANE_API_KEY, PLANE_BASE_URL, PLANE_WORKSPACE_SLUG, password; created .*; managed-by plane-secrets$/,
+    );
   });
 
   it('verify before any backup, and before the keep-data Job ran (kwok runs no container): every check passes but the guard, the backup and its drill, which fail with their fix; exit 1', async () => {
     const { code, report } = await cliJson(['verify']);
     assert.equal(code, 1);
-    assert.deepEqual(failuresOf(report).map((f) => f.split(':')[0]), ['keep-data', 'backup', 'backup/drill'], failuresOf(report).join('\n'));
-    assert.equal(check(report, 'keep-data').detail, 'ValidatingAdmissionPolicy plane-keep-data, ValidatingAdmissionPolicyBinding plane-keep-data missing: namespace plane and its volumes can be deleted');
+    assert.deepEqual(
+      failuresOf(report).map((f) => f.split(':')[0]),
+      ['keep-data', 'backup', 'backup/drill'],
+      failuresOf(report).join('\n'),
+    );
+    assert.equal(
+      check(report, 'keep-data').detail,
+      'ValidatingAdmissionPolicy plane-keep-data, ValidatingAdmissionPolicyBinding plane-keep-data missing: namespace plane and its volumes can be deleted',
+    );
     assert.match(check(report, 'job/keep-data').detail, /^plane-keep-data-v1-2-2-[0-9a-f]+ complete/);
     // What the Job's pod does on a real node: its script, as its ServiceAccount.
     const guard = runKeepDataJob(cluster, NS, 'plane-keep-data');
@@ -329,9 +461,15 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     for (const s of stack.secrets) assert.equal(check(report, `secret/${s.name}`).status, 'pass');
     assert.match(check(report, 'api-env').detail, /variables set in plane-api-.*DATABASE_URL/);
     assert.equal(check(report, 'health/api').detail, 'GET / → 200 {"status": "OK"}');
-    assert.match(check(report, 'health/edge').detail, new RegExp(`https://${stack.appHost}/ → 200 through ${stack.edgeNamespace}/plane-caddy-`));
+    assert.match(
+      check(report, 'health/edge').detail,
+      new RegExp(`https://${stack.appHost}/ → 200 through ${stack.edgeNamespace}/plane-caddy-`),
+    );
     assert.match(check(report, 'health/edge/api/instances').detail, / → 200 /);
-    assert.match(check(report, 'health/edge/certificate').detail, new RegExp(`^certificate for ${stack.appHost} valid until \\S+ \\((89|90) days\\)$`));
+    assert.match(
+      check(report, 'health/edge/certificate').detail,
+      new RegExp(`^certificate for ${stack.appHost} valid until \\S+ \\((89|90) days\\)$`),
+    );
     assert.match(check(report, 'workspace').detail, /the admin and 10 agents are members \(2 Admin, 9 other\)/);
     for (const agent of stack.users.agents) assert.equal(check(report, `token/${agent.id}`).detail, `users/me → 200 as ${agent.email}`);
     assert.match(check(report, 'signup').detail, /sign-up closed, workspace creation disabled, setup done, version v1\.2\.2/);
@@ -353,8 +491,10 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
   it('backup now: a Job from the CronJob, its real log lines', async () => {
     const { code, report } = await cliJson(['backup', 'now']);
     assert.equal(code, 0, failuresOf(report).join('\n'));
-    assert.match(check(report, 'backup/now').detail,
-      /^job\/plane-backup-now-\d{14} complete: backup: dumped plane, \d+ bytes, \d+ entries, 1 tables; Plane v1\.2\.2, migration none; backup: made the encrypted repository .*; backup: snapshot [0-9a-f]{8}, Plane v1\.2\.2, migration none, \d+ bytes; 1 snapshots kept \(at most 3\)$/);
+    assert.match(
+      check(report, 'backup/now').detail,
+      /^job\/plane-backup-now-\d{14} complete: backup: dumped plane, \d+ bytes, \d+ entries, 1 tables; Plane v1\.2\.2, migration none; backup: made the encrypted repository .*; backup: snapshot [0-9a-f]{8}, Plane v1\.2\.2, migration none, \d+ bytes; 1 snapshots kept \(at most 3\)$/,
+    );
     const job = (await cluster.batch.listNamespacedJob({ namespace: NS, labelSelector: 'app.kubernetes.io/name=backup' })).items[0];
     assert.equal(job.metadata?.ownerReferences?.[0]?.name, 'plane-backup', 'owned by the CronJob, as kubectl create job --from makes it');
     assert.ok(await lastSuccessOf('plane-backup'));
@@ -364,14 +504,22 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
   it('backup drill: a Job from the drill CronJob, its real log lines, and then verify passes (exit 0)', async () => {
     const { code, report } = await cliJson(['backup', 'drill']);
     assert.equal(code, 0, failuresOf(report).join('\n'));
-    assert.match(check(report, 'backup/drill').detail,
-      /^job\/plane-backup-drill-now-\d{14} complete: drill: unpacked snapshot [0-9a-f]{8} .*; drill: snapshot [0-9a-f]{8} restored into a scratch server in \d+ s: Plane v1\.2\.2, migration none, 1 tables with the recorded row counts; drill: snapshot [0-9a-f]{8} passed, recorded in /);
+    assert.match(
+      check(report, 'backup/drill').detail,
+      /^job\/plane-backup-drill-now-\d{14} complete: drill: unpacked snapshot [0-9a-f]{8} .*; drill: snapshot [0-9a-f]{8} restored into a scratch server in \d+ s: Plane v1\.2\.2, migration none, 1 tables with the recorded row counts; drill: snapshot [0-9a-f]{8} passed, recorded in /,
+    );
     assert.ok(await lastSuccessOf('plane-backup-drill'));
     const verify = await cliJson(['verify']);
     assert.equal(verify.code, 0, failuresOf(verify.report).join('\n'));
     assert.match(check(verify.report, 'backup').detail, /^last successful backup \d+ min ago/);
-    assert.equal(check(verify.report, 'keep-data').detail, 'ValidatingAdmissionPolicy plane-keep-data, ValidatingAdmissionPolicyBinding plane-keep-data present: deleting namespace plane or its claims is refused');
-    assert.match(check(verify.report, 'backup/drill').detail, /^last passing drill \d+ min ago \(\S+\) \(schedule "30 4 \* \* 0": at most 192 h\)$/);
+    assert.equal(
+      check(verify.report, 'keep-data').detail,
+      'ValidatingAdmissionPolicy plane-keep-data, ValidatingAdmissionPolicyBinding plane-keep-data present: deleting namespace plane or its claims is refused',
+    );
+    assert.match(
+      check(verify.report, 'backup/drill').detail,
+      /^last passing drill \d+ min ago \(\S+\) \(schedule "30 4 \* \* 0": at most 192 h\)$/,
+    );
     assert.equal(verify.report.ok, true);
     assert.deepEqual(Object.keys(verify.report).sort(), ['checks', 'command', 'context', 'ok', 'summary']);
     assert.equal(verify.report.context, 'plane-test');
@@ -391,7 +539,9 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     await cluster.waitUntilSettled(NS);
     const { code, report } = await cliJson(['verify']);
     assert.equal(code, 1);
-    assert.deepEqual(failuresOf(report), ['workload/plane-web: plane-web runs docker.io/makeplane/plane-frontend:v1.2.1, the site says docker.io/makeplane/plane-frontend:v1.2.2']);
+    assert.deepEqual(failuresOf(report), [
+      'workload/plane-web: plane-web runs docker.io/makeplane/plane-frontend:v1.2.1, the site says docker.io/makeplane/plane-frontend:v1.2.2',
+    ]);
     cluster.kubectlOk(['-n', NS, 'rollout', 'undo', 'deployment/plane-web']);
     await cluster.waitUntilSettled(NS);
     const after = await cliJson(['verify']);
@@ -401,7 +551,7 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
   it('a worker error in the last 50 lines fails verify with the line, tokens masked', async () => {
     const worker = REAL ? logTail(process.env.PLANE_TEST_WORKER_LOG as string, 50) : (fixture as PlaneFixture).logs.worker;
     const withError = REAL ? workerErrorLines() : (fixture as PlaneFixture).logs.workerWithError;
-    assert.ok(withError.length > 0, 'a real worker error line (Received unregistered task, from Plane\'s default worker)');
+    assert.ok(withError.length > 0, "a real worker error line (Received unregistered task, from Plane's default worker)");
     fs.writeFileSync(logFile('plane-worker'), criLog([...worker.slice(-10), ...withError]));
     try {
       const { code, report } = await cliJson(['verify']);
@@ -416,7 +566,7 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     }
   });
 
-  it('smoke: project VPAI, a work item assigned to builder read back with builder\'s token, cleaned up', async () => {
+  it("smoke: project VPAI, a work item assigned to builder read back with builder's token, cleaned up", async () => {
     const { code, report } = await cliJson(['smoke']);
     assert.equal(code, 0, failuresOf(report).join('\n'));
     assert.match(check(report, 'smoke/connect').detail, /builder is builder@agents\.javisi\.local/);
@@ -431,12 +581,21 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     const { code, report } = await cliJson(['smoke', '--assignee', 'c3po']);
     assert.equal(code, 1);
     assert.match(check(report, 'smoke/connect').detail, /^no agent "c3po" in the site \(agents: .*builder/);
-    assert.deepEqual(report.checks.slice(1).map((c) => [c.status, c.detail]).slice(0, 4), [
-      ['skip', 'not run: connect failed'], ['skip', 'not run: connect failed'], ['skip', 'not run: connect failed'], ['skip', 'not run: connect failed'],
-    ]);
+    assert.deepEqual(
+      report.checks
+        .slice(1)
+        .map((c) => [c.status, c.detail])
+        .slice(0, 4),
+      [
+        ['skip', 'not run: connect failed'],
+        ['skip', 'not run: connect failed'],
+        ['skip', 'not run: connect failed'],
+        ['skip', 'not run: connect failed'],
+      ],
+    );
   });
 
-  it('smoke is idempotent: a kept project VPAI is reused, and only the run\'s own work item is deleted', async () => {
+  it("smoke is idempotent: a kept project VPAI is reused, and only the run's own work item is deleted", async () => {
     const kept = await cliJson(['smoke', '--keep']);
     assert.equal(kept.code, 0, failuresOf(kept.report).join('\n'));
     assert.match(check(kept.report, 'smoke/project').detail, /^VPAI created/);
@@ -448,17 +607,26 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     assert.match(check(again.report, 'smoke/cleanup').detail, /^deleted VPAI-\d+$/);
     // Leave Plane as found: the kept project goes, through the api as the admin's client would.
     const admin = tokens.get('admin') as string;
-    const request = (method: string, urlPath: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: plane.port, method, path: urlPath, headers: { host: stack.appHost, 'x-api-key': admin } }, (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => { body += d; });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    const request = (method: string, urlPath: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.request(
+          { host: '127.0.0.1', port: plane.port, method, path: urlPath, headers: { host: stack.appHost, 'x-api-key': admin } },
+          (res) => {
+            let body = '';
+            res.on('data', (d: Buffer) => {
+              body += d;
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on('error', reject);
+        req.end();
       });
-      req.on('error', reject);
-      req.end();
-    });
     const ws = `/api/v1/workspaces/${stack.users.workspace.slug}`;
-    const projects = JSON.parse((await request('GET', `${ws}/projects/?per_page=100`)).body).results as { id: string; identifier: string }[];
+    const projects = JSON.parse((await request('GET', `${ws}/projects/?per_page=100`)).body).results as {
+      id: string;
+      identifier: string;
+    }[];
     const vpai = projects.find((p) => p.identifier === 'VPAI');
     assert.ok(vpai);
     assert.equal((await request('DELETE', `${ws}/projects/${vpai.id}/`)).status, 204);
@@ -467,7 +635,10 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
   it('verify from this machine: --from-vpn and --from-outside check the app host itself (unreachable here: fail with the evidence)', async () => {
     const vpn = await cliJson(['verify', '--from-vpn']);
     assert.equal(vpn.code, 1);
-    assert.deepEqual(failuresOf(vpn.report).map((f) => f.split(':')[0]), ['network/vpn', 'network/split-dns']);
+    assert.deepEqual(
+      failuresOf(vpn.report).map((f) => f.split(':')[0]),
+      ['network/vpn', 'network/split-dns'],
+    );
     assert.match(check(vpn.report, 'network/vpn').detail, new RegExp(`^https://${stack.appHost}/ → .*, expected 200$`));
     assert.equal(check(vpn.report, 'network/split-dns').detail, `${stack.appHost} → no answer, expected ${stack.site.edge.vpnAddress}`);
     const outside = await cliJson(['verify', '--from-outside']);
@@ -478,12 +649,15 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     assert.match(both.stderr, /cannot be used with/);
   });
 
-  it('secrets connection: the agent\'s connection in a 0600 file, never on screen; an existing file is kept', async () => {
+  it("secrets connection: the agent's connection in a 0600 file, never on screen; an existing file is kept", async () => {
     const file = path.join(work, 'builder.env');
     const { code, report } = await cliJson(['secrets', 'connection', 'builder', '--output', file]);
     assert.equal(code, 0, failuresOf(report).join('\n'));
     assert.equal(fs.statSync(file).mode & 0o777, 0o600);
-    assert.equal(fs.readFileSync(file, 'utf8'), `PLANE_API_KEY=${tokens.get('agent:builder')}\nPLANE_BASE_URL=${stack.appUrl}\nPLANE_WORKSPACE_SLUG=${stack.users.workspace.slug}\n`);
+    assert.equal(
+      fs.readFileSync(file, 'utf8'),
+      `PLANE_API_KEY=${tokens.get('agent:builder')}\nPLANE_BASE_URL=${stack.appUrl}\nPLANE_WORKSPACE_SLUG=${stack.users.workspace.slug}\n`,
+    );
     const again = await cli(['secrets', 'connection', 'builder', '--output', file]);
     assert.equal(again.code, 2);
     assert.match(again.stderr, /exists; add --force to replace it/);
@@ -495,7 +669,10 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
   it('secrets rotate: asks first, refuses the keys the runbook rotates by hand, and a new agent token reaches Plane through provisioning', async () => {
     const dry = await cli(['secrets', 'rotate', 'plane-agent-builder']);
     assert.equal(dry.code, 2);
-    assert.match(dry.stderr, /would replace plane-agent-builder PLANE_API_KEY, then the provisioning Job runs again; the old token stops working .* Add --yes to do it/);
+    assert.match(
+      dry.stderr,
+      /would replace plane-agent-builder PLANE_API_KEY, then the provisioning Job runs again; the old token stops working .* Add --yes to do it/,
+    );
     const app = await cli(['secrets', 'rotate', 'plane-app', '--key', 'secret-key', '--yes']);
     assert.equal(app.code, 2);
     assert.match(app.stderr, /Django's SECRET_KEY: it encrypts Plane's instance settings .* add --accept-settings-loss/);
@@ -506,7 +683,10 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     const { code, report } = await cliJson(['secrets', 'rotate', 'plane-agent-builder', '--yes']);
     assert.equal(code, 0, failuresOf(report).join('\n'));
     assert.match(check(report, 'rotate/provisioning').detail, /^job\/plane-provisioning-v1-2-2-[0-9a-f]+-rotate-\d{14} complete/);
-    const rotated = Buffer.from((await cluster.core.readNamespacedSecret({ name: 'plane-agent-builder', namespace: NS })).data?.PLANE_API_KEY ?? '', 'base64').toString();
+    const rotated = Buffer.from(
+      (await cluster.core.readNamespacedSecret({ name: 'plane-agent-builder', namespace: NS })).data?.PLANE_API_KEY ?? '',
+      'base64',
+    ).toString();
     assert.match(rotated, /^plane_api_[0-9a-f]{32}$/);
     assert.notEqual(rotated, tokens.get('agent:builder'));
     secretValues.push(rotated);
@@ -514,14 +694,18 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     // kwok runs no container: until provisioning really runs, Plane does not know the new token.
     const before = await cliJson(['verify']);
     assert.equal(before.code, 1);
-    assert.deepEqual(failuresOf(before.report), ['token/builder: users/me → 403 (Plane\'s answer to an unknown or inactive token)']);
+    assert.deepEqual(failuresOf(before.report), ["token/builder: users/me → 403 (Plane's answer to an unknown or inactive token)"]);
     if (REAL) await provisionRealPlane();
     const after = await cliJson(['verify']);
     assert.equal(after.code, 0, failuresOf(after.report).join('\n'));
   });
 
   it('secrets rotate plane-app --key live-server-secret-key: a new value, and the one Deployment that reads it (live) restarted', async () => {
-    const read = async () => Buffer.from((await cluster.core.readNamespacedSecret({ name: 'plane-app', namespace: NS })).data?.['live-server-secret-key'] ?? '', 'base64').toString();
+    const read = async () =>
+      Buffer.from(
+        (await cluster.core.readNamespacedSecret({ name: 'plane-app', namespace: NS })).data?.['live-server-secret-key'] ?? '',
+        'base64',
+      ).toString();
     const before = await read();
     const { code, report } = await cliJson(['secrets', 'rotate', 'plane-app', '--key', 'live-server-secret-key', '--yes']);
     assert.equal(code, 0, failuresOf(report).join('\n'));
@@ -529,7 +713,10 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     assert.match(now, /^[0-9a-f]{64}$/);
     assert.notEqual(now, before);
     secretValues.push(now);
-    const restarted = report.checks.filter((c) => c.id.startsWith('rotate/restart/')).map((c) => c.id.replace('rotate/restart/', '')).sort();
+    const restarted = report.checks
+      .filter((c) => c.id.startsWith('rotate/restart/'))
+      .map((c) => c.id.replace('rotate/restart/', ''))
+      .sort();
     assert.deepEqual(restarted, ['plane-live']);
     for (const name of restarted) {
       const deployment = await cluster.apps.readNamespacedDeployment({ name, namespace: NS });
@@ -538,14 +725,20 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     await cluster.waitUntilSettled(NS);
   });
 
-  it('backup list: each backup with its version, migration and drill, from the restore template\'s list mode, and the list Job removed', async () => {
+  it("backup list: each backup with its version, migration and drill, from the restore template's list mode, and the list Job removed", async () => {
     const { code, report } = await cliJson(['backup', 'list']);
     assert.equal(code, 0, failuresOf(report).join('\n'));
     const listed = report.checks.filter((c: { id: string }) => /^backup\/[0-9a-f]{8}$/.test(c.id));
     assert.equal(listed.length, 1, JSON.stringify(report.checks));
-    assert.match(listed[0].detail, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, \d+ bytes, Plane v1\.2\.2, migration none, drill passed \d{4}-\d\d-\d\dT/);
+    assert.match(
+      listed[0].detail,
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, \d+ bytes, Plane v1\.2\.2, migration none, drill passed \d{4}-\d\d-\d\dT/,
+    );
     const jobs = (await cluster.batch.listNamespacedJob({ namespace: NS, labelSelector: 'app.kubernetes.io/name=restore' })).items;
-    assert.ok(jobs.every((j) => j.metadata?.deletionTimestamp), 'no list Job left behind');
+    assert.ok(
+      jobs.every((j) => j.metadata?.deletionTimestamp),
+      'no list Job left behind',
+    );
   });
 
   it('restore: stops the database clients, restores, starts them again', async () => {
@@ -556,8 +749,13 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     const { code, report } = await cliJson(['restore', 'latest', '--yes']);
     assert.equal(code, 0, failuresOf(report).join('\n'));
     assert.match(check(report, 'restore/stop').detail, /Deployments scaled to 0, their pods gone/);
-    assert.match(check(report, 'restore/run').detail, /complete: restore: unpacked snapshot [0-9a-f]{8} .*; restore: snapshot [0-9a-f]{8} restored into plane: Plane v1\.2\.2, migration none, 1 tables with the recorded row counts$/);
-    const job = (await cluster.batch.listNamespacedJob({ namespace: NS, labelSelector: 'app.kubernetes.io/name=restore' })).items.find((j) => !j.metadata?.deletionTimestamp);
+    assert.match(
+      check(report, 'restore/run').detail,
+      /complete: restore: unpacked snapshot [0-9a-f]{8} .*; restore: snapshot [0-9a-f]{8} restored into plane: Plane v1\.2\.2, migration none, 1 tables with the recorded row counts$/,
+    );
+    const job = (await cluster.batch.listNamespacedJob({ namespace: NS, labelSelector: 'app.kubernetes.io/name=restore' })).items.find(
+      (j) => !j.metadata?.deletionTimestamp,
+    );
     assert.equal(job?.spec?.template.spec?.initContainers?.[0].env?.find((e) => e.name === 'RESTORE_BACKUP')?.value, 'latest');
     await cluster.waitUntilSettled(NS);
     const verify = await cliJson(['verify']);
@@ -566,7 +764,10 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
 
   it('could-not-run cases are one line and exit 2: a bad site file, a missing kubeconfig', async () => {
     const badSite = path.join(work, 'bad.yaml');
-    fs.writeFileSync(badSite, fs.readFileSync(path.join(REPO_ROOT, 'site', 'javisi.yaml'), 'utf8').replace(/^(\s*)namespace: plane$/m, '$1namespce: plane'));
+    fs.writeFileSync(
+      badSite,
+      fs.readFileSync(path.join(REPO_ROOT, 'site', 'javisi.yaml'), 'utf8').replace(/^(\s*)namespace: plane$/m, '$1namespce: plane'),
+    );
     const site = await cli(['--site', badSite, 'verify']);
     assert.equal(site.code, 2);
     assert.match(site.stderr, /^plane-k3s: .*namespce.*\n$/);
@@ -588,6 +789,11 @@ describe('plane-k3s, the operator\'s CLI, on a real control plane', { concurrenc
     const exchanges: Exchange[] = plane.exchanges;
     assert.ok(exchanges.length > 30, `${exchanges.length} exchanges`);
     for (const e of exchanges) assert.doesNotMatch(e.body, /plane_api_[0-9a-f]{32}/);
-    if (!REAL) assert.equal(outputs.some((o) => o.includes('not recorded')), false, 'a call that was never recorded');
+    if (!REAL)
+      assert.equal(
+        outputs.some((o) => o.includes('not recorded')),
+        false,
+        'a call that was never recorded',
+      );
   });
 });

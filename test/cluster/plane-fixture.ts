@@ -70,23 +70,43 @@ export async function recordingProxy(baseUrl: string, callers: () => Callers): P
   const exchanges: Exchange[] = [];
   const server = http.createServer(async (request, response) => {
     const body = await readBody(request);
-    const upstream = http.request({ host: target.hostname, port: target.port, method: request.method, path: request.url, headers: request.headers }, (answer) => {
-      const chunks: Buffer[] = [];
-      answer.on('data', (c: Buffer) => chunks.push(c));
-      answer.on('end', () => {
-        // Relayed as received (Caddy asks for gzip); recorded decoded.
-        const raw = Buffer.concat(chunks);
-        const text = (answer.headers['content-encoding'] === 'gzip' ? zlib.gunzipSync(raw) : raw).toString('utf8');
-        exchanges.push({ method: request.method ?? 'GET', path: request.url ?? '/', caller: callerOf(callers(), request), status: answer.statusCode ?? 0, body: maskTokens(text) });
-        response.writeHead(answer.statusCode ?? 502, answer.headers);
-        response.end(raw);
-      });
+    const upstream = http.request(
+      { host: target.hostname, port: target.port, method: request.method, path: request.url, headers: request.headers },
+      (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on('data', (c: Buffer) => chunks.push(c));
+        answer.on('end', () => {
+          // Relayed as received (Caddy asks for gzip); recorded decoded.
+          const raw = Buffer.concat(chunks);
+          const text = (answer.headers['content-encoding'] === 'gzip' ? zlib.gunzipSync(raw) : raw).toString('utf8');
+          exchanges.push({
+            method: request.method ?? 'GET',
+            path: request.url ?? '/',
+            caller: callerOf(callers(), request),
+            status: answer.statusCode ?? 0,
+            body: maskTokens(text),
+          });
+          response.writeHead(answer.statusCode ?? 502, answer.headers);
+          response.end(raw);
+        });
+      },
+    );
+    upstream.on('error', (error) => {
+      response.writeHead(502);
+      response.end(error.message);
     });
-    upstream.on('error', (error) => { response.writeHead(502); response.end(error.message); });
     upstream.end(body);
   });
   const port = await listen(server);
-  return { port, exchanges, close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
+  return {
+    port,
+    exchanges,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 /**
@@ -109,13 +129,21 @@ export async function replayServer(fixture: PlaneFixture, callers: () => Callers
       response.end(`not recorded: ${key}`);
       return;
     }
-    const exchange = queue.length > 1 ? queue.shift() as Exchange : queue[0];
+    const exchange = queue.length > 1 ? (queue.shift() as Exchange) : queue[0];
     served.push(exchange);
     response.writeHead(exchange.status, { 'content-type': 'application/json' });
     response.end(exchange.body);
   });
   const port = await listen(server);
-  return { port, exchanges: served, close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
+  return {
+    port,
+    exchanges: served,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 export function readFixture(): PlaneFixture {

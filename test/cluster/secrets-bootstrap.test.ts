@@ -20,7 +20,6 @@ const DIST = path.join(REPO_ROOT, 'dist');
 const NAMESPACE = 'plane';
 const ACCOUNT = 'plane-secrets';
 
-
 describe('secrets bootstrap on a real control plane', { concurrency: 1 }, () => {
   let cluster: TestCluster;
   let accountDir: string;
@@ -45,7 +44,10 @@ describe('secrets bootstrap on a real control plane', { concurrency: 1 }, () => 
   };
 
   /** The spec the Job reads, as the API server stores it. */
-  const storedSpec = () => JSON.parse(JSON.parse(cluster.kubectlOk(['get', 'configmap', 'plane-secrets-files', '-n', NAMESPACE, '-o', 'json']).stdout).data['secrets.json']);
+  const storedSpec = () =>
+    JSON.parse(
+      JSON.parse(cluster.kubectlOk(['get', 'configmap', 'plane-secrets-files', '-n', NAMESPACE, '-o', 'json']).stdout).data['secrets.json'],
+    );
 
   /** Runs the Job's script, from the stored ConfigMap, as the Job's ServiceAccount. */
   function runBootstrap(): { code: number; stdout: string; stderr: string } {
@@ -76,8 +78,16 @@ describe('secrets bootstrap on a real control plane', { concurrency: 1 }, () => 
   it('applies dist/ as the README says, with no Secret made by hand', async () => {
     cluster.kubectlOk(['apply', '-f', path.join(DIST, '0000-namespace.k8s.yaml')]);
     // One Secret loaded beforehand (as from the seed's vault): it must be kept as it is.
-    cluster.kubectlOk(['create', 'secret', 'generic', 'plane-redis', '-n', NAMESPACE, `--from-literal=password=${Math.random().toString(16).slice(2)}vault`]);
-    kept = await secretData('plane-redis') as Record<string, string>;
+    cluster.kubectlOk([
+      'create',
+      'secret',
+      'generic',
+      'plane-redis',
+      '-n',
+      NAMESPACE,
+      `--from-literal=password=${Math.random().toString(16).slice(2)}vault`,
+    ]);
+    kept = (await secretData('plane-redis')) as Record<string, string>;
     const apply = cluster.kubectlOk(['apply', '-f', DIST]);
     assert.doesNotMatch(apply.stderr, /warning|PodSecurity|violate/i, apply.stderr);
     await cluster.waitUntilSettled(NAMESPACE);
@@ -119,7 +129,10 @@ describe('secrets bootstrap on a real control plane', { concurrency: 1 }, () => 
     for (const secret of secrets) {
       const annotations = JSON.stringify(secret.metadata.annotations ?? {});
       for (const value of Object.values(secret.data ?? {}) as string[]) {
-        assert.ok(!annotations.includes(value) && !annotations.includes(Buffer.from(value, 'base64').toString()), `${secret.metadata.name} has a value in an annotation`);
+        assert.ok(
+          !annotations.includes(value) && !annotations.includes(Buffer.from(value, 'base64').toString()),
+          `${secret.metadata.name} has a value in an annotation`,
+        );
       }
     }
   });
@@ -144,39 +157,62 @@ describe('secrets bootstrap on a real control plane', { concurrency: 1 }, () => 
   });
 
   it('its ServiceAccount can create Secrets and read its own, and nothing else', () => {
-    const can = (...args: string[]) => cluster.kubectl(['auth', 'can-i', '-n', NAMESPACE, `--as=system:serviceaccount:${NAMESPACE}:${ACCOUNT}`, ...args]).stdout.trim();
+    const can = (...args: string[]) =>
+      cluster.kubectl(['auth', 'can-i', '-n', NAMESPACE, `--as=system:serviceaccount:${NAMESPACE}:${ACCOUNT}`, ...args]).stdout.trim();
     assert.equal(can('create', 'secrets'), 'yes');
     assert.equal(can('get', 'secret/plane-postgres'), 'yes');
     assert.equal(can('get', 'secret/plane-agent-builder'), 'yes');
     for (const denied of [
-      ['get', 'secret/plane-edge-tls'], ['get', 'secret/someone-elses'], ['list', 'secrets'], ['watch', 'secrets'],
-      ['update', 'secret/plane-postgres'], ['patch', 'secret/plane-postgres'], ['delete', 'secret/plane-postgres'],
-      ['create', 'pods'], ['get', 'configmaps'], ['create', 'secrets', '-n', 'plane-edge'], ['create', 'rolebindings'],
+      ['get', 'secret/plane-edge-tls'],
+      ['get', 'secret/someone-elses'],
+      ['list', 'secrets'],
+      ['watch', 'secrets'],
+      ['update', 'secret/plane-postgres'],
+      ['patch', 'secret/plane-postgres'],
+      ['delete', 'secret/plane-postgres'],
+      ['create', 'pods'],
+      ['get', 'configmaps'],
+      ['create', 'secrets', '-n', 'plane-edge'],
+      ['create', 'rolebindings'],
     ]) {
       assert.equal(can(...denied), 'no', denied.join(' '));
     }
   });
 
-  it('the runbook\'s commands: an agent\'s connection file, the Secrets\' backup, the bootstrap Job\'s label', async () => {
+  it("the runbook's commands: an agent's connection file, the Secrets' backup, the bootstrap Job's label", async () => {
     const kubectlDir = path.dirname(cluster.kubectlPath);
-    const runBlock = (text: string, cwd: string) => spawnSync('bash', ['-euo', 'pipefail', '-c', text], {
-      cwd, encoding: 'utf8', env: { ...process.env, PATH: `${kubectlDir}:${process.env.PATH}`, KUBECONFIG: cluster.kubeconfig },
-    });
+    const runBlock = (text: string, cwd: string) =>
+      spawnSync('bash', ['-euo', 'pipefail', '-c', text], {
+        cwd,
+        encoding: 'utf8',
+        env: { ...process.env, PATH: `${kubectlDir}:${process.env.PATH}`, KUBECONFIG: cluster.kubeconfig },
+      });
     const work = scratchDir('plane-readme-commands-');
     const connection = runBlock(DOC_COMMANDS.connectionFile().text, work);
     assert.equal(connection.status, 0, connection.stderr);
     assert.equal(connection.stdout, '', 'nothing printed');
     const file = path.join(work, 'builder.env');
     assert.equal(fs.statSync(file).mode & 0o777, 0o600);
-    const secret = await secretData('plane-agent-builder') as Record<string, string>;
-    assert.deepEqual(fs.readFileSync(file, 'utf8').trim().split('\n').sort(), Object.entries(secret).map(([k, v]) => `${k}=${v}`).sort());
+    const secret = (await secretData('plane-agent-builder')) as Record<string, string>;
+    assert.deepEqual(
+      fs.readFileSync(file, 'utf8').trim().split('\n').sort(),
+      Object.entries(secret)
+        .map(([k, v]) => `${k}=${v}`)
+        .sort(),
+    );
 
     const backup = runBlock(DOC_COMMANDS.secretsExport().text, work);
     assert.equal(backup.status, 0, backup.stderr);
     const saved = parse(fs.readFileSync(path.join(work, 'plane-secrets.yaml'), 'utf8'));
     assert.equal(fs.statSync(path.join(work, 'plane-secrets.yaml')).mode & 0o777, 0o600);
     // The one Secret loaded by hand (plane-redis) carries no label; every other one made is in the backup.
-    assert.deepEqual(saved.items.map((s: Manifest) => s.metadata.name).sort(), storedSpec().secrets.map((s: Manifest) => s.name).filter((n: string) => n !== 'plane-redis').sort());
+    assert.deepEqual(
+      saved.items.map((s: Manifest) => s.metadata.name).sort(),
+      storedSpec()
+        .secrets.map((s: Manifest) => s.name)
+        .filter((n: string) => n !== 'plane-redis')
+        .sort(),
+    );
     fs.rmSync(work, { recursive: true, force: true });
 
     const rotation = DOC_COMMANDS.bootstrapRerun();
@@ -185,19 +221,26 @@ describe('secrets bootstrap on a real control plane', { concurrency: 1 }, () => 
     assert.ok(selected.length > 0 && selected.every((j) => j.startsWith('job.batch/plane-secrets-')), `${selected}`);
   });
 
-  it('a change of users yields a new bootstrap and provisioning run, which adds only the new agent\'s Secret', async () => {
+  it("a change of users yields a new bootstrap and provisioning run, which adds only the new agent's Secret", async () => {
     const jobsBefore = new Set((await cluster.batch.listNamespacedJob({ namespace: NAMESPACE })).items.map((j) => j.metadata?.name));
     const outdir = path.join(scratchDir('plane-users-'), 'dist');
     synthesize(buildStack, {
-      site: siteWith((s) => { s.users.agents.push({ id: 'scribe', email: 'scribe@agents.javisi.local', displayName: 'Scribe (Notes AI)', role: 'Member' }); }),
+      site: siteWith((s) => {
+        s.users.agents.push({ id: 'scribe', email: 'scribe@agents.javisi.local', displayName: 'Scribe (Notes AI)', role: 'Member' });
+      }),
       outdir,
     });
     cluster.kubectlOk(['apply', '-f', outdir]);
     await cluster.waitUntilSettled(NAMESPACE);
-    const added = (await cluster.batch.listNamespacedJob({ namespace: NAMESPACE })).items.map((j) => j.metadata?.name ?? '').filter((j) => !jobsBefore.has(j));
+    const added = (await cluster.batch.listNamespacedJob({ namespace: NAMESPACE })).items
+      .map((j) => j.metadata?.name ?? '')
+      .filter((j) => !jobsBefore.has(j));
     assert.deepEqual(added.map((j) => j.replace(/-[0-9a-f]{8}$/, '')).sort(), ['plane-provisioning-v1-2-2', 'plane-secrets-v1-2-2']);
     const run = runBootstrap();
     assert.equal(run.code, 0, run.stderr);
-    assert.deepEqual(run.stdout.split('\n').filter((l) => l.includes('created')), ['secret plane-agent-scribe: created (keys PLANE_API_KEY, PLANE_BASE_URL, PLANE_WORKSPACE_SLUG)']);
+    assert.deepEqual(
+      run.stdout.split('\n').filter((l) => l.includes('created')),
+      ['secret plane-agent-scribe: created (keys PLANE_API_KEY, PLANE_BASE_URL, PLANE_WORKSPACE_SLUG)'],
+    );
   });
 });

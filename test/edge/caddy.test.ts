@@ -59,10 +59,14 @@ interface Edge {
  * and the certificate (a test CA's, or Caddy's own with `internal`).
  */
 async function startEdge(site: SiteConfig, stubs: Stubs, tls: 'files' | 'internal', dir: string): Promise<Edge> {
-  const upstreams = Object.fromEntries(UPSTREAMS.map((name) => [name, { host: '127.0.0.1', port: stubs.ports[name] }])) as unknown as PlaneUpstreams;
+  const upstreams = Object.fromEntries(
+    UPSTREAMS.map((name) => [name, { host: '127.0.0.1', port: stubs.ports[name] }]),
+  ) as unknown as PlaneUpstreams;
   const ports = { http: await freePort(), https: await freePort(), health: await freePort() };
   const certificate = tls === 'files' ? makeCertificate(dir, appHost(site)) : undefined;
-  const caddyTls: CaddyTls = certificate ? { mode: 'files', certFile: certificate.certFile, keyFile: certificate.keyFile } : { mode: 'internal' };
+  const caddyTls: CaddyTls = certificate
+    ? { mode: 'files', certFile: certificate.certFile, keyFile: certificate.keyFile }
+    : { mode: 'internal' };
   const options: CaddyfileOptions = { ...siteCaddyfileOptions(site, upstreams), ports, bind: ['127.0.0.1', '::1'], tls: caddyTls };
   const running = await startCaddy(renderCaddyfile(options), dir, ports.health);
   if (certificate) return { caddy: running, options, ca: certificate.ca };
@@ -71,7 +75,10 @@ async function startEdge(site: SiteConfig, stubs: Stubs, tls: 'files' | 'interna
   for (const deadline = Date.now() + 15_000; ; await new Promise((r) => setTimeout(r, 200))) {
     if (fs.existsSync(root)) {
       const edge = { caddy: running, options, ca: fs.readFileSync(root, 'utf8') };
-      const ready = await get(edge, '/health-of-tls', FROM.vpn).then(() => true, () => false);
+      const ready = await get(edge, '/health-of-tls', FROM.vpn).then(
+        () => true,
+        () => false,
+      );
       if (ready) return edge;
     }
     if (Date.now() > deadline) {
@@ -81,7 +88,12 @@ async function startEdge(site: SiteConfig, stubs: Stubs, tls: 'files' | 'interna
   }
 }
 
-function get(edge: Edge, urlPath: string, from: string, extra: Pick<RequestOptions, 'method' | 'body' | 'chunked' | 'headers'> = {}): Promise<Reply> {
+function get(
+  edge: Edge,
+  urlPath: string,
+  from: string,
+  extra: Pick<RequestOptions, 'method' | 'body' | 'chunked' | 'headers'> = {},
+): Promise<Reply> {
   return request({ scheme: 'https', port: edge.options.ports.https, host: HOST, path: urlPath, from, ca: edge.ca, ...extra });
 }
 
@@ -163,7 +175,13 @@ describe('the generated Caddyfile in a real Caddy', { skip }, () => {
   });
 
   it('redirects plain HTTP to HTTPS on the public port, keeping path and query', async () => {
-    const reply = await request({ scheme: 'http', port: edge.options.ports.http, host: HOST, path: '/javisi/projects/?a=1', from: FROM.vpn });
+    const reply = await request({
+      scheme: 'http',
+      port: edge.options.ports.http,
+      host: HOST,
+      path: '/javisi/projects/?a=1',
+      from: FROM.vpn,
+    });
     assert.equal(reply.status, 301);
     assert.equal(reply.headers.location, `https://${HOST}/javisi/projects/?a=1`);
   });
@@ -191,7 +209,10 @@ describe('the generated Caddyfile in a real Caddy', { skip }, () => {
   });
 
   it('upgrades a WebSocket through /live/ to the live server and carries frames both ways', async () => {
-    const reply = await websocket({ port: edge.options.ports.https, host: HOST, path: '/live/collaboration?documentId=1', from: FROM.vpn, ca: edge.ca }, 'hello');
+    const reply = await websocket(
+      { port: edge.options.ports.https, host: HOST, path: '/live/collaboration?documentId=1', from: FROM.vpn, ca: edge.ca },
+      'hello',
+    );
     assert.equal(reply.status, 101);
     assert.ok(reply.acceptOk, 'Sec-WebSocket-Accept must match the key');
     assert.equal(reply.headers['x-upstream'], 'live');
@@ -205,7 +226,7 @@ describe('the generated Caddyfile in a real Caddy', { skip }, () => {
     }
   });
 
-  it('lets in the pod\'s loopback, where kubectl port-forward (plane-k3s verify) connects from', async () => {
+  it("lets in the pod's loopback, where kubectl port-forward (plane-k3s verify) connects from", async () => {
     for (const from of ['127.0.0.1', '::1']) {
       assert.equal(echoOf(await get(edge, '/', from)).upstream, 'web', from);
     }
@@ -226,7 +247,14 @@ describe('the generated Caddyfile in a real Caddy', { skip }, () => {
     it('vpnEnforce: false lets an outside client in', async () => {
       const dir = tempDir('open');
       dirs.push(dir);
-      const open = await startEdge(siteWith((s) => { s.edge.vpnEnforce = false; }), stubs, 'files', dir);
+      const open = await startEdge(
+        siteWith((s) => {
+          s.edge.vpnEnforce = false;
+        }),
+        stubs,
+        'files',
+        dir,
+      );
       try {
         assert.equal(echoOf(await get(open, '/', FROM.outside)).upstream, 'web');
       } finally {
@@ -237,7 +265,14 @@ describe('the generated Caddyfile in a real Caddy', { skip }, () => {
     it("tls internal: Caddy's local CA issues the certificate, which verifies against its root", async () => {
       const dir = tempDir('internal');
       dirs.push(dir);
-      const internal = await startEdge(siteWith((s) => { s.edge.tls = { mode: 'internal', storage: '64Mi' }; }), stubs, 'internal', dir);
+      const internal = await startEdge(
+        siteWith((s) => {
+          s.edge.tls = { mode: 'internal', storage: '64Mi' };
+        }),
+        stubs,
+        'internal',
+        dir,
+      );
       try {
         assert.equal(echoOf(await get(internal, '/god-mode/', FROM.vpn)).upstream, 'admin');
         assert.equal((await get(internal, '/', FROM.outside)).status, 403);
@@ -253,7 +288,10 @@ describe('Caddyfiles that must not pass', () => {
     const dir = tempDir('snippet');
     try {
       const good = renderCaddyfile({
-        ...siteCaddyfileOptions(SITE, Object.fromEntries(UPSTREAMS.map((n) => [n, { host: '127.0.0.1', port: 9 }])) as unknown as PlaneUpstreams),
+        ...siteCaddyfileOptions(
+          SITE,
+          Object.fromEntries(UPSTREAMS.map((n) => [n, { host: '127.0.0.1', port: 9 }])) as unknown as PlaneUpstreams,
+        ),
         tls: { mode: 'internal' },
       });
       for (const [name, broken] of [
@@ -267,7 +305,10 @@ describe('Caddyfiles that must not pass', () => {
         const result = validateStrictly(file, dir, { XDG_CONFIG_HOME: dir, XDG_DATA_HOME: dir });
         assert.equal(result.ok, false, `${name}: a missing snippet must fail:\n${result.output}`);
       }
-      const glob = caddy(['validate', '--config', path.join(dir, 'Caddyfile-glob'), '--adapter', 'caddyfile'], dir, { XDG_CONFIG_HOME: dir, XDG_DATA_HOME: dir });
+      const glob = caddy(['validate', '--config', path.join(dir, 'Caddyfile-glob'), '--adapter', 'caddyfile'], dir, {
+        XDG_CONFIG_HOME: dir,
+        XDG_DATA_HOME: dir,
+      });
       assert.equal(glob.code, 0, 'Caddy itself accepts a glob import that matches nothing (why the stricter check exists)');
       assert.match(glob.output, /No files matching import glob pattern/);
     } finally {
@@ -279,7 +320,10 @@ describe('Caddyfiles that must not pass', () => {
     const dir = tempDir('acme');
     try {
       const text = renderCaddyfile({
-        ...siteCaddyfileOptions(SITE, Object.fromEntries(UPSTREAMS.map((n) => [n, { host: '127.0.0.1', port: 9 }])) as unknown as PlaneUpstreams),
+        ...siteCaddyfileOptions(
+          SITE,
+          Object.fromEntries(UPSTREAMS.map((n) => [n, { host: '127.0.0.1', port: 9 }])) as unknown as PlaneUpstreams,
+        ),
         tls: { mode: 'acme-dns', provider: 'cloudflare', email: 'ops@ewutelo.cloud', tokenEnv: 'DNS_API_TOKEN' },
       });
       const file = path.join(dir, 'Caddyfile');

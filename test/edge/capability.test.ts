@@ -13,14 +13,14 @@ import { imageLikeBinary, podLikeCommand, tempDir } from './harness';
 
 const dir = tempDir('capability');
 const binary = process.getuid?.() === 0 ? imageLikeBinary(dir) : undefined;
-const skip = binary ? undefined : 'needs root and setcap (libcap2-bin) to give a copy of Caddy the image\'s file capability';
+const skip = binary ? undefined : "needs root and setcap (libcap2-bin) to give a copy of Caddy the image's file capability";
 
 function run(command: string[]): { code: number | null; output: string } {
   const result = spawnSync(command[0], command.slice(1), { encoding: 'utf8' });
   return { code: result.status, output: `${result.stdout}${result.stderr}` };
 }
 
-describe('the Caddy image binary under the pod\'s capabilities', { skip }, () => {
+describe("the Caddy image binary under the pod's capabilities", { skip }, () => {
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('carries cap_net_bind_service with the effective bit, as the image does', () => {

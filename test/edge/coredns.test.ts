@@ -22,7 +22,9 @@ const CLUSTER_IP = '10.43.77.77';
 
 function corednsBinary(): string {
   if (process.env.COREDNS_BIN) return process.env.COREDNS_BIN;
-  return execFileSync(path.join(REPO_ROOT, 'tools', 'coredns', 'install.sh'), { stdio: ['ignore', 'pipe', 'inherit'] }).toString().trim();
+  return execFileSync(path.join(REPO_ROOT, 'tools', 'coredns', 'install.sh'), { stdio: ['ignore', 'pipe', 'inherit'] })
+    .toString()
+    .trim();
 }
 
 /** k3s' Corefile, with `hosts` in place of `kubernetes` and forward/cache/health left out. */
@@ -39,7 +41,9 @@ function corefile(port: number): string {
     '}',
     'import /etc/coredns/custom/*.server',
     '',
-  ].join('\n').replaceAll('/etc/coredns/custom', 'custom');
+  ]
+    .join('\n')
+    .replaceAll('/etc/coredns/custom', 'custom');
 }
 
 interface Answer {
@@ -48,7 +52,10 @@ interface Answer {
 }
 
 function encodeName(name: string): Buffer {
-  return Buffer.concat([...name.split('.').map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label)])), Buffer.from([0])]);
+  return Buffer.concat([
+    ...name.split('.').map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label)])),
+    Buffer.from([0]),
+  ]);
 }
 
 /** Reads a possibly compressed name at `offset`; returns it and the offset after it. */
@@ -80,7 +87,10 @@ async function queryA(port: number, name: string): Promise<Answer> {
   try {
     const reply = await new Promise<Buffer>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no DNS answer for ${name}`)), 3000);
-      socket.on('message', (message) => { clearTimeout(timer); resolve(message); });
+      socket.on('message', (message) => {
+        clearTimeout(timer);
+        resolve(message);
+      });
       socket.send(query, port, '127.0.0.1');
     });
     assert.equal(reply.readUInt16BE(0), id);
@@ -114,8 +124,12 @@ describe('the CoreDNS override in a real CoreDNS', () => {
     fs.writeFileSync(path.join(dir, 'Corefile'), corefile(port));
     output = '';
     coredns = spawn(corednsBinary(), ['-conf', 'Corefile'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    coredns.stdout?.on('data', (d: Buffer) => { output += d.toString(); });
-    coredns.stderr?.on('data', (d: Buffer) => { output += d.toString(); });
+    coredns.stdout?.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    coredns.stderr?.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
     for (const deadline = Date.now() + 10_000; !output.includes(`:${port}`); await new Promise((r) => setTimeout(r, 100))) {
       if (coredns.exitCode !== null || Date.now() > deadline) throw new Error(`CoreDNS did not start:\n${output}`);
     }
@@ -128,7 +142,9 @@ describe('the CoreDNS override in a real CoreDNS', () => {
     await exited;
   }
 
-  before(() => { dir = tempDir('coredns'); });
+  before(() => {
+    dir = tempDir('coredns');
+  });
   after(async () => {
     await stop();
     fs.rmSync(dir, { recursive: true, force: true });

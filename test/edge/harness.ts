@@ -105,7 +105,9 @@ export interface Stubs {
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 export function websocketAccept(key: string): string {
-  return createHash('sha1').update(key + WS_GUID).digest('base64');
+  return createHash('sha1')
+    .update(key + WS_GUID)
+    .digest('base64');
 }
 
 /** One WebSocket text frame; client frames are masked (RFC 6455). */
@@ -133,7 +135,9 @@ export async function startStubs(names: readonly UpstreamName[]): Promise<Stubs>
   for (const upstream of names) {
     const server = http.createServer((req, res) => {
       let bodyBytes = 0;
-      req.on('data', (chunk: Buffer) => { bodyBytes += chunk.length; });
+      req.on('data', (chunk: Buffer) => {
+        bodyBytes += chunk.length;
+      });
       req.on('end', () => {
         const echo: Echo = {
           upstream,
@@ -151,15 +155,18 @@ export async function startStubs(names: readonly UpstreamName[]): Promise<Stubs>
       upgraded.add(socket);
       socket.on('close', () => upgraded.delete(socket));
       const key = req.headers['sec-websocket-key'] as string;
-      socket.write([
-        'HTTP/1.1 101 Switching Protocols',
-        'Upgrade: websocket',
-        'Connection: Upgrade',
-        `Sec-WebSocket-Accept: ${websocketAccept(key)}`,
-        `X-Upstream: ${upstream}`,
-        `X-Upstream-Url: ${req.url}`,
-        '', '',
-      ].join('\r\n'));
+      socket.write(
+        [
+          'HTTP/1.1 101 Switching Protocols',
+          'Upgrade: websocket',
+          'Connection: Upgrade',
+          `Sec-WebSocket-Accept: ${websocketAccept(key)}`,
+          `X-Upstream: ${upstream}`,
+          `X-Upstream-Url: ${req.url}`,
+          '',
+          '',
+        ].join('\r\n'),
+      );
       socket.on('data', (frame: Buffer) => socket.write(encodeFrame(`${upstream}:${decodeFrame(frame)}`, false)));
       socket.on('error', () => undefined);
     });
@@ -196,8 +203,23 @@ export function makeCertificate(dir: string, host: string, days = 2): TestCertif
   openssl('req', '-x509', ...ec, '-keyout', file('ca.key'), '-out', file('ca.crt'), '-days', '2', '-subj', '/CN=plane-k3s edge test CA');
   openssl('req', ...ec, '-keyout', file('tls.key'), '-out', file('tls.csr'), '-subj', `/CN=${host}`);
   fs.writeFileSync(file('san.ext'), `subjectAltName=DNS:${host}\n`);
-  openssl('x509', '-req', '-in', file('tls.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial',
-    '-out', file('tls.crt'), '-days', String(days), '-extfile', file('san.ext'));
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    file('tls.csr'),
+    '-CA',
+    file('ca.crt'),
+    '-CAkey',
+    file('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    file('tls.crt'),
+    '-days',
+    String(days),
+    '-extfile',
+    file('san.ext'),
+  );
   return { ca: fs.readFileSync(file('ca.crt'), 'utf8'), certFile: file('tls.crt'), keyFile: file('tls.key') };
 }
 
@@ -220,8 +242,17 @@ export function imageLikeBinary(dir: string): string | undefined {
  * new privileges, every capability dropped but NET_BIND_SERVICE kept in the bounding set.
  */
 export function podLikeCommand(binary: string, args: string[], bounding = '-all,+net_bind_service'): string[] {
-  return ['setpriv', `--reuid=${CADDY_USER.user}`, `--regid=${CADDY_USER.group}`, '--clear-groups', '--no-new-privs',
-    '--inh-caps=-all', `--bounding-set=${bounding}`, binary, ...args];
+  return [
+    'setpriv',
+    `--reuid=${CADDY_USER.user}`,
+    `--regid=${CADDY_USER.group}`,
+    '--clear-groups',
+    '--no-new-privs',
+    '--inh-caps=-all',
+    `--bounding-set=${bounding}`,
+    binary,
+    ...args,
+  ];
 }
 
 function chownTree(dir: string, uid: number, gid: number): void {
@@ -260,16 +291,28 @@ export async function startCaddy(caddyfile: string, dir: string, healthPort: num
     command = podLikeCommand(binary, args);
   }
   let output = '';
-  const child: ChildProcess = spawn(command[0], command.slice(1), { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.on('data', (d: Buffer) => { output += d.toString(); });
-  child.stderr?.on('data', (d: Buffer) => { output += d.toString(); });
+  const child: ChildProcess = spawn(command[0], command.slice(1), {
+    cwd: dir,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
 
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`caddy exited with ${child.exitCode}:\n${output}`);
     const ok = await new Promise<boolean>((resolve) => {
-      http.get({ host: '127.0.0.1', port: healthPort, path: '/health', timeout: 1000 }, (res) => { res.resume(); resolve(res.statusCode === 200); })
+      http
+        .get({ host: '127.0.0.1', port: healthPort, path: '/health', timeout: 1000 }, (res) => {
+          res.resume();
+          resolve(res.statusCode === 200);
+        })
         .on('error', () => resolve(false));
     });
     if (ok) break;
@@ -342,30 +385,37 @@ function connection(options: Pick<RequestOptions, 'from' | 'port' | 'path' | 'ho
 export function request(options: RequestOptions): Promise<Reply> {
   const transport = options.scheme === 'https' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = transport.request({
-      ...connection(options),
-      method: options.method ?? 'GET',
-      headers: {
-        host: options.host,
-        ...(options.body ? { expect: '100-continue' } : {}),
-        ...(options.body && !options.chunked ? { 'content-length': String(options.body.length) } : {}),
-        ...options.headers,
+    const req = transport.request(
+      {
+        ...connection(options),
+        method: options.method ?? 'GET',
+        headers: {
+          host: options.host,
+          ...(options.body ? { expect: '100-continue' } : {}),
+          ...(options.body && !options.chunked ? { 'content-length': String(options.body.length) } : {}),
+          ...options.headers,
+        },
       },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`timeout: ${options.path}`)));
     req.on('error', reject);
     if (!options.body) {
       req.end();
       return;
     }
-    req.on('continue', () => { if (!req.writableEnded) req.end(options.body); });
+    req.on('continue', () => {
+      if (!req.writableEnded) req.end(options.body);
+    });
     // A final answer instead of 100 Continue: the body is not wanted.
-    req.on('response', () => { if (!req.writableEnded) req.end(); });
+    req.on('response', () => {
+      if (!req.writableEnded) req.end();
+    });
   });
 }
 

@@ -18,9 +18,18 @@ import { buildStack } from '../../main';
 import { CLUSTER_DNS, expandMatrix, loadExpectedMatrix } from '../../lib/network/expected-matrix';
 import { REPO_ROOT, siteWith, useExternal } from '../helpers';
 
-const ANALYZER = path.join(process.env.PLANE_K3S_CACHE ?? path.join(os.homedir(), '.cache', 'plane-k3s'), 'go-tools', 'bin', 'netpolicy-v1.4.4');
+const ANALYZER = path.join(
+  process.env.PLANE_K3S_CACHE ?? path.join(os.homedir(), '.cache', 'plane-k3s'),
+  'go-tools',
+  'bin',
+  'netpolicy-v1.4.4',
+);
 
-interface AnalyzerConnection { src: string; dst: string; conn: string }
+interface AnalyzerConnection {
+  src: string;
+  dst: string;
+  conn: string;
+}
 
 /** k3s' CoreDNS as the cluster has it (kube-system, k8s-app=kube-dns): not ours, so not in dist/. */
 const CLUSTER_DNS_STUB = `apiVersion: apps/v1
@@ -41,7 +50,9 @@ metadata: { name: kube-system, labels: { kubernetes.io/metadata.name: kube-syste
 type Interval = [number, number];
 
 function ipNumber(address: string): number {
-  return ipaddr.IPv4.parse(address).toByteArray().reduce((n, byte) => n * 256 + byte, 0);
+  return ipaddr.IPv4.parse(address)
+    .toByteArray()
+    .reduce((n, byte) => n * 256 + byte, 0);
 }
 
 function cidrInterval(cidr: string): Interval {
@@ -74,7 +85,10 @@ function subtract(from: Interval[], remove: Interval[]): Interval[] {
 }
 
 /** A named address range; `ports` limits the name to those ports (two external services may share a host). */
-interface NamedRange { readonly intervals: Interval[]; readonly ports?: readonly string[] }
+interface NamedRange {
+  readonly intervals: Interval[];
+  readonly ports?: readonly string[];
+}
 
 /**
  * A CIDR as netpol-analyzer v1.4.4 reports it. The analyzer models IPv4 only: it reads an IPv6 prefix as
@@ -93,14 +107,20 @@ function siteRanges(site: SiteConfig): Record<string, NamedRange> {
     vpn: { intervals: normalize(site.network.vpnCidrs.map(analyzerInterval)) },
     pods: { intervals: [cidrInterval(site.kubernetes.podCidr)] },
     internet: {
-      intervals: subtract([cidrInterval('0.0.0.0/0')], [
-        ...site.network.workerEgress.blockedCidrs.map(cidrInterval),
-        ...site.vps.addresses.map((a) => cidrInterval(`${a}/32`)),
-      ]),
+      intervals: subtract(
+        [cidrInterval('0.0.0.0/0')],
+        [...site.network.workerEgress.blockedCidrs.map(cidrInterval), ...site.vps.addresses.map((a) => cidrInterval(`${a}/32`))],
+      ),
     },
-    'kube-apiserver': { intervals: normalize(site.vps.addresses.map((a) => cidrInterval(`${a}/32`))), ports: [`TCP ${site.kubernetes.apiServerPort}`] },
+    'kube-apiserver': {
+      intervals: normalize(site.vps.addresses.map((a) => cidrInterval(`${a}/32`))),
+      ports: [`TCP ${site.kubernetes.apiServerPort}`],
+    },
   };
-  for (const [name, external] of [['postgres', site.data.postgres.external], ['redis', site.data.redis.external]] as const) {
+  for (const [name, external] of [
+    ['postgres', site.data.postgres.external],
+    ['redis', site.data.redis.external],
+  ] as const) {
     if (external) ranges[name] = { intervals: [cidrInterval(`${external.address}/32`)], ports: [`TCP ${external.port}`] };
   }
   return ranges;
@@ -117,7 +137,10 @@ function analyze(distDir: string, site: SiteConfig): { found: Set<string>; compo
   for (const file of fs.readdirSync(distDir)) fs.copyFileSync(path.join(distDir, file), path.join(workdir, file));
   fs.writeFileSync(path.join(workdir, 'zz-cluster-dns.yaml'), CLUSTER_DNS_STUB);
   // (--fail would make it print an empty list for a warning about the stub.)
-  const output = execFileSync(ANALYZER, ['list', '--dirpath', workdir, '-o', 'json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = execFileSync(ANALYZER, ['list', '--dirpath', workdir, '-o', 'json'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   fs.rmSync(workdir, { recursive: true, force: true });
   const connections = JSON.parse(output) as AnalyzerConnection[];
   assert.ok(connections.length > 0, 'the analyzer found no connection at all');
@@ -137,17 +160,23 @@ function analyze(distDir: string, site: SiteConfig): { found: Set<string>; compo
   const found = new Set<string>();
   const addressSides = new Map<string, Interval[]>();
   for (const c of connections) {
-    const ports = c.conn === 'All Connections' ? ['ALL'] : c.conn.split(',').reduce<string[]>((list, part) => {
-      const [protocol, port] = part.includes(' ') ? part.split(' ') : [list[list.length - 1]?.split(' ')[0], part];
-      list.push(`${protocol} ${port}`);
-      return list;
-    }, []);
+    const ports =
+      c.conn === 'All Connections'
+        ? ['ALL']
+        : c.conn.split(',').reduce<string[]>((list, part) => {
+            const [protocol, port] = part.includes(' ') ? part.split(' ') : [list[list.length - 1]?.split(' ')[0], part];
+            list.push(`${protocol} ${port}`);
+            return list;
+          }, []);
     const src = componentOf.get(c.src);
     const dst = componentOf.get(c.dst);
     // CoreDNS's own traffic is the cluster's business: only what our pods may do matters.
     if (src === CLUSTER_DNS || (dst === CLUSTER_DNS && !src)) continue;
     for (const port of ports) {
-      if (src && dst) { found.add(`${src} -> ${dst} : ${port}`); continue; }
+      if (src && dst) {
+        found.add(`${src} -> ${dst} : ${port}`);
+        continue;
+      }
       assert.ok(src || dst, `connection between two address ranges: ${JSON.stringify(c)}`);
       const [first, last] = (src ? c.dst : c.src).split('-');
       const key = src ? `${src} -> @ : ${port}` : `@ -> ${dst} : ${port}`;

@@ -26,12 +26,18 @@ import { backupToolsOnPath } from '../postgres/harness';
 import { api, newTokens, provision, skip, spec } from './harness';
 
 const database = {
-  PGHOST: process.env.PLANE_TEST_PGHOST, PGPORT: process.env.PLANE_TEST_PGPORT, PGUSER: process.env.PLANE_TEST_PGUSER,
-  PGDATABASE: process.env.PLANE_TEST_PGDATABASE, PGPASSWORD: process.env.PLANE_TEST_PGPASSWORD,
+  PGHOST: process.env.PLANE_TEST_PGHOST,
+  PGPORT: process.env.PLANE_TEST_PGPORT,
+  PGUSER: process.env.PLANE_TEST_PGUSER,
+  PGDATABASE: process.env.PLANE_TEST_PGDATABASE,
+  PGPASSWORD: process.env.PLANE_TEST_PGPASSWORD,
 };
 const PG_BIN = process.env.PLANE_TEST_PG_BIN;
-const skipBackup = skip || (Object.values(database).some((v) => !v) || !PG_BIN
-  ? 'no database of the Plane backend given (PLANE_TEST_PG*, PLANE_TEST_PG_BIN: see the file\'s header)' : false);
+const skipBackup =
+  skip ||
+  (Object.values(database).some((v) => !v) || !PG_BIN
+    ? "no database of the Plane backend given (PLANE_TEST_PG*, PLANE_TEST_PG_BIN: see the file's header)"
+    : false);
 
 const manifests = synth();
 const scripts = find(manifests, 'ConfigMap', 'plane-backup-files').data as Record<string, string>;
@@ -39,7 +45,7 @@ const env = find(manifests, 'ConfigMap', 'plane-backup-env').data as Record<stri
 // The admin's calls stay under the site's per-token rate limit (30/minute).
 const ITEMS = 20;
 
-describe('backup, wipe and restore of Plane\'s real database', { skip: skipBackup, concurrency: 1 }, () => {
+describe("backup, wipe and restore of Plane's real database", { skip: skipBackup, concurrency: 1 }, () => {
   const tokens = newTokens();
   const builder = () => tokens[agentTokenVariable('builder')];
   const admin = () => tokens.PLANE_ADMIN_API_KEY;
@@ -63,13 +69,22 @@ describe('backup, wipe and restore of Plane\'s real database', { skip: skipBacku
 
   const run = (script: string, scratch: string, extra: Record<string, string> = {}, args: string[] = [], asNobody = false) => {
     const all = {
-      ...env, ...database, PATH: `${bin}:${PG_BIN}:${process.env.PATH}`, BACKUP_DIR: path.join(work, 'backup'), WORK_DIR: scratch,
-      RESTIC_REPOSITORY: path.join(work, 'backup', 'restic'), RESTIC_CACHE_DIR: path.join(scratch, '.cache'), RESTIC_PASSWORD: password, ...extra,
+      ...env,
+      ...database,
+      PATH: `${bin}:${PG_BIN}:${process.env.PATH}`,
+      BACKUP_DIR: path.join(work, 'backup'),
+      WORK_DIR: scratch,
+      RESTIC_REPOSITORY: path.join(work, 'backup', 'restic'),
+      RESTIC_CACHE_DIR: path.join(scratch, '.cache'),
+      RESTIC_PASSWORD: password,
+      ...extra,
     } as Record<string, string>;
     const command = ['sh', path.join(work, 'scripts', script), ...args];
     const started = Date.now();
     const result = asNobody
-      ? spawnSync('runuser', ['-u', 'nobody', '--', 'env', ...Object.entries(all).map(([k, v]) => `${k}=${v}`), ...command], { encoding: 'utf8' })
+      ? spawnSync('runuser', ['-u', 'nobody', '--', 'env', ...Object.entries(all).map(([k, v]) => `${k}=${v}`), ...command], {
+          encoding: 'utf8',
+        })
       : spawnSync(command[0], command.slice(1), { encoding: 'utf8', env: all });
     assert.equal(result.status, 0, `${script}: ${result.stderr}`);
     return { output: result.stdout, seconds: (Date.now() - started) / 1000 };
@@ -101,7 +116,10 @@ describe('backup, wipe and restore of Plane\'s real database', { skip: skipBacku
     projectId = project.body.id;
     assert.equal((await api(`${ws}/projects/${projectId}/members/`, admin(), 'POST', { member: me.body.id, role: 15 })).status, 201);
     for (let i = 1; i <= ITEMS; i++) {
-      const item = await api(`${ws}/projects/${projectId}/work-items/`, admin(), 'POST', { name: `work item ${i} before the backup`, assignees: [me.body.id] });
+      const item = await api(`${ws}/projects/${projectId}/work-items/`, admin(), 'POST', {
+        name: `work item ${i} before the backup`,
+        assignees: [me.body.id],
+      });
       assert.equal(item.status, 201, JSON.stringify(item.body).slice(0, 200));
     }
     itemsBefore = await itemsAsBuilder();
@@ -121,13 +139,19 @@ describe('backup, wipe and restore of Plane\'s real database', { skip: skipBacku
     await api(`${ws}/projects/${projectId}/work-items/`, admin(), 'POST', { name: 'written after the backup' });
     shell(process.env.PLANE_TEST_STOP);
     try {
-      const wipe = spawnSync(path.join(PG_BIN as string, 'psql'), ['-X', '-v', 'ON_ERROR_STOP=1', '-c', 'DROP SCHEMA public CASCADE; CREATE SCHEMA public AUTHORIZATION pg_database_owner;'],
-        { encoding: 'utf8', env: { ...process.env, ...database } as NodeJS.ProcessEnv });
+      const wipe = spawnSync(
+        path.join(PG_BIN as string, 'psql'),
+        ['-X', '-v', 'ON_ERROR_STOP=1', '-c', 'DROP SCHEMA public CASCADE; CREATE SCHEMA public AUTHORIZATION pg_database_owner;'],
+        { encoding: 'utf8', env: { ...process.env, ...database } as NodeJS.ProcessEnv },
+      );
       assert.equal(wipe.status, 0, wipe.stderr);
       const restoreScratch = scratch();
       const unpack = run('unpack.sh', restoreScratch);
       const restored = run('restore-postgres.sh', restoreScratch);
-      assert.match(restored.output, /^restore: snapshot [0-9a-f]{8} restored into \S+: Plane v1\.2\.2, migration db\.\d{4}_\w+, \d+ tables with the recorded row counts$/m);
+      assert.match(
+        restored.output,
+        /^restore: snapshot [0-9a-f]{8} restored into \S+: Plane v1\.2\.2, migration db\.\d{4}_\w+, \d+ tables with the recorded row counts$/m,
+      );
       const drillScratch = scratch();
       const drillUnpack = run('unpack.sh', drillScratch, {}, ['drill']);
       const asNobody = process.getuid?.() === 0;
@@ -135,12 +159,15 @@ describe('backup, wipe and restore of Plane\'s real database', { skip: skipBacku
       const drill = run('drill-postgres.sh', drillScratch, {}, [], asNobody);
       assert.match(drill.output, /^drill: snapshot [0-9a-f]{8} restored into a scratch server/m);
       // Figures for the closing note.
-      console.log(`# Plane v1.2.2, ${migrations} migrations: backup ${(dump.seconds + snapshot.seconds).toFixed(1)} s (${bytes} bytes), ` +
-        `restore ${(unpack.seconds + restored.seconds).toFixed(1)} s, drill ${(drillUnpack.seconds + drill.seconds).toFixed(1)} s`);
+      console.log(
+        `# Plane v1.2.2, ${migrations} migrations: backup ${(dump.seconds + snapshot.seconds).toFixed(1)} s (${bytes} bytes), ` +
+          `restore ${(unpack.seconds + restored.seconds).toFixed(1)} s, drill ${(drillUnpack.seconds + drill.seconds).toFixed(1)} s`,
+      );
     } finally {
       shell(process.env.PLANE_TEST_START);
     }
-    for (let i = 0; i < 60 && (await api('/').catch(() => ({ status: 0 }))).status !== 200; i++) await new Promise((r) => setTimeout(r, 1000));
+    for (let i = 0; i < 60 && (await api('/').catch(() => ({ status: 0 }))).status !== 200; i++)
+      await new Promise((r) => setTimeout(r, 1000));
     assert.deepEqual(await itemsAsBuilder(), itemsBefore);
     const again = provision(tokens);
     assert.equal(again.code, 0, again.output);

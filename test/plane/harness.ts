@@ -15,7 +15,8 @@ import { find, Manifest, REPO_ROOT, synth } from '../helpers';
 
 export const MANAGE = process.env.PLANE_TEST_MANAGE;
 export const BASE_URL = process.env.PLANE_TEST_BASE_URL?.replace(/\/$/, '');
-export const skip = !MANAGE || !BASE_URL ? 'no Plane backend given (set PLANE_TEST_MANAGE and PLANE_TEST_BASE_URL, see the file\'s header)' : false;
+export const skip =
+  !MANAGE || !BASE_URL ? "no Plane backend given (set PLANE_TEST_MANAGE and PLANE_TEST_BASE_URL, see the file's header)" : false;
 
 const manifests = synth();
 const files = find(manifests, 'ConfigMap', 'plane-provisioning-files').data as Record<string, string>;
@@ -62,7 +63,12 @@ export async function request(url: string, init: RequestInit = {}): Promise<Resp
 export async function api(pathname: string, apiKey?: string, method = 'GET', json?: unknown): Promise<{ status: number; body: Manifest }> {
   const headers: Record<string, string> = apiKey ? { 'X-Api-Key': apiKey } : {};
   if (json !== undefined) headers['content-type'] = 'application/json';
-  const response = await request(`${BASE_URL}${pathname}`, { method, headers, body: json === undefined ? undefined : JSON.stringify(json), redirect: 'manual' });
+  const response = await request(`${BASE_URL}${pathname}`, {
+    method,
+    headers,
+    body: json === undefined ? undefined : JSON.stringify(json),
+    redirect: 'manual',
+  });
   const text = await response.text();
   let body: Manifest = {};
   try {

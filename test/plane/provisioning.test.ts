@@ -23,8 +23,15 @@ const WORKER_LOG = process.env.PLANE_TEST_WORKER_LOG;
 
 /** Whether a user is an active member of the workspace: API v1 lists inactive members too, so ask Plane's models. */
 function isActiveMember(email: string): boolean {
-  const result = spawnSync(MANAGE as string, ['shell', '--command',
-    `from plane.db.models import WorkspaceMember; print("active=%s" % WorkspaceMember.objects.filter(workspace__slug="${spec.workspace.slug}", member__email="${email}", is_active=True).exists())`], { encoding: 'utf8' });
+  const result = spawnSync(
+    MANAGE as string,
+    [
+      'shell',
+      '--command',
+      `from plane.db.models import WorkspaceMember; print("active=%s" % WorkspaceMember.objects.filter(workspace__slug="${spec.workspace.slug}", member__email="${email}", is_active=True).exists())`,
+    ],
+    { encoding: 'utf8' },
+  );
   const answer = /active=(True|False)/.exec(result.stdout)?.[1];
   assert.ok(answer, `no answer from manage.py shell: ${result.stderr.slice(-300)}`);
   return answer === 'True';
@@ -36,7 +43,7 @@ const listedMembers = async (apiKey: string) => {
   return new Map((body as Manifest[]).map((m) => [m.email as string, m.role as number]));
 };
 
-describe('provisioning against Plane\'s real backend', { skip, concurrency: 1 }, () => {
+describe("provisioning against Plane's real backend", { skip, concurrency: 1 }, () => {
   const tokens = newTokens();
   const workerLogStart = WORKER_LOG && fs.existsSync(WORKER_LOG) ? fs.statSync(WORKER_LOG).size : 0;
 
@@ -49,21 +56,27 @@ describe('provisioning against Plane\'s real backend', { skip, concurrency: 1 },
     assert.match(second.output, /rows written: nothing$/m);
   });
 
-  it('each agent\'s token answers users/me as that agent, the admin\'s as the admin', async () => {
+  it("each agent's token answers users/me as that agent, the admin's as the admin", async () => {
     for (const agent of spec.agents) {
       const { status, body } = await api('/api/v1/users/me/', tokens[agentTokenVariable(agent.id)]);
       assert.equal(status, 200, agent.id);
-      assert.deepEqual([body.email, body.display_name, body.first_name, body.last_name],
-        [agent.email, agent.displayName, agent.firstName, agent.lastName], agent.id);
+      assert.deepEqual(
+        [body.email, body.display_name, body.first_name, body.last_name],
+        [agent.email, agent.displayName, agent.firstName, agent.lastName],
+        agent.id,
+      );
     }
     const admin = await api('/api/v1/users/me/', tokens.PLANE_ADMIN_API_KEY);
     assert.equal(admin.body.email, spec.admin.email);
     assert.equal((await api('/api/v1/users/me/', token())).status, REFUSED, 'an unknown token is refused');
   });
 
-  it('the workspace\'s members are the admin and the ten agents, at their roles', async () => {
+  it("the workspace's members are the admin and the ten agents, at their roles", async () => {
     const agents = spec.agents as Manifest[];
-    const expected = new Map<string, number>([[spec.admin.email, 20], ...agents.map((a): [string, number] => [a.email, a.role === 'Admin' ? 20 : 15])]);
+    const expected = new Map<string, number>([
+      [spec.admin.email, 20],
+      ...agents.map((a): [string, number] => [a.email, a.role === 'Admin' ? 20 : 15]),
+    ]);
     assert.deepEqual(await listedMembers(tokens[agentTokenVariable('builder')]), expected);
     assert.equal(expected.get('concierge@agents.javisi.local'), 20);
   });
@@ -78,12 +91,21 @@ describe('provisioning against Plane\'s real backend', { skip, concurrency: 1 },
     assert.equal(body.config.is_workspace_creation_disabled, true);
   });
 
-  it('refuses a sign-up through Plane\'s own form', async () => {
+  it("refuses a sign-up through Plane's own form", async () => {
     const csrf = await request(`${BASE_URL}/auth/get-csrf-token/`);
     const cookie = (csrf.headers.get('set-cookie') ?? '').split(';')[0];
     const { csrf_token: csrfToken } = (await csrf.json()) as { csrf_token: string };
-    const form = new URLSearchParams({ csrfmiddlewaretoken: csrfToken, email: `intruder-${Date.now()}@example.org`, password: 'Str0ng-Passw0rd-2026!' });
-    const response = await request(`${BASE_URL}/auth/sign-up/`, { method: 'POST', body: form, headers: { cookie, referer: `${BASE_URL}/` }, redirect: 'manual' });
+    const form = new URLSearchParams({
+      csrfmiddlewaretoken: csrfToken,
+      email: `intruder-${Date.now()}@example.org`,
+      password: 'Str0ng-Passw0rd-2026!',
+    });
+    const response = await request(`${BASE_URL}/auth/sign-up/`, {
+      method: 'POST',
+      body: form,
+      headers: { cookie, referer: `${BASE_URL}/` },
+      redirect: 'manual',
+    });
     assert.equal(response.status, 302);
     assert.match(response.headers.get('location') ?? '', /error_message=SIGNUP_DISABLED/);
   });
@@ -124,8 +146,9 @@ describe('provisioning against Plane\'s real backend', { skip, concurrency: 1 },
     const variable = agentTokenVariable('writer');
     tokens[variable] = token();
     // Fault injection: the token's insert fails as a unique-key violation would, quoting the row.
-    const inject = 'from django.db import IntegrityError; from plane.db.models import APIToken; '
-      + 'APIToken.objects.create = lambda **kw: (_ for _ in ()).throw(IntegrityError("duplicate key: Key (token)=(%s) already exists" % kw["token"])); ';
+    const inject =
+      'from django.db import IntegrityError; from plane.db.models import APIToken; ' +
+      'APIToken.objects.create = lambda **kw: (_ for _ in ()).throw(IntegrityError("duplicate key: Key (token)=(%s) already exists" % kw["token"])); ';
     const result = provision(tokens, undefined, inject);
     assert.equal(result.code, 1);
     assert.match(result.output, /^provision failed: IntegrityError: duplicate key: Key \(token\)=\(plane_api_<hidden>\) already exists$/m);
@@ -134,12 +157,17 @@ describe('provisioning against Plane\'s real backend', { skip, concurrency: 1 },
     assert.equal(fixed.code, 0, fixed.output);
   });
 
-  it('the worker\'s log shows no API token after the agents\' calls', { skip: WORKER_LOG ? false : 'PLANE_TEST_WORKER_LOG not set' }, async () => {
-    for (const agent of spec.agents) await api(`/api/v1/workspaces/${spec.workspace.slug}/members/`, tokens[agentTokenVariable(agent.id)]);
-    await new Promise((resolve) => setTimeout(resolve, 5000));
-    const log = fs.readFileSync(WORKER_LOG as string, 'utf8').slice(workerLogStart);
-    assert.ok(log.includes('plane.bgtasks.logger_task.process_logs'), 'the worker received the API log tasks');
-    assert.ok(!/plane_api_[0-9a-f]{32}/.test(log), 'an API token is in the worker\'s log');
-    assert.ok(!/unregistered task/i.test(log), 'the worker discarded an unregistered task');
-  });
+  it(
+    "the worker's log shows no API token after the agents' calls",
+    { skip: WORKER_LOG ? false : 'PLANE_TEST_WORKER_LOG not set' },
+    async () => {
+      for (const agent of spec.agents)
+        await api(`/api/v1/workspaces/${spec.workspace.slug}/members/`, tokens[agentTokenVariable(agent.id)]);
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+      const log = fs.readFileSync(WORKER_LOG as string, 'utf8').slice(workerLogStart);
+      assert.ok(log.includes('plane.bgtasks.logger_task.process_logs'), 'the worker received the API log tasks');
+      assert.ok(!/plane_api_[0-9a-f]{32}/.test(log), "an API token is in the worker's log");
+      assert.ok(!/unregistered task/i.test(log), 'the worker discarded an unregistered task');
+    },
+  );
 });

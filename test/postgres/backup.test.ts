@@ -46,7 +46,9 @@ describe('encrypted backups, restore and drill against a real PostgreSQL 18 and 
     fs.mkdirSync(path.join(s3.root, env.UPLOADS_BUCKET, 'workspace'));
     fs.writeFileSync(path.join(s3.root, env.UPLOADS_BUCKET, 'workspace', 'file.txt'), UPLOAD);
     // A small Plane-like schema: foreign keys, a sequence, JSON, a view, Django's migrations, a token.
-    server.sql(env.PGDATABASE, `
+    server.sql(
+      env.PGDATABASE,
+      `
       CREATE TABLE django_migrations (id serial PRIMARY KEY, app text, name text, applied timestamptz DEFAULT now());
       INSERT INTO django_migrations (app, name) VALUES ('db', '0001_initial'), ('license', '0001_initial'), ('db', '0107_remove_issue_sort_order');
       CREATE TABLE workspaces (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), slug text UNIQUE NOT NULL);
@@ -58,7 +60,8 @@ describe('encrypted backups, restore and drill against a real PostgreSQL 18 and 
         SELECT (SELECT id FROM workspaces), 'Issue ' || g, jsonb_build_object('n', g, 'labels', jsonb_build_array('a', 'b')), '2026-11-01'::timestamptz + g * interval '1 min'
         FROM generate_series(1, 3000) g;
       CREATE INDEX issues_name ON issues (name);
-      CREATE VIEW open_issues AS SELECT * FROM issues WHERE (props->>'n')::int % 2 = 0;`);
+      CREATE VIEW open_issues AS SELECT * FROM issues WHERE (props->>'n')::int % 2 = 0;`,
+    );
   });
 
   after(() => {
@@ -74,19 +77,45 @@ describe('encrypted backups, restore and drill against a real PostgreSQL 18 and 
     return dir;
   };
   /** Runs one of the CronJobs' scripts (or a step's command) as its container would: the site's environment, the step's credentials only. */
-  const run = (script: string | string[], scratchDir: string, extra: Record<string, string> = {}, args: string[] = [], asNobody = false) => {
+  const run = (
+    script: string | string[],
+    scratchDir: string,
+    extra: Record<string, string> = {},
+    args: string[] = [],
+    asNobody = false,
+  ) => {
     const base = {
-      ...env, PATH: `${bin}:${server.env().PATH}`, BACKUP_DIR: backupDir, WORK_DIR: scratchDir, RESTIC_REPOSITORY: path.join(backupDir, 'restic'),
-      RESTIC_CACHE_DIR: path.join(scratchDir, '.restic-cache'), RCLONE_CONFIG_STORE_ENDPOINT: s3.endpoint,
+      ...env,
+      PATH: `${bin}:${server.env().PATH}`,
+      BACKUP_DIR: backupDir,
+      WORK_DIR: scratchDir,
+      RESTIC_REPOSITORY: path.join(backupDir, 'restic'),
+      RESTIC_CACHE_DIR: path.join(scratchDir, '.restic-cache'),
+      RCLONE_CONFIG_STORE_ENDPOINT: s3.endpoint,
     };
-    const command = typeof script === 'string' ? ['sh', path.join(work, 'scripts', script), ...args] : script.map((a) => a.replace(/^\/work\b/, scratchDir));
+    const command =
+      typeof script === 'string'
+        ? ['sh', path.join(work, 'scripts', script), ...args]
+        : script.map((a) => a.replace(/^\/work\b/, scratchDir));
     return asNobody
-      ? spawnSync('runuser', ['-u', 'nobody', '--', 'env', ...Object.entries({ ...base, ...extra }).map(([k, v]) => `${k}=${v}`), ...command], { encoding: 'utf8' })
+      ? spawnSync(
+          'runuser',
+          ['-u', 'nobody', '--', 'env', ...Object.entries({ ...base, ...extra }).map(([k, v]) => `${k}=${v}`), ...command],
+          { encoding: 'utf8' },
+        )
       : spawnSync(command[0], command.slice(1), { encoding: 'utf8', env: { ...base, ...extra } });
   };
-  const withDatabase = (extra: Record<string, string> = {}) => ({ PGPASSWORD: server.password, PGHOST: '127.0.0.1', PGPORT: String(server.port), ...extra });
+  const withDatabase = (extra: Record<string, string> = {}) => ({
+    PGPASSWORD: server.password,
+    PGHOST: '127.0.0.1',
+    PGPORT: String(server.port),
+    ...extra,
+  });
   const withKey = { RESTIC_PASSWORD: password };
-  const withStore = () => ({ RCLONE_CONFIG_STORE_ACCESS_KEY_ID: s3.accessKeyId, RCLONE_CONFIG_STORE_SECRET_ACCESS_KEY: s3.secretAccessKey });
+  const withStore = () => ({
+    RCLONE_CONFIG_STORE_ACCESS_KEY_ID: s3.accessKeyId,
+    RCLONE_CONFIG_STORE_SECRET_ACCESS_KEY: s3.secretAccessKey,
+  });
   const backupPod = find(manifests, 'CronJob', 'plane-backup').spec.jobTemplate.spec.template.spec;
   const copyUploads = backupPod.initContainers.find((c: { name: string }) => c.name === 'copy-uploads').command as string[];
 
@@ -125,16 +154,22 @@ describe('encrypted backups, restore and drill against a real PostgreSQL 18 and 
     const record = run('finish-restore.sh', dir, {}, ['drill']);
     return { status: record.status, output: `${unpack.stdout}${check.stdout}${record.stdout}${record.stderr}` };
   };
-  const fingerprint = () => server.sql(env.PGDATABASE,
-    "SELECT (SELECT count(*) FROM issues) || ':' || (SELECT md5(string_agg(i::text, ',' ORDER BY id)) FROM issues i) || ':' || (SELECT count(*) FROM open_issues) || ':' || (SELECT last_value FROM issues_id_seq)");
+  const fingerprint = () =>
+    server.sql(
+      env.PGDATABASE,
+      "SELECT (SELECT count(*) FROM issues) || ':' || (SELECT md5(string_agg(i::text, ',' ORDER BY id)) FROM issues i) || ':' || (SELECT count(*) FROM open_issues) || ':' || (SELECT last_value FROM issues_id_seq)",
+    );
   const list = () => {
     const listed = run('unpack.sh', scratch(), { ...withKey, RESTORE_BACKUP: 'list' });
     assert.equal(listed.status, 0, listed.stderr);
     return parseBackupList(listed.stdout.split('\n').filter(Boolean));
   };
   /** Every file under a folder, recursively. */
-  const filesUnder = (dir: string): string[] => fs.readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+  const filesUnder = (dir: string): string[] =>
+    fs
+      .readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => path.join(e.parentPath, e.name));
 
   let original: string;
 
@@ -144,10 +179,16 @@ describe('encrypted backups, restore and drill against a real PostgreSQL 18 and 
     fs.mkdirSync(path.join(backupDir, 'postgres'), { recursive: true });
     fs.writeFileSync(path.join(backupDir, 'postgres', 'plane-20261130T023000Z.dump'), `PGDMP ${TOKEN}`);
     const { dump, snapshot } = backup();
-    assert.match(dump.stdout, /^backup: dumped plane, \d+ bytes, \d+ entries, 4 tables; Plane v1\.2\.2, migration db\.0107_remove_issue_sort_order$/m);
+    assert.match(
+      dump.stdout,
+      /^backup: dumped plane, \d+ bytes, \d+ entries, 4 tables; Plane v1\.2\.2, migration db\.0107_remove_issue_sort_order$/m,
+    );
     assert.equal(snapshot.status, 0, snapshot.stderr);
     assert.match(snapshot.stdout, /^backup: made the encrypted repository .*\/restic \(keep a copy of its key off this server/m);
-    assert.match(snapshot.stdout, /^backup: snapshot [0-9a-f]{8}, Plane v1\.2\.2, migration db\.0107_remove_issue_sort_order, \d+ bytes; 1 snapshots kept \(at most 14\)$/m);
+    assert.match(
+      snapshot.stdout,
+      /^backup: snapshot [0-9a-f]{8}, Plane v1\.2\.2, migration db\.0107_remove_issue_sort_order, \d+ bytes; 1 snapshots kept \(at most 14\)$/m,
+    );
     assert.match(snapshot.stdout, /^backup: removed .*\/postgres, unencrypted files of an earlier version/m);
     const [entry] = list();
     assert.deepEqual([entry.planeVersion, entry.migration, entry.drilled], ['v1.2.2', 'db.0107_remove_issue_sort_order', undefined]);
@@ -171,7 +212,10 @@ describe('encrypted backups, restore and drill against a real PostgreSQL 18 and 
   });
 
   it('restores exactly: rows changed later come back, tables added later are gone, checked against the recorded counts', () => {
-    server.sql(env.PGDATABASE, "DELETE FROM issues WHERE id % 3 = 0; UPDATE issues SET name = 'changed' WHERE id < 10; CREATE TABLE added_by_a_later_migration (id int)");
+    server.sql(
+      env.PGDATABASE,
+      "DELETE FROM issues WHERE id % 3 = 0; UPDATE issues SET name = 'changed' WHERE id < 10; CREATE TABLE added_by_a_later_migration (id int)",
+    );
     assert.notEqual(fingerprint(), original);
     // An upload lost from the store, and one added since the backup (a restore never deletes): through S3.
     const store = (...args: string[]) => run(['rclone', ...args], scratch(), withStore());
@@ -181,15 +225,26 @@ describe('encrypted backups, restore and drill against a real PostgreSQL 18 and 
     assert.equal(copied?.status, 0, copied?.stderr);
     assert.match(copied?.stdout ?? '', /^restore: snapshot [0-9a-f]{8}'s uploads copied back into bucket uploads \(1 files\)$/m);
     assert.equal(store('cat', 'store:uploads/workspace/file.txt').stdout, UPLOAD, 'the lost upload is back in the store');
-    assert.equal(store('lsf', 'store:uploads/workspace').stdout.split('\n').filter(Boolean).sort().join(' '), 'file.txt later.txt', 'nothing deleted');
+    assert.equal(
+      store('lsf', 'store:uploads/workspace').stdout.split('\n').filter(Boolean).sort().join(' '),
+      'file.txt later.txt',
+      'nothing deleted',
+    );
     assert.equal(unpack.status, 0, unpack.stderr);
     assert.match(unpack.stdout, /^restore: unpacked snapshot [0-9a-f]{8} \(v1\.2\.2, dumped \d{4}-\d\d-\d\dT/m);
     assert.equal(database?.status, 0, database?.stderr);
-    assert.match(database?.stdout ?? '', /^restore: snapshot [0-9a-f]{8} restored into plane: Plane v1\.2\.2, migration db\.0107_remove_issue_sort_order, 4 tables with the recorded row counts$/m);
+    assert.match(
+      database?.stdout ?? '',
+      /^restore: snapshot [0-9a-f]{8} restored into plane: Plane v1\.2\.2, migration db\.0107_remove_issue_sort_order, 4 tables with the recorded row counts$/m,
+    );
     assert.equal(fingerprint(), original);
     assert.equal(server.sql(env.PGDATABASE, "SELECT count(*) FROM pg_tables WHERE tablename = 'added_by_a_later_migration'"), '0');
     assert.equal(server.sql(env.PGDATABASE, "SELECT tableowner FROM pg_tables WHERE tablename = 'issues'"), env.PGUSER);
-    assert.equal(fs.readFileSync(path.join(dir, 'uploads', 'workspace', 'file.txt'), 'utf8'), UPLOAD, 'the uploads are unpacked for the copy back');
+    assert.equal(
+      fs.readFileSync(path.join(dir, 'uploads', 'workspace', 'file.txt'), 'utf8'),
+      UPLOAD,
+      'the uploads are unpacked for the copy back',
+    );
     // Twice in a row: the same result.
     const again = restore('latest');
     assert.equal(again.database?.status, 0, again.database?.stderr);
@@ -201,10 +256,13 @@ describe('encrypted backups, restore and drill against a real PostgreSQL 18 and 
     const refused = restore('latest', { PLANE_VERSION: 'v1.2.3' });
     assert.equal(refused.database?.status, 1);
     assert.equal(refused.uploads, undefined, 'a refused database restore leaves the uploads alone');
-    assert.match(refused.database?.stderr ?? '', /restore: snapshot [0-9a-f]{8} is a backup of Plane v1\.2\.2, this stack runs Plane v1\.2\.3: refused, nothing was changed .*RESTORE_ALLOW_VERSION=v1\.2\.2/);
+    assert.match(
+      refused.database?.stderr ?? '',
+      /restore: snapshot [0-9a-f]{8} is a backup of Plane v1\.2\.2, this stack runs Plane v1\.2\.3: refused, nothing was changed .*RESTORE_ALLOW_VERSION=v1\.2\.2/,
+    );
     assert.equal(server.sql(env.PGDATABASE, 'SELECT name FROM issues WHERE id = 1'), 'after the backup');
     const wrongOverride = restore('latest', { PLANE_VERSION: 'v1.2.3', RESTORE_ALLOW_VERSION: 'v1.2.1' });
-    assert.equal(wrongOverride.database?.status, 1, 'the override names the backup\'s version, not any');
+    assert.equal(wrongOverride.database?.status, 1, "the override names the backup's version, not any");
     const allowed = restore('latest', { PLANE_VERSION: 'v1.2.3', RESTORE_ALLOW_VERSION: 'v1.2.2' });
     assert.equal(allowed.database?.status, 0, allowed.database?.stderr);
     assert.equal(fingerprint(), original);
@@ -213,7 +271,11 @@ describe('encrypted backups, restore and drill against a real PostgreSQL 18 and 
   it('refuses to restore while another client (Plane) is connected, and changes nothing', async () => {
     const client = spawn(path.join(server.bin, 'psql'), ['-X', '-c', 'SELECT pg_sleep(20)'], { env: server.env(), stdio: 'ignore' });
     try {
-      for (let i = 0; i < 50 && server.sql(env.PGDATABASE, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'") === '0'; i++) {
+      for (
+        let i = 0;
+        i < 50 && server.sql(env.PGDATABASE, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'") === '0';
+        i++
+      ) {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       server.sql(env.PGDATABASE, "UPDATE issues SET name = 'while connected' WHERE id = 1");
@@ -223,7 +285,10 @@ describe('encrypted backups, restore and drill against a real PostgreSQL 18 and 
       assert.equal(server.sql(env.PGDATABASE, 'SELECT name FROM issues WHERE id = 1'), 'while connected');
     } finally {
       client.kill();
-      server.sql(env.PGDATABASE, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' AND pid <> pg_backend_pid()");
+      server.sql(
+        env.PGDATABASE,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' AND pid <> pg_backend_pid()",
+      );
     }
   });
 
@@ -231,7 +296,10 @@ describe('encrypted backups, restore and drill against a real PostgreSQL 18 and 
     for (let i = 0; i < 2; i++) {
       const result = drill();
       assert.equal(result.status, 0, result.output);
-      assert.match(result.output, /^drill: snapshot [0-9a-f]{8} restored into a scratch server in \d+ s: Plane v1\.2\.2, migration db\.0107_remove_issue_sort_order, 4 tables with the recorded row counts$/m);
+      assert.match(
+        result.output,
+        /^drill: snapshot [0-9a-f]{8} restored into a scratch server in \d+ s: Plane v1\.2\.2, migration db\.0107_remove_issue_sort_order, 4 tables with the recorded row counts$/m,
+      );
       assert.match(result.output, /^drill: snapshot [0-9a-f]{8} passed, recorded in /m);
     }
     const [latest] = list();
@@ -243,7 +311,10 @@ describe('encrypted backups, restore and drill against a real PostgreSQL 18 and 
     const dir = scratch();
     assert.equal(run('dump-postgres.sh', dir, withDatabase()).status, 0);
     const tables = path.join(dir, 'postgres', 'tables.tsv');
-    fs.writeFileSync(tables, fs.readFileSync(tables, 'utf8').replace(/^(public\tissues\t)(\d+)$/m, (_, head, n) => `${head}${Number(n) + 1}`));
+    fs.writeFileSync(
+      tables,
+      fs.readFileSync(tables, 'utf8').replace(/^(public\tissues\t)(\d+)$/m, (_, head, n) => `${head}${Number(n) + 1}`),
+    );
     assert.equal(run('snapshot.sh', dir, withKey).status, 0);
     const result = drill();
     assert.notEqual(result.status, 0, result.output);
@@ -264,11 +335,17 @@ describe('encrypted backups, restore and drill against a real PostgreSQL 18 and 
     assert.equal(run('snapshot.sh', dir, withKey).status, 0);
     const result = drill();
     assert.notEqual(result.status, 0, result.output);
-    assert.match(result.output, /pg_restore: error: could not read from input file: end of file[\s\S]*drill: snapshot [0-9a-f]{8} could not be restored and checked \(above\)/);
+    assert.match(
+      result.output,
+      /pg_restore: error: could not read from input file: end of file[\s\S]*drill: snapshot [0-9a-f]{8} could not be restored and checked \(above\)/,
+    );
     server.sql(env.PGDATABASE, "UPDATE issues SET name = 'kept too' WHERE id = 2");
     const { database } = restore('latest');
     assert.notEqual(database?.status, 0);
-    assert.match(database?.stderr ?? '', /restore: snapshot [0-9a-f]{8} could not be restored and checked \(above\): the database is as it was/);
+    assert.match(
+      database?.stderr ?? '',
+      /restore: snapshot [0-9a-f]{8} could not be restored and checked \(above\): the database is as it was/,
+    );
     assert.equal(server.sql(env.PGDATABASE, 'SELECT name FROM issues WHERE id = 2'), 'kept too', 'rolled back');
     assert.equal(server.sql(env.PGDATABASE, 'SELECT count(*) FROM issues'), '3000');
   });
@@ -284,24 +361,39 @@ describe('encrypted backups, restore and drill against a real PostgreSQL 18 and 
   });
 
   it('refuses a snapshot name that is not one, or one that is not there', () => {
-    assert.match(run('unpack.sh', scratch(), { ...withKey, RESTORE_BACKUP: '../../etc/passwd' }).stderr, /RESTORE_BACKUP must be a snapshot id \(plane-k3s backup list\) or latest/);
+    assert.match(
+      run('unpack.sh', scratch(), { ...withKey, RESTORE_BACKUP: '../../etc/passwd' }).stderr,
+      /RESTORE_BACKUP must be a snapshot id \(plane-k3s backup list\) or latest/,
+    );
     assert.notEqual(run('unpack.sh', scratch(), { ...withKey, RESTORE_BACKUP: 'deadbeef' }).status, 0);
   });
 
   it('copies every snapshot off-site, encrypted, and keeps its history there when the source forgets it', () => {
-    const offsite = { OFFSITE_REPOSITORY: `s3:${s3.endpoint}/offsite/plane-backup`, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_DEFAULT_REGION: 'garage' };
+    const offsite = {
+      OFFSITE_REPOSITORY: `s3:${s3.endpoint}/offsite/plane-backup`,
+      AWS_ACCESS_KEY_ID: s3.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      AWS_DEFAULT_REGION: 'garage',
+    };
     const first = backup({ ...offsite, BACKUP_KEEP: '1' });
     assert.equal(first.snapshot.status, 0, first.snapshot.stderr);
     assert.match(first.snapshot.stdout, /^backup: copied to the off-site repository s3:http:\/\/127\.0\.0\.1:\d+\/offsite\/plane-backup$/m);
     const second = backup({ ...offsite, BACKUP_KEEP: '1' });
     assert.equal(second.snapshot.status, 0, second.snapshot.stderr);
     assert.equal(list().length, 1, 'the source keeps one');
-    const remote = spawnSync('restic', ['-r', offsite.OFFSITE_REPOSITORY, 'snapshots', '--json'], { encoding: 'utf8', env: { PATH: `${bin}:${process.env.PATH}`, RESTIC_PASSWORD: password, ...offsite } });
+    const remote = spawnSync('restic', ['-r', offsite.OFFSITE_REPOSITORY, 'snapshots', '--json'], {
+      encoding: 'utf8',
+      env: { PATH: `${bin}:${process.env.PATH}`, RESTIC_PASSWORD: password, ...offsite },
+    });
     assert.equal(remote.status, 0, remote.stderr);
     assert.ok((JSON.parse(remote.stdout) as unknown[]).length >= 2, 'off-site keeps what the source forgot');
     for (const file of filesUnder(path.join(s3.root, 'offsite'))) {
       const content = fs.readFileSync(file);
-      assert.equal(content.includes('PGDMP') || content.includes(TOKEN) || content.includes(UPLOAD.trim()), false, `${file} holds data in clear`);
+      assert.equal(
+        content.includes('PGDMP') || content.includes(TOKEN) || content.includes(UPLOAD.trim()),
+        false,
+        `${file} holds data in clear`,
+      );
     }
   });
 

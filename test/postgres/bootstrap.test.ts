@@ -15,7 +15,11 @@ import { find, Manifest, siteWith, synth, useExternal } from '../helpers';
 import { DOC_COMMANDS } from '../readme';
 import { PostgresServer } from './harness';
 
-const manifests = synth(siteWith((s) => { useExternal(s, 'postgres', { address: '137.74.114.167', port: 5432, adminSecret: 'shared-postgres-admin' }); }));
+const manifests = synth(
+  siteWith((s) => {
+    useExternal(s, 'postgres', { address: '137.74.114.167', port: 5432, adminSecret: 'shared-postgres-admin' });
+  }),
+);
 const script = find(manifests, 'ConfigMap', 'plane-postgres-bootstrap-files').data['bootstrap-postgres.sh'] as string;
 const jobEnv = find(manifests, 'ConfigMap', 'plane-postgres-bootstrap-env').data as Record<string, string>;
 
@@ -36,28 +40,34 @@ describe('shared PostgreSQL bootstrap against a real PostgreSQL 18', { concurren
 
   after(() => server?.stop());
 
-  const run = (adminPassword = server.password) => spawnSync('sh', [file], {
-    encoding: 'utf8',
-    env: {
-      PATH: server.env().PATH,
-      PGHOST: '127.0.0.1',
-      PGPORT: String(server.port),
-      PLANE_USER: jobEnv.PLANE_USER,
-      PLANE_DATABASE: jobEnv.PLANE_DATABASE,
-      ADMIN_USER: 'postgres',
-      ADMIN_PASSWORD: adminPassword,
-      PLANE_PASSWORD: planePassword,
-    },
-  });
+  const run = (adminPassword = server.password) =>
+    spawnSync('sh', [file], {
+      encoding: 'utf8',
+      env: {
+        PATH: server.env().PATH,
+        PGHOST: '127.0.0.1',
+        PGPORT: String(server.port),
+        PLANE_USER: jobEnv.PLANE_USER,
+        PLANE_DATABASE: jobEnv.PLANE_DATABASE,
+        ADMIN_USER: 'postgres',
+        ADMIN_PASSWORD: adminPassword,
+        PLANE_PASSWORD: planePassword,
+      },
+    });
   /** Everything the bootstrap could touch on the server: roles with their password hashes, databases and owners. */
-  const serverState = () => server.sql('postgres',
-    "SELECT string_agg(rolname || '=' || coalesce(rolpassword, '') || '/' || rolcanlogin, ',' ORDER BY rolname) FROM pg_authid;" +
-    "SELECT string_agg(datname || ':' || pg_get_userbyid(datdba), ',' ORDER BY datname) FROM pg_database");
-  const planeLogsIn = (password = planePassword) => spawnSync(path.join(server.bin, 'psql'), ['-X', '-Atc', 'SELECT current_user || \'@\' || current_database()'], {
-    encoding: 'utf8', env: { ...server.env(), PGUSER: jobEnv.PLANE_USER, PGDATABASE: jobEnv.PLANE_DATABASE, PGPASSWORD: password },
-  }).stdout.trim();
+  const serverState = () =>
+    server.sql(
+      'postgres',
+      "SELECT string_agg(rolname || '=' || coalesce(rolpassword, '') || '/' || rolcanlogin, ',' ORDER BY rolname) FROM pg_authid;" +
+        "SELECT string_agg(datname || ':' || pg_get_userbyid(datdba), ',' ORDER BY datname) FROM pg_database",
+    );
+  const planeLogsIn = (password = planePassword) =>
+    spawnSync(path.join(server.bin, 'psql'), ['-X', '-Atc', "SELECT current_user || '@' || current_database()"], {
+      encoding: 'utf8',
+      env: { ...server.env(), PGUSER: jobEnv.PLANE_USER, PGDATABASE: jobEnv.PLANE_DATABASE, PGPASSWORD: password },
+    }).stdout.trim();
 
-  it('makes role plane and database plane owned by it, with the Secret\'s password', () => {
+  it("makes role plane and database plane owned by it, with the Secret's password", () => {
     const result = run();
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /bootstrap: role plane and database plane are in place/);
@@ -79,13 +89,22 @@ describe('shared PostgreSQL bootstrap against a real PostgreSQL 18', { concurren
     const before = serverState();
     const result = run('not-the-password');
     assert.equal(result.status, 1);
-    assert.match(result.stderr, /^bootstrap: cannot connect to 127\.0\.0\.1:\d+ as postgres: .*password authentication failed for user "postgres"$/m);
+    assert.match(
+      result.stderr,
+      /^bootstrap: cannot connect to 127\.0\.0\.1:\d+ as postgres: .*password authentication failed for user "postgres"$/m,
+    );
     assert.match(result.stderr, /data\.postgres\.external\.adminSecret/);
     assert.equal(serverState(), before);
   });
 
   it('converges the password to a changed Secret, and touches nothing else', () => {
-    const others = (state: string) => state.split('\n').map((line) => line.split(',').filter((item) => !item.startsWith('plane=')).join(','));
+    const others = (state: string) =>
+      state.split('\n').map((line) =>
+        line
+          .split(',')
+          .filter((item) => !item.startsWith('plane='))
+          .join(','),
+      );
     const before = serverState();
     const old = planePassword;
     planePassword = randomBytes(24).toString('hex');
@@ -101,18 +120,25 @@ describe('shared PostgreSQL bootstrap against a real PostgreSQL 18', { concurren
 });
 
 describe('shared PostgreSQL bootstrap in the manifests', () => {
-  it('runs only with an admin Secret, with psql of the site\'s postgres image, and is let through to that server only', () => {
+  it("runs only with an admin Secret, with psql of the site's postgres image, and is let through to that server only", () => {
     const job = manifests.find((m) => m.kind === 'Job' && m.metadata.name.startsWith('plane-postgres-bootstrap-')) as Manifest;
     assert.equal(job.spec.template.spec.containers[0].image, siteWith().images.postgres);
     const env = job.spec.template.spec.containers[0].env as Manifest[];
-    assert.deepEqual(env.find((e) => e.name === 'ADMIN_PASSWORD')?.valueFrom.secretKeyRef, { name: 'shared-postgres-admin', key: 'password' });
+    assert.deepEqual(env.find((e) => e.name === 'ADMIN_PASSWORD')?.valueFrom.secretKeyRef, {
+      name: 'shared-postgres-admin',
+      key: 'password',
+    });
     assert.deepEqual(env.find((e) => e.name === 'PLANE_PASSWORD')?.valueFrom.secretKeyRef, { name: 'plane-postgres', key: 'password' });
     const policy = find(manifests, 'NetworkPolicy', 'plane-postgres-bootstrap');
     assert.deepEqual(policy.spec.egress, [{ to: [{ ipBlock: { cidr: '137.74.114.167/32' } }], ports: [{ port: 5432, protocol: 'TCP' }] }]);
     // The README's re-run command selects this Job by its label.
     const selector = /-l (\S+)/.exec(DOC_COMMANDS.postgresBootstrapRerun())?.[1];
     assert.equal(`app.kubernetes.io/name=${job.metadata.labels['app.kubernetes.io/name']}`, selector);
-    const without = synth(siteWith((s) => { useExternal(s, 'postgres', { address: '137.74.114.167', port: 5432 }); }));
+    const without = synth(
+      siteWith((s) => {
+        useExternal(s, 'postgres', { address: '137.74.114.167', port: 5432 });
+      }),
+    );
     assert.equal(without.filter((m) => m.metadata.name.startsWith('plane-postgres-bootstrap')).length, 0);
     assert.equal(synth().filter((m) => m.metadata.name.startsWith('plane-postgres-bootstrap')).length, 0);
   });

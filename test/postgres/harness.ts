@@ -25,15 +25,43 @@ export class PostgresServer {
     const server = new PostgresServer(bin, dir, port, user, database, password);
     fs.writeFileSync(path.join(dir, 'pwfile'), `${password}\n`);
     if (process.getuid?.() === 0) spawnSync('chown', ['-R', 'nobody', dir]);
-    server.asServer('initdb', ['-D', server.data, '-U', user, `--pwfile=${path.join(dir, 'pwfile')}`, '-A', 'scram-sha-256', '-E', 'UTF8', '--locale=C', '--no-instructions']);
-    server.asServer('pg_ctl', ['-D', server.data, '-l', path.join(dir, 'server.log'), '-w', '-o', `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir}`, 'start']);
+    server.asServer('initdb', [
+      '-D',
+      server.data,
+      '-U',
+      user,
+      `--pwfile=${path.join(dir, 'pwfile')}`,
+      '-A',
+      'scram-sha-256',
+      '-E',
+      'UTF8',
+      '--locale=C',
+      '--no-instructions',
+    ]);
+    server.asServer('pg_ctl', [
+      '-D',
+      server.data,
+      '-l',
+      path.join(dir, 'server.log'),
+      '-w',
+      '-o',
+      `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir}`,
+      'start',
+    ]);
     if (database !== 'postgres') server.sql('postgres', `CREATE DATABASE ${database} OWNER ${user}`);
     return server;
   }
 
   private readonly data: string;
 
-  private constructor(readonly bin: string, private readonly dir: string, readonly port: number, readonly user: string, readonly database: string, readonly password: string) {
+  private constructor(
+    readonly bin: string,
+    private readonly dir: string,
+    readonly port: number,
+    readonly user: string,
+    readonly database: string,
+    readonly password: string,
+  ) {
     this.data = path.join(dir, 'data');
   }
 
@@ -52,7 +80,10 @@ export class PostgresServer {
 
   /** Runs SQL with psql (stops at the first error); returns its unaligned output. */
   sql(database: string, statement: string): string {
-    const result = spawnSync(path.join(this.bin, 'psql'), ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-d', database, '-c', statement], { env: this.env(), encoding: 'utf8' });
+    const result = spawnSync(path.join(this.bin, 'psql'), ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-d', database, '-c', statement], {
+      env: this.env(),
+      encoding: 'utf8',
+    });
     if (result.status !== 0) throw new Error(`psql failed: ${result.stderr}`);
     return result.stdout.trim();
   }
@@ -64,9 +95,10 @@ export class PostgresServer {
 
   private asServer(tool: string, args: string[], check = true): SpawnSyncReturns<string> {
     const command = path.join(this.bin, tool);
-    const result = process.getuid?.() === 0
-      ? spawnSync('runuser', ['-u', 'nobody', '--', command, ...args], { encoding: 'utf8', cwd: this.dir })
-      : spawnSync(command, args, { encoding: 'utf8', cwd: this.dir });
+    const result =
+      process.getuid?.() === 0
+        ? spawnSync('runuser', ['-u', 'nobody', '--', command, ...args], { encoding: 'utf8', cwd: this.dir })
+        : spawnSync(command, args, { encoding: 'utf8', cwd: this.dir });
     if (check && result.status !== 0) throw new Error(`${tool} failed (${result.status}): ${result.stderr}${result.stdout}`);
     return result;
   }
@@ -108,19 +140,41 @@ export class S3Server {
     const port = await freePort();
     const accessKeyId = `GK${randomBytes(12).toString('hex')}`;
     const secretAccessKey = randomBytes(32).toString('hex');
-    const child = spawn(path.join(bin, 'rclone'), ['serve', 's3', '--addr', `127.0.0.1:${port}`, '--auth-key', `${accessKeyId},${secretAccessKey}`, root], {
-      stdio: 'ignore', env: { PATH: process.env.PATH, RCLONE_CONFIG: '/dev/null' },
-    });
+    const child = spawn(
+      path.join(bin, 'rclone'),
+      ['serve', 's3', '--addr', `127.0.0.1:${port}`, '--auth-key', `${accessKeyId},${secretAccessKey}`, root],
+      {
+        stdio: 'ignore',
+        env: { PATH: process.env.PATH, RCLONE_CONFIG: '/dev/null' },
+      },
+    );
     const server = new S3Server(child, root, `http://127.0.0.1:${port}`, accessKeyId, secretAccessKey);
     for (let i = 0; i < 100; i++) {
-      if (await new Promise<boolean>((resolve) => net.connect(port, '127.0.0.1').on('connect', function (this: net.Socket) { this.destroy(); resolve(true); }).on('error', () => resolve(false)))) return server;
+      if (
+        await new Promise<boolean>((resolve) =>
+          net
+            .connect(port, '127.0.0.1')
+            .on('connect', function (this: net.Socket) {
+              this.destroy();
+              resolve(true);
+            })
+            .on('error', () => resolve(false)),
+        )
+      )
+        return server;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     server.close();
     throw new Error('rclone serve s3 did not listen');
   }
 
-  private constructor(private readonly child: ChildProcess, readonly root: string, readonly endpoint: string, readonly accessKeyId: string, readonly secretAccessKey: string) {}
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly root: string,
+    readonly endpoint: string,
+    readonly accessKeyId: string,
+    readonly secretAccessKey: string,
+  ) {}
 
   close(): void {
     this.child.kill();
