@@ -13,7 +13,7 @@ export interface BackupChartProps extends ChartProps {
   readonly objectStore: S3Connection;
 }
 
-/** Encrypted backups of PostgreSQL and the uploads, their restore template and drill (docs/runbook.md, "Backups"). */
+/** Encrypted backups of PostgreSQL and the uploads, their restore template and drill (docs/runbook.md "Backups and the restore drill"). */
 export class BackupChart extends Chart {
   readonly backups: Backups;
 

@@ -31,7 +31,7 @@ export interface EdgeChartProps extends ChartProps {
   readonly publicHostClients?: readonly PodPeer[];
 }
 
-/** Caddy in front of Plane: VPN-only, Plane's routing, TLS (README, "The edge"). */
+/** Caddy in front of Plane: VPN-only, Plane's routing, TLS (docs/configuration.md "The edge"). */
 export class EdgeChart extends Chart {
   readonly caddy: Caddy;
 

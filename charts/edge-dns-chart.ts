@@ -15,7 +15,7 @@ export interface EdgeDnsChartProps extends ChartProps {
 /**
  * In-cluster split DNS: k3s' optional ConfigMap coredns-custom in kube-system, in its own file since
  * it is the stack's only object outside its namespaces. It replaces a coredns-custom of your own:
- * merge the key by hand and set edge.splitDns.coreDnsOverride to false in that case (README).
+ * merge the key by hand and set edge.splitDns.coreDnsOverride to false in that case (docs/configuration.md "The edge").
  */
 export class EdgeDnsChart extends Chart {
   constructor(scope: Construct, id: string, props: EdgeDnsChartProps) {

@@ -27,7 +27,7 @@ export class PostgresChart extends Chart {
     const name = objectName('postgres');
     // The seed's rule (REX #41): one PostgreSQL password, in this Secret whichever server is used. The
     // bootstrap Job generates it unless it exists: for a shared server, create it with the shared
-    // password before the first apply (README, "Secrets").
+    // password before the first apply (docs/configuration.md "Secrets").
     const password = { secretName: name, key: 'password' };
     const common = {
       database: settings.database,

@@ -39,7 +39,7 @@ export class SecretsChart extends Chart {
       resources: toResourceRequirements(site.components.secretsBootstrap.resources),
       version,
       secretKeys,
-      // The README's backup of the Secrets selects them by managed-by.
+      // The export in docs/runbook.md "Keeping the Secrets safe" selects them by managed-by.
       secretLabels: {
         'app.kubernetes.io/part-of': PART_OF,
         'app.kubernetes.io/instance': site.project.name,

@@ -71,7 +71,7 @@ export function listSteps(ctx: OpsContext): Step[] {
                     id,
                     'absent: the bootstrap Job makes it at the next kubectl apply -f dist (or load yours first: plane-k3s secrets load)',
                   )
-                : fail(id, 'absent: yours to create (README "Secrets")', 'see README "Secrets" and "The edge"'),
+                : fail(id, 'absent: yours to create (docs/configuration.md "Secrets")', 'see docs/configuration.md "Secrets" and "The edge"'),
             );
             continue;
           }
@@ -82,7 +82,7 @@ export function listSteps(ctx: OpsContext): Step[] {
           const detail = `keys ${keys.join(', ') || 'none'}; created ${created}${managed ? `; managed-by ${managed}` : ''}`;
           results.push(
             missing.length
-              ? fail(id, `${detail}; missing ${missing.join(', ')}`, 'README "Secrets": rotation and recovery')
+              ? fail(id, `${detail}; missing ${missing.join(', ')}`, 'docs/runbook.md "Rotating a Secret"')
               : pass(id, detail),
           );
         }
@@ -160,7 +160,7 @@ export function loadSteps(ctx: OpsContext, plan: Map<ExpectedSecret, Record<stri
             results.push(
               skip(
                 id,
-                `exists: kept as it is${same ? ' (same values)' : ' (its values differ from the file: rotate on purpose, README "Secrets")'}`,
+                `exists: kept as it is${same ? ' (same values)' : ' (its values differ from the file: rotate on purpose, docs/runbook.md "Rotating a Secret")'}`,
               ),
             );
             continue;

@@ -77,7 +77,7 @@ export function verifySteps(ctx: OpsContext, options: VerifyOptions): Step[] {
 
 function provisioningFix(ctx: OpsContext): string {
   const job = ctx.stack.workload('Job', 'provisioning').name;
-  return `kubectl -n ${ctx.stack.namespace} logs job/${job}; the provisioning Job converges Plane to the site's users (README "Users and agents")`;
+  return `kubectl -n ${ctx.stack.namespace} logs job/${job}; the provisioning Job converges Plane to the site's users (docs/configuration.md "Users and agents")`;
 }
 
 async function checkWorkloads(ctx: OpsContext): Promise<CheckResult[]> {
@@ -187,7 +187,7 @@ async function checkSecrets(ctx: OpsContext): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   const expected = [
     ...ctx.stack.secrets.map((s) => ({ name: s.name, namespace: s.namespace, keys: Object.keys(s.keys), by: 'the secrets bootstrap Job' })),
-    ...providedSecrets(ctx.stack).map((s) => ({ ...s, by: 'you (README "Secrets")' })),
+    ...providedSecrets(ctx.stack).map((s) => ({ ...s, by: 'you (docs/configuration.md "Secrets")' })),
   ];
   for (const secret of expected) {
     const id = `secret/${secret.name}`;
@@ -204,7 +204,7 @@ async function checkSecrets(ctx: OpsContext): Promise<CheckResult[]> {
     }
     const present = Object.keys(live.data ?? {});
     const missing = secret.keys.filter((key) => !present.includes(key));
-    if (missing.length) results.push(fail(id, `missing key(s) ${missing.join(', ')}`, 'README "Secrets": rotation and recovery'));
+    if (missing.length) results.push(fail(id, `missing key(s) ${missing.join(', ')}`, 'docs/runbook.md "Rotating a Secret"'));
     else results.push(pass(id, `keys ${present.sort().join(', ')}`));
   }
   return results;
@@ -310,7 +310,7 @@ async function checkEdge(ctx: OpsContext): Promise<CheckResult[]> {
             'health/edge/certificate',
             judged.detail,
             operatorRenews
-              ? `replace Secret ${namespace}/${providedSecrets(ctx.stack).find((p) => p.namespace === namespace)?.name} with the renewed certificate (README "Secrets"), then kubectl -n ${namespace} rollout restart deployment/${caddy.name}`
+              ? `replace Secret ${namespace}/${providedSecrets(ctx.stack).find((p) => p.namespace === namespace)?.name} with the renewed certificate (docs/runbook.md "Renewing the certificate"), then kubectl -n ${namespace} rollout restart deployment/${caddy.name}`
               : `kubectl -n ${namespace} logs deploy/${caddy.name}: Caddy renews this certificate itself`,
           ),
     );
@@ -427,7 +427,7 @@ async function checkDatabase(ctx: OpsContext): Promise<CheckResult> {
     return fail(
       'database',
       `login as ${postgres.user} to ${postgres.database}: ${message}`,
-      'a password changed in the Secret but not in the server? README "Rotation and recovery"',
+      'a password changed in the Secret but not in the server? docs/runbook.md "Rotating a Secret"',
     );
   } finally {
     await client.end().catch(() => undefined);
@@ -586,7 +586,7 @@ async function checkFromHere(ctx: OpsContext, options: VerifyOptions): Promise<C
         fail(
           'network/split-dns',
           `${host} → ${addresses.join(', ') || 'no answer'}, expected ${vpnAddress}`,
-          'the VPN resolver lacks the record: dns/ (Headscale extra records), README "The edge"',
+          'the VPN resolver lacks the record: dns/ (Headscale extra records), docs/configuration.md "The edge"',
         ),
       );
   }

@@ -508,6 +508,24 @@ describe('README and docs references', () => {
     assert.deepEqual(problems, []);
   });
 
+  it('every `<document> "<section>"` the code names (messages the CLI prints, comments, scripts) exists', () => {
+    const sources = ['ops', 'lib', 'charts']
+      .flatMap((dir) => fs.readdirSync(path.join(REPO_ROOT, dir), { recursive: true, encoding: 'utf8' }).map((f) => path.join(dir, f)))
+      .concat('main.ts')
+      .filter((f) => /\.(ts|py|sh)$/.test(f));
+    const problems: string[] = [];
+    let count = 0;
+    for (const file of sources) {
+      const text = fs.readFileSync(path.join(REPO_ROOT, file), 'utf8').replace(/\\"/g, '"');
+      for (const m of text.matchAll(/(README|docs\/[a-z]+\.md),? "([^"]+)"/g)) {
+        count++;
+        if (!names[target(m[1], file)]?.has(m[2])) problems.push(`${file}: ${m[1]} "${m[2]}"`);
+      }
+    }
+    assert.ok(count > 10, `${count} references`);
+    assert.deepEqual(problems, []);
+  });
+
   it("every row of the README's day-2 table points to a runbook section", () => {
     const rows = section(readme, '## Day 2')
       .text.split('\n')

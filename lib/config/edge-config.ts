@@ -19,7 +19,7 @@ export type TlsMode = (typeof TLS_MODES)[number];
 /**
  * - `hostPort`: Caddy's pod binds 80/443 on the VPS's VPN address only; the client address reaches
  *   Caddy unchanged (no ServiceLB masquerade). A hostPort is refused by the Pod Security "baseline"
- *   and "restricted" profiles: Caddy's namespace is then "privileged" (README, "The edge").
+ *   and "restricted" profiles: Caddy's namespace is then "privileged" (docs/configuration.md "The edge").
  * - `loadBalancer`: k3s ServiceLB with `externalTrafficPolicy: Local`; the pod stays "restricted",
  *   but ServiceLB binds every node address, the public one included.
  */

@@ -90,7 +90,7 @@ const agent = z.strictObject({
   email,
   ...personNames,
   role,
-  /** The seed's emoji; Plane cannot show it as an avatar (README, "Users and agents"). */
+  /** The seed's emoji; Plane cannot show it as an avatar (docs/configuration.md "Users and agents"). */
   avatar: z.string().max(8).optional(),
 });
 
@@ -259,7 +259,7 @@ export const siteConfigSchema = z
           resources: resources.optional(),
           /**
            * An S3 service elsewhere (a real S3, a Garage cluster), instead of the in-cluster Garage: the bucket
-           * plane.bucket there, reached at `endpoint` by Plane and by the browsers (README, "Data").
+           * plane.bucket there, reached at `endpoint` by Plane and by the browsers (docs/configuration.md "Data").
            */
           external: z
             .strictObject({

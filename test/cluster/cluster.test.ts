@@ -267,7 +267,7 @@ describe('on a real control plane', { concurrency: 1 }, () => {
     await cluster.waitUntilSettled(NAMESPACE);
   });
 
-  // ---- keeping the data (README "Data", docs/runbook.md "Removing Plane…") -------------------------
+  // ---- keeping the data (docs/runbook.md "Removing Plane: keep the data, or delete it") -------------------------
 
   /**
    * claim name → "uid/volume"; with a deletionTimestamp, "… terminating". The backup claim binds on

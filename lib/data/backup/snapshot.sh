@@ -28,7 +28,7 @@ mkdir -p "$work/uploads"
 
 if [ ! -f "${RESTIC_REPOSITORY:?}/config" ]; then
   restic init --quiet
-  echo "backup: made the encrypted repository $RESTIC_REPOSITORY (keep a copy of its key off this server: README, \"Backups\")"
+  echo "backup: made the encrypted repository $RESTIC_REPOSITORY (keep a copy of its key off this server: docs/configuration.md \"Backups\")"
 fi
 # Relative paths: the snapshot holds postgres/ and uploads/ at its root, wherever the scratch space is.
 summary="$(cd "$work" && restic backup --retry-lock 30m --json --quiet --host plane --tag plane-k3s \

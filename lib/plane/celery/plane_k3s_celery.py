@@ -1,7 +1,7 @@
 """Plane's Celery app as plane-k3s runs it (worker and beat-worker).
 
 It is Plane's own app (plane.celery, configured from Plane's Django settings) with these additions,
-each for a gap of Plane v1.2.2 that the deployment must close (README, "Worker and beat"):
+each for a gap of Plane v1.2.2 that the deployment must close (docs/development.md "Worker and beat"):
 
 1. A liveness file, touched from the worker's event loop (and by the beat scheduler's tick): the
    kubelet's probe checks its age with `find`, so a hung process is restarted. Celery has no health
