@@ -1,6 +1,7 @@
 /** Shared test helpers: synthesize the stack in memory and walk its pod templates. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawn } from 'node:child_process';
 import { parse, stringify } from 'yaml';
 import { buildStack } from '../main';
 import { DEFAULT_SITE_FILE, parseSiteConfig } from '../lib/config/load-site-config';
@@ -100,3 +101,28 @@ export const GENERATED_FORMATS: Readonly<Record<string, RegExp>> = {
   'garage-key-id': /^GK[0-9a-f]{24}$/,
   'plane-api-token': /^plane_api_[0-9a-f]{32}$/,
 };
+
+/** What a finished process printed, and its exit code. */
+export interface ProcessRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a command without blocking the event loop: a server in the test's own process may have to answer it. */
+export function runProcess(command: string, args: readonly string[], env: NodeJS.ProcessEnv, input = ''): Promise<ProcessRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, [...args], { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: 600_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}

@@ -4,7 +4,6 @@
  * README's "the command could not run"), for every command that needs the cluster. And its help.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -13,7 +12,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { main, program } from '../ops/cli';
 import { Kube } from '../ops/kube';
-import { REPO_ROOT } from './helpers';
+import { ProcessRun, REPO_ROOT, runProcess } from './helpers';
 
 const BIN = path.join(REPO_ROOT, 'scripts', 'plane-k3s.mjs');
 
@@ -46,31 +45,13 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** The CLI as `npx plane-k3s` runs it, in a HOME with no ~/.kube and no KUBECONFIG unless given. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+function cli(args: string[], env: Record<string, string> = {}): Promise<ProcessRun> {
   const home = path.join(dir, 'home');
   fs.mkdirSync(home, { recursive: true });
   const base: NodeJS.ProcessEnv = { ...process.env, HOME: home, SITE_CONFIG: '' };
   delete base.KUBECONFIG;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+  return runProcess(process.execPath, [BIN, ...args], { ...base, ...env });
 }
 
 /**
@@ -78,7 +59,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
  * reach the point of writing a report), with HOME and KUBECONFIG as `env` says: far quicker than a
  * Node start per command. The child process runs above check what the operator sees, stdout included.
  */
-async function inProcess(args: string[], env: Record<string, string> = {}): Promise<Run> {
+async function inProcess(args: string[], env: Record<string, string> = {}): Promise<ProcessRun> {
   const saved = { HOME: process.env.HOME, KUBECONFIG: process.env.KUBECONFIG, SITE_CONFIG: process.env.SITE_CONFIG };
   const write = process.stderr.write;
   let stderr = '';
@@ -102,7 +83,7 @@ async function inProcess(args: string[], env: Record<string, string> = {}): Prom
   }
 }
 
-function assertOneLine(result: Run, message: RegExp): void {
+function assertOneLine(result: ProcessRun, message: RegExp): void {
   assert.equal(result.code, 2, result.stderr);
   assert.equal(result.stdout, '');
   assert.equal(result.stderr.split('\n').filter(Boolean).length, 1, result.stderr);
@@ -127,7 +108,7 @@ const COMMANDS: string[][] = [
 describe('plane-k3s without a usable cluster: one line, exit 2', () => {
   let refused: string;
   /** The operator's view (a Node start each, about 1 s): no kubeconfig, a closed port, an unknown context. */
-  let children: Promise<Run[]>;
+  let children: Promise<ProcessRun[]>;
   before(async () => {
     refused = kubeconfig('refused', `https://127.0.0.1:${await closedPort()}`);
     children = Promise.all([

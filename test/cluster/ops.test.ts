@@ -17,7 +17,7 @@
  * same order. No token is ever in a fixture or an output.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
@@ -29,7 +29,7 @@ import { PlaneUpstreams, UpstreamName } from '../../lib/edge/plane-routes';
 import { PROVISION_MODULE, provisioningSecretEnv } from '../../lib/plane/provisioning';
 import { envVariable, generateValue } from '../../ops/secrets';
 import { Stack } from '../../ops/stack';
-import { REPO_ROOT } from '../helpers';
+import { ProcessRun, REPO_ROOT, runProcess } from '../helpers';
 import { CADDY_PORTS } from '../../lib/edge/caddy-image';
 import { freePort, makeCertificate, RunningCaddy, startCaddy, startStubs, Stubs, TestCertificate } from '../edge/harness';
 import { PostgresServer, backupToolsOnPath } from '../postgres/harness';
@@ -57,12 +57,6 @@ const NS = stack.namespace;
 const DIST = path.join(REPO_ROOT, 'dist');
 const BIN = path.join(REPO_ROOT, 'scripts', 'plane-k3s.mjs');
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 interface JsonReport {
   command: string;
   context: string;
@@ -72,22 +66,6 @@ interface JsonReport {
 }
 
 /** Runs a script with sh, env added; async so this process keeps serving Plane's side meanwhile. */
-function runAsync(command: string, args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
-}
 
 /** The last ERROR line of Plane's default worker (the unregistered-task error, with a token in it: masked). */
 function workerErrorLines(): string[] {
@@ -117,8 +95,8 @@ describe("plane-k3s, the operator's CLI, on a real control plane", { concurrency
   const callers = (): Callers => new Map([...tokens.entries()].map(([caller, token]) => [token, caller]));
 
   /** The CLI, as `npx plane-k3s` runs it, with the test cluster's kubeconfig. */
-  async function cli(args: string[], input?: string): Promise<Run> {
-    const result = await runAsync(
+  async function cli(args: string[], input?: string): Promise<ProcessRun> {
+    const result = await runProcess(
       process.execPath,
       [BIN, '--kubeconfig', cluster.kubeconfig, ...args],
       { ...process.env, SITE_CONFIG: '' },
@@ -157,7 +135,11 @@ describe("plane-k3s, the operator's CLI, on a real control plane", { concurrency
       const secret = await cluster.core.readNamespacedSecret({ name: ref.secretName, namespace: NS });
       env[variable] = Buffer.from(secret.data?.[ref.key] ?? '', 'base64').toString();
     }
-    const result = await runAsync(MANAGE as string, ['shell', '--command', `import ${PROVISION_MODULE}; ${PROVISION_MODULE}.main()`], env);
+    const result = await runProcess(
+      MANAGE as string,
+      ['shell', '--command', `import ${PROVISION_MODULE}; ${PROVISION_MODULE}.main()`],
+      env,
+    );
     assert.equal(result.code, 0, `provisioning the real backend failed: ${result.stderr.slice(-300)}`);
   }
 
@@ -173,7 +155,7 @@ describe("plane-k3s, the operator's CLI, on a real control plane", { concurrency
     const repositoryKey = generateValue('hex32');
     const script = async (name: string, logName: string, extra: Record<string, string>, args: string[] = []) => {
       const scratch = extra.WORK_DIR as string;
-      const result = await runAsync(
+      const result = await runProcess(
         'sh',
         [path.join(scripts, name), ...args],
         pg.env({
@@ -771,7 +753,7 @@ describe("plane-k3s, the operator's CLI, on a real control plane", { concurrency
     const site = await cli(['--site', badSite, 'verify']);
     assert.equal(site.code, 2);
     assert.match(site.stderr, /^plane-k3s: .*namespce.*\n$/);
-    const noConfig = await runAsync(process.execPath, [BIN, '--kubeconfig', path.join(work, 'none'), 'verify'], process.env);
+    const noConfig = await runProcess(process.execPath, [BIN, '--kubeconfig', path.join(work, 'none'), 'verify'], process.env);
     outputs.push(noConfig.stdout, noConfig.stderr);
     assert.equal(noConfig.code, 2);
     assert.equal(noConfig.stderr.split('\n').filter(Boolean).length, 1, noConfig.stderr);
