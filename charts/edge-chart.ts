@@ -61,10 +61,8 @@ export class EdgeChart extends Chart {
         upstreams.api,
         ...(upstreams.objectStore ? [upstreams.objectStore] : []),
       ],
-      clients: [
-        { name: 'vpn', cidrs: site.network.vpnCidrs },
-        { name: 'pods', cidrs: [site.kubernetes.podCidr] },
-      ],
+      // No pod range: in-cluster clients are named pods (publicHostClients).
+      clients: [{ name: 'vpn', cidrs: site.network.vpnCidrs }],
       httpsClients: props.publicHostClients,
     });
   }

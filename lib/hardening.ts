@@ -124,11 +124,25 @@ export function hardenedPodSpec(props: HardenedPodProps): k8s.PodSpec {
       volumeMounts: nonEmpty([...writableMounts, ...(container.volumeMounts ?? [])]),
     };
   };
-  const initContainers = (props.initContainers ?? []).map(harden);
-  const containers = props.containers.map(harden);
+  // A pod that calls the API server gets its ServiceAccount's token in a volume of its own, valid
+  // SERVICE_ACCOUNT_TOKEN_SECONDS: the automounted one is valid a year on k3s (the API server extends
+  // the default 1 h token of pods that do not ask for a lifetime).
+  const tokenVolume = props.serviceAccountName !== undefined ? [serviceAccountTokenVolume()] : [];
+  const withToken = (container: ContainerSpec): ContainerSpec =>
+    tokenVolume.length === 0
+      ? container
+      : {
+          ...container,
+          volumeMounts: [
+            ...(container.volumeMounts ?? []),
+            { name: SERVICE_ACCOUNT_VOLUME, mountPath: SERVICE_ACCOUNT_PATH, readOnly: true },
+          ],
+        };
+  const initContainers = (props.initContainers ?? []).map(withToken).map(harden);
+  const containers = props.containers.map(withToken).map(harden);
   return {
     serviceAccountName: props.serviceAccountName,
-    automountServiceAccountToken: props.serviceAccountName !== undefined,
+    automountServiceAccountToken: false,
     // Services named postgres/redis would otherwise inject REDIS_PORT=tcp://… variables that Plane's fallbacks read.
     enableServiceLinks: false,
     restartPolicy: props.restartPolicy,
@@ -145,7 +159,27 @@ export function hardenedPodSpec(props: HardenedPodProps): k8s.PodSpec {
     nodeSelector: props.nodeSelector,
     initContainers: nonEmpty(initContainers),
     containers,
-    volumes: nonEmpty([...writableVolumes.values(), ...(props.volumes ?? [])]),
+    volumes: nonEmpty([...writableVolumes.values(), ...(props.volumes ?? []), ...tokenVolume]),
+  };
+}
+
+/** Lifetime of a ServiceAccount token in a pod: the API server's minimum (the kubelet renews it at 80 %). */
+export const SERVICE_ACCOUNT_TOKEN_SECONDS = 600;
+const SERVICE_ACCOUNT_VOLUME = 'kube-api-access';
+/** Where clients look for the token, the cluster's CA and the namespace. */
+const SERVICE_ACCOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/** What the automounted volume holds (token, ca.crt, namespace), with a token of SERVICE_ACCOUNT_TOKEN_SECONDS. */
+function serviceAccountTokenVolume(): k8s.Volume {
+  return {
+    name: SERVICE_ACCOUNT_VOLUME,
+    projected: {
+      sources: [
+        { serviceAccountToken: { path: 'token', expirationSeconds: SERVICE_ACCOUNT_TOKEN_SECONDS } },
+        { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+        { downwardApi: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } },
+      ],
+    },
   };
 }
 

@@ -118,10 +118,10 @@ describe("Plane's routing (apps/proxy/Caddyfile.ce v1.2.2)", () => {
 });
 
 describe('VPN-only access', () => {
-  it("allows the VPN CIDRs, the pod CIDR and the pod's loopback (port-forward), and answers 403 to everyone else, on both sites", () => {
+  it("allows the VPN CIDRs and the pod's loopback (port-forward), the pod CIDR to the bucket only, and answers 403 to everyone else, on both sites", () => {
     assert.match(
       caddyfile,
-      /\(vpn_only\) \{\n\t@outside_vpn not remote_ip 100\.64\.0\.0\/10 fd7a:115c:a1e0::\/48 10\.42\.0\.0\/16 127\.0\.0\.1\/32 ::1\/128\n\trespond @outside_vpn ".*" 403\n\}/,
+      /\(vpn_only\) \{\n\t@outside_vpn \{\n\t\tnot remote_ip 100\.64\.0\.0\/10 fd7a:115c:a1e0::\/48 127\.0\.0\.1\/32 ::1\/128\n\t\tnot \{\n\t\t\tremote_ip 10\.42\.0\.0\/16\n\t\t\tpath \/uploads\/\*\n\t\t\}\n\t\}\n\trespond @outside_vpn ".*" 403\n\}/,
     );
     assert.equal(importedNames(caddyfile).filter((n) => n === 'vpn_only').length, 2);
   });
@@ -141,7 +141,7 @@ describe('VPN-only access', () => {
         }),
       ),
     );
-    assert.match(other, /not remote_ip 100\.64\.0\.0\/16 10\.52\.0\.0\/16 127\.0\.0\.1\/32 ::1\/128\n/);
+    assert.match(other, /not remote_ip 100\.64\.0\.0\/16 127\.0\.0\.1\/32 ::1\/128\n\t\tnot \{\n\t\t\tremote_ip 10\.52\.0\.0\/16\n/);
   });
 
   it('is switched off by vpnEnforce: false (no snippet, no import, no source ranges)', () => {

@@ -44,12 +44,24 @@ describe('hardening of every pod template', () => {
         assert.equal(pod.securityContext?.seccompProfile?.type, 'RuntimeDefault');
       });
 
-      it("mounts no service-account token (but the secrets bootstrap's and the keep-data guard's), injects no service links, shares no host namespace", () => {
+      it("mounts no service-account token (but the secrets bootstrap's and the keep-data guard's, valid 10 minutes), injects no service links, shares no host namespace", () => {
         // Only the Job that creates Secrets and the one that applies the deletion guard talk to the API
         // server; their RBAC is checked in test/secrets.test.ts and test/keep-data.test.ts.
         const account = pod.serviceAccountName === undefined ? undefined : /^plane-(secrets|keep-data)-/.exec(name)?.[0].slice(0, -1);
         assert.equal(pod.serviceAccountName, account);
-        assert.equal(pod.automountServiceAccountToken, account !== undefined);
+        // Never the automounted token (valid a year on k3s); a projected one of 600 s for the two Jobs.
+        assert.equal(pod.automountServiceAccountToken, false);
+        const tokens = (pod.volumes ?? [])
+          .flatMap((v: Manifest) => v.projected?.sources ?? [])
+          .filter((s: Manifest) => s.serviceAccountToken);
+        assert.deepEqual(
+          tokens.map((s: Manifest) => s.serviceAccountToken.expirationSeconds),
+          account ? [600] : [],
+        );
+        for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
+          const mounted = (c.volumeMounts ?? []).some((m: Manifest) => m.mountPath === '/var/run/secrets/kubernetes.io/serviceaccount');
+          assert.equal(mounted, account !== undefined, `${c.name} token mount`);
+        }
         assert.equal(pod.enableServiceLinks, false);
         for (const field of ['hostNetwork', 'hostPID', 'hostIPC']) assert.ok(!pod[field], `${field} must be off`);
       });

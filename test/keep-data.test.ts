@@ -126,7 +126,10 @@ describe('the keep-data guard', () => {
     assert.equal(find(manifests, 'ServiceAccount', 'plane-keep-data').automountServiceAccountToken, false);
     const pod = guardJob.spec.template.spec;
     assert.equal(pod.serviceAccountName, 'plane-keep-data');
-    assert.equal(pod.automountServiceAccountToken, true);
+    assert.equal(pod.automountServiceAccountToken, false);
+    assert.ok(
+      pod.volumes.some((v: Manifest) => v.projected?.sources.some((s: Manifest) => s.serviceAccountToken?.expirationSeconds === 600)),
+    );
     assert.deepEqual(pod.containers[0].command, ['python3', '/opt/plane-k3s/plane_k3s_keep_data.py']);
     assert.match(pod.containers[0].image, /plane-backend:v1\.2\.2$/);
     // Nothing else in the stack is bound to a ClusterRole.

@@ -47,18 +47,28 @@ describe('network policies', () => {
     });
   }
 
-  it('lets no address range in, but the VPN and pod CIDRs to the edge', () => {
+  it('lets no address range in but the VPN, to the edge; in the cluster, only the api reaches the edge, on HTTPS', () => {
     for (const policy of policies) {
       for (const rule of policy.spec.ingress ?? []) {
         for (const peer of rule.from ?? []) {
           if (peer.ipBlock)
             assert.ok(
-              ['100.64.0.0/10', 'fd7a:115c:a1e0::/48', '10.42.0.0/16'].includes(peer.ipBlock.cidr),
+              ['100.64.0.0/10', 'fd7a:115c:a1e0::/48'].includes(peer.ipBlock.cidr),
               `${policy.metadata.name} admits ${peer.ipBlock.cidr}`,
             );
         }
       }
     }
+    const caddy = policies.find((p) => p.metadata.name === 'plane-caddy') as Manifest;
+    const podRules = caddy.spec.ingress.filter((rule: Manifest) => rule.from.some((peer: Manifest) => peer.podSelector));
+    assert.deepEqual(
+      podRules.map((rule: Manifest) => [
+        rule.from.map((peer: Manifest) => peer.podSelector.matchLabels['app.kubernetes.io/name']),
+        rule.ports.map((p: Manifest) => p.port),
+      ]),
+      [[['api'], [8443]]],
+    );
+    assert.deepEqual(podRules[0].from[0].namespaceSelector, { matchLabels: { 'kubernetes.io/metadata.name': 'plane' } });
   });
 
   it("lets the secrets bootstrap and the keep-data guard reach the API server on the node's addresses only, on its port", () => {

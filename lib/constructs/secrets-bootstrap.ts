@@ -1,3 +1,4 @@
+import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { SecretFormat, SecretKeySource } from '../connections';
@@ -74,7 +75,9 @@ export class SecretsBootstrap extends Construct {
     const account = new k8s.KubeServiceAccount(this, 'account', { metadata, automountServiceAccountToken: false });
     this.serviceAccountName = account.name;
     // RBAC cannot limit `create` by name (the name is not known before the object exists): the Role
-    // lets it create any Secret of the namespace, and read only those it manages.
+    // lets it create Secrets of the namespace, and read only those it manages; the admission policy
+    // below refuses every create of its account but those Secrets, of type Opaque (not a token Secret
+    // for itself, not a Secret the stack does not make).
     const role = new k8s.KubeRole(this, 'role', {
       metadata,
       rules: [
@@ -86,6 +89,35 @@ export class SecretsBootstrap extends Construct {
       metadata,
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.name },
       subjects: [{ kind: 'ServiceAccount', name: account.name, namespace: props.namespace }],
+    });
+
+    const username = `system:serviceaccount:${props.namespace}:${account.name}`;
+    const policyName = `${props.namespace}-${name}`;
+    const admission = 'admissionregistration.k8s.io/v1';
+    new ApiObject(this, 'creates-only-its-secrets', {
+      apiVersion: admission,
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name: policyName, labels: { ...props.labels.all } },
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: {
+          resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['secrets'] }],
+        },
+        matchConditions: [{ name: 'the-bootstrap-account', expression: `request.userInfo.username == '${username}'` }],
+        validations: [
+          {
+            expression: `request.namespace == '${props.namespace}' && object.metadata.name in [${this.secretNames.map((n) => `'${n}'`).join(', ')}]`,
+            message: `${username} may create only the stack's Secrets in ${props.namespace}`,
+          },
+          { expression: "!has(object.type) || object.type == 'Opaque'", message: `${username} may create only Opaque Secrets` },
+        ],
+      },
+    });
+    new ApiObject(this, 'creates-only-its-secrets-binding', {
+      apiVersion: admission,
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name: policyName, labels: { ...props.labels.all } },
+      spec: { policyName, validationActions: ['Deny'] },
     });
 
     this.secrets = this.secretNames.map((secretName) => ({

@@ -16,6 +16,7 @@ export interface ValkeyProps extends DataServiceProps {
 /** valkey/valkey alpine: user valkey 999, group valkey 1000. */
 const VALKEY_ALPINE_USER = { user: 999, group: 1000 };
 const PORT = 6379;
+const DATA_PATH = '/data';
 
 /** In-cluster Valkey (Redis-compatible, BSD licence): Plane's cache and the live server's pub/sub. */
 export class Valkey extends Construct {
@@ -34,13 +35,22 @@ export class Valkey extends Construct {
       resources: props.resources,
       port: PORT,
       portName: 'redis',
-      secretEnv: { REDIS_PASSWORD: password },
-      command: ['valkey-server'],
+      // valkey-cli reads REDISCLI_AUTH: the probe passes no password in its argv.
+      secretEnv: { REDIS_PASSWORD: password, REDISCLI_AUTH: password },
+      // A cache, not a store (Plane keeps sessions in PostgreSQL): no snapshot and no append-only file,
+      // so nothing it holds (Plane's throttle keys on raw API tokens) is ever written to the volume,
+      // and the files an earlier version saved there are removed at start.
+      command: [
+        'sh',
+        '-c',
+        `rm -rf ${DATA_PATH}/dump.rdb ${DATA_PATH}/appendonly.aof ${DATA_PATH}/appendonlydir && exec valkey-server "$@"`,
+        'valkey-server',
+      ],
       args: [
         '--port',
         String(PORT),
         '--dir',
-        '/data',
+        DATA_PATH,
         '--requirepass',
         '$(REDIS_PASSWORD)',
         '--maxmemory',
@@ -49,10 +59,12 @@ export class Valkey extends Construct {
         '--maxmemory-policy',
         'allkeys-lru',
         '--save',
-        '300 10',
+        '',
+        '--appendonly',
+        'no',
       ],
-      probes: execProbes(['sh', '-c', 'valkey-cli --no-auth-warning -a "$REDIS_PASSWORD" ping | grep -q PONG'], 60),
-      dataPath: '/data',
+      probes: execProbes(['sh', '-c', 'valkey-cli --no-auth-warning ping | grep -q PONG'], 60),
+      dataPath: DATA_PATH,
       storage: props.storage,
       storageClass: props.storageClass,
     });

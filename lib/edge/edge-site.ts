@@ -28,9 +28,18 @@ export function networkClientCidrs(site: SiteConfig): string[] {
  */
 export const POD_LOOPBACK_CIDRS = ['127.0.0.1/32', '::1/128'] as const;
 
-/** Clients Caddy's vpn_only lets in: the network's and the pod's loopback. */
+/** Clients Caddy's vpn_only lets in everywhere: the VPN's and the pod's loopback (pods: inClusterEdgeClients). */
 export function allowedClientCidrs(site: SiteConfig): string[] {
-  return [...networkClientCidrs(site), ...POD_LOOPBACK_CIDRS];
+  return [...site.network.vpnCidrs, ...POD_LOOPBACK_CIDRS];
+}
+
+/**
+ * Pods that reach the app host through the edge, and where: only the api, for the S3 calls Plane signs
+ * for the public host, to the bucket's path, when the edge serves the in-cluster store. NetworkPolicies
+ * admit the api's pods alone; Caddy lets the pod range nowhere else (login, API and god-mode get 403).
+ */
+export function inClusterEdgeClients(site: SiteConfig, servesBucket: boolean): CaddyfileOptions['inClusterClients'] {
+  return servesBucket ? { cidrs: [site.kubernetes.podCidr], paths: [`/${site.plane.bucket}/*`] } : undefined;
 }
 
 /**
@@ -67,6 +76,7 @@ export function siteCaddyfileOptions(site: SiteConfig, upstreams: PlaneUpstreams
     upstreams,
     maxBodyBytes: site.plane.fileSizeLimit,
     allowedCidrs: site.edge.vpnEnforce ? allowedClientCidrs(site) : undefined,
+    inClusterClients: site.edge.vpnEnforce ? inClusterEdgeClients(site, upstreams.objectStore !== undefined) : undefined,
     tls: caddyTls(site.edge),
     ports: CADDY_PORTS,
   };

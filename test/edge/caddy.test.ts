@@ -131,7 +131,7 @@ describe('the generated Caddyfile in a real Caddy', { skip }, () => {
     assert.equal(formatted.output, fs.readFileSync(file, 'utf8'), 'caddy fmt would change the generated Caddyfile');
     const adapted = caddy(['adapt', '--config', file], edge.caddy.dir);
     assert.equal(adapted.code, 0, adapted.output);
-    const ranges = JSON.stringify({ remote_ip: { ranges: [...SITE.network.vpnCidrs, SITE.kubernetes.podCidr, ...POD_LOOPBACK_CIDRS] } });
+    const ranges = JSON.stringify({ remote_ip: { ranges: [...SITE.network.vpnCidrs, ...POD_LOOPBACK_CIDRS] } });
     assert.equal(adapted.output.split(ranges).length - 1, 2, 'the remote_ip check must be in the HTTP and the HTTPS site');
   });
 
@@ -220,9 +220,17 @@ describe('the generated Caddyfile in a real Caddy', { skip }, () => {
     assert.equal(reply.echoed, 'live:hello');
   });
 
-  it('lets in VPN clients (IPv4 and IPv6) and in-cluster pods', async () => {
-    for (const from of [FROM.vpn, FROM.vpn6, FROM.pod]) {
+  it('lets in VPN clients (IPv4 and IPv6)', async () => {
+    for (const from of [FROM.vpn, FROM.vpn6]) {
       assert.equal(echoOf(await get(edge, '/api/v1/users/me/', from)).forwardedFor, from);
+    }
+  });
+
+  it("lets pods reach the bucket only (the api's S3 calls), never Plane's login, API or god-mode", async () => {
+    assert.equal(echoOf(await get(edge, `/${SITE.plane.bucket}/x`, FROM.pod)).upstream, 'objectStore');
+    for (const urlPath of ['/', '/api/v1/users/me/', '/auth/sign-in/', '/god-mode/', '/spaces/', `/${SITE.plane.bucket}`]) {
+      const reply = await get(edge, urlPath, FROM.pod, { headers: { 'x-forwarded-for': FROM.vpn } });
+      assert.equal(reply.status, 403, `${FROM.pod} ${urlPath}`);
     }
   });
 
