@@ -6,12 +6,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseEnv } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { PLANE_APP_SECRET } from '../charts/plane-chart';
 import { REPOSITORY_KEY } from '../lib/data/backups';
 import { ADMIN_SECRET, adminPassword, agentSecretName, API_KEY, BASE_URL_KEY, WORKSPACE_SLUG_KEY } from '../lib/plane/connection-secrets';
 import { OpsContext } from './context';
+import { parseEnvFile } from './env-file';
 import { describeKubeError } from './kube';
 import { rerunOfJob, runName, waitForJob } from './jobs';
 import { CheckResult, fail, pass, skip, Step } from './report';
@@ -71,7 +71,11 @@ export function listSteps(ctx: OpsContext): Step[] {
                     id,
                     'absent: the bootstrap Job makes it at the next kubectl apply -f dist (or load yours first: plane-k3s secrets load)',
                   )
-                : fail(id, 'absent: yours to create (docs/configuration.md "Secrets")', 'see docs/configuration.md "Secrets" and "The edge"'),
+                : fail(
+                    id,
+                    'absent: yours to create (docs/configuration.md "Secrets")',
+                    'see docs/configuration.md "Secrets" and "The edge"',
+                  ),
             );
             continue;
           }
@@ -81,9 +85,7 @@ export function listSteps(ctx: OpsContext): Step[] {
           const created = live.metadata?.creationTimestamp ? new Date(live.metadata.creationTimestamp).toISOString() : '?';
           const detail = `keys ${keys.join(', ') || 'none'}; created ${created}${managed ? `; managed-by ${managed}` : ''}`;
           results.push(
-            missing.length
-              ? fail(id, `${detail}; missing ${missing.join(', ')}`, 'docs/runbook.md "Rotating a Secret"')
-              : pass(id, detail),
+            missing.length ? fail(id, `${detail}; missing ${missing.join(', ')}`, 'docs/runbook.md "Rotating a Secret"') : pass(id, detail),
           );
         }
         return results;
@@ -92,31 +94,28 @@ export function listSteps(ctx: OpsContext): Step[] {
   ];
 }
 
-/** Parses and checks a whole env file against the stack's Secrets; throws one line naming the first problem. */
+/** Parses (strictly: ./env-file) and checks a whole env file against the stack's Secrets; throws one line naming the problem. */
 export function planLoad(stack: Stack, content: string, source: string): Map<ExpectedSecret, Record<string, string>> {
-  let variables: Record<string, string>;
-  try {
-    variables = parseEnv(content) as Record<string, string>;
-  } catch (error) {
-    throw new Error(`${source}: not an env file (${error instanceof Error ? error.message : String(error)})`);
-  }
+  const variables = parseEnvFile(content, source);
   const known = new Map<string, { secret: ExpectedSecret; key: string }>();
   for (const secret of stack.secrets) {
     for (const key of Object.keys(secret.keys)) known.set(envVariable(secret.name, key), { secret, key });
   }
   const plan = new Map<ExpectedSecret, Record<string, string>>();
-  for (const [variable, value] of Object.entries(variables)) {
+  for (const [variable, { value, line }] of variables) {
+    // The name passed parseEnvFile's rules (upper case, short): it may be shown; the value never is.
+    const at = `${source}: line ${line}`;
     const target = known.get(variable);
     if (!target) {
       const close = [...known.keys()].filter((k) => k.split('__')[0] === variable.split('__')[0]).slice(0, 4);
       throw new Error(
-        `${source}: ${variable} is not a key of the stack's Secrets${close.length ? `; that Secret's are ${close.join(', ')}` : ' (plane-k3s secrets variables lists them)'}`,
+        `${at}: ${variable} is not a key of the stack's Secrets${close.length ? `; that Secret's are ${close.join(', ')}` : ' (plane-k3s secrets variables lists them)'}`,
       );
     }
     const making = target.secret.keys[target.key];
-    if ('value' in making) throw new Error(`${source}: ${variable} is written from the site file, not loaded; remove it`);
+    if ('value' in making) throw new Error(`${at}: ${variable} is written from the site file, not loaded; remove it`);
     const format = FORMATS[making.generate];
-    if (!format?.pattern.test(value)) throw new Error(`${source}: ${variable} must be ${format?.says ?? making.generate}`);
+    if (!format?.pattern.test(value)) throw new Error(`${at}: ${variable} must be ${format?.says ?? making.generate}`);
     const values = plan.get(target.secret) ?? {};
     values[target.key] = value;
     plan.set(target.secret, values);
