@@ -337,7 +337,8 @@ export function connectionSteps(ctx: OpsContext, options: ConnectionOptions): St
     throw new Error(
       `connection: "${options.who}" is neither admin nor an agent of the site (${ctx.stack.users.agents.map((a) => a.id).join(', ')})`,
     );
-  if (!options.force && fs.existsSync(options.output)) throw new Error(`${options.output} exists; add --force to replace it`);
+  const refusal = privateFileRefusal(options.output, options.force);
+  if (refusal) throw new Error(refusal);
   return [
     {
       id: `connection/${options.who}`,
@@ -355,17 +356,82 @@ export function connectionSteps(ctx: OpsContext, options: ConnectionOptions): St
   ];
 }
 
-/** Creates the file readable by its owner only; an existing file is refused unless `force` (then replaced atomically). */
-export function writePrivateFile(file: string, content: string, force: boolean): void {
-  if (!force && fs.existsSync(file)) throw new Error(`${file} exists; add --force to replace it`);
-  const temporary = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(temporary, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600);
+/**
+ * Why `file` cannot be written (or replaced without `force`), or undefined. The path itself is looked at,
+ * never what a symlink points to: a link (dangling or not) is replaced only with `force`, a directory never.
+ */
+export function privateFileRefusal(file: string, force: boolean): string | undefined {
+  let stat: fs.Stats;
   try {
-    fs.writeSync(fd, content);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    stat = fs.lstatSync(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    return `${file}: ${fileError(error)}`;
   }
-  fs.chmodSync(temporary, 0o600);
-  fs.renameSync(temporary, file);
+  if (stat.isDirectory()) return `${file} is a directory; name a file to write`;
+  if (force) return undefined;
+  if (stat.isSymbolicLink()) return `${file} is a symlink; add --force to replace the link (its target is left alone)`;
+  return `${file} exists; add --force to replace it`;
+}
+
+/**
+ * Creates the file readable by its owner only, atomically: the content goes to a new 0600 file in the same
+ * directory (O_EXCL, O_NOFOLLOW), which then takes the path: linked to it without `force` (which fails if
+ * anything appeared there meanwhile), renamed over it with `force` (replacing a file or a symlink itself,
+ * never writing through one). The temporary file is removed whatever fails.
+ */
+export function writePrivateFile(file: string, content: string, force: boolean): void {
+  const refusal = privateFileRefusal(file, force);
+  if (refusal) throw new Error(refusal);
+  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  let fd: number;
+  try {
+    const { O_CREAT, O_EXCL, O_WRONLY, O_NOFOLLOW } = fs.constants;
+    fd = fs.openSync(temporary, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW, 0o600);
+  } catch (error) {
+    throw new Error(`${file}: ${fileError(error)}`);
+  }
+  try {
+    try {
+      fs.fchmodSync(fd, 0o600);
+      fs.writeSync(fd, content);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (force) fs.renameSync(temporary, file);
+    else linkOrRename(temporary, file);
+  } catch (error) {
+    // A path taken meanwhile says what is there now; anything else says what failed, never the content.
+    throw new Error(privateFileRefusal(file, force) ?? `${file}: ${fileError(error)}`);
+  } finally {
+    // Gone after a rename; after a link or a failure it is ours to remove (in a directory we could write to).
+    fs.rmSync(temporary, { force: true });
+  }
+}
+
+/** A hard link fails if the path is taken (by anything, a dangling symlink too); where the file system has none, a rename after one more look. */
+function linkOrRename(temporary: string, file: string): void {
+  try {
+    fs.linkSync(temporary, file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK'].includes(code ?? '') || privateFileRefusal(file, false)) throw error;
+    fs.renameSync(temporary, file);
+  }
+}
+
+/** A file system error in a few words (Node's message repeats the path, the temporary one included). */
+function fileError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  const known: Record<string, string> = {
+    ENOENT: 'no such directory',
+    ENOTDIR: 'a part of the path is not a directory',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EISDIR: 'is a directory; name a file to write',
+    EROFS: 'read-only file system',
+    ENOSPC: 'no space left on the device',
+  };
+  return (code && known[code]) ?? `${code ?? 'error'}: cannot write it`;
 }

@@ -546,6 +546,118 @@ describe('files the CLI writes', () => {
   });
 });
 
+describe('files the CLI writes: what is already at the path', () => {
+  const token = generateValue('plane-api-token');
+  const content = `PLANE_API_KEY=${token}\n`;
+
+  /** A temp dir with the test's paths in it; what is left in it is checked by each test. */
+  function within(test: (dir: string) => void): void {
+    const dir = tempDir();
+    try {
+      test(dir);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  /** The message writePrivateFile refuses with, checked first to hold no part of the token. */
+  function refusal(file: string, force: boolean): string {
+    let message: string | undefined;
+    try {
+      writePrivateFile(file, content, force);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    assert.ok(message !== undefined, 'refused');
+    assert.ok(!message.includes(token.slice(-12)), 'no part of the token in the message');
+    assert.ok(!message.includes('\n'), 'one line');
+    return message;
+  }
+  const holdsToken = (file: string) => fs.readFileSync(file, 'utf8').includes(token);
+
+  it('refuses a directory, with --force too, and leaves no temporary file', () => {
+    within((dir) => {
+      const target = path.join(dir, 'builder.env');
+      fs.mkdirSync(target);
+      for (const force of [false, true]) assert.match(refusal(target, force), /builder\.env is a directory; name a file to write$/);
+      assert.deepEqual(fs.readdirSync(dir), ['builder.env'], 'no temporary file left');
+      assert.deepEqual(fs.readdirSync(target), []);
+    });
+  });
+
+  it('refuses a dangling symlink without --force, and does not create its target', () => {
+    within((dir) => {
+      const link = path.join(dir, 'builder.env');
+      fs.symlinkSync(path.join(dir, 'elsewhere.env'), link);
+      assert.match(refusal(link, false), /builder\.env is a symlink; add --force to replace the link \(its target is left alone\)$/);
+      assert.ok(fs.lstatSync(link).isSymbolicLink(), 'the link is still there');
+      assert.deepEqual(fs.readdirSync(dir), ['builder.env'], 'no target, no temporary file');
+    });
+  });
+
+  it('with --force replaces a symlink by a 0600 file, never writing through it', () => {
+    within((dir) => {
+      const target = path.join(dir, 'target.env');
+      fs.writeFileSync(target, 'KEEP=1\n', { mode: 0o644 });
+      fs.chmodSync(target, 0o644);
+      const link = path.join(dir, 'builder.env');
+      fs.symlinkSync(target, link);
+      assert.match(refusal(link, false), /is a symlink; add --force/);
+      writePrivateFile(link, content, true);
+      const written = fs.lstatSync(link);
+      assert.ok(written.isFile() && !written.isSymbolicLink(), 'a regular file where the link was');
+      assert.equal(written.mode & 0o777, 0o600);
+      assert.ok(holdsToken(link), 'the content written');
+      assert.equal(fs.readFileSync(target, 'utf8'), 'KEEP=1\n', 'the target untouched');
+      assert.equal(fs.statSync(target).mode & 0o777, 0o644);
+      const dangling = path.join(dir, 'writer.env');
+      fs.symlinkSync(path.join(dir, 'nowhere.env'), dangling);
+      writePrivateFile(dangling, content, true);
+      assert.ok(fs.lstatSync(dangling).isFile(), 'a dangling link replaced too');
+      assert.deepEqual(fs.readdirSync(dir).sort(), ['builder.env', 'target.env', 'writer.env'], 'no link target made, no temporary file');
+    });
+  });
+
+  it('refuses an existing file without --force, and replaces it by a 0600 file with it', () => {
+    within((dir) => {
+      const file = path.join(dir, 'builder.env');
+      fs.writeFileSync(file, 'OLD=1\n');
+      fs.chmodSync(file, 0o644);
+      assert.match(refusal(file, false), /builder\.env exists; add --force to replace it$/);
+      assert.equal(fs.readFileSync(file, 'utf8'), 'OLD=1\n');
+      writePrivateFile(file, content, true);
+      assert.ok(holdsToken(file), 'replaced');
+      assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+      assert.deepEqual(fs.readdirSync(dir), ['builder.env'], 'no temporary file left');
+    });
+  });
+
+  it('leaves no temporary file when the write fails: no such directory, or the rename after the temporary file is made', () => {
+    within((dir) => {
+      assert.match(refusal(path.join(dir, 'gone', 'builder.env'), true), /gone.builder\.env: no such directory$/);
+      // Nothing at new.env: the temporary file is made next to it, then the rename to "new.env/" fails.
+      assert.match(refusal(`${path.join(dir, 'new.env')}/`, true), /new\.env\/: a part of the path is not a directory$/);
+      assert.deepEqual(fs.readdirSync(dir), []);
+    });
+  });
+
+  it('on the command line: a directory or a symlink is refused before the cluster is asked (exit 2, one line)', () => {
+    within((dir) => {
+      const link = path.join(dir, 'link.env');
+      fs.symlinkSync(path.join(dir, 'elsewhere.env'), link);
+      for (const [output, message] of [
+        [dir, / is a directory; name a file to write\n$/],
+        [link, /link\.env is a symlink; add --force to replace the link/],
+      ] as const) {
+        const result = cli(['secrets', 'connection', 'builder', '--output', output, ...(output === dir ? ['--force'] : [])]);
+        assert.equal(result.code, 2, result.stderr);
+        assert.match(result.stderr, message);
+        assert.equal(result.stderr.split('\n').length, 2, 'one line');
+      }
+      assert.deepEqual(fs.readdirSync(dir), ['link.env']);
+    });
+  });
+});
+
 describe('the command line (no cluster needed to refuse)', () => {
   const refusals: [string, string[], RegExp][] = [
     ['a restore without --yes', ['restore', 'latest'], /restore replaces Plane's database with backup latest .* add --yes/],
