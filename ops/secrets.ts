@@ -6,12 +6,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseEnv } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { PLANE_APP_SECRET } from '../charts/plane-chart';
 import { REPOSITORY_KEY } from '../lib/data/backups';
 import { ADMIN_SECRET, adminPassword, agentSecretName, API_KEY, BASE_URL_KEY, WORKSPACE_SLUG_KEY } from '../lib/plane/connection-secrets';
 import { OpsContext } from './context';
+import { parseEnvFile } from './env-file';
 import { describeKubeError } from './kube';
 import { rerunOfJob, runName, waitForJob } from './jobs';
 import { CheckResult, fail, pass, skip, Step } from './report';
@@ -71,7 +71,11 @@ export function listSteps(ctx: OpsContext): Step[] {
                     id,
                     'absent: the bootstrap Job makes it at the next kubectl apply -f dist (or load yours first: plane-k3s secrets load)',
                   )
-                : fail(id, 'absent: yours to create (docs/configuration.md "Secrets")', 'see docs/configuration.md "Secrets" and "The edge"'),
+                : fail(
+                    id,
+                    'absent: yours to create (docs/configuration.md "Secrets")',
+                    'see docs/configuration.md "Secrets" and "The edge"',
+                  ),
             );
             continue;
           }
@@ -81,9 +85,7 @@ export function listSteps(ctx: OpsContext): Step[] {
           const created = live.metadata?.creationTimestamp ? new Date(live.metadata.creationTimestamp).toISOString() : '?';
           const detail = `keys ${keys.join(', ') || 'none'}; created ${created}${managed ? `; managed-by ${managed}` : ''}`;
           results.push(
-            missing.length
-              ? fail(id, `${detail}; missing ${missing.join(', ')}`, 'docs/runbook.md "Rotating a Secret"')
-              : pass(id, detail),
+            missing.length ? fail(id, `${detail}; missing ${missing.join(', ')}`, 'docs/runbook.md "Rotating a Secret"') : pass(id, detail),
           );
         }
         return results;
@@ -92,31 +94,28 @@ export function listSteps(ctx: OpsContext): Step[] {
   ];
 }
 
-/** Parses and checks a whole env file against the stack's Secrets; throws one line naming the first problem. */
+/** Parses (strictly: ./env-file) and checks a whole env file against the stack's Secrets; throws one line naming the problem. */
 export function planLoad(stack: Stack, content: string, source: string): Map<ExpectedSecret, Record<string, string>> {
-  let variables: Record<string, string>;
-  try {
-    variables = parseEnv(content) as Record<string, string>;
-  } catch (error) {
-    throw new Error(`${source}: not an env file (${error instanceof Error ? error.message : String(error)})`);
-  }
+  const variables = parseEnvFile(content, source);
   const known = new Map<string, { secret: ExpectedSecret; key: string }>();
   for (const secret of stack.secrets) {
     for (const key of Object.keys(secret.keys)) known.set(envVariable(secret.name, key), { secret, key });
   }
   const plan = new Map<ExpectedSecret, Record<string, string>>();
-  for (const [variable, value] of Object.entries(variables)) {
+  for (const [variable, { value, line }] of variables) {
+    // The name passed parseEnvFile's rules (upper case, short): it may be shown; the value never is.
+    const at = `${source}: line ${line}`;
     const target = known.get(variable);
     if (!target) {
       const close = [...known.keys()].filter((k) => k.split('__')[0] === variable.split('__')[0]).slice(0, 4);
       throw new Error(
-        `${source}: ${variable} is not a key of the stack's Secrets${close.length ? `; that Secret's are ${close.join(', ')}` : ' (plane-k3s secrets variables lists them)'}`,
+        `${at}: ${variable} is not a key of the stack's Secrets${close.length ? `; that Secret's are ${close.join(', ')}` : ' (plane-k3s secrets variables lists them)'}`,
       );
     }
     const making = target.secret.keys[target.key];
-    if ('value' in making) throw new Error(`${source}: ${variable} is written from the site file, not loaded; remove it`);
+    if ('value' in making) throw new Error(`${at}: ${variable} is written from the site file, not loaded; remove it`);
     const format = FORMATS[making.generate];
-    if (!format?.pattern.test(value)) throw new Error(`${source}: ${variable} must be ${format?.says ?? making.generate}`);
+    if (!format?.pattern.test(value)) throw new Error(`${at}: ${variable} must be ${format?.says ?? making.generate}`);
     const values = plan.get(target.secret) ?? {};
     values[target.key] = value;
     plan.set(target.secret, values);
@@ -338,7 +337,8 @@ export function connectionSteps(ctx: OpsContext, options: ConnectionOptions): St
     throw new Error(
       `connection: "${options.who}" is neither admin nor an agent of the site (${ctx.stack.users.agents.map((a) => a.id).join(', ')})`,
     );
-  if (!options.force && fs.existsSync(options.output)) throw new Error(`${options.output} exists; add --force to replace it`);
+  const refusal = privateFileRefusal(options.output, options.force);
+  if (refusal) throw new Error(refusal);
   return [
     {
       id: `connection/${options.who}`,
@@ -356,17 +356,82 @@ export function connectionSteps(ctx: OpsContext, options: ConnectionOptions): St
   ];
 }
 
-/** Creates the file readable by its owner only; an existing file is refused unless `force` (then replaced atomically). */
-export function writePrivateFile(file: string, content: string, force: boolean): void {
-  if (!force && fs.existsSync(file)) throw new Error(`${file} exists; add --force to replace it`);
-  const temporary = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(temporary, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600);
+/**
+ * Why `file` cannot be written (or replaced without `force`), or undefined. The path itself is looked at,
+ * never what a symlink points to: a link (dangling or not) is replaced only with `force`, a directory never.
+ */
+export function privateFileRefusal(file: string, force: boolean): string | undefined {
+  let stat: fs.Stats;
   try {
-    fs.writeSync(fd, content);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    stat = fs.lstatSync(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    return `${file}: ${fileError(error)}`;
   }
-  fs.chmodSync(temporary, 0o600);
-  fs.renameSync(temporary, file);
+  if (stat.isDirectory()) return `${file} is a directory; name a file to write`;
+  if (force) return undefined;
+  if (stat.isSymbolicLink()) return `${file} is a symlink; add --force to replace the link (its target is left alone)`;
+  return `${file} exists; add --force to replace it`;
+}
+
+/**
+ * Creates the file readable by its owner only, atomically: the content goes to a new 0600 file in the same
+ * directory (O_EXCL, O_NOFOLLOW), which then takes the path: linked to it without `force` (which fails if
+ * anything appeared there meanwhile), renamed over it with `force` (replacing a file or a symlink itself,
+ * never writing through one). The temporary file is removed whatever fails.
+ */
+export function writePrivateFile(file: string, content: string, force: boolean): void {
+  const refusal = privateFileRefusal(file, force);
+  if (refusal) throw new Error(refusal);
+  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  let fd: number;
+  try {
+    const { O_CREAT, O_EXCL, O_WRONLY, O_NOFOLLOW } = fs.constants;
+    fd = fs.openSync(temporary, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW, 0o600);
+  } catch (error) {
+    throw new Error(`${file}: ${fileError(error)}`);
+  }
+  try {
+    try {
+      fs.fchmodSync(fd, 0o600);
+      fs.writeSync(fd, content);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (force) fs.renameSync(temporary, file);
+    else linkOrRename(temporary, file);
+  } catch (error) {
+    // A path taken meanwhile says what is there now; anything else says what failed, never the content.
+    throw new Error(privateFileRefusal(file, force) ?? `${file}: ${fileError(error)}`);
+  } finally {
+    // Gone after a rename; after a link or a failure it is ours to remove (in a directory we could write to).
+    fs.rmSync(temporary, { force: true });
+  }
+}
+
+/** A hard link fails if the path is taken (by anything, a dangling symlink too); where the file system has none, a rename after one more look. */
+function linkOrRename(temporary: string, file: string): void {
+  try {
+    fs.linkSync(temporary, file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK'].includes(code ?? '') || privateFileRefusal(file, false)) throw error;
+    fs.renameSync(temporary, file);
+  }
+}
+
+/** A file system error in a few words (Node's message repeats the path, the temporary one included). */
+function fileError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  const known: Record<string, string> = {
+    ENOENT: 'no such directory',
+    ENOTDIR: 'a part of the path is not a directory',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EISDIR: 'is a directory; name a file to write',
+    EROFS: 'read-only file system',
+    ENOSPC: 'no space left on the device',
+  };
+  return (code && known[code]) ?? `${code ?? 'error'}: cannot write it`;
 }

@@ -10,7 +10,7 @@ import { agentApiKey } from '../lib/plane/connection-secrets';
 import { workloadLabels } from '../lib/site';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -163,6 +163,97 @@ describe('secrets load: the env file', () => {
       );
     });
   }
+});
+
+describe('secrets load: a hostile or broken env file', () => {
+  // Values in the formats the stack takes, fresh each run: none may show in a message.
+  const token = generateValue('plane-api-token');
+  const other = generateValue('plane-api-token');
+  const password = generateValue('hex24');
+  const values = [token, other, password];
+  const builder = 'PLANE_AGENT_BUILDER__PLANE_API_KEY';
+
+  /** The message planLoad refuses the content with, checked first to hold no value (so a failure shows none either). */
+  function refusal(content: string, secrets: string[] = values): string {
+    let message: string | undefined;
+    try {
+      planLoad(stack, content, 'vault.env');
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    assert.ok(message !== undefined, 'refused');
+    for (const secret of secrets) assert.ok(!message.includes(secret.slice(-12)), 'no part of a value in the message');
+    assert.ok(!message.includes('\n'), 'one line');
+    return message;
+  }
+
+  const refused: [string, string, RegExp][] = [
+    ['a line without = (a value pasted alone)', `${token}\n${builder}=${other}\n`, /^vault\.env: line 1: not NAME=value$/],
+    ['a name that is not a variable name', `PLANE REDIS PASSWORD=${password}\n`, /^vault\.env: line 1: not NAME=value$/],
+    [
+      'a lower-case name (a token where the name goes)',
+      `${token}=${other}\n`,
+      /^vault\.env: line 1: not NAME=value \(names are upper case/,
+    ],
+    ['a name longer than any variable', `PLANE_${'X'.repeat(80)}=${password}\n`, /^vault\.env: line 1: a name longer than 64 characters$/],
+    [
+      'a variable given twice',
+      `${builder}=${token}\n# again\n${builder}=${other}\n`,
+      /^vault\.env: line 3: PLANE_AGENT_BUILDER__PLANE_API_KEY again \(first on line 1\)$/,
+    ],
+    [
+      'a value over 4096 bytes',
+      `${builder}=${randomBytes(2100).toString('hex')}${token}\n`,
+      /^vault\.env: line 1: a value over 4096 bytes$/,
+    ],
+    ['a NUL in a value', `${builder}=${token}\0${other}\n`, /^vault\.env: line 1: a control character$/],
+    ['an escape sequence in a value', `${builder}=\x1b[2J${token}\n`, /^vault\.env: line 1: a control character$/],
+    ['a carriage return inside a line', `${builder}=${token}\r${other}\n`, /^vault\.env: line 1: a control character$/],
+    [
+      'a quoted value over two lines',
+      `${builder}="${token}\n${other}"\n`,
+      /^vault\.env: line 1: a quoted value must end with the same quote, on its line \(no escapes, nothing after it\); line 2: not NAME=value$/,
+    ],
+    [
+      'text after the closing quote',
+      `${builder}='${token}' ${other}\n`,
+      /^vault\.env: line 1: a quoted value must end with the same quote/,
+    ],
+    ['an unquoted value with a space', `${builder}=${token} ${other}\n`, /^vault\.env: line 1: a value with spaces must be quoted/],
+    [
+      'every broken line at once, by line number',
+      `${token}\n\n${builder}="${other}\nPLANE_REDIS__PASSWORD=${password}\0\n`,
+      /^vault\.env: line 1: not NAME=value; line 3: a quoted value must end .*; line 4: a control character$/,
+    ],
+    ['a file over 1 MiB', `# ${'x'.repeat(1 << 20)}\n${builder}=${token}\n`, /^vault\.env: larger than 1 MiB: not an env file of Secrets$/],
+  ];
+  for (const [what, content, message] of refused) {
+    it(`refuses ${what}, by line number, echoing no value`, () => {
+      assert.match(refusal(content), message);
+    });
+  }
+
+  it('names the line of a variable it refuses for its name or its value', () => {
+    assert.match(refusal(`# vault\nPLANE_REDIS__PASWORD=${password}\n`), /^vault\.env: line 2: PLANE_REDIS__PASWORD is not a key/);
+    assert.match(refusal(`\n\n${builder}=${password}\n`), /^vault\.env: line 3: PLANE_AGENT_BUILDER__PLANE_API_KEY must be plane_api_/);
+  });
+
+  it('takes CRLF line ends, quotes around a whole value, export and indentation; the values are exact', () => {
+    const content = `# from Windows\r\nexport ${builder}='${token}'\r\n  PLANE_AGENT_WRITER__PLANE_API_KEY = "${other}"\r\n\r\nPLANE_REDIS__PASSWORD=${password}\r\n`;
+    const plan = planLoad(stack, content, 'vault.env');
+    const of = (name: string) => [...plan.entries()].find(([s]) => s.name === name)?.[1];
+    assert.ok(of('plane-agent-builder')?.PLANE_API_KEY === token, 'the single-quoted token, exact');
+    assert.ok(of('plane-agent-writer')?.PLANE_API_KEY === other, 'the double-quoted token, exact');
+    assert.ok(of('plane-redis')?.password === password, 'the password without its CR');
+  });
+
+  it('on the command line: exit 2, one line naming the line, no part of the token on stderr', () => {
+    const result = cli(['secrets', 'load', '-'], `${token}\n${builder}=${other}\n`);
+    for (const secret of values) assert.ok(!(result.stderr + result.stdout).includes(secret.slice(-12)), 'no part of a value shown');
+    assert.equal(result.code, 2);
+    assert.equal(result.stderr, 'plane-k3s: stdin: line 1: not NAME=value\n');
+    assert.equal(result.stdout, '');
+  });
 });
 
 describe('secrets rotate: what each rotation means', () => {
@@ -455,6 +546,118 @@ describe('files the CLI writes', () => {
   });
 });
 
+describe('files the CLI writes: what is already at the path', () => {
+  const token = generateValue('plane-api-token');
+  const content = `PLANE_API_KEY=${token}\n`;
+
+  /** A temp dir with the test's paths in it; what is left in it is checked by each test. */
+  function within(test: (dir: string) => void): void {
+    const dir = tempDir();
+    try {
+      test(dir);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  /** The message writePrivateFile refuses with, checked first to hold no part of the token. */
+  function refusal(file: string, force: boolean): string {
+    let message: string | undefined;
+    try {
+      writePrivateFile(file, content, force);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    assert.ok(message !== undefined, 'refused');
+    assert.ok(!message.includes(token.slice(-12)), 'no part of the token in the message');
+    assert.ok(!message.includes('\n'), 'one line');
+    return message;
+  }
+  const holdsToken = (file: string) => fs.readFileSync(file, 'utf8').includes(token);
+
+  it('refuses a directory, with --force too, and leaves no temporary file', () => {
+    within((dir) => {
+      const target = path.join(dir, 'builder.env');
+      fs.mkdirSync(target);
+      for (const force of [false, true]) assert.match(refusal(target, force), /builder\.env is a directory; name a file to write$/);
+      assert.deepEqual(fs.readdirSync(dir), ['builder.env'], 'no temporary file left');
+      assert.deepEqual(fs.readdirSync(target), []);
+    });
+  });
+
+  it('refuses a dangling symlink without --force, and does not create its target', () => {
+    within((dir) => {
+      const link = path.join(dir, 'builder.env');
+      fs.symlinkSync(path.join(dir, 'elsewhere.env'), link);
+      assert.match(refusal(link, false), /builder\.env is a symlink; add --force to replace the link \(its target is left alone\)$/);
+      assert.ok(fs.lstatSync(link).isSymbolicLink(), 'the link is still there');
+      assert.deepEqual(fs.readdirSync(dir), ['builder.env'], 'no target, no temporary file');
+    });
+  });
+
+  it('with --force replaces a symlink by a 0600 file, never writing through it', () => {
+    within((dir) => {
+      const target = path.join(dir, 'target.env');
+      fs.writeFileSync(target, 'KEEP=1\n', { mode: 0o644 });
+      fs.chmodSync(target, 0o644);
+      const link = path.join(dir, 'builder.env');
+      fs.symlinkSync(target, link);
+      assert.match(refusal(link, false), /is a symlink; add --force/);
+      writePrivateFile(link, content, true);
+      const written = fs.lstatSync(link);
+      assert.ok(written.isFile() && !written.isSymbolicLink(), 'a regular file where the link was');
+      assert.equal(written.mode & 0o777, 0o600);
+      assert.ok(holdsToken(link), 'the content written');
+      assert.equal(fs.readFileSync(target, 'utf8'), 'KEEP=1\n', 'the target untouched');
+      assert.equal(fs.statSync(target).mode & 0o777, 0o644);
+      const dangling = path.join(dir, 'writer.env');
+      fs.symlinkSync(path.join(dir, 'nowhere.env'), dangling);
+      writePrivateFile(dangling, content, true);
+      assert.ok(fs.lstatSync(dangling).isFile(), 'a dangling link replaced too');
+      assert.deepEqual(fs.readdirSync(dir).sort(), ['builder.env', 'target.env', 'writer.env'], 'no link target made, no temporary file');
+    });
+  });
+
+  it('refuses an existing file without --force, and replaces it by a 0600 file with it', () => {
+    within((dir) => {
+      const file = path.join(dir, 'builder.env');
+      fs.writeFileSync(file, 'OLD=1\n');
+      fs.chmodSync(file, 0o644);
+      assert.match(refusal(file, false), /builder\.env exists; add --force to replace it$/);
+      assert.equal(fs.readFileSync(file, 'utf8'), 'OLD=1\n');
+      writePrivateFile(file, content, true);
+      assert.ok(holdsToken(file), 'replaced');
+      assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+      assert.deepEqual(fs.readdirSync(dir), ['builder.env'], 'no temporary file left');
+    });
+  });
+
+  it('leaves no temporary file when the write fails: no such directory, or the rename after the temporary file is made', () => {
+    within((dir) => {
+      assert.match(refusal(path.join(dir, 'gone', 'builder.env'), true), /gone.builder\.env: no such directory$/);
+      // Nothing at new.env: the temporary file is made next to it, then the rename to "new.env/" fails.
+      assert.match(refusal(`${path.join(dir, 'new.env')}/`, true), /new\.env\/: a part of the path is not a directory$/);
+      assert.deepEqual(fs.readdirSync(dir), []);
+    });
+  });
+
+  it('on the command line: a directory or a symlink is refused before the cluster is asked (exit 2, one line)', () => {
+    within((dir) => {
+      const link = path.join(dir, 'link.env');
+      fs.symlinkSync(path.join(dir, 'elsewhere.env'), link);
+      for (const [output, message] of [
+        [dir, / is a directory; name a file to write\n$/],
+        [link, /link\.env is a symlink; add --force to replace the link/],
+      ] as const) {
+        const result = cli(['secrets', 'connection', 'builder', '--output', output, ...(output === dir ? ['--force'] : [])]);
+        assert.equal(result.code, 2, result.stderr);
+        assert.match(result.stderr, message);
+        assert.equal(result.stderr.split('\n').length, 2, 'one line');
+      }
+      assert.deepEqual(fs.readdirSync(dir), ['link.env']);
+    });
+  });
+});
+
 describe('the command line (no cluster needed to refuse)', () => {
   const refusals: [string, string[], RegExp][] = [
     ['a restore without --yes', ['restore', 'latest'], /restore replaces Plane's database with backup latest .* add --yes/],
@@ -484,7 +687,7 @@ describe('the command line (no cluster needed to refuse)', () => {
       ['secrets', 'rotate', 'plane-agent-builder'],
       /would replace plane-agent-builder PLANE_API_KEY, then the provisioning Job runs again; .* Add --yes to do it/,
     ],
-    ['an env file with a typo', ['secrets', 'load', '-'], /stdin: PLANE_REDIS__PASWORD is not a key/],
+    ['an env file with a typo', ['secrets', 'load', '-'], /stdin: line 1: PLANE_REDIS__PASWORD is not a key/],
     ['an unknown command', ['verfiy'], /unknown command 'verfiy'/],
     ['a bad site file', ['--site', path.join(REPO_ROOT, 'package.json'), 'verify'], /^plane-k3s: site file .*package\.json: /],
   ];
