@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { parseSiteConfig, SiteConfigError } from '../lib/config/load-site-config';
 import { PLANE_TAG_MAX_LENGTH } from '../lib/config/primitives';
+import { schedulePeriodMs } from '../ops/verify';
 import { defaultSiteYaml, Manifest, synth, useExternal } from './helpers';
 
 /** The problems a site file is refused for; [] when it is accepted. */
@@ -608,6 +609,379 @@ describe('site file: refused values name the field and the fix', () => {
         expected: /^users\.agents\[0\]\.id: expected a short lowercase id/,
       },
     ]));
+});
+
+describe('site file: issue 17, classes of dangerous values', () => {
+  const S3 = { endpoint: 'https://s3.eu-west-3.example.org', credentialsSecret: 'plane-s3', cidrs: ['198.51.100.0/24'] };
+  const OFFSITE = { ...S3, bucket: 'javisi-backups', region: 'eu-west-3' };
+  /** Each URL field of the schema, set to `endpoint`. */
+  const urlFields: [string, (s: Manifest, endpoint: string) => void][] = [
+    [
+      'data.objectStore.external.endpoint',
+      (s, endpoint) => {
+        useExternal(s, 'objectStore', { ...S3, endpoint });
+      },
+    ],
+    [
+      'backup.offsite.endpoint',
+      (s, endpoint) => {
+        s.backup.offsite = { ...OFFSITE, endpoint };
+      },
+    ],
+  ];
+  /** Each egress destination list of the schema, set to `cidrs`. */
+  const egressLists: [string, (s: Manifest, cidrs: string[]) => void][] = [
+    [
+      'data.objectStore.external.cidrs',
+      (s, cidrs) => {
+        useExternal(s, 'objectStore', { ...S3, cidrs });
+      },
+    ],
+    [
+      'backup.offsite.cidrs',
+      (s, cidrs) => {
+        s.backup.offsite = { ...OFFSITE, cidrs };
+      },
+    ],
+  ];
+  const re = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+  describe('10. URLs: no credentials, query or fragment, host and port only', () => {
+    refuses(
+      urlFields.flatMap(([field, set]): Case[] =>
+        [
+          ['credentials', 'https://AKIAEXAMPLE:wJalrXUtnFEMI@s3.example.org', 'must not hold credentials'],
+          ['a user name alone', 'https://AKIAEXAMPLE@s3.example.org', 'must not hold credentials'],
+          ['credentials with a "/" in the password', 'https://AKIAEXAMPLE:wJal/rXUtn@s3.example.org', 'must not hold credentials'],
+          ['a query', 'https://s3.example.org/?X-Amz-Credential=AKIAEXAMPLE', 'must not have a query'],
+          ['a fragment', 'https://s3.example.org#top', 'must not have a query \\(\\?…\\) or fragment'],
+          ['a path the bucket would be appended to', 'https://s3.example.org/uploads', 'must not have a path'],
+          ['port 0', 'https://s3.example.org:0', 'expected .*https:// URL.*: the port must be 1-65535'],
+          ['a single-label host', 'https://minio', 'expected .*https:// URL.*: the host must be a lowercase DNS name'],
+          ['the metadata address', 'https://169.254.169.254', "the endpoint's host: 169\\.254\\.169\\.254 is a link-local address"],
+          ['an address outside its cidrs', 'https://203.0.113.9', "the endpoint's host: 203\\.0\\.113\\.9 is a reserved or documentation"],
+          [
+            'an address the NetworkPolicy does not open',
+            'https://51.38.1.2',
+            "the endpoint's address 51\\.38\\.1\\.2 is not inside cidrs: add 51\\.38\\.1\\.2/32",
+          ],
+        ].map(([what, endpoint, message]) => ({
+          title: `${field}: ${what}`,
+          change: (s) => set(s, endpoint),
+          expected: new RegExp(`^${re(field)}: ${message}`),
+        })),
+      ),
+    );
+
+    it('never repeats the credential in a message', () => {
+      for (const [, set] of urlFields) {
+        const problems = problemsOf(changed((s) => set(s, 'https://AKIAEXAMPLE:wJalrXUtnFEMI@s3.example.org/x?y#z')));
+        assert.ok(problems.length > 0);
+        for (const problem of problems) assert.doesNotMatch(problem, /AKIAEXAMPLE|wJalrXUtnFEMI/);
+      }
+    });
+
+    it('accepts a host with a port, a trailing "/", and an address inside its cidrs', () => {
+      for (const [, set] of urlFields) {
+        for (const endpoint of ['https://s3.eu-west-3.example.org:8443', 'https://s3.example.org/', 'https://198.51.99.7']) {
+          assert.deepEqual(
+            problemsOf(
+              changed((s) => {
+                set(s, endpoint);
+                if (endpoint.includes('198.51.99.7')) {
+                  const target = s.backup.offsite?.endpoint === endpoint ? s.backup.offsite : s.data.objectStore.external;
+                  target.cidrs = ['198.51.99.0/24'];
+                }
+              }),
+            ),
+            [],
+            endpoint,
+          );
+        }
+      }
+    });
+  });
+
+  describe('11. one address policy: egress destinations and host addresses', () => {
+    refuses([
+      ...egressLists.flatMap(([field, set]): Case[] =>
+        [
+          ['the whole internet', '0.0.0.0/0', '0\\.0\\.0\\.0/0 is the whole internet'],
+          ['a /11', '52.0.0.0/11', '52\\.0\\.0\\.0/11 is wider than /12'],
+          [
+            'the metadata address',
+            '169.254.169.254/32',
+            '169\\.254\\.169\\.254/32 overlaps 169\\.254\\.0\\.0/16 \\(link-local, the cloud metadata endpoint\\)',
+          ],
+          ['loopback', '127.0.0.1/32', '127\\.0\\.0\\.1/32 overlaps 127\\.0\\.0\\.0/8 \\(loopback\\)'],
+          ['"this" network', '0.0.0.0/32', '0\\.0\\.0\\.0/32 overlaps 0\\.0\\.0\\.0/8'],
+          ['multicast', '224.0.0.0/24', '224\\.0\\.0\\.0/24 overlaps 224\\.0\\.0\\.0/4 \\(multicast\\)'],
+          ['the broadcast address', '255.255.255.255/32', '255\\.255\\.255\\.255/32 overlaps 240\\.0\\.0\\.0/4'],
+          ['the pod range', '10.42.0.0/16', '10\\.42\\.0\\.0/16 overlaps kubernetes\\.podCidr \\(10\\.42\\.0\\.0/16\\)'],
+          ['a part of the pod range', '10.42.7.0/24', '10\\.42\\.7\\.0/24 overlaps kubernetes\\.podCidr'],
+          [
+            'a range holding the service range',
+            '10.32.0.0/12',
+            '10\\.32\\.0\\.0/12 overlaps kubernetes\\.serviceCidr \\(10\\.43\\.0\\.0/16\\)',
+          ],
+          [
+            'the VPN',
+            '100.64.0.0/12',
+            "100\\.64\\.0\\.0/12 overlaps network\\.vpnCidrs\\[0\\] \\(100\\.64\\.0\\.0/10\\), the VPN's machines",
+          ],
+        ].map(([what, cidr, message]) => ({
+          title: `${field}: ${what}`,
+          change: (s) => set(s, ['198.51.100.0/24', cidr]),
+          expected: new RegExp(`^${re(field)}\\[1\\]: ${message}`),
+        })),
+      ),
+      ...[
+        ['0.0.0.0', 'the unspecified address'],
+        ['255.255.255.255', 'the broadcast address'],
+        ['224.0.0.1', 'a multicast address'],
+        ['127.0.0.1', 'a loopback address'],
+        ['169.254.169.254', 'a link-local address'],
+      ].map(([address, what]): Case => ({
+        title: `vps.addresses: ${what}`,
+        change: (s) => {
+          s.vps.addresses.push(address);
+        },
+        expected: new RegExp(`^vps\\.addresses\\[1\\]: ${re(address)} is ${what}.*: list the node's own addresses`),
+      })),
+      {
+        title: 'vps.addresses: an address inside the pod range',
+        change: (s) => {
+          s.vps.addresses = ['10.42.0.9'];
+        },
+        expected: /^vps\.addresses\[0\]: 10\.42\.0\.9 is inside kubernetes\.podCidr \(10\.42\.0\.0\/16\)/,
+      },
+    ]);
+
+    it('accepts a provider range up to /12, and one server on the VPN as a /32', () => {
+      for (const [, set] of egressLists) {
+        for (const cidrs of [['104.16.0.0/13'], ['52.208.0.0/12'], ['100.64.0.7/32'], ['192.168.1.0/24']]) {
+          assert.deepEqual(problemsOf(changed((s) => set(s, cidrs))), [], cidrs.join());
+        }
+      }
+    });
+  });
+
+  describe('12. cron schedules, as the API server and plane-k3s verify read them', () => {
+    const schedule = (value: string) => (s: Manifest) => {
+      s.backup.schedule = value;
+    };
+    const PREFIX = 'expected a five-field cron schedule such as "30 2 \\* \\* \\*" \\(UTC\\)';
+    refuses(
+      [
+        ['61 2 * * *', `${PREFIX}: a field is out of range: minute 61 is above 59`],
+        ['0 24 * * *', `${PREFIX}: a field is out of range: hour 24 is above 23`],
+        ['0 2 0 * *', `${PREFIX}: a field is out of range: day of month 0 is below 1`],
+        ['0 2 32 * *', `${PREFIX}: a field is out of range: day of month 32 is above 31`],
+        ['0 2 * 0 *', `${PREFIX}: a field is out of range: month 0 is below 1`],
+        ['0 2 * 13 *', `${PREFIX}: a field is out of range: month 13 is above 12`],
+        ['0 2 * * 7', `${PREFIX}: a field is out of range: day of week 7 is above 6 .*Sunday is 0`],
+        ['0 2 * * 1-7', `${PREFIX}: a field is out of range: day of week 7 is above 6`],
+        ['0-60 2 * * *', `${PREFIX}: a field is out of range: minute 60 is above 59`],
+        ['*/60 * * * *', `${PREFIX}: a field is out of range: minute step 60 is longer than 0-59 and keeps only 0`],
+        ['0 */24 * * *', `${PREFIX}: a field is out of range: hour step 24`],
+        ['*/0 * * * *', `${PREFIX}: the minute step in "\\*/0" is 0`],
+        ['5-1 * * * *', `${PREFIX}: the minute range "5-1" runs backwards`],
+        ['1-2-3 * * * *', `${PREFIX}: the minute "1-2-3" has more than one "-"`],
+        ['*/2/3 * * * *', `${PREFIX}: the minute "\\*/2/3" has more than one "/"`],
+        ['0 2 * * MONDAY', `${PREFIX}: the day of week "MONDAY" is not a number or a name`],
+        ['0 2 * JANUARY *', `${PREFIX}: the month "JANUARY" is not a number or a name`],
+        ['MON 2 * * *', `${PREFIX}: the minute "MON" is not a number \\(0-59\\)`],
+        ['0 2 L * *', `${PREFIX}: the day of month "L" is not a number`],
+        ['0 2 * * 1#2', `${PREFIX}: the day of week "1#2" is not a number`],
+        ['H 2 * * *', `${PREFIX}: the minute "H" is not a number`],
+        ['+5 2 * * *', `${PREFIX}: the minute "\\+5" is not a number`],
+        ['0,,30 2 * * *', `${PREFIX}: the minute "0,,30" has an empty entry`],
+        ['0 0 2 * * *', `${PREFIX}, found 6 fields \\(there is no seconds field`],
+        ['0 2 * *', `${PREFIX}, found 4 fields`],
+        ['daily', `${PREFIX}, found 1 field$`],
+        ['0 2 30 2 *', '"0 2 30 2 \\*" never runs: none of its months has day 30'],
+        ['0 2 31 4,6,9,11 *', '"0 2 31 4,6,9,11 \\*" never runs'],
+        ['0 2 30 2 1', '"0 2 30 2 1" is valid for Kubernetes but plane-k3s verify\'s cron reader'],
+        ['TZ=Europe/Paris 30 2 * * *', "must not set TZ= or CRON_TZ=: the CronJob's timeZone is Etc/UTC"],
+        ['CRON_TZ=UTC 30 2 * * *', 'must not set TZ= or CRON_TZ='],
+        ['@midnight', "@midnight is @daily, a name plane-k3s verify's cron reader does not know: write @daily"],
+        ['@every 24h', '"@every 24h" is an interval'],
+        ['@reboot', '"@reboot" is not a macro Kubernetes knows'],
+        ['@weekdays', '"@weekdays" is not a macro Kubernetes knows'],
+      ].map(([value, message]): Case => ({
+        title: `backup.schedule ${JSON.stringify(value)}`,
+        change: schedule(value),
+        expected: new RegExp(`^backup\\.schedule: ${message}`),
+      })),
+    );
+
+    const ACCEPTED = [
+      '30 2 * * *',
+      '*/15 * * * *',
+      '0 1-5/2 * * *',
+      '5/15 * * * *',
+      '0 2 * * MON',
+      '0 2 * * mon-fri',
+      '0 2 * * Sun',
+      '0 2 1 JAN *',
+      '0 2 1 jan-jun/2 *',
+      '0 2 * * 0-6/2',
+      '0 2 1,15 * *',
+      '0 2 29 2 *',
+      '0 2 ? * 0',
+      '05 02 * * *',
+      '59 23 31 12 6',
+      '0-59/59 * * * *',
+      '@yearly',
+      '@annually',
+      '@monthly',
+      '@weekly',
+      '@daily',
+      '@hourly',
+    ];
+    it('accepts ranges, steps, names, "?" and the macros both readers know, and plane-k3s verify gets their period', () => {
+      for (const value of ACCEPTED) {
+        assert.deepEqual(problemsOf(changed(schedule(value))), [], value);
+        assert.ok(schedulePeriodMs(value) > 0, value);
+        assert.deepEqual(problemsOf(changed((s) => (s.backup.drill.schedule = value))), [], `drill ${value}`);
+      }
+    });
+  });
+
+  describe('13. ranges, caps, images and quantities refused nowhere before', () =>
+    refuses([
+      {
+        title: 'a pod range inside the VPN',
+        change: (s) => {
+          s.kubernetes.podCidr = '100.100.0.0/16';
+        },
+        expected:
+          /^kubernetes\.podCidr: 100\.100\.0\.0\/16 overlaps network\.vpnCidrs\[0\] \(100\.64\.0\.0\/10\): cluster and VPN addresses must be distinct/,
+      },
+      {
+        title: 'a VPN range holding the pod range',
+        change: (s) => {
+          s.network.vpnCidrs[0] = '10.0.0.0/8';
+          s.edge.vpnAddress = '10.8.0.1';
+        },
+        expected: /^kubernetes\.podCidr: 10\.42\.0\.0\/16 overlaps network\.vpnCidrs\[0\] \(10\.0\.0\.0\/8\)/,
+      },
+      {
+        title: 'a service range inside the VPN',
+        change: (s) => {
+          s.kubernetes.serviceCidr = '100.96.0.0/16';
+        },
+        expected: /^kubernetes\.serviceCidr: 100\.96\.0\.0\/16 overlaps network\.vpnCidrs\[0\]/,
+      },
+      {
+        title: 'an IPv6 service range inside the IPv6 VPN',
+        change: (s) => {
+          s.kubernetes.serviceCidr = 'fd7a:115c:a1e0:1::/112';
+        },
+        expected: /^kubernetes\.serviceCidr: fd7a:115c:a1e0:1::\/112 overlaps network\.vpnCidrs\[1\]/,
+      },
+      {
+        title: 'the service range equal to the pod range',
+        change: (s) => {
+          s.kubernetes.serviceCidr = s.kubernetes.podCidr;
+        },
+        expected: /^kubernetes\.serviceCidr: 10\.42\.0\.0\/16 is also kubernetes\.podCidr: Services need a range of their own/,
+      },
+      {
+        title: 'the service range inside the pod range',
+        change: (s) => {
+          s.kubernetes.serviceCidr = '10.42.128.0/17';
+        },
+        expected: /^kubernetes\.serviceCidr: 10\.42\.128\.0\/17 overlaps kubernetes\.podCidr \(10\.42\.0\.0\/16\)/,
+      },
+      ...[786432, 800000].map((cap): Case => ({
+        title: `a worker memory cap of ${cap} KiB with a 768Mi limit`,
+        change: (s) => {
+          s.components.worker.maxMemoryPerChildKiB = cap;
+        },
+        expected: new RegExp(
+          `^components\\.worker\\.maxMemoryPerChildKiB: ${cap} KiB is not below the worker's memory limit 768Mi \\(786432 KiB\\)`,
+        ),
+      })),
+      {
+        title: 'a worker limit lowered under the cap',
+        change: (s) => {
+          s.components.worker.resources.limits.memory = '128M';
+          s.components.worker.resources.requests.memory = '128M';
+        },
+        expected: /^components\.worker\.maxMemoryPerChildKiB: 200000 KiB is not below the worker's memory limit 128M \(125000 KiB\)/,
+      },
+      ...[
+        ['docker.io/..', 'the path segment "\\.\\." is not valid'],
+        ['docker.io/makeplane/', 'it has an empty path segment'],
+        ['docker.io//makeplane', 'it has an empty path segment'],
+        ['docker.io:65536/makeplane', 'the registry port "65536" is not a port 1-65535'],
+        ['docker.io:0/makeplane', 'the registry port "0" is not a port 1-65535'],
+        ['docker.io/MakePlane', 'the path segment "MakePlane" has capitals'],
+        ['Docker.io/makeplane', 'the registry host "Docker\\.io" is not a host name'],
+        ['makeplane', '"makeplane" is not a registry host'],
+        ['-docker.io/makeplane', 'the registry host "-docker\\.io" is not a host name'],
+        ['docker..io/makeplane', 'the registry host "docker\\.\\.io" is not a host name'],
+      ].map(([registry, message]): Case => ({
+        title: `images.plane.registry ${registry}`,
+        change: (s) => {
+          s.images.plane.registry = registry;
+        },
+        expected: new RegExp(`^images\\.plane\\.registry: expected a registry path such as docker\\.io/makeplane: ${message}`),
+      })),
+      ...[
+        ['docker.io/../postgres:18.6-alpine', 'the path segment "\\.\\." is not valid'],
+        ['docker.io/library//postgres:18.6-alpine', 'it has an empty path segment'],
+        ['registry.example.org:99999/postgres:18.6-alpine', 'the registry port "99999" is not a port 1-65535'],
+        ['docker.io/Library/postgres:18.6-alpine', 'the path segment "Library" has capitals'],
+        ['docker.io/library/Postgres:18.6-alpine', 'the path segment "Postgres" has capitals'],
+        ['docker.io/library/postgres:18.6-alpine@sha256:abc', 'the digest is not sha256:<64 hex digits>'],
+        ['docker.io/library/postgres:', 'the tag "" is not valid'],
+      ].map(([reference, message]): Case => ({
+        title: `images.postgres ${reference}`,
+        change: (s) => {
+          s.images.postgres = reference;
+        },
+        expected: new RegExp(
+          `^images\\.postgres: expected an image reference such as docker\\.io/library/postgres:18\\.1-alpine: ${message}`,
+        ),
+      })),
+      ...[
+        ['components.api.resources.requests.memory', '0.5', '0\\.5 is less than one byte'],
+        [
+          'components.api.resources.requests.memory',
+          '1m',
+          '"1m" is thousandths of a byte \\(m means milli\\): write Mi or M, e\\.g\\. 1Mi',
+        ],
+        ['components.api.resources.limits.memory', '512m', '"512m" is thousandths of a byte'],
+        ['vps.memory', '0.5', '0\\.5 is less than one byte'],
+        ['vps.budget.memory', '2.5', '2\\.5 is not a whole number of bytes'],
+        ['data.postgres.storage', '0.1Ki', '0\\.1Ki is not a whole number of bytes: write a whole number of bytes'],
+        ['backup.storage', '20000m', '"20000m" is thousandths of a byte'],
+        ['edge.caddy.resources.limits.memory', '0.0001k', '0\\.0001k is less than one byte'],
+      ].map(([field, value, message]): Case => ({
+        title: `${field} ${value}`,
+        change: (s) => {
+          const path = field.split('.');
+          const parent = path.slice(0, -1).reduce((node: Manifest, key) => node[key], s);
+          parent[path[path.length - 1]] = value;
+        },
+        expected: new RegExp(`^${re(field)}: ${message}`),
+      })),
+    ]));
+
+  it('13. accepts fractions that are whole bytes', () => {
+    assert.deepEqual(
+      problemsOf(
+        changed((s) => {
+          s.components.api.resources.limits.memory = '1.5Gi';
+          s.vps.budget.memory = '3.1G';
+          s.data.postgres.storage = '1.1k';
+        }),
+      ),
+      [],
+    );
+  });
 });
 
 describe('site file: legitimate values are accepted and reach the manifests', () => {

@@ -112,11 +112,11 @@ function ipv4Interval(cidr: string): [number, number] {
 }
 
 /**
- * Why an address cannot be an external server's (an EndpointSlice address), or undefined. The API
- * server refuses unspecified, loopback and link-local addresses there, and a NetworkPolicy would
- * open egress to them (link-local holds the cloud metadata endpoint).
+ * Why an address is not a unicast host address (the address of one machine), or undefined. The API
+ * server refuses unspecified, loopback and link-local addresses in an EndpointSlice, and a NetworkPolicy
+ * would open egress to them (link-local holds the cloud metadata endpoint). `fix` ends the message.
  */
-export function serverAddressIssue(address: string): string | undefined {
+export function unicastAddressIssue(address: string, fix: string): string | undefined {
   const range = ipaddr.parse(address).range();
   const refused: Record<string, string> = {
     unspecified: 'the unspecified address',
@@ -126,9 +126,56 @@ export function serverAddressIssue(address: string): string | undefined {
     broadcast: 'the broadcast address',
     reserved: 'a reserved or documentation address',
   };
-  return refused[range]
-    ? `${address} is ${refused[range]}: use the server's own address (one of vps.addresses for a server on the VPS)`
-    : undefined;
+  return refused[range] ? `${address} is ${refused[range]}: ${fix}` : undefined;
+}
+
+/** Why an address cannot be an external server's (an EndpointSlice address), or undefined. */
+export function serverAddressIssue(address: string): string | undefined {
+  return unicastAddressIssue(address, "use the server's own address (one of vps.addresses for a server on the VPS)");
+}
+
+/**
+ * The widest range an egress destination list may hold (backup.offsite.cidrs,
+ * data.objectStore.external.cidrs): a /12 is a million addresses. It is the order of the widest blocks
+ * S3 providers publish for their service (Cloudflare's 104.16.0.0/13, AWS's S3 ranges are /15 and
+ * narrower), and 1/4096 of the IPv4 internet: anything wider is no longer "the service's addresses"
+ * but a slice of the internet, opened on 443 to the pods that hold the stack's credentials.
+ */
+export const EGRESS_MIN_PREFIX = 12;
+
+/**
+ * Address space that is never an egress destination elsewhere: "this" network, loopback (the pod
+ * itself), link-local (the cloud metadata endpoint 169.254.169.254), multicast, and the reserved
+ * 240.0.0.0/4 with the broadcast address.
+ */
+export const NON_DESTINATION_CIDRS = ['0.0.0.0/8', '127.0.0.0/8', '169.254.0.0/16', '224.0.0.0/4', '240.0.0.0/4'] as const;
+
+/**
+ * Why a canonical IPv4 CIDR cannot be an egress destination (an ipBlock the stack opens port 443 to),
+ * or undefined. Overlaps with the cluster's and the VPN's ranges are checked by the site schema, which
+ * knows them.
+ */
+export function egressCidrIssue(cidr: string): string | undefined {
+  const [, prefix] = parseCidr(cidr);
+  if (prefix === 0) return `${cidr} is the whole internet: list the service's own address ranges (at most /${EGRESS_MIN_PREFIX} each)`;
+  if (prefix < EGRESS_MIN_PREFIX) {
+    return `${cidr} is wider than /${EGRESS_MIN_PREFIX} (${2 ** (32 - EGRESS_MIN_PREFIX)} addresses): list the service's own address ranges, not a slice of the internet`;
+  }
+  const hit = NON_DESTINATION_CIDRS.find((block) => cidrsOverlap(block, cidr));
+  return hit ? `${cidr} overlaps ${hit} (${NON_DESTINATION_WHY[hit]}), which is never a service elsewhere: remove it` : undefined;
+}
+
+const NON_DESTINATION_WHY: Record<(typeof NON_DESTINATION_CIDRS)[number], string> = {
+  '0.0.0.0/8': '"this" network',
+  '127.0.0.0/8': 'loopback',
+  '169.254.0.0/16': 'link-local, the cloud metadata endpoint',
+  '224.0.0.0/4': 'multicast',
+  '240.0.0.0/4': 'reserved and broadcast',
+};
+
+/** Whether two CIDRs share an address (false across families). */
+export function cidrsOverlap(a: string, b: string): boolean {
+  return cidrContains(a, b) || cidrContains(b, a);
 }
 
 /**

@@ -42,6 +42,23 @@ export function quantityToBytes(value: string): number {
   return Math.round(Number(match[1]) * BYTE_FACTORS[match[3] ?? '']);
 }
 
+/**
+ * Why a byte quantity is not a whole number of bytes, or undefined; computed exactly (0.1Ki is 102.4
+ * bytes, 1.1k is 1100). Kubernetes rounds a fraction of a byte up, so "0.5" or "0.1Ki" would silently
+ * mean something else than written.
+ */
+export function fractionalBytesIssue(value: string): string | undefined {
+  const match = BYTES_PATTERN.exec(value);
+  if (!match) throw new Error(`not a byte quantity: ${value}`);
+  const [whole, fraction = ''] = match[1].split('.');
+  const factor = BigInt(BYTE_FACTORS[match[3] ?? '']);
+  const scale = 10n ** BigInt(fraction.length);
+  const scaled = BigInt(whole + fraction) * factor;
+  if (scaled === 0n) return undefined; // zero is reported as such by the caller
+  if (scaled < scale) return `${value} is less than one byte`;
+  return scaled % scale === 0n ? undefined : `${value} is not a whole number of bytes`;
+}
+
 export function formatMillicores(millicores: number): string {
   return `${(millicores / 1000).toFixed(2)} CPU`;
 }

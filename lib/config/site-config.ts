@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { PLANE_PATH_SEGMENTS } from './plane-paths';
 import { RESTRICTED_WORKSPACE_SLUGS } from './restricted-slugs';
 import { planeNames, SitePerson } from './plane-names';
-import { addressInCidr, coveredBy, SSRF_GUARD_CIDRS } from './addresses';
+import { addressInCidr, cidrContains, cidrsOverlap, coveredBy, SSRF_GUARD_CIDRS } from './addresses';
 import { checkEdgeAgainstSite, edgeConfigSchema } from './edge-config';
 import {
   bytes,
@@ -18,19 +18,23 @@ import {
   dnsLabel,
   dnsName,
   dnsSubdomain,
+  egressCidr,
+  endpointAddress,
   image,
-  ipv4Address,
+  imageRegistry,
   ipv4Cidr,
+  nodeAddress,
   planeTag,
   podLabels,
   resourceAmounts,
   resources,
   ResourceSpec,
+  s3Endpoint,
   serverAddress,
   shown,
   stackNamespace,
 } from './primitives';
-import { CronExpressionParser } from 'cron-parser';
+import { cronScheduleIssue } from './cron-schedule';
 import { cpuToMillicores, isByteQuantity, isCpuQuantity, quantityToBytes } from './quantity';
 
 const replicas = z
@@ -43,18 +47,11 @@ const positiveInt = (what: string, max: number) =>
 const port = z.number().int('expected a port 1-65535').min(1, 'expected a port 1-65535').max(65535, 'expected a port 1-65535');
 
 const scalable = z.strictObject({ replicas, resources });
-/** Five fields, as a CronJob takes them, that cron-parser reads (so plane-k3s can tell the period). */
-const cronSchedule = z
-  .string()
-  .regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron schedule such as "30 2 * * *" (UTC)')
-  .refine((schedule) => {
-    try {
-      CronExpressionParser.parse(schedule, { tz: 'UTC' });
-      return true;
-    } catch {
-      return false;
-    }
-  }, 'expected a five-field cron schedule such as "30 2 * * *" (UTC): a field is out of range');
+/** A CronJob's schedule as the API server reads it, that cron-parser reads too (so plane-k3s can tell the period). */
+const cronSchedule = z.string().superRefine((schedule, ctx) => {
+  const message = cronScheduleIssue(schedule);
+  if (message) ctx.addIssue({ code: 'custom', message });
+});
 
 /** A shared server outside the cluster, used instead of the in-cluster StatefulSet. */
 const externalServer = z.strictObject({ address: serverAddress, port });
@@ -106,7 +103,7 @@ export const REDIS_MAXMEMORY_SHARE = 0.75;
 export const RABBITMQ_MIN_MEMORY = '128Mi';
 
 const planeImages = z.strictObject({
-  registry: z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/, 'expected a registry path such as docker.io/makeplane'),
+  registry: imageRegistry,
   tag: planeTag,
   /** Optional digest per image (each of Plane's images has its own). */
   digests: z.strictObject({ frontend: digest, space: digest, admin: digest, live: digest, backend: digest }).partial().optional(),
@@ -129,7 +126,7 @@ export const siteConfigSchema = z
     vps: z.strictObject({
       /** The node's name: a Kubernetes node name and the value of its kubernetes.io/hostname label. */
       hostname: dnsSubdomain.max(63, "expected at most 63 characters: it is the value of the node's kubernetes.io/hostname label"),
-      addresses: z.array(ipv4Address).min(1, "expected the node's own IPv4 addresses"),
+      addresses: z.array(nodeAddress).min(1, "expected the node's own IPv4 addresses"),
       cpu: positiveInt('CPUs', 256),
       memory: bytes,
       budget: resourceAmounts,
@@ -263,11 +260,11 @@ export const siteConfigSchema = z
            */
           external: z
             .strictObject({
-              endpoint: z.url({ protocol: /^https$/, error: 'expected the https:// URL of the S3 service' }),
+              endpoint: s3Endpoint('the https:// URL of the S3 service'),
               /** Secret of the operator's in the stack's namespace, keys access-key-id and secret-access-key. */
               credentialsSecret: dnsLabel,
               /** The service's address ranges: the api, the worker and the backups reach them on 443 only. */
-              cidrs: z.array(ipv4Cidr).min(1, "expected the S3 service's address ranges"),
+              cidrs: z.array(egressCidr).min(1, "expected the S3 service's address ranges"),
             })
             .optional(),
         })
@@ -290,13 +287,13 @@ export const siteConfigSchema = z
       /** An S3 bucket elsewhere that receives a copy of every snapshot (encrypted). @default none */
       offsite: z
         .strictObject({
-          endpoint: z.url({ protocol: /^https$/, error: 'expected an https:// URL of the S3 service' }),
+          endpoint: s3Endpoint('an https:// URL of the S3 service'),
           bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name'),
           region: dnsLabel,
           /** Secret in the stack's namespace with keys access-key-id and secret-access-key (the operator's). */
           credentialsSecret: dnsLabel,
           /** The service's addresses: the backup pods' only way out (NetworkPolicy, port 443). */
-          cidrs: z.array(ipv4Cidr).min(1, "expected the S3 service's address ranges"),
+          cidrs: z.array(egressCidr).min(1, "expected the S3 service's address ranges"),
         })
         .optional(),
     }),
@@ -310,6 +307,9 @@ export const siteConfigSchema = z
     checkHosts(site, ctx);
     checkBudgetAgainstVps(site, ctx);
     checkEgressGuard(site, ctx);
+    checkClusterRanges(site, ctx);
+    checkEgressDestinations(site, ctx);
+    checkWorkerMemoryCap(site, ctx);
     checkExternalServers(site, ctx);
     checkDataLimits(site, ctx);
     checkUsers(site, ctx);
@@ -412,6 +412,123 @@ function checkEgressGuard(site: Site, ctx: Ctx): void {
         `must block ${range} (${why}): add it, or the worker's webhooks could reach it`,
       );
     }
+  }
+}
+
+/** The cluster's and the VPN's ranges, as the site names them (well-formed ones only). */
+function namedRanges(site: Site): { pod?: [string, string]; service?: [string, string]; vpn: [string, string][] } {
+  const valid = (value: unknown): value is string => text(value) && cidr.safeParse(value).success;
+  const { podCidr, serviceCidr } = site.kubernetes ?? {};
+  const vpn = Array.isArray(site.network?.vpnCidrs) ? site.network.vpnCidrs : [];
+  return {
+    pod: valid(podCidr) ? ['kubernetes.podCidr', podCidr] : undefined,
+    service: valid(serviceCidr) ? ['kubernetes.serviceCidr', serviceCidr] : undefined,
+    vpn: vpn.flatMap((c, i): [string, string][] => (valid(c) ? [[`network.vpnCidrs[${i}]`, c]] : [])),
+  };
+}
+
+/**
+ * Pods, Services and VPN clients need addresses of their own: where two ranges overlap, a policy meant
+ * for one admits the other (VPN-only lets pods in as VPN clients) and replies go to the wrong side.
+ */
+function checkClusterRanges(site: Site, ctx: Ctx): void {
+  const { pod, service, vpn } = namedRanges(site);
+  if (pod && service && cidrsOverlap(pod[1], service[1])) {
+    issue(
+      ctx,
+      ['kubernetes', 'serviceCidr'],
+      pod[1] === service[1]
+        ? `${service[1]} is also kubernetes.podCidr: Services need a range of their own (k3s: 10.43.0.0/16 beside pods' 10.42.0.0/16)`
+        : `${service[1]} overlaps kubernetes.podCidr (${pod[1]}): Services need a range of their own (k3s: 10.43.0.0/16 beside pods' 10.42.0.0/16)`,
+    );
+  }
+  for (const [field, range] of [pod, service].filter((r) => r !== undefined)) {
+    for (const [vpnName, vpnRange] of vpn) {
+      if (cidrsOverlap(range, vpnRange)) {
+        issue(
+          ctx,
+          field.split('.'),
+          `${range} overlaps ${vpnName} (${vpnRange}): cluster and VPN addresses must be distinct, or VPN-only admits pods as VPN clients and replies to VPN clients stay in the cluster`,
+        );
+      }
+    }
+  }
+  const addresses = site.vps?.addresses;
+  if (!Array.isArray(addresses)) return;
+  addresses.forEach((address, index) => {
+    if (!text(address) || !nodeAddress.safeParse(address).success) return;
+    for (const [name, range] of [pod, service].filter((r) => r !== undefined)) {
+      if (!range.includes(':') && addressInCidr(address, range)) {
+        issue(
+          ctx,
+          ['vps', 'addresses', index],
+          `${address} is inside ${name} (${range}): list the node's own addresses (ip -4 addr on the VPS)`,
+        );
+      }
+    }
+  });
+}
+
+/**
+ * An S3 service's address ranges are opened on 443 to the api, the worker and the backups: never the
+ * cluster's own ranges, nor the VPN's machines (only a single server on the VPN, a /32); and an
+ * endpoint written as an address must be inside them, or the NetworkPolicy blocks it.
+ */
+function checkEgressDestinations(site: Site, ctx: Ctx): void {
+  const { pod, service, vpn } = namedRanges(site);
+  const targets = [
+    [['backup', 'offsite'], site.backup?.offsite],
+    [['data', 'objectStore', 'external'], site.data?.objectStore?.external],
+  ] as const;
+  for (const [path, target] of targets) {
+    if (!target || !Array.isArray(target.cidrs)) continue;
+    const cidrs = target.cidrs.filter((c) => text(c) && egressCidr.safeParse(c).success);
+    target.cidrs.forEach((entry, index) => {
+      if (!cidrs.includes(entry)) return;
+      const at = [...path, 'cidrs', index];
+      for (const [name, range] of [pod, service].filter((r) => r !== undefined)) {
+        if (cidrsOverlap(entry, range)) {
+          issue(
+            ctx,
+            at,
+            `${entry} overlaps ${name} (${range}): the cluster is not a service elsewhere; list the S3 service's own addresses`,
+          );
+        }
+      }
+      for (const [name, range] of vpn) {
+        if (cidrsOverlap(entry, range) && !(entry.endsWith('/32') && cidrContains(range, entry))) {
+          issue(
+            ctx,
+            at,
+            `${entry} overlaps ${name} (${range}), the VPN's machines: list the S3 server's own address as a /32 if it is on the VPN`,
+          );
+        }
+      }
+    });
+    const address = text(target.endpoint) ? endpointAddress(target.endpoint) : undefined;
+    if (address && cidrs.length === target.cidrs.length && !cidrs.some((c) => addressInCidr(address, c))) {
+      issue(
+        ctx,
+        [...path, 'endpoint'],
+        `the endpoint's address ${address} is not inside cidrs: add ${address}/32, or the pods cannot reach it`,
+      );
+    }
+  }
+}
+
+/** Celery replaces a child above --max-memory-per-child only after its task: a cap at the container limit can never act. */
+function checkWorkerMemoryCap(site: Site, ctx: Ctx): void {
+  const worker = site.components?.worker;
+  const cap = worker?.maxMemoryPerChildKiB;
+  const limit = worker?.resources?.limits?.memory;
+  if (!Number.isInteger(cap) || !text(limit) || !bytes.safeParse(limit).success) return;
+  const limitKiB = Math.floor(quantityToBytes(limit) / 1024);
+  if (cap >= limitKiB) {
+    issue(
+      ctx,
+      ['components', 'worker', 'maxMemoryPerChildKiB'],
+      `${cap} KiB is not below the worker's memory limit ${limit} (${limitKiB} KiB): the container is OOM-killed before a child reaches it; set it well below the limit`,
+    );
   }
 }
 
