@@ -7,6 +7,7 @@ import { VersionedJob } from '../lib/constructs/versioned-job';
 import { Zone } from '../lib/labels';
 import {
   API_PORT,
+  BACKEND_CODE_PATH,
   BACKEND_LOG_PATH,
   BACKEND_STATIC_PATH,
   BACKEND_USER,
@@ -22,7 +23,7 @@ import { BEAT_ARGS, CELERY_HARNESS_ENV, celeryHarnessFiles, celeryProbes, worker
 import { connectionSecretKeys } from '../lib/plane/connection-secrets';
 import { backendEnv, liveEnv, PlaneConnections, PlaneSecrets } from '../lib/plane/plane-env';
 import { PROVISIONING_COMMAND, provisioningFiles, provisioningSecretEnv, USERS_FILE } from '../lib/plane/provisioning';
-import { SCRIPTS_PATH } from '../lib/scripts';
+import { mountedScripts, scriptFile, SCRIPTS_PATH } from '../lib/scripts';
 import { workerInternet } from '../lib/network/site-peers';
 import { callTo } from '../lib/stack/workload';
 import { httpProbes } from '../lib/probes';
@@ -63,6 +64,32 @@ const MIGRATOR_COMMAND = [
     'exec ./bin/docker-entrypoint-migrator.sh',
   ].join('\n'),
 ];
+
+/** The api's settings module: Plane's production settings less the API-log middleware (lib/plane/api/plane_k3s.py). */
+const API_SETTINGS_MODULE = 'plane.settings.plane_k3s';
+const FIRST_START_MODULE = 'plane_k3s_first_start';
+
+/**
+ * The api registers the instance with the site's telemetry choice first (lib/plane/api/plane_k3s_first_start.py),
+ * then runs Plane's own entrypoint, whose register_instance then only updates the versions.
+ */
+const API_COMMAND = [
+  '/bin/sh',
+  '-ec',
+  [
+    'python manage.py wait_for_db && python manage.py wait_for_migrations',
+    `PYTHONPATH=${SCRIPTS_PATH} python manage.py shell --command "import ${FIRST_START_MODULE}; ${FIRST_START_MODULE}.main()"`,
+    'exec ./bin/docker-entrypoint-api.sh',
+  ].join('\n'),
+];
+
+/** The settings module, beside Plane's own, and the first-start module. */
+function apiFiles(): Record<string, string> {
+  return {
+    ...mountedScripts('lib/plane/api', [`${FIRST_START_MODULE}.py`]),
+    [`${BACKEND_CODE_PATH}/plane/settings/plane_k3s.py`]: scriptFile('lib/plane/api', 'plane_k3s.py'),
+  };
+}
 
 /** Waits for the database and the migrations, then replaces the shell (signals reach celery). */
 function celeryCommand(celeryArgs: string): string[] {
@@ -146,12 +173,19 @@ export class PlaneChart extends Chart {
     this.api = new AppDeployment(this, 'api', {
       ...backendProps,
       ...backend,
-      env: { ...backend.env, GUNICORN_WORKERS: String(components.api.gunicornWorkers) },
+      env: {
+        ...backend.env,
+        GUNICORN_WORKERS: String(components.api.gunicornWorkers),
+        // Plane's settings less the API-log middleware: no call's token or body goes through the broker.
+        DJANGO_SETTINGS_MODULE: API_SETTINGS_MODULE,
+        PLANE_K3S_TELEMETRY: site.plane.access.telemetry ? '1' : '0',
+      },
+      files: apiFiles(),
       name: apiName,
       labels: labels('api', 'backend'),
       replicas: components.api.replicas,
       resources: toResourceRequirements(components.api.resources),
-      command: ['./bin/docker-entrypoint-api.sh'],
+      command: API_COMMAND,
       port: API_PORT,
       probes: httpProbes(HEALTH_PATHS.api, 'http', STARTUP_SECONDS.api, apiHost),
       writablePaths: [BACKEND_LOG_PATH, BACKEND_STATIC_PATH, TMP_PATH],

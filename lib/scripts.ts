@@ -12,9 +12,12 @@ export const SCRIPTS_PATH = '/opt/plane-k3s';
 
 /** The files of a repository folder (e.g. "lib/data/backup"), by their mount path, for ComponentConfig `files`. */
 export function mountedScripts(folder: string, files: readonly string[]): Record<string, string> {
-  return Object.fromEntries(
-    files.map((file) => [`${SCRIPTS_PATH}/${file}`, fs.readFileSync(findUpwards(__dirname, path.join(folder, file)), 'utf8')]),
-  );
+  return Object.fromEntries(files.map((file) => [`${SCRIPTS_PATH}/${file}`, scriptFile(folder, file)]));
+}
+
+/** One file of a repository folder, for a pod that needs it at a path of its image's own (an initdb hook). */
+export function scriptFile(folder: string, file: string): string {
+  return fs.readFileSync(findUpwards(__dirname, path.join(folder, file)), 'utf8');
 }
 
 /** The Kubernetes API client the Jobs' Python scripts import from their own folder (lib/kube/plane_k3s_kube.py). */

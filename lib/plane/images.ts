@@ -20,7 +20,9 @@ export const API_PORT = 8000;
 /** nginx (compiled-in paths): temp files under /var/cache/nginx, pid and lock under /run. */
 export const NGINX_WRITABLE_PATHS = ['/var/cache/nginx', '/run'];
 /** Every Django process opens /code/plane/logs/plane-error.log at start. */
-export const BACKEND_LOG_PATH = '/code/plane/logs';
+/** The backend image's working directory: Plane's Django project (manage.py, the plane package). */
+export const BACKEND_CODE_PATH = '/code';
+export const BACKEND_LOG_PATH = `${BACKEND_CODE_PATH}/plane/logs`;
 /** collectstatic writes here on each api start. */
 export const BACKEND_STATIC_PATH = '/code/plane/static-assets';
 /** gunicorn worker heartbeats; temp files of tasks. */

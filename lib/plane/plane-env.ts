@@ -37,6 +37,8 @@ export function instanceSettings(site: SiteConfig): Record<string, string> {
   return {
     ENABLE_SIGNUP: site.plane.access.signUp ? '1' : '0',
     DISABLE_WORKSPACE_CREATION: site.plane.access.workspaceCreationByMembers ? '0' : '1',
+    // Intercom's chat widget (third-party script in the browser): off with telemetry, as Plane's admin screen does.
+    IS_INTERCOM_ENABLED: site.plane.access.telemetry ? '1' : '0',
   };
 }
 

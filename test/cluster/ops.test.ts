@@ -65,7 +65,6 @@ interface JsonReport {
   checks: { id: string; status: 'pass' | 'fail' | 'skip'; detail: string; fix?: string }[];
 }
 
-/** Runs a script with sh, env added; async so this process keeps serving Plane's side meanwhile. */
 
 /** The last ERROR line of Plane's default worker (the unregistered-task error, with a token in it: masked). */
 function workerErrorLines(): string[] {

@@ -30,7 +30,7 @@ describe('shared PostgreSQL bootstrap against a real PostgreSQL 18', { concurren
 
   before(async () => {
     // The shared server: its own admin, and another application's database that must never move.
-    server = await PostgresServer.start('postgres', 'postgres');
+    server = await PostgresServer.start('postgres', 'postgres', 'legacy');
     server.sql('postgres', "CREATE ROLE litellm LOGIN PASSWORD 'x'");
     server.sql('postgres', 'CREATE DATABASE litellm OWNER litellm');
     server.sql('litellm', 'CREATE TABLE keys (id int PRIMARY KEY); INSERT INTO keys VALUES (1), (2)');

@@ -1,8 +1,10 @@
 /**
  * A real PostgreSQL server of the image's major for tests (tools/postgres/install.sh: server and client
- * tools from one build), on 127.0.0.1 with password authentication, set up like the in-cluster one: a
- * superuser named like Plane's user owns Plane's database. PostgreSQL refuses to run as root, so as root
- * the server runs as `nobody`.
+ * tools from one build), on 127.0.0.1 with password authentication, set up like the in-cluster one:
+ * `split` (the stack's): the superuser `postgres` on the socket only, and Plane's user a non-superuser
+ * that owns Plane's database, made by the stack's own ensure-roles.sh and plane-k3s-roles.sql;
+ * `legacy` (the stack's before): Plane's user is the superuser. PostgreSQL refuses to run as root, so as
+ * root the server runs as `nobody`.
  */
 import { ChildProcess, spawn, spawnSync, SpawnSyncReturns } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -10,11 +12,12 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { PG_HBA, POSTGRES_SUPERUSER } from '../../lib/data/postgres';
 import { REPO_ROOT } from '../helpers';
 
 export class PostgresServer {
   /** Installs (cached) and starts a server; stop() it in an `after` hook. */
-  static async start(user: string, database: string): Promise<PostgresServer> {
+  static async start(user: string, database: string, layout: 'split' | 'legacy' = 'split'): Promise<PostgresServer> {
     const installed = spawnSync(path.join(REPO_ROOT, 'tools', 'postgres', 'install.sh'), { encoding: 'utf8' });
     if (installed.status !== 0) throw new Error(`tools/postgres/install.sh failed:\n${installed.stderr}`);
     const bin = installed.stdout.trim();
@@ -22,14 +25,16 @@ export class PostgresServer {
     fs.chmodSync(dir, 0o755);
     const port = await freePort();
     const password = randomBytes(16).toString('hex');
-    const server = new PostgresServer(bin, dir, port, user, database, password);
+    const superuser = layout === 'split' ? POSTGRES_SUPERUSER : user;
+    const server = new PostgresServer(bin, dir, port, user, database, password, superuser);
     fs.writeFileSync(path.join(dir, 'pwfile'), `${password}\n`);
+    fs.writeFileSync(server.hbaFile, PG_HBA);
     if (process.getuid?.() === 0) spawnSync('chown', ['-R', 'nobody', dir]);
     server.asServer('initdb', [
       '-D',
       server.data,
       '-U',
-      user,
+      superuser,
       `--pwfile=${path.join(dir, 'pwfile')}`,
       '-A',
       'scram-sha-256',
@@ -38,17 +43,14 @@ export class PostgresServer {
       '--locale=C',
       '--no-instructions',
     ]);
-    server.asServer('pg_ctl', [
-      '-D',
-      server.data,
-      '-l',
-      path.join(dir, 'server.log'),
-      '-w',
-      '-o',
-      `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir}`,
-      'start',
-    ]);
-    if (database !== 'postgres') server.sql('postgres', `CREATE DATABASE ${database} OWNER ${user}`);
+    server.startServer();
+    if (database !== 'postgres') server.superSql('postgres', `CREATE DATABASE ${database} OWNER ${superuser}`);
+    if (layout === 'split') {
+      server.stopServer();
+      const roles = server.ensureRoles();
+      if (roles.status !== 0) throw new Error(`ensure-roles.sh failed (${roles.status}): ${roles.stderr}${roles.stdout}`);
+      server.startServer();
+    }
     return server;
   }
 
@@ -61,8 +63,79 @@ export class PostgresServer {
     readonly user: string,
     readonly database: string,
     readonly password: string,
+    /** The server's superuser (the socket's, with trust); ensure-roles.sh renames an old layout's to postgres. */
+    public superuser: string,
   ) {
     this.data = path.join(dir, 'data');
+  }
+
+  /** The pg_hba.conf of the in-cluster server (lib/data/postgres.ts). */
+  get hbaFile(): string {
+    return path.join(this.dir, 'pg_hba.conf');
+  }
+
+  startServer(): void {
+    this.asServer('pg_ctl', [
+      '-D',
+      this.data,
+      '-l',
+      path.join(this.dir, 'server.log'),
+      '-w',
+      '-o',
+      `-c listen_addresses=127.0.0.1 -p ${this.port} -k ${this.dir} -c hba_file=${this.hbaFile}`,
+      'start',
+    ]);
+  }
+
+  stopServer(): void {
+    this.asServer('pg_ctl', ['-D', this.data, '-m', 'fast', '-w', 'stop']);
+  }
+
+  /**
+   * The postgres container's ensure-roles.sh on this (stopped) server, as the container runs it before
+   * the image's entrypoint (`true` stands for the entrypoint); the same environment, paths of this server.
+   */
+  ensureRoles(): SpawnSyncReturns<string> {
+    return this.asServer(
+      'sh',
+      [path.join(REPO_ROOT, 'lib', 'data', 'postgres', 'ensure-roles.sh'), 'true'],
+      false,
+      {
+        PATH: `${this.bin}:${process.env.PATH}`,
+        PGDATA: this.data,
+        PLANE_USER: this.user,
+        POSTGRES_DB: this.database,
+        POSTGRES_PASSWORD: this.password,
+        PLANE_K3S_HBA_FILE: this.hbaFile,
+        PLANE_K3S_ROLES_SQL: path.join(REPO_ROOT, 'lib', 'data', 'postgres', 'plane-k3s-roles.sql'),
+        PLANE_K3S_SOCKET_DIR: this.dir,
+      },
+      true,
+    );
+  }
+
+  /** SQL as the superuser, on the socket (as inside the server's pod). */
+  superSql(database: string, statement: string): string {
+    return this.socketSql(this.superuser, database, statement);
+  }
+
+  /** SQL as `role` on the socket, where the server trusts its own pod. */
+  socketSql(role: string, database: string, statement: string): string {
+    const result = spawnSync(
+      path.join(this.bin, 'psql'),
+      ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-h', this.dir, '-p', String(this.port), '-U', role, '-d', database, '-c', statement],
+      { env: { PATH: process.env.PATH }, encoding: 'utf8' },
+    );
+    if (result.status !== 0) throw new Error(`psql as ${role} failed: ${result.stderr}`);
+    return result.stdout.trim();
+  }
+
+  /** psql over TCP as `role` with `password`: its exit code and what it printed. */
+  tcpSql(role: string, password: string, database: string, statement: string): SpawnSyncReturns<string> {
+    return spawnSync(path.join(this.bin, 'psql'), ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-d', database, '-c', statement], {
+      env: this.env({ PGUSER: role, PGPASSWORD: password }),
+      encoding: 'utf8',
+    });
   }
 
   /** libpq's environment for this server, and its tools first on PATH (as in the postgres image). */
@@ -93,12 +166,13 @@ export class PostgresServer {
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 
-  private asServer(tool: string, args: string[], check = true): SpawnSyncReturns<string> {
-    const command = path.join(this.bin, tool);
+  private asServer(tool: string, args: string[], check = true, env?: NodeJS.ProcessEnv, onPath = false): SpawnSyncReturns<string> {
+    const command = onPath ? tool : path.join(this.bin, tool);
+    const options = { encoding: 'utf8' as const, cwd: this.dir, env: env ?? process.env };
     const result =
       process.getuid?.() === 0
-        ? spawnSync('runuser', ['-u', 'nobody', '--', command, ...args], { encoding: 'utf8', cwd: this.dir })
-        : spawnSync(command, args, { encoding: 'utf8', cwd: this.dir });
+        ? spawnSync('runuser', ['-u', 'nobody', '--', command, ...args], options)
+        : spawnSync(command, args, options);
     if (check && result.status !== 0) throw new Error(`${tool} failed (${result.status}): ${result.stderr}${result.stdout}`);
     return result;
   }
