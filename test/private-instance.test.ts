@@ -15,7 +15,7 @@ const backendEnvs = (all: Manifest[]) =>
 describe('private instance', () => {
   it('closes sign-up and workspace creation, and turns telemetry off, by default', () => {
     const spec = provisioningSpec(manifests);
-    assert.deepEqual(spec.instanceSettings, { ENABLE_SIGNUP: '0', DISABLE_WORKSPACE_CREATION: '1' });
+    assert.deepEqual(spec.instanceSettings, { ENABLE_SIGNUP: '0', DISABLE_WORKSPACE_CREATION: '1', IS_INTERCOM_ENABLED: '0' });
     assert.equal(spec.telemetry, false);
     assert.equal(spec.instanceName, 'Javisi');
     for (const env of backendEnvs(manifests)) {
@@ -30,7 +30,7 @@ describe('private instance', () => {
         s.plane.access = { signUp: true, workspaceCreationByMembers: true, telemetry: true };
       }),
     );
-    assert.deepEqual(provisioningSpec(open).instanceSettings, { ENABLE_SIGNUP: '1', DISABLE_WORKSPACE_CREATION: '0' });
+    assert.deepEqual(provisioningSpec(open).instanceSettings, { ENABLE_SIGNUP: '1', DISABLE_WORKSPACE_CREATION: '0', IS_INTERCOM_ENABLED: '1' });
     assert.equal(provisioningSpec(open).telemetry, true);
     for (const env of backendEnvs(open)) assert.equal(env.ENABLE_SIGNUP, '1');
   });

@@ -14,6 +14,8 @@ sql="${PLANE_K3S_ROLES_SQL:-/docker-entrypoint-initdb.d/plane-k3s-roles.sql}"
 socket="${PLANE_K3S_SOCKET_DIR:-/var/run/postgresql}"
 
 if [ -s "${PGDATA:?}/PG_VERSION" ]; then
+  # A failure stops the server again: the entrypoint never starts beside a half-done move.
+  trap 'pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true' EXIT
   pg_ctl -D "$PGDATA" -w -l "$socket/ensure-roles.log" \
     -o "-c listen_addresses= -c unix_socket_directories=$socket -c hba_file=${PLANE_K3S_HBA_FILE:?}" start >/dev/null
   as() { psql -X -At -v ON_ERROR_STOP=1 -h "$socket" -U "$1" -d postgres -c "$2"; }
@@ -29,5 +31,6 @@ if [ -s "${PGDATA:?}/PG_VERSION" ]; then
   fi
   psql -X -q -v ON_ERROR_STOP=1 -h "$socket" -U postgres -d postgres -f "$sql" >/dev/null
   pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
+  trap - EXIT
 fi
 exec "$@"
