@@ -30,7 +30,11 @@ describe('private instance', () => {
         s.plane.access = { signUp: true, workspaceCreationByMembers: true, telemetry: true };
       }),
     );
-    assert.deepEqual(provisioningSpec(open).instanceSettings, { ENABLE_SIGNUP: '1', DISABLE_WORKSPACE_CREATION: '0', IS_INTERCOM_ENABLED: '1' });
+    assert.deepEqual(provisioningSpec(open).instanceSettings, {
+      ENABLE_SIGNUP: '1',
+      DISABLE_WORKSPACE_CREATION: '0',
+      IS_INTERCOM_ENABLED: '1',
+    });
     assert.equal(provisioningSpec(open).telemetry, true);
     for (const env of backendEnvs(open)) assert.equal(env.ENABLE_SIGNUP, '1');
   });
