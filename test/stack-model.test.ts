@@ -38,6 +38,21 @@ describe('the stack model', () => {
     );
   });
 
+  it("knows every Service that selects a workload's pods, as that workload's endpoint (the CLI forwards to them)", () => {
+    const services = manifests.filter((m) => m.kind === 'Service' && m.spec.selector && m.spec.clusterIP !== 'None');
+    assert.ok(services.length >= 10);
+    for (const service of services) {
+      const host = `${service.metadata.name}.${service.metadata.namespace}.svc`;
+      const owner = model.workloads.find((w) => w.endpoint?.host === host);
+      assert.ok(owner, `Service ${service.metadata.name} is no workload's endpoint`);
+      assert.ok(
+        service.spec.ports.some((p: Manifest) => p.port === owner.endpoint?.port),
+        `${service.metadata.name}: port ${owner.endpoint?.port}`,
+      );
+      assert.deepEqual(service.spec.selector, owner.peer.podSelector);
+    }
+  });
+
   it('knows every Secret key each workload reads, as its pod templates read it', () => {
     for (const { kind, name, template } of podTemplates(manifests)) {
       const workload = model.workloads.find((w) => w.kind === kind && w.name === name);

@@ -41,6 +41,11 @@ export interface AppDeploymentProps extends Omit<ComponentConfigProps, 'name'>, 
   readonly keepNetBindService?: boolean;
   /** @default any node */
   readonly nodeSelector?: Record<string, string>;
+  /**
+   * The Service of its owner that answers for it, when it serves no `port` of its own (Caddy's, on the
+   * public ports). @default `port`'s Service, or none
+   */
+  readonly ownerService?: { readonly name: string; readonly port: number };
 }
 
 /** A volume and where the container sees it. */
@@ -158,7 +163,11 @@ export class AppDeployment extends Construct {
       labels: props.labels,
       replicas,
       containers: [container],
-      endpoint: this.endpoint,
+      endpoint:
+        this.endpoint ??
+        (props.ownerService
+          ? { host: serviceHost(props.ownerService.name, props.namespace), port: props.ownerService.port, peer: this.peer }
+          : undefined),
       variables: config.variables,
       secretEnv: config.secretEnv,
       otherSecretsRead: (props.volumes ?? []).flatMap((v) =>

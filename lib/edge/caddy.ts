@@ -123,6 +123,7 @@ export class Caddy extends Construct {
       keepNetBindService: true,
       // The host address exists on one node only.
       nodeSelector: exposure.kind === 'hostPort' ? { 'kubernetes.io/hostname': exposure.nodeName } : undefined,
+      ownerService: { name, port: PUBLIC_PORTS.https },
       calls: props.upstreams.map(callTo),
       admits: [
         ...props.clients.map((from) => ({ from, ports: this.listenPorts })),
