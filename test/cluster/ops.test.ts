@@ -65,7 +65,6 @@ interface JsonReport {
   checks: { id: string; status: 'pass' | 'fail' | 'skip'; detail: string; fix?: string }[];
 }
 
-
 /** The last ERROR line of Plane's default worker (the unregistered-task error, with a token in it: masked). */
 function workerErrorLines(): string[] {
   const file = process.env.PLANE_TEST_WORKER_ERROR_LOG;
