@@ -53,6 +53,7 @@ export function buildStack(app: App, site: SiteConfig): StackModel {
       },
     },
     labels: namespaceLabels('namespace'),
+    priorityClasses: { labels: namespaceLabels('priority-classes') },
   });
   // Caddy has its own namespace: its exposure may need a looser Pod Security level than Plane's.
   const edgeNamespace = new NamespaceChart(app, 'edge-namespace', {

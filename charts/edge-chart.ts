@@ -2,6 +2,7 @@ import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
 import { SiteConfig } from '../lib/config/site-config';
 import { ServiceEndpoint } from '../lib/connections';
+import { priorityClassName } from '../lib/constructs/priority-classes';
 import { Caddy } from '../lib/edge/caddy';
 import { renderCaddyfile } from '../lib/edge/caddyfile';
 import { DNS_API_TOKEN_ENV, DNS_API_TOKEN_KEY, networkClientCidrs, siteCaddyfileOptions } from '../lib/edge/edge-site';
@@ -64,6 +65,9 @@ export class EdgeChart extends Chart {
       // No pod range: in-cluster clients are named pods (publicHostClients).
       clients: [{ name: 'vpn', cidrs: site.network.vpnCidrs }],
       httpsClients: props.publicHostClients,
+      // The request path: evicted after the frontends and workers, before the data (Caddy's namespace is
+      // not the stack's, whose name the classes carry).
+      priorityClassName: priorityClassName(site.kubernetes.namespace, 'serving'),
     });
   }
 }

@@ -2,6 +2,7 @@ import { Chart, ChartProps } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { KeepDataGuard, KeepDataGuardProps } from '../lib/constructs/keep-data-guard';
+import { PriorityClasses } from '../lib/constructs/priority-classes';
 import { PodSecurityLevel } from '../lib/hardening';
 import { HOLDS_DATA_LABEL } from '../lib/labels';
 
@@ -33,17 +34,24 @@ export interface NamespaceChartProps extends Omit<ChartProps, 'labels'> {
   readonly holdsData?: HoldsData;
   /** Labels of the namespace (and of the StorageClass). */
   readonly labels: Readonly<Record<string, string>>;
+  /**
+   * Make the stack's PriorityClasses here (named after this namespace), before any pod that names one:
+   * the API server refuses a pod whose class does not exist. @default none
+   */
+  readonly priorityClasses?: { readonly labels: Readonly<Record<string, string>> };
 }
 
 /**
  * The stack's namespace, first in dist/ so every other file can be applied into it; for the namespace
- * that holds the data, also the guard's Job and the retaining StorageClass.
+ * that holds the data, also the guard's Job and the retaining StorageClass, and the stack's PriorityClasses.
  */
 export class NamespaceChart extends Chart {
   /** Namespace name, for the charts that put objects in it. */
   readonly name: string;
   /** The Job that applies the deletion guard, when the namespace holds data. */
   readonly guard?: KeepDataGuard;
+  /** The stack's PriorityClasses, when made here. */
+  readonly priorityClasses?: PriorityClasses;
 
   constructor(scope: Construct, id: string, props: NamespaceChartProps) {
     super(scope, id, props);
@@ -62,6 +70,12 @@ export class NamespaceChart extends Chart {
       },
     });
     this.name = namespace.name;
+    if (props.priorityClasses) {
+      this.priorityClasses = new PriorityClasses(this, 'priority-classes', {
+        stackNamespace: this.name,
+        labels: props.priorityClasses.labels,
+      });
+    }
     if (!props.holdsData) return;
     if (props.holdsData.retainStorageClass) {
       new k8s.KubeStorageClass(this, 'storage-class', {

@@ -4,6 +4,7 @@
  * checks every pod template of dist/ against the Pod Security "restricted" profile and more).
  */
 import { k8s } from 'cdk8s-plus-28';
+import { quantityToBytes } from './config/quantity';
 
 /** Pod Security Standards levels, as namespace labels name them. */
 export type PodSecurityLevel = 'restricted' | 'baseline' | 'privileged';
@@ -43,6 +44,11 @@ export interface ContainerSpec {
 
 export interface HardenedPodProps {
   readonly runAs: RunAs;
+  /**
+   * The pod's PriorityClass (lib/constructs/priority-classes.ts): which pods the kubelet evicts first
+   * under memory or disk pressure. Every pod has one, chosen by its workload's tier (priorityTier).
+   */
+  readonly priorityClassName: string;
   readonly containers: ContainerSpec[];
   /** Steps run one after the other, each to completion, before `containers`. @default none */
   readonly initContainers?: ContainerSpec[];
@@ -73,6 +79,15 @@ export const CONTAINER_SECURITY_CONTEXT: k8s.SecurityContext = {
 /** Cap on each writable emptyDir, so a runaway log or temp file cannot fill the node's disk. */
 const WRITABLE_SIZE_LIMIT = k8s.Quantity.fromString('256Mi');
 
+/**
+ * What a container writes to the node's disk outside its volumes: its stdout and stderr, which the
+ * kubelet keeps in files it rotates (k3s: 10 MiB a file, 5 files), and nothing in its root filesystem
+ * (read-only). Requested: what a chatty container keeps; the limit leaves room for a rotation.
+ */
+export const CONTAINER_LOGS = { request: 32 * 2 ** 20, limit: 64 * 2 ** 20 } as const;
+/** The resource the kubelet measures on the node's disk (logs, writable layer, emptyDirs). */
+export const EPHEMERAL_STORAGE = 'ephemeral-storage';
+
 /** Volume name for a writable path: "/code/plane/logs" → "writable-code-plane-logs". */
 export function writableVolumeName(mountPath: string): string {
   const slug = mountPath
@@ -101,11 +116,20 @@ export function hardenedPodSpec(props: HardenedPodProps): k8s.PodSpec {
     }
   }
   const writableVolumes = new Map<string, k8s.Volume>();
+  const declaredVolumes = new Map((props.volumes ?? []).map((v) => [v.name, v]));
   const harden = (container: ContainerSpec): k8s.Container => {
     const writableMounts = (container.writablePaths ?? []).map((mountPath): k8s.VolumeMount => {
       const name = writableVolumeName(mountPath);
       writableVolumes.set(name, { name, emptyDir: { sizeLimit: WRITABLE_SIZE_LIMIT } });
       return { name, mountPath };
+    });
+    const scratch = (container.volumeMounts ?? []).flatMap((m) => {
+      const volume = declaredVolumes.get(m.name);
+      if (volume?.emptyDir === undefined) return [];
+      if (volume.emptyDir.sizeLimit === undefined || volume.emptyDir.medium === 'Memory') {
+        throw new Error(`hardenedPodSpec: ${container.name}: emptyDir ${m.name} must be on disk with a sizeLimit`);
+      }
+      return [quantityBytes(volume.emptyDir.sizeLimit)];
     });
     return {
       name: container.name,
@@ -116,7 +140,7 @@ export function hardenedPodSpec(props: HardenedPodProps): k8s.PodSpec {
       env: container.env,
       envFrom: container.envFrom,
       ports: container.ports,
-      resources: container.resources,
+      resources: withEphemeralStorage(container.resources, writableMounts.length, scratch),
       startupProbe: container.startupProbe,
       readinessProbe: container.readinessProbe,
       livenessProbe: container.livenessProbe,
@@ -141,6 +165,7 @@ export function hardenedPodSpec(props: HardenedPodProps): k8s.PodSpec {
   const initContainers = (props.initContainers ?? []).map(withToken).map(harden);
   const containers = props.containers.map(withToken).map(harden);
   return {
+    priorityClassName: props.priorityClassName,
     serviceAccountName: props.serviceAccountName,
     automountServiceAccountToken: false,
     // Services named postgres/redis would otherwise inject REDIS_PORT=tcp://… variables that Plane's fallbacks read.
@@ -181,6 +206,34 @@ function serviceAccountTokenVolume(): k8s.Volume {
       ],
     },
   };
+}
+
+/**
+ * The container's ephemeral-storage, unless its component sets it: what the kubelet counts against it
+ * on the node's disk. Limit: its logs plus every emptyDir it mounts, at its sizeLimit; the kubelet
+ * evicts a pod whose logs and emptyDirs together exceed the sum of its containers' limits, so the limit
+ * never evicts before an emptyDir's own cap would. Request: its logs, plus the scratch volumes it mounts
+ * (a backup's working copy, filled by design, sized by the site's backup.storage); a writable path is a
+ * cap on occasional temp and cache files, not space the container needs, and is not requested.
+ */
+function withEphemeralStorage(resources: k8s.ResourceRequirements, writablePaths: number, scratch: number[]): k8s.ResourceRequirements {
+  const scratchBytes = scratch.reduce((a, b) => a + b, 0);
+  const request = CONTAINER_LOGS.request + scratchBytes;
+  const limit = CONTAINER_LOGS.limit + scratchBytes + writablePaths * quantityBytes(WRITABLE_SIZE_LIMIT);
+  return {
+    ...resources,
+    requests: { [EPHEMERAL_STORAGE]: mebibytes(request), ...resources.requests },
+    limits: { [EPHEMERAL_STORAGE]: mebibytes(limit), ...resources.limits },
+  };
+}
+
+/** A whole number of MiB (rounded up), as the site file writes sizes. */
+function mebibytes(bytes: number): k8s.Quantity {
+  return k8s.Quantity.fromString(`${Math.ceil(bytes / 2 ** 20)}Mi`);
+}
+
+function quantityBytes(quantity: k8s.Quantity): number {
+  return quantityToBytes(String(quantity.value));
 }
 
 function nonEmpty<T>(items: T[]): T[] | undefined {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The cluster suite (test/cluster/): installs kubeconform, netpol-analyzer and the control plane (cached,
+# The cluster suite (test/cluster/): installs kubeconform, netpol-analyzer, Polaris and the control plane (cached,
 # see tools/), compiles, runs the tests one file at a time (one cluster on fixed ports). The tests stop
 # the cluster they start; the trap stops it too if the test process itself dies.
 set -euo pipefail

@@ -37,16 +37,38 @@ const app = { namespace: 'plane', labels, image: 'x:1.0', runAs: { user: 1000, g
 
 describe('construct guards', () => {
   it('hardenedPodSpec refuses root', () => {
-    assert.throws(() => hardenedPodSpec({ runAs: { user: 0, group: 1 }, containers: [] }), /must not be 0 \(root\)/);
-    assert.throws(() => hardenedPodSpec({ runAs: { user: 1, group: 0 }, containers: [] }), /must not be 0 \(root\)/);
+    assert.throws(
+      () => hardenedPodSpec({ runAs: { user: 0, group: 1 }, containers: [], priorityClassName: 'plane-app' }),
+      /must not be 0 \(root\)/,
+    );
+    assert.throws(
+      () => hardenedPodSpec({ runAs: { user: 1, group: 0 }, containers: [], priorityClassName: 'plane-app' }),
+      /must not be 0 \(root\)/,
+    );
   });
 
   it('hardenedPodSpec refuses a hostPort open on every node address', () => {
     const container = { name: 'c', image: 'x:1.0', resources, ports: [{ containerPort: 8080, hostPort: 80 }] };
     assert.throws(
-      () => hardenedPodSpec({ runAs: app.runAs, containers: [container] }),
+      () => hardenedPodSpec({ runAs: app.runAs, containers: [container], priorityClassName: 'plane-app' }),
       /a hostPort must be bound to one address \(hostIp\)/,
     );
+  });
+
+  it('hardenedPodSpec refuses an emptyDir volume without a sizeLimit, or in memory (its ephemeral storage could not be bounded)', () => {
+    const container = { name: 'c', image: 'x:1.0', resources, volumeMounts: [{ name: 'scratch', mountPath: '/work' }] };
+    for (const emptyDir of [{}, { medium: 'Memory', sizeLimit: k8s.Quantity.fromString('1Gi') }]) {
+      assert.throws(
+        () =>
+          hardenedPodSpec({
+            runAs: app.runAs,
+            containers: [container],
+            volumes: [{ name: 'scratch', emptyDir }],
+            priorityClassName: 'plane-app',
+          }),
+        /emptyDir scratch must be on disk with a sizeLimit/,
+      );
+    }
   });
 
   it('AppDeployment refuses a Recreate strategy with several replicas', () => {

@@ -197,6 +197,7 @@ describe('namespaces', () => {
       'ClusterRoleBinding',
       'ValidatingAdmissionPolicy',
       'ValidatingAdmissionPolicyBinding',
+      'PriorityClass',
     ];
     for (const m of manifests.filter((x) => !clusterScoped.includes(x.kind))) {
       if (m.kind === 'NetworkPolicy') {

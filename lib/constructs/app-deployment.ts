@@ -5,8 +5,9 @@ import { serviceHost, ServiceEndpoint } from '../connections';
 import { ContainerSpec, hardenedPodSpec, RunAs } from '../hardening';
 import { WorkloadLabels } from '../labels';
 import { PodPeer } from '../network/peers';
+import { priorityClassName, priorityTier } from './priority-classes';
 import { ProbeSet } from '../probes';
-import { describeWorkload, Workload, WorkloadFlows } from '../stack/workload';
+import { describeWorkload, Workload, WorkloadFlows, ZONE_LABEL } from '../stack/workload';
 import { ComponentConfig, ComponentConfigProps } from './component-config';
 
 export interface AppDeploymentProps extends Omit<ComponentConfigProps, 'name'>, WorkloadFlows {
@@ -46,6 +47,12 @@ export interface AppDeploymentProps extends Omit<ComponentConfigProps, 'name'>, 
    * public ports). @default `port`'s Service, or none
    */
   readonly ownerService?: { readonly name: string; readonly port: number };
+  /**
+   * The pods' PriorityClass. @default the class of its tier (priorityTier: by zone, and whether it
+   * serves a port) in the stack named after `namespace`; a component outside the stack's namespace
+   * (Caddy) names it.
+   */
+  readonly priorityClassName?: string;
 }
 
 /** A volume and where the container sees it. */
@@ -139,6 +146,12 @@ export class AppDeployment extends Construct {
             volumes: [...config.volumes, ...(props.volumes ?? []).map((v) => v.volume)],
             topologySpreadConstraints: replicas > 1 ? spreadAcrossNodes(selector) : undefined,
             nodeSelector: props.nodeSelector,
+            priorityClassName:
+              props.priorityClassName ??
+              priorityClassName(
+                props.namespace,
+                priorityTier({ kind: 'Deployment', zone: props.labels.all[ZONE_LABEL], serves: props.port !== undefined }),
+              ),
           }),
         },
       },

@@ -9,6 +9,7 @@ import { WorkloadLabels } from '../labels';
 import { ProbeSet } from '../probes';
 import { describeWorkload, Workload } from '../stack/workload';
 import { ComponentConfig, ComponentConfigProps } from './component-config';
+import { priorityClassName } from './priority-classes';
 
 export interface DataStatefulSetProps extends Omit<ComponentConfigProps, 'name'> {
   /**
@@ -102,6 +103,8 @@ export class DataStatefulSet extends Construct {
           spec: hardenedPodSpec({
             runAs: props.runAs,
             terminationGracePeriodSeconds: props.terminationGracePeriodSeconds ?? 60,
+            // Evicted last under node pressure: every other component depends on it.
+            priorityClassName: priorityClassName(props.namespace, 'data'),
             containers: [
               {
                 name: props.name,

@@ -5,6 +5,7 @@ import { ContainerSpec, hardenedPodSpec, RunAs } from '../hardening';
 import { PodPeer } from '../network/peers';
 import { describeWorkload, Workload, WorkloadFlows } from '../stack/workload';
 import { ComponentConfig, ComponentConfigProps } from './component-config';
+import { priorityClassName } from './priority-classes';
 
 export interface VersionedJobProps extends Omit<ComponentConfigProps, 'name'>, WorkloadFlows {
   /** Base name, e.g. "plane-migrate"; the Job is "<base>-<version>-<digest>". */
@@ -66,6 +67,8 @@ export class VersionedJob extends Construct {
         containers: [container],
         volumes: config.volumes,
         restartPolicy: 'OnFailure',
+        // Evicted first under node pressure: a Job runs again (backoffLimit), and serves no one.
+        priorityClassName: priorityClassName(props.namespace, 'jobs'),
         serviceAccountName: props.serviceAccountName,
       }),
     };

@@ -8,6 +8,7 @@ import { WorkloadLabels } from '../labels';
 import { Call, callTo, describeWorkload, Workload } from '../stack/workload';
 import { POSTGRES_ALPINE_USER } from './postgres';
 import { mountedScripts, SCRIPTS_PATH } from '../scripts';
+import { priorityClassName } from '../constructs/priority-classes';
 
 /** An S3 bucket elsewhere that receives a copy of the encrypted repository (on one VPS a backup on its disk is not one). */
 export interface OffsiteTarget {
@@ -230,6 +231,8 @@ export class Backups extends Construct implements NeedsSecrets {
         volumes: [backupVolume, scratchVolume, ...config.volumes],
         // A restore or a drill that fails is looked at, not retried: its scratch space starts empty again.
         restartPolicy: once ? 'Never' : 'OnFailure',
+        // Evicted first under node pressure: the next schedule runs again (a restore is run by hand).
+        priorityClassName: priorityClassName(props.namespace, 'jobs'),
       });
       return new k8s.KubeCronJob(this, objectName, {
         metadata: metadata(objectName, labels),

@@ -54,6 +54,8 @@ export interface CaddyProps {
   readonly clients: readonly Peer[];
   /** Pods that reach the public host through it, on HTTPS only. @default none */
   readonly httpsClients?: readonly Peer[];
+  /** Its pods' PriorityClass: the stack's serving class (the classes are named after the stack's namespace, not Caddy's). */
+  readonly priorityClassName: string;
 }
 
 const PORT_NAMES = { http: 'http', https: 'https', health: 'health' } as const;
@@ -121,6 +123,7 @@ export class Caddy extends Construct {
       volumes,
       // The official image's binary has cap_net_bind_service=+ep: exec fails without it in the bounding set.
       keepNetBindService: true,
+      priorityClassName: props.priorityClassName,
       // The host address exists on one node only.
       nodeSelector: exposure.kind === 'hostPort' ? { 'kubernetes.io/hostname': exposure.nodeName } : undefined,
       ownerService: { name, port: PUBLIC_PORTS.https },

@@ -179,6 +179,51 @@ describe('secrets bootstrap on a real control plane', { concurrency: 1 }, () => 
     }
   });
 
+  it("its ServiceAccount may create only the stack's missing Secrets, of type Opaque: the admission policy refuses the rest", () => {
+    const as = `--as=system:serviceaccount:${NAMESPACE}:${ACCOUNT}`;
+    // Server-side dry runs: admission runs, nothing is stored.
+    const create = (...args: string[]) => cluster.kubectl(['create', '-n', NAMESPACE, as, '--dry-run=server', ...args]);
+    cluster.kubectlOk(['delete', 'secret', 'plane-agent-writer', '-n', NAMESPACE]);
+    try {
+      const own = create('secret', 'generic', 'plane-agent-writer', '--from-literal=PLANE_API_KEY=x');
+      assert.equal(own.code, 0, own.stderr);
+      for (const [what, args] of [
+        ['a Secret the stack does not make', ['secret', 'generic', 'plane-agent-future', '--from-literal=k=v']],
+        ['a Secret of the operator', ['secret', 'generic', 'plane-edge-tls-copy', '--from-literal=k=v']],
+        [
+          'a token Secret for itself',
+          ['secret', 'generic', 'plane-agent-writer', '--type=kubernetes.io/service-account-token', '--from-literal=k=v'],
+        ],
+        [
+          'a docker config',
+          ['secret', 'docker-registry', 'plane-agent-writer', '--docker-server=r', '--docker-username=u', '--docker-password=p'],
+        ],
+      ] as const) {
+        const refused = create(...args);
+        assert.notEqual(refused.code, 0, what);
+        assert.match(refused.stderr, /ValidatingAdmissionPolicy 'plane-plane-secrets'|may create only/, `${what}: ${refused.stderr}`);
+      }
+      // Anyone else is not concerned by the policy.
+      assert.equal(
+        cluster.kubectl(['create', '-n', NAMESPACE, '--dry-run=server', 'secret', 'generic', 'plane-agent-future', '--from-literal=k=v'])
+          .code,
+        0,
+      );
+    } finally {
+      assert.equal(runBootstrap().code, 0, 'the deleted Secret is made again');
+    }
+  });
+
+  it("the Job's pod gets a token valid 10 minutes, never the automounted one", () => {
+    const job = JSON.parse(
+      cluster.kubectlOk(['get', 'jobs', '-n', NAMESPACE, '-l', 'app.kubernetes.io/name=secrets-bootstrap', '-o', 'json']).stdout,
+    ).items[0];
+    const pod = job.spec.template.spec;
+    assert.equal(pod.automountServiceAccountToken, false);
+    const sources = pod.volumes.flatMap((v: Manifest) => v.projected?.sources ?? []);
+    assert.deepEqual(sources.find((s: Manifest) => s.serviceAccountToken)?.serviceAccountToken, { path: 'token', expirationSeconds: 600 });
+  });
+
   it("the runbook's commands: an agent's connection file, the Secrets' backup, the bootstrap Job's label", async () => {
     const kubectlDir = path.dirname(cluster.kubectlPath);
     const runBlock = (text: string, cwd: string) =>

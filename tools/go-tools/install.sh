@@ -2,7 +2,8 @@
 # Builds the Go tools the tests use, once, into a cache outside the repository, keyed by version:
 #   ${PLANE_K3S_CACHE:-$HOME/.cache/plane-k3s}/go-tools/bin/<tool>-<version>
 # Each tool has a folder here with its go.mod/go.sum (committed, so builds are reproducible).
-# A cached run builds nothing. Prints the bin folder.
+# A cached run builds nothing. Prints the bin folder. With tool names as arguments (install.sh polaris),
+# builds only those.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -22,16 +23,25 @@ tools=(
   # The backups' copy of the uploads, and an S3 server (`rclone serve s3`) for the store and the off-site
   # copy in test:postgres: the same release as images.rclone.
   "rclone:github.com/rclone/rclone:v1.71.2"
+  # The Polaris audit of dist/ (test/cluster/polaris.test.ts). Its release tags ("10.1.7") are not Go
+  # versions, so the module proxy knows it by commit: this is the commit of release 10.1.7, the newest
+  # release it serves.
+  "polaris:github.com/fairwindsops/polaris:v0.0.0-20260401181752-47c7deddfd66"
+)
+# What `<tool> version` prints where the module's main package takes it from the linker (-X).
+declare -A stamps=(
+  [polaris]="-X main.Version=10.1.7 -X main.Commit=47c7deddfd66"
 )
 
 for entry in "${tools[@]}"; do
   IFS=: read -r name package version <<<"$entry"
+  if (( $# > 0 )) && [[ " $* " != *" $name "* ]]; then continue; fi
   target="$bin/$name-$version"
   [[ -x "$target" ]] && continue
   grep -q " $version\$" "$here/$name/go.mod" || { echo "$here/$name/go.mod does not require $version" >&2; exit 1; }
   started=$SECONDS
   echo "building $name $version (first run only)…" >&2
-  go -C "$here/$name" build -trimpath -ldflags='-s -w' -o "$target.tmp" "$package"
+  go -C "$here/$name" build -trimpath -ldflags="-s -w ${stamps[$name]:-}" -o "$target.tmp" "$package"
   mv "$target.tmp" "$target"
   echo "built $name $version in $((SECONDS - started)) s" >&2
 done
