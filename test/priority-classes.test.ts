@@ -65,7 +65,7 @@ describe('PriorityClasses', () => {
     assert.ok(valueOf('plane-app') > valueOf('plane-jobs'));
     for (const c of classes) {
       assert.ok(c.value > 0 && c.value <= SYSTEM_CLUSTER_CRITICAL / 1000, `${c.metadata.name}: ${c.value}`);
-      assert.equal(c.globalDefault, false, `${c.metadata.name} must not be the cluster's default`);
+      assert.equal(c.globalDefault ?? false, false, `${c.metadata.name} must not be the cluster's default`);
       assert.ok(c.description.length > 10);
     }
   });

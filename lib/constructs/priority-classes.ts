@@ -108,7 +108,7 @@ export class PriorityClasses extends Construct {
       new k8s.KubePriorityClass(this, tier, {
         metadata: { name: names[tier], labels: { ...props.labels } },
         value: PRIORITY_VALUES[tier],
-        globalDefault: false,
+        // globalDefault is false unless set: written out, the API server drops it and every apply reports "configured".
         preemptionPolicy: PREEMPTION_POLICIES[tier],
         description: DESCRIPTIONS[tier],
       });

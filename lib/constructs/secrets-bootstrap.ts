@@ -101,7 +101,8 @@ export class SecretsBootstrap extends Construct {
       spec: {
         failurePolicy: 'Fail',
         matchConstraints: {
-          resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['secrets'] }],
+          // Written as the API server stores it (scope filled in): an atomic list that differs would make every apply "configured".
+          resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['secrets'], scope: '*' }],
         },
         matchConditions: [{ name: 'the-bootstrap-account', expression: `request.userInfo.username == '${username}'` }],
         validations: [
