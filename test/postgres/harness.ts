@@ -27,6 +27,7 @@ export class PostgresServer {
     const password = randomBytes(16).toString('hex');
     const superuser = layout === 'split' ? POSTGRES_SUPERUSER : user;
     const server = new PostgresServer(bin, dir, port, user, database, password, superuser);
+    server.stackHba = layout === 'split';
     fs.writeFileSync(path.join(dir, 'pwfile'), `${password}\n`);
     fs.writeFileSync(server.hbaFile, PG_HBA);
     if (process.getuid?.() === 0) spawnSync('chown', ['-R', 'nobody', dir]);
@@ -69,6 +70,9 @@ export class PostgresServer {
     this.data = path.join(dir, 'data');
   }
 
+  /** The server runs with the in-cluster server's pg_hba.conf; else with initdb's (password for all, as a shared server). */
+  private stackHba = false;
+
   /** The pg_hba.conf of the in-cluster server (lib/data/postgres.ts). */
   get hbaFile(): string {
     return path.join(this.dir, 'pg_hba.conf');
@@ -82,7 +86,7 @@ export class PostgresServer {
       path.join(this.dir, 'server.log'),
       '-w',
       '-o',
-      `-c listen_addresses=127.0.0.1 -p ${this.port} -k ${this.dir} -c hba_file=${this.hbaFile}`,
+      `-c listen_addresses=127.0.0.1 -p ${this.port} -k ${this.dir}${this.stackHba ? ` -c hba_file=${this.hbaFile}` : ''}`,
       'start',
     ]);
   }
@@ -96,6 +100,8 @@ export class PostgresServer {
    * the image's entrypoint (`true` stands for the entrypoint); the same environment, paths of this server.
    */
   ensureRoles(): SpawnSyncReturns<string> {
+    // From then on the server runs as the pod runs it.
+    this.stackHba = true;
     return this.asServer(
       'sh',
       [path.join(REPO_ROOT, 'lib', 'data', 'postgres', 'ensure-roles.sh'), 'true'],
@@ -124,7 +130,8 @@ export class PostgresServer {
     const result = spawnSync(
       path.join(this.bin, 'psql'),
       ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-h', this.dir, '-p', String(this.port), '-U', role, '-d', database, '-c', statement],
-      { env: { PATH: process.env.PATH }, encoding: 'utf8' },
+      // The password only where the socket asks for one (initdb's pg_hba.conf; the stack's trusts the pod).
+      { env: { PATH: process.env.PATH, PGPASSWORD: this.password }, encoding: 'utf8' },
     );
     if (result.status !== 0) throw new Error(`psql as ${role} failed: ${result.stderr}`);
     return result.stdout.trim();
