@@ -128,9 +128,7 @@ export function buildStack(app: App, site: SiteConfig): StackModel {
     flows: networkPolicies.flows,
     secrets: secrets.bootstrap.secrets,
     users: provisioningSpec(site),
-    keepDataGuard: guard
-      ? [guard.policy, guard.binding].map((o) => ({ kind: o.kind as string, name: (o.metadata as { name: string }).name }))
-      : [],
+    keepDataGuard: guard ? [guard.policy, guard.binding].map((o) => ({ kind: o.kind, name: o.metadata.name })) : [],
   };
 }
 

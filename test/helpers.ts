@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
+import * as net from 'node:net';
 import { parse, stringify } from 'yaml';
 import { buildStack } from '../main';
 import { DEFAULT_SITE_FILE, parseSiteConfig } from '../lib/config/load-site-config';
@@ -125,4 +126,13 @@ export function runProcess(command: string, args: readonly string[], env: NodeJS
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
     child.stdin.end(input);
   });
+}
+
+/** A TCP port free on 127.0.0.1 now (a test server binds it next). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

@@ -9,12 +9,11 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { provisioningSpec } from '../lib/plane/provisioning';
-import { componentTemplate, containersOf, find, Manifest, REPO_ROOT, siteWith, synth } from './helpers';
+import { componentTemplate, containersOf, find, freePort, Manifest, REPO_ROOT, siteWith, synth } from './helpers';
 
 const site = siteWith();
 const manifests = synth(site);
@@ -74,6 +73,8 @@ describe('least privilege in the manifests', () => {
       s.plane.access.telemetry = true;
     });
     assert.equal(provisioningSpec(open).instanceSettings.IS_INTERCOM_ENABLED, '1');
+    // The first start follows the site, not a fixed value.
+    assert.equal((find(synth(open), 'ConfigMap', 'plane-api-env').data as Record<string, string>).PLANE_K3S_TELEMETRY, '1');
   });
 
   it('no probe passes a password in its argv', () => {
@@ -177,14 +178,3 @@ describe(
     });
   },
 );
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}

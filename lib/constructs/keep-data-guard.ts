@@ -2,6 +2,7 @@ import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { RunAs } from '../hardening';
 import { WorkloadLabels } from '../labels';
+import { ADMISSION_GROUP, denyingAdmissionPolicy, DenyingAdmissionPolicy } from '../admission-policy';
 import { NAMESPACE_NAME_LABEL } from '../network/peers';
 import { Call } from '../stack/workload';
 import { KubeApiScriptJob } from './kube-api-script-job';
@@ -32,14 +33,10 @@ export interface KeepDataGuardProps {
 }
 
 /** The policy and binding, as the Job applies them (and as tests read them). */
-export interface KeepDataPolicy {
-  readonly policy: Record<string, unknown>;
-  readonly binding: Record<string, unknown>;
-}
+export type KeepDataPolicy = DenyingAdmissionPolicy;
 
 const SCRIPT = 'plane_k3s_keep_data.py';
 const SPEC_FILE = '/etc/plane-k3s/keep-data.json';
-const ADMISSION_GROUP = 'admissionregistration.k8s.io';
 
 /**
  * The guard: refuses the DELETE of namespace `namespace` and of every PersistentVolumeClaim in it,
@@ -50,36 +47,26 @@ const ADMISSION_GROUP = 'admissionregistration.k8s.io';
 export function keepDataPolicy(
   props: Pick<KeepDataGuardProps, 'namespace' | 'name' | 'message'> & { readonly labels?: Readonly<Record<string, string>> },
 ): KeepDataPolicy {
-  const metadata = { name: props.name, ...(props.labels ? { labels: { ...props.labels } } : {}) };
-  return {
-    policy: {
-      apiVersion: `${ADMISSION_GROUP}/v1`,
-      kind: 'ValidatingAdmissionPolicy',
-      metadata,
-      spec: {
-        failurePolicy: 'Fail',
-        matchConstraints: {
-          namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: props.namespace } },
-          resourceRules: [
-            {
-              apiGroups: [''],
-              apiVersions: ['v1'],
-              operations: ['DELETE'],
-              resources: ['namespaces', 'persistentvolumeclaims'],
-              scope: '*',
-            },
-          ],
-        },
-        validations: [{ expression: 'false', message: props.message }],
+  return denyingAdmissionPolicy(
+    props.name,
+    {
+      failurePolicy: 'Fail',
+      matchConstraints: {
+        namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: props.namespace } },
+        resourceRules: [
+          {
+            apiGroups: [''],
+            apiVersions: ['v1'],
+            operations: ['DELETE'],
+            resources: ['namespaces', 'persistentvolumeclaims'],
+            scope: '*',
+          },
+        ],
       },
+      validations: [{ expression: 'false', message: props.message }],
     },
-    binding: {
-      apiVersion: `${ADMISSION_GROUP}/v1`,
-      kind: 'ValidatingAdmissionPolicyBinding',
-      metadata,
-      spec: { policyName: props.name, validationActions: ['Deny'] },
-    },
-  };
+    props.labels,
+  );
 }
 
 /**

@@ -1,4 +1,5 @@
 import { ApiObject } from 'cdk8s';
+import { denyingAdmissionPolicy } from '../admission-policy';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { SecretFormat, SecretKeySource } from '../connections';
@@ -93,12 +94,9 @@ export class SecretsBootstrap extends Construct {
 
     const username = `system:serviceaccount:${props.namespace}:${account.name}`;
     const policyName = `${props.namespace}-${name}`;
-    const admission = 'admissionregistration.k8s.io/v1';
-    new ApiObject(this, 'creates-only-its-secrets', {
-      apiVersion: admission,
-      kind: 'ValidatingAdmissionPolicy',
-      metadata: { name: policyName, labels: { ...props.labels.all } },
-      spec: {
+    const creates = denyingAdmissionPolicy(
+      policyName,
+      {
         failurePolicy: 'Fail',
         matchConstraints: {
           // Written as the API server stores it (scope filled in): an atomic list that differs would make every apply "configured".
@@ -113,13 +111,10 @@ export class SecretsBootstrap extends Construct {
           { expression: "!has(object.type) || object.type == 'Opaque'", message: `${username} may create only Opaque Secrets` },
         ],
       },
-    });
-    new ApiObject(this, 'creates-only-its-secrets-binding', {
-      apiVersion: admission,
-      kind: 'ValidatingAdmissionPolicyBinding',
-      metadata: { name: policyName, labels: { ...props.labels.all } },
-      spec: { policyName, validationActions: ['Deny'] },
-    });
+      props.labels.all,
+    );
+    new ApiObject(this, 'creates-only-its-secrets', creates.policy);
+    new ApiObject(this, 'creates-only-its-secrets-binding', creates.binding);
 
     this.secrets = this.secretNames.map((secretName) => ({
       name: secretName,

@@ -13,9 +13,9 @@ export const DNS_API_TOKEN_ENV = 'DNS_API_TOKEN';
 export const DNS_API_TOKEN_KEY = 'api-token';
 
 /**
- * Clients that may reach the edge from the network: the VPN ranges and the pod CIDR (the k8s form of
- * the seed's "internal frontend network": in-cluster clients such as the api's S3 calls to the public
- * host). A load balancer's source ranges.
+ * A load balancer's source ranges: the VPN ranges, and the pod CIDR for pods that reach the load
+ * balancer's address rather than Caddy's Service. Which pods may connect at all is the edge's
+ * NetworkPolicy's (the api's alone), and where they may go Caddy's (inClusterEdgeClients).
  */
 export function networkClientCidrs(site: SiteConfig): string[] {
   return [...site.network.vpnCidrs, site.kubernetes.podCidr];

@@ -77,13 +77,7 @@ export function addLoopbackAddresses(addresses: readonly string[]): { remove: ()
   };
 }
 
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { freePort } from '../helpers';
 
 // --- stub upstreams ---------------------------------------------------------------------------------
 

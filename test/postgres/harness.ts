@@ -13,7 +13,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PG_HBA, POSTGRES_SUPERUSER } from '../../lib/data/postgres';
-import { REPO_ROOT } from '../helpers';
+import { freePort, REPO_ROOT } from '../helpers';
 
 export class PostgresServer {
   /** Installs (cached) and starts a server; stop() it in an `after` hook. */
@@ -183,17 +183,6 @@ export class PostgresServer {
     if (check && result.status !== 0) throw new Error(`${tool} failed (${result.status}): ${result.stderr}${result.stdout}`);
     return result;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 /**
