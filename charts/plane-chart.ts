@@ -20,11 +20,21 @@ import {
   TMP_PATH,
 } from '../lib/plane/images';
 import { BEAT_ARGS, CELERY_HARNESS_ENV, celeryHarnessFiles, celeryProbes, workerArgs } from '../lib/plane/celery';
-import { connectionSecretKeys } from '../lib/plane/connection-secrets';
+import { agentApiKey, connectionSecretKeys } from '../lib/plane/connection-secrets';
 import { backendEnv, liveEnv, PlaneConnections, PlaneSecrets } from '../lib/plane/plane-env';
-import { PROVISIONING_COMMAND, provisioningFiles, provisioningSecretEnv, USERS_FILE } from '../lib/plane/provisioning';
+import {
+  managePyShell,
+  PROVISION_FOLDER,
+  PROVISION_MODULE,
+  PROVISIONING_COMMAND,
+  provisioningFiles,
+  provisioningSecretEnv,
+  ROTATE_TOKENS_MODULE,
+  USERS_FILE,
+} from '../lib/plane/provisioning';
+import { TokenRotation } from '../lib/constructs/token-rotation';
 import { mountedScripts, scriptFile, SCRIPTS_PATH } from '../lib/scripts';
-import { workerInternet } from '../lib/network/site-peers';
+import { kubeApiServer, workerInternet } from '../lib/network/site-peers';
 import { callTo } from '../lib/stack/workload';
 import { httpProbes } from '../lib/probes';
 import { toResourceRequirements } from '../lib/resources';
@@ -108,6 +118,8 @@ export class PlaneChart extends Chart {
   readonly migrator: VersionedJob;
   /** Converges Plane's users, workspace and settings to the site (re-run when `users:` changes). */
   readonly provisioning: VersionedJob;
+  /** Replaces the agents' tokens before they expire: only when the site gives tokens a lifetime. */
+  readonly tokenRotation?: TokenRotation;
   /** Every key Plane's own Secrets must hold (the app keys, the admin's and agents' connections). */
   readonly secretKeys: readonly SecretKeySource[];
 
@@ -258,6 +270,27 @@ export class PlaneChart extends Chart {
       command: PROVISIONING_COMMAND,
       writablePaths: [BACKEND_LOG_PATH, TMP_PATH],
     });
+
+    const { lifetimeDays, overlapHours, rotation } = site.users.tokens;
+    if (lifetimeDays !== undefined && rotation !== undefined) {
+      this.tokenRotation = new TokenRotation(this, 'token-rotation', {
+        ...backendProps,
+        ...backend,
+        name: objectName('token-rotation'),
+        labels: labels('token-rotation', 'backend'),
+        // The same work as provisioning: Django's start and a few rows.
+        resources: toResourceRequirements(components.provisioning.resources),
+        schedule: rotation.schedule,
+        calls: [...backend.calls, kubeApiServer(site)],
+        agents: site.users.agents.map((agent) => ({ id: agent.id, token: agentApiKey(agent.id) })),
+        policy: { lifetimeDays, overlapHours, rotateDaysBeforeExpiry: rotation.daysBeforeExpiry },
+        folder: PROVISION_FOLDER,
+        modules: [`${PROVISION_MODULE}.py`, `${ROTATE_TOKENS_MODULE}.py`],
+        module: ROTATE_TOKENS_MODULE,
+        command: managePyShell(ROTATE_TOKENS_MODULE),
+        writablePaths: [BACKEND_LOG_PATH, TMP_PATH],
+      });
+    }
 
     this.secretKeys = [
       { ref: secrets.secretKey, generate: 'hex32' },

@@ -91,6 +91,25 @@ const agent = z.strictObject({
   avatar: z.string().max(8).optional(),
 });
 
+/**
+ * The agents' API tokens (docs/agents.md "Token lifetime and rotation"). Without `lifetimeDays` no
+ * token expires: a fixed expiry with nothing to renew it stops every agent on the same day.
+ */
+const tokens = z.strictObject({
+  /** A token replaced in its Secret (rotation, `plane-k3s secrets rotate`) keeps working this long, then stops. */
+  overlapHours: z.number().int('expected a whole number of hours').min(0, 'expected 0 or more hours').max(168, 'expected at most 168 hours (a week)'),
+  /** Plane refuses an agent's token this many days after it was made (APIToken.expired_at). @default never */
+  lifetimeDays: z.number().int('expected a whole number of days').min(30, 'expected at least 30 days').max(3650, 'expected at most 3650 days').optional(),
+  /** Required with lifetimeDays: the CronJob that replaces each token before it expires. */
+  rotation: z
+    .strictObject({
+      /** Five-field cron schedule, UTC: each run replaces the tokens that expire within daysBeforeExpiry. */
+      schedule: cronSchedule,
+      daysBeforeExpiry: z.number().int('expected a whole number of days').min(15, 'expected at least 15 days (verify warns 14 days before a token expires: rotation must come first)'),
+    })
+    .optional(),
+});
+
 /** "128mb" → bytes, as Redis reads its units (kb, mb, gb are powers of 1024). */
 export function redisMemoryToBytes(value: string): number {
   const match = /^(\d+)(kb|mb|gb)$/.exec(value);
@@ -300,6 +319,7 @@ export const siteConfigSchema = z
     users: z.strictObject({
       admin: z.strictObject({ email, ...personNames, role }),
       agents: z.array(agent),
+      tokens,
     }),
     edge: edgeConfigSchema,
   })
@@ -597,6 +617,33 @@ function checkUsers(site: Site, ctx: Ctx): void {
     checkNames(agent, ['users', 'agents', index], ctx);
   });
   if (site.users.admin && typeof site.users.admin === 'object') checkNames(site.users.admin, ['users', 'admin'], ctx);
+  checkTokenLifetime(site, ctx);
+}
+
+/** A lifetime comes with its rotation, which runs long enough before the end to be retried. */
+function checkTokenLifetime(site: Site, ctx: Ctx): void {
+  const tokens = site.users?.tokens;
+  if (!tokens || typeof tokens !== 'object') return;
+  const { lifetimeDays, rotation } = tokens;
+  const at = ['users', 'tokens'];
+  if (typeof lifetimeDays === 'number' && !rotation) {
+    issue(
+      ctx,
+      [...at, 'rotation'],
+      `a token lifetime needs its rotation: add rotation: { schedule: "17 3 * * *", daysBeforeExpiry: 21 }, or remove lifetimeDays (tokens that never expire)`,
+    );
+  }
+  if (rotation && typeof lifetimeDays !== 'number') {
+    issue(ctx, [...at, 'rotation'], 'rotation without lifetimeDays: no token expires, none would be rotated; set lifetimeDays or remove rotation');
+  }
+  if (typeof lifetimeDays === 'number' && typeof rotation?.daysBeforeExpiry === 'number' && rotation.daysBeforeExpiry + 7 > lifetimeDays) {
+    issue(
+      ctx,
+      [...at, 'rotation', 'daysBeforeExpiry'],
+      `${rotation.daysBeforeExpiry} days before a ${lifetimeDays}-day lifetime would rotate every token within its first week: at most ${lifetimeDays - 7}`,
+    );
+  }
+
 }
 
 /** Names Plane's profile form would refuse to save. */

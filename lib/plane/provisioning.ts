@@ -10,7 +10,13 @@ import { adminApiKey, adminPassword, agentApiKey } from './connection-secrets';
 import { instanceSettings } from './plane-env';
 import { planeNames } from '../config/plane-names';
 
+/** The repository folder of the provisioning's Python modules. */
+export const PROVISION_FOLDER = 'lib/plane/provision';
 export const PROVISION_MODULE = 'plane_k3s_provision';
+/** Replaces the agents' tokens before they expire (the token-rotation CronJob); imports PROVISION_MODULE. */
+export const ROTATE_TOKENS_MODULE = 'plane_k3s_rotate_tokens';
+/** Overrides the spec's overlap for one run: 0 stops a replaced token at once (a leaked one). */
+export const OVERLAP_OVERRIDE_VARIABLE = 'PLANE_K3S_TOKEN_OVERLAP_HOURS';
 export const USERS_FILE = '/etc/plane-k3s/users.json';
 
 export interface ProvisioningSpec {
@@ -21,6 +27,17 @@ export interface ProvisioningSpec {
   readonly instanceSettings: Record<string, string>;
   /** Instance.is_telemetry_enabled (its exporter points at loopback regardless). */
   readonly telemetry: boolean;
+  /** The agents' tokens: their lifetime (null: never expire) and how long a replaced one keeps working. */
+  readonly tokens: TokenPolicy;
+}
+
+export interface TokenPolicy {
+  readonly lifetimeDays: number | null;
+  readonly overlapHours: number;
+}
+
+export function tokenPolicy(site: SiteConfig): TokenPolicy {
+  return { lifetimeDays: site.users.tokens.lifetimeDays ?? null, overlapHours: site.users.tokens.overlapHours };
 }
 
 interface ProvisionedPerson {
@@ -44,6 +61,7 @@ export function provisioningSpec(site: SiteConfig): ProvisioningSpec {
     agents: site.users.agents.map((agent) => ({ id: agent.id, ...person(agent) })),
     instanceSettings: instanceSettings(site),
     telemetry: site.plane.access.telemetry,
+    tokens: tokenPolicy(site),
   };
 }
 
@@ -63,14 +81,18 @@ export function provisioningSecretEnv(site: SiteConfig): Record<string, SecretKe
 
 export function provisioningFiles(site: SiteConfig): Record<string, string> {
   return {
-    ...mountedScripts('lib/plane/provision', [`${PROVISION_MODULE}.py`]),
+    ...mountedScripts(PROVISION_FOLDER, [`${PROVISION_MODULE}.py`]),
     [USERS_FILE]: `${JSON.stringify(provisioningSpec(site), null, 2)}\n`,
   };
 }
 
-/** Through Plane's own `manage.py shell`, once the database is migrated. */
-export const PROVISIONING_COMMAND = [
-  '/bin/sh',
-  '-ec',
-  `python manage.py wait_for_db && python manage.py wait_for_migrations && exec python manage.py shell --command "import ${PROVISION_MODULE}; ${PROVISION_MODULE}.main()"`,
-];
+/** A module's main() through Plane's own `manage.py shell`, once the database is migrated. */
+export function managePyShell(module: string): string[] {
+  return [
+    '/bin/sh',
+    '-ec',
+    `python manage.py wait_for_db && python manage.py wait_for_migrations && exec python manage.py shell --command "import ${module}; ${module}.main()"`,
+  ];
+}
+
+export const PROVISIONING_COMMAND = managePyShell(PROVISION_MODULE);

@@ -35,12 +35,17 @@ export function newTokens(): Tokens {
 }
 
 /** Runs the provisioning as the Job does (manage.py shell, the module on PYTHONPATH); never echoes the tokens. */
-export function provision(tokens: Tokens, specOverride?: object, preamble = ''): { code: number; output: string } {
+export function provision(
+  tokens: Tokens,
+  specOverride?: object,
+  preamble = '',
+  env: Record<string, string> = {},
+): { code: number; output: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plane-provision-'));
   const usersFile = path.join(dir, 'users.json');
   fs.writeFileSync(usersFile, JSON.stringify(specOverride ?? spec));
   const result = spawnSync(MANAGE as string, ['shell', '--command', `${preamble}import plane_k3s_provision; plane_k3s_provision.main()`], {
-    env: { ...process.env, ...tokens, PYTHONPATH: MODULE_DIR, PLANE_K3S_USERS_FILE: usersFile },
+    env: { ...process.env, ...env, ...tokens, PYTHONPATH: MODULE_DIR, PLANE_K3S_USERS_FILE: usersFile },
     encoding: 'utf8',
     timeout: 120_000,
   });
@@ -77,4 +82,40 @@ export async function api(pathname: string, apiKey?: string, method = 'GET', jso
     body = { text: text.slice(0, 200) };
   }
   return { status: response.status, body };
+}
+
+/**
+ * Runs Python in Plane's `manage.py shell` (the backend's models) and returns what it printed; for the
+ * tests' own reads and for moving a row's clock. Never given a token.
+ */
+export function planeShell(code: string): string {
+  const result = spawnSync(MANAGE as string, ['shell', '--command', code], { encoding: 'utf8', timeout: 120_000 });
+  if (result.status !== 0) throw new Error(`manage.py shell failed: ${result.stderr.slice(-400)}`);
+  return result.stdout;
+}
+
+/** A managed token's row, by its label (plane-k3s:agent:<id>), newest first: no token value. */
+export interface TokenRow {
+  readonly active: boolean;
+  readonly createdAt: string;
+  readonly expiredAt: string | null;
+  readonly lastUsed: string | null;
+}
+
+export function tokenRows(agentId: string): TokenRow[] {
+  const out = planeShell(
+    'import json; from plane.db.models import APIToken; ' +
+      `print("ROWS=" + json.dumps([{"active": t.is_active, "createdAt": t.created_at.isoformat(), "expiredAt": t.expired_at and t.expired_at.isoformat(), "lastUsed": t.last_used and t.last_used.isoformat()} for t in APIToken.objects.filter(label="plane-k3s:agent:${agentId}").order_by("-created_at")]))`,
+  );
+  const line = out.split('\n').find((l) => l.startsWith('ROWS='));
+  if (!line) throw new Error(`no token rows printed: ${out.slice(-200)}`);
+  return JSON.parse(line.slice(5));
+}
+
+/** Moves an agent's managed tokens' creation back by `hours` (time passing, for lifetime and overlap). */
+export function ageTokens(agentId: string, hours: number): void {
+  planeShell(
+    'import datetime; from plane.db.models import APIToken; ' +
+      `[APIToken.objects.filter(pk=t.pk).update(created_at=t.created_at - datetime.timedelta(hours=${hours})) for t in APIToken.objects.filter(label="plane-k3s:agent:${agentId}")]`,
+  );
 }

@@ -18,9 +18,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { describe, it } from 'node:test';
-import { agentTokenVariable } from '../../lib/plane/provisioning';
+import { agentTokenVariable, OVERLAP_OVERRIDE_VARIABLE } from '../../lib/plane/provisioning';
 import { Manifest } from '../helpers';
-import { api, BASE_URL, MANAGE, newTokens, provision, REFUSED, request, skip, spec, token } from './harness';
+import { ageTokens, api, BASE_URL, MANAGE, newTokens, provision, REFUSED, request, skip, spec, token, tokenRows } from './harness';
 
 const WORKER_LOG = process.env.PLANE_TEST_WORKER_LOG;
 const STORES = { RabbitMQ: process.env.PLANE_TEST_RABBITMQ_DIR, Valkey: process.env.PLANE_TEST_REDIS_DIR };
@@ -126,7 +126,7 @@ describe("provisioning against Plane's real backend", { skip, concurrency: 1 }, 
     const without = { ...spec, agents: spec.agents.filter((a: Manifest) => a.id !== 'messenger') };
     const removed = provision(tokens, without);
     assert.equal(removed.code, 0, removed.output);
-    assert.match(removed.output, /api tokens deactivated 1.*workspace members deactivated 1/);
+    assert.match(removed.output, /api tokens deactivated \d+.*workspace members deactivated 1/);
     assert.equal((await api('/api/v1/users/me/', tokens[agentTokenVariable('messenger')])).status, REFUSED);
     assert.equal(isActiveMember('messenger@agents.javisi.local'), false);
     const back = provision(tokens);
@@ -136,14 +136,58 @@ describe("provisioning against Plane's real backend", { skip, concurrency: 1 }, 
     assert.equal((await listedMembers(tokens.PLANE_ADMIN_API_KEY)).get('messenger@agents.javisi.local'), 15);
   });
 
-  it('a replaced token (a rotated Secret) works at once, the old one no longer', async () => {
+  it("a replaced token (a rotated Secret) works at once; the old one keeps working the site's overlap, then stops", async () => {
     const variable = agentTokenVariable('builder');
     const old = tokens[variable];
     tokens[variable] = token();
     const rotated = provision(tokens);
     assert.equal(rotated.code, 0, rotated.output);
+    assert.match(rotated.output, /api tokens created 1, api tokens overlapping 1$/m);
     assert.equal((await api('/api/v1/users/me/', tokens[variable])).status, 200);
+    assert.equal((await api('/api/v1/users/me/', old)).status, 200, `within the ${spec.tokens.overlapHours} h overlap`);
+    const [fresh, previous] = tokenRows('builder');
+    assert.equal(fresh.expiredAt, null, 'no lifetime: the new token never expires');
+    const overlapMs = Date.parse(previous.expiredAt as string) - Date.parse(fresh.createdAt);
+    assert.ok(Math.abs(overlapMs - spec.tokens.overlapHours * 3_600_000) < 1000, `the old token ends the overlap after the new one came: ${overlapMs} ms`);
+    const again = provision(tokens);
+    assert.match(again.output, /rows written: nothing$/m, 'a second run within the overlap writes nothing');
+    // The overlap passes: the next run stops the old token.
+    ageTokens('builder', spec.tokens.overlapHours + 1);
+    const after = provision(tokens);
+    assert.match(after.output, /api tokens deactivated \d+/);
     assert.equal((await api('/api/v1/users/me/', old)).status, REFUSED);
+    assert.equal((await api('/api/v1/users/me/', tokens[variable])).status, 200);
+  });
+
+  it('with the overlap set to 0 for a leaked token, the old one stops at once', async () => {
+    const variable = agentTokenVariable('builder');
+    const leaked = tokens[variable];
+    tokens[variable] = token();
+    const revoked = provision(tokens, undefined, '', { [OVERLAP_OVERRIDE_VARIABLE]: '0' });
+    assert.equal(revoked.code, 0, revoked.output);
+    assert.equal((await api('/api/v1/users/me/', leaked)).status, REFUSED);
+    assert.equal((await api('/api/v1/users/me/', tokens[variable])).status, 200);
+  });
+
+  it('with a lifetime, a token expires that long after it was made, Plane refuses it then, and the run says so', async () => {
+    const lifetime = { ...spec, tokens: { lifetimeDays: 30, overlapHours: 24 } };
+    const first = provision(tokens, lifetime);
+    assert.equal(first.code, 0, first.output);
+    const [row] = tokenRows('writer');
+    assert.equal(Date.parse(row.expiredAt as string) - Date.parse(row.createdAt), 30 * 86_400_000, 'expires 30 days after it was made');
+    assert.match(provision(tokens, lifetime).output, /rows written: nothing$/m, 'a second run writes nothing');
+    const writer = tokens[agentTokenVariable('writer')];
+    assert.equal((await api('/api/v1/users/me/', writer)).status, 200);
+    ageTokens('writer', 31 * 24);
+    const expired = provision(tokens, lifetime);
+    assert.equal(expired.code, 0, expired.output);
+    assert.match(expired.output, /^provision: warning: agent writer's token expired at \S+: rotate it/m);
+    assert.equal((await api('/api/v1/users/me/', writer)).status, REFUSED, "Plane enforces expired_at");
+    // Lifetime removed from the site: the token never expires again.
+    const back = provision(tokens);
+    assert.equal(back.code, 0, back.output);
+    assert.equal(tokenRows('writer')[0].expiredAt, null);
+    assert.equal((await api('/api/v1/users/me/', writer)).status, 200);
   });
 
   it('refuses a Plane version it was not written for, with one clear line', () => {

@@ -9,8 +9,14 @@ it makes behave like users made by hand. One transaction; a second run changes n
 Inputs (never printed): the spec file PLANE_K3S_USERS_FILE (JSON, from the Job's ConfigMap), the
 admin's initial password PLANE_ADMIN_PASSWORD and API token PLANE_ADMIN_API_KEY, and one token per
 agent in PLANE_AGENT_API_KEY_<ID> (id upper-cased, "-" as "_"), all from the Secrets the bootstrap
-Job made. Tokens are written into Plane, never read out of it.
+Job made. Tokens are written into Plane, never read out of it. PLANE_K3S_TOKEN_OVERLAP_HOURS, when
+set, replaces the spec's overlap (0: a replaced token stops now, for a leaked one).
+
+Token lifetime (the spec's `tokens`): an agent's token expires `lifetimeDays` after it was made (never,
+when unset; the admin's never does). A token replaced in its Secret keeps working `overlapHours` after
+its successor reached Plane, then stops: agents that still hold it finish their work.
 """
+import datetime
 import json
 import os
 import re
@@ -37,9 +43,13 @@ class Changes:
 
     def __init__(self):
         self.counts = {}
+        self.warnings = []
 
     def add(self, kind):
         self.counts[kind] = self.counts.get(kind, 0) + 1
+
+    def warn(self, line):
+        self.warnings.append(line)
 
     def __str__(self):
         return ", ".join(f"{kind} {count}" for kind, count in sorted(self.counts.items())) or "nothing"
@@ -65,6 +75,14 @@ def secret_env(name):
 
 def token_variable(agent_id):
     return "PLANE_AGENT_API_KEY_" + agent_id.upper().replace("-", "_")
+
+
+def agent_label(agent_id):
+    return f"{TOKEN_LABEL_PREFIX}agent:{agent_id}"
+
+
+def timezone_now():
+    return datetime.datetime.now(datetime.timezone.utc)
 
 
 def check_token(name, value):
@@ -123,19 +141,56 @@ def ensure_membership(WorkspaceMember, workspace, user, role, changes):
         converge(member, changes, "workspace members updated", role=role, is_active=True)
 
 
-def ensure_token(APIToken, user, label, value, changes):
-    """The user's one managed token holds `value`; older managed tokens of that user are deactivated."""
+class TokenPolicy:
+    """How long a managed token lives and how long a replaced one keeps working (the spec's `tokens`)."""
+
+    def __init__(self, spec_tokens, overlap_override=None):
+        spec_tokens = spec_tokens or {}
+        lifetime = spec_tokens.get("lifetimeDays")
+        self.lifetime = datetime.timedelta(days=lifetime) if lifetime else None
+        hours = spec_tokens.get("overlapHours", 0) if overlap_override in (None, "") else overlap_override
+        try:
+            self.overlap = datetime.timedelta(hours=float(hours))
+        except ValueError:
+            raise ProvisioningError(f"PLANE_K3S_TOKEN_OVERLAP_HOURS is {hours!r}: expected a number of hours") from None
+        if self.overlap < datetime.timedelta(0):
+            raise ProvisioningError("PLANE_K3S_TOKEN_OVERLAP_HOURS is negative: expected 0 or more hours")
+
+    @classmethod
+    def of(cls, spec):
+        return cls(spec.get("tokens"), os.environ.get("PLANE_K3S_TOKEN_OVERLAP_HOURS"))
+
+    def expiry(self, token, expires):
+        """When Plane stops accepting `token` while it is its Secret's: its lifetime after it was made, if it has one."""
+        return token.created_at + self.lifetime if expires and self.lifetime else None
+
+
+def ensure_token(APIToken, user, label, value, changes, policy=None, expires=False, now=None):
+    """The user's one managed token holds `value`, with the policy's expiry when `expires`; the user's
+    other managed tokens keep working until the overlap after `value` reached Plane, then stop."""
+    policy = policy or TokenPolicy(None)
+    now = now or timezone_now()
     current = APIToken.objects.filter(token=value).first()
     if current is not None and current.user_id != user.id:
         raise ProvisioningError(f"the token for {label} already belongs to another Plane user: give each Secret its own token")
     if current is None:
-        APIToken.objects.create(user=user, label=label, description="Managed by plane-k3s (site file users:)", user_type=0, token=value)
+        current = APIToken.objects.create(user=user, label=label, description="Managed by plane-k3s (site file users:)", user_type=0, token=value)
         changes.add("api tokens created")
-    else:
-        converge(current, changes, "api tokens updated", label=label, is_active=True, expired_at=None)
+    converge(current, changes, "api tokens updated", label=label, is_active=True, expired_at=policy.expiry(current, expires))
+    now = max(now, current.created_at)
+    cutoff = current.created_at + policy.overlap
     stale = APIToken.objects.filter(user=user, label__startswith=TOKEN_LABEL_PREFIX, is_active=True).exclude(token=value)
     for token in stale:
-        converge(token, changes, "api tokens deactivated", is_active=False)
+        # A token newer than the Secret's (a rotation whose Secret update failed, a Secret put back from a
+        # backup) stops now; an older one at the end of the overlap, or at its own expiry if sooner.
+        ends = cutoff if token.created_at <= current.created_at else current.created_at
+        if token.expired_at is not None:
+            ends = min(ends, token.expired_at)
+        if now >= ends:
+            converge(token, changes, "api tokens deactivated", is_active=False)
+        else:
+            converge(token, changes, "api tokens overlapping", expired_at=ends)
+    return current
 
 
 def retire_removed_agents(models, workspace, kept_user_ids, changes):
@@ -177,6 +232,7 @@ def provision(spec):
     admin_token = check_token("PLANE_ADMIN_API_KEY", secret_env("PLANE_ADMIN_API_KEY"))
     agent_tokens = {a["id"]: check_token(token_variable(a["id"]), secret_env(token_variable(a["id"]))) for a in spec["agents"]}
 
+    policy = TokenPolicy.of(spec)
     wait_for_instance(Instance)
     changes = Changes()
     with transaction.atomic():
@@ -213,7 +269,9 @@ def provision(spec):
             for agent in spec["agents"]:
                 user = ensure_user(User, Profile, agent, changes, workspace.id)
                 ensure_membership(WorkspaceMember, workspace, user, ROLES[agent["role"]], changes)
-                ensure_token(APIToken, user, f"{TOKEN_LABEL_PREFIX}agent:{agent['id']}", agent_tokens[agent["id"]], changes)
+                token = ensure_token(APIToken, user, agent_label(agent["id"]), agent_tokens[agent["id"]], changes, policy, expires=True)
+                if token.expired_at is not None and token.expired_at <= timezone_now():
+                    changes.warn(f"agent {agent['id']}'s token expired at {token.expired_at.isoformat(timespec='minutes')}: rotate it (docs/agents.md \"Token lifetime and rotation\")")
                 kept.append(user.id)
             retire_removed_agents((APIToken, WorkspaceMember, ProjectMember), workspace, kept, changes)
 
@@ -232,4 +290,6 @@ def main():
     except Exception as error:  # noqa: BLE001  a database error can quote a row, a token in it: masked, no traceback
         print(f"provision failed: {type(error).__name__}: {TOKEN.sub('plane_api_<hidden>', str(error))}", file=sys.stderr)
         sys.exit(1)
+    for line in changes.warnings:
+        print(f"provision: warning: {line}")
     print(f"provision: workspace {spec['workspace']['slug']}, admin and {len(spec['agents'])} agents converged; rows written: {changes}")
