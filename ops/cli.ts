@@ -167,11 +167,18 @@ export function program(): Command {
     .option('--key <key>', 'which key (default: the token, or the only generated key)')
     .option('--yes', 'do it (without: say what it would do)', false)
     .option('--accept-settings-loss', 'needed for plane-app secret-key (Django SECRET_KEY)', false)
+    .option('--revoke-old', 'an API token: the old one stops at once (a leaked token), not after users.tokens.overlapHours', false)
     .addOption(timeoutOption('wait for provisioning at most', 15))
     .action(
       action(async (command, secret: string, options) => {
         const ctx = contextFrom(command);
-        const rotateOptions = { secret, key: options.key, acceptSettingsLoss: options.acceptSettingsLoss, timeoutMs: options.timeout };
+        const rotateOptions = {
+          secret,
+          key: options.key,
+          acceptSettingsLoss: options.acceptSettingsLoss,
+          revokeOld: options.revokeOld,
+          timeoutMs: options.timeout,
+        };
         let rotation;
         try {
           rotation = planRotation(ctx.stack, rotateOptions);

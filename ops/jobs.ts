@@ -37,9 +37,10 @@ export function jobFromCronJob(cron: k8s.V1CronJob, name: string, env: Record<st
   };
 }
 
-/** A new run of an existing Job (same pod template, without the labels the Job controller added). */
-export function rerunOfJob(job: k8s.V1Job, name: string): k8s.V1Job {
+/** A new run of an existing Job (same pod template, without the labels the Job controller added), with `env` set on its containers. */
+export function rerunOfJob(job: k8s.V1Job, name: string, env: Record<string, string> = {}): k8s.V1Job {
   const template = structuredClone(job.spec?.template) as k8s.V1PodTemplateSpec;
+  setEnv(template, env);
   const generated = ['controller-uid', 'batch.kubernetes.io/controller-uid', 'job-name', 'batch.kubernetes.io/job-name'];
   for (const label of generated) delete template.metadata?.labels?.[label];
   const labels = { ...job.metadata?.labels };

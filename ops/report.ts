@@ -5,15 +5,16 @@
  */
 import { Listr, ListrLogger, ListrTask, ProcessOutput } from 'listr2';
 
-export type CheckStatus = 'pass' | 'fail' | 'skip';
+/** `warn`: something to act on soon (a token near its expiry), which does not fail the command. */
+export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
 
 export interface CheckResult {
   /** Stable identifier, e.g. `workload/plane-api` (for --json consumers and tests). */
   readonly id: string;
   readonly status: CheckStatus;
-  /** What was seen (pass, fail) or why it was not checked (skip). Never a secret value. */
+  /** What was seen (pass, warn, fail) or why it was not checked (skip). Never a secret value. */
   readonly detail: string;
-  /** What to do about a failure. */
+  /** What to do about a failure or a warning. */
   readonly fix?: string;
 }
 
@@ -28,6 +29,7 @@ export interface Report {
 export const pass = (id: string, detail: string): CheckResult => ({ id, status: 'pass', detail });
 export const fail = (id: string, detail: string, fix: string): CheckResult => ({ id, status: 'fail', detail, fix });
 export const skip = (id: string, reason: string): CheckResult => ({ id, status: 'skip', detail: reason });
+export const warn = (id: string, detail: string, fix: string): CheckResult => ({ id, status: 'warn', detail, fix });
 
 /** Plane's token shape, masked even when the value was not read by this process (e.g. in a log line). */
 const TOKEN_PATTERN = /plane_api_[0-9a-f]{8,}/g;
@@ -50,12 +52,12 @@ export class Redactor {
 
 export function makeReport(command: string, context: string, checks: readonly CheckResult[], redactor: Redactor): Report {
   const safe = checks.map((c) => ({ ...c, detail: redactor.apply(c.detail), ...(c.fix ? { fix: redactor.apply(c.fix) } : {}) }));
-  const summary = { pass: 0, fail: 0, skip: 0 };
+  const summary = { pass: 0, warn: 0, fail: 0, skip: 0 };
   for (const check of safe) summary[check.status] += 1;
   return { command, context, ok: summary.fail === 0, summary, checks: safe };
 }
 
-const MARK: Record<CheckStatus, string> = { pass: 'PASS', fail: 'FAIL', skip: 'SKIP' };
+const MARK: Record<CheckStatus, string> = { pass: 'PASS', warn: 'WARN', fail: 'FAIL', skip: 'SKIP' };
 
 export function renderReport(report: Report): string {
   const width = Math.min(34, Math.max(...report.checks.map((c) => c.id.length), 10));
@@ -63,8 +65,9 @@ export function renderReport(report: Report): string {
     `${MARK[check.status]}  ${check.id.padEnd(width)}  ${check.detail}`,
     ...(check.fix ? [`${' '.repeat(6 + width)}  fix: ${check.fix}`] : []),
   ]);
-  const { pass: passed, fail: failed, skip: skipped } = report.summary;
-  lines.push(`${report.command} (context ${report.context}): ${passed} passed, ${failed} failed, ${skipped} skipped`);
+  const { pass: passed, warn: warned, fail: failed, skip: skipped } = report.summary;
+  const warnings = warned ? `, ${warned} warning${warned === 1 ? '' : 's'}` : '';
+  lines.push(`${report.command} (context ${report.context}): ${passed} passed${warnings}, ${failed} failed, ${skipped} skipped`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -113,7 +116,8 @@ export async function runSteps(steps: readonly Step[], options: OutputOptions, r
       }
       results.push(...found);
       const failed = found.filter((r) => r.status === 'fail').length;
-      task.title = `${step.title}: ${failed ? `${failed} failed` : found.every((r) => r.status === 'skip') ? 'skipped' : 'ok'}`;
+      const warned = found.filter((r) => r.status === 'warn').length;
+      task.title = `${step.title}: ${failed ? `${failed} failed` : warned ? `${warned} to act on` : found.every((r) => r.status === 'skip') ? 'skipped' : 'ok'}`;
     },
   }));
   await new Listr(tasks, {

@@ -10,6 +10,7 @@ import * as k8s from '@kubernetes/client-node';
 import { PLANE_APP_SECRET } from '../charts/plane-chart';
 import { REPOSITORY_KEY } from '../lib/data/backups';
 import { ADMIN_SECRET, adminPassword, agentSecretName, API_KEY, BASE_URL_KEY, WORKSPACE_SLUG_KEY } from '../lib/plane/connection-secrets';
+import { OVERLAP_OVERRIDE_VARIABLE } from '../lib/plane/provisioning';
 import { OpsContext } from './context';
 import { parseEnvFile } from './env-file';
 import { describeKubeError } from './kube';
@@ -185,6 +186,8 @@ export interface RotateOptions {
   readonly key?: string;
   /** Rotating Django's SECRET_KEY loses Plane's encrypted instance settings: asked for by name. */
   readonly acceptSettingsLoss: boolean;
+  /** An API token: the old one stops as soon as provisioning ran (a leaked token), instead of after users.tokens.overlapHours. */
+  readonly revokeOld?: boolean;
   readonly timeoutMs: number;
 }
 
@@ -195,10 +198,15 @@ interface Rotation {
   /** Deployments whose pods read the key: restarted afterwards (they read it at start). */
   readonly restart: string[];
   /**
-   * Jobs that read the key and hand it on, run again: provisioning writes a new token into Plane (and
-   * deactivates the old one). Other Jobs and the CronJobs read the new value at their next run.
+   * Jobs that read the key and hand it on, run again: provisioning writes a new token into Plane (the old
+   * one works on for the overlap, or stops at once with revokeOld). Other Jobs and the CronJobs read the
+   * new value at their next run.
    */
   readonly rerun: Workload[];
+  /** Set on the re-run Jobs: the overlap override that stops the old token at once. */
+  readonly rerunEnv: Record<string, string>;
+  /** What happens to the old value once the re-run Jobs are done. */
+  readonly afterwards?: string;
 }
 
 export function planRotation(stack: Stack, options: RotateOptions): Rotation {
@@ -217,12 +225,17 @@ export function planRotation(stack: Stack, options: RotateOptions): Rotation {
     rerun: readers.filter((w) => w.kind === 'Job' && w.handsSecretsOn),
   };
   const manual = (why: string) => new Error(`${secret.name} ${key}: ${why}; follow docs/runbook.md "Rotating a Secret"`);
+  if (options.revokeOld && key !== API_KEY) throw new Error(`--revoke-old: only for an API token (${API_KEY}), not ${secret.name} ${key}`);
   if (key === API_KEY) {
+    const { overlapHours } = stack.site.users.tokens;
+    const revoke = options.revokeOld || overlapHours === 0;
+    const afterwards = revoke ? 'the old token no longer works' : `the old token works ${overlapHours} h more, then stops`;
     return {
       key,
       ...readersActions,
-      consequence:
-        'the old token stops working as soon as provisioning has run; agents outside the cluster need their new connection file (plane-k3s secrets connection)',
+      rerunEnv: options.revokeOld ? { [OVERLAP_OVERRIDE_VARIABLE]: '0' } : {},
+      afterwards,
+      consequence: `${revoke ? 'the old token stops working as soon as provisioning has run' : `the old token keeps working ${overlapHours} h after provisioning has run (users.tokens.overlapHours; --revoke-old for a leaked token)`}; agents read the new one from their Secret, outside the cluster from their new connection file (plane-k3s secrets connection)`,
     };
   }
   if (key === REPOSITORY_KEY)
@@ -238,10 +251,12 @@ export function planRotation(stack: Stack, options: RotateOptions): Rotation {
     return {
       key,
       ...readersActions,
+      rerunEnv: {},
       consequence: 'everyone is signed out; instance settings set in god-mode (SMTP, OAuth) must be entered again',
     };
   }
-  if (secret.name === PLANE_APP_SECRET) return { key, ...readersActions, consequence: 'open live-collaboration sessions reconnect' };
+  if (secret.name === PLANE_APP_SECRET)
+    return { key, ...readersActions, rerunEnv: {}, consequence: 'open live-collaboration sessions reconnect' };
   if (secret.name === adminPassword.secretName && key === adminPassword.key)
     throw manual("the initial password is used once; the admin changes it in Plane's profile");
   throw manual('the server holds this value too and must change first');
@@ -277,13 +292,13 @@ export function rotateSteps(ctx: OpsContext, options: RotateOptions, rotation: R
         const job = await ctx.kube.maybe(() => ctx.kube.batch.readNamespacedJob({ name: reader.name, namespace: ns }));
         if (!job) throw new Error(`Job ${reader.name} does not exist: kubectl apply -f dist first`);
         const name = runName(reader.name, 'rotate');
-        await ctx.kube.batch.createNamespacedJob({ namespace: ns, body: rerunOfJob(job, name) });
+        await ctx.kube.batch.createNamespacedJob({ namespace: ns, body: rerunOfJob(job, name, rotation.rerunEnv) });
         const outcome = await waitForJob(ctx.kube, ns, name, options.timeoutMs, progress);
         return [
           outcome.done
             ? pass(
                 id,
-                `job/${name} complete${reader.component === 'provisioning' ? ': Plane has the new token, the old one is inactive' : ''}`,
+                `job/${name} complete${reader.handsSecretsOn && rotation.afterwards ? `: Plane has the new token, ${rotation.afterwards}` : ''}`,
               )
             : fail(id, `job/${name}: ${outcome.reason}`, `kubectl -n ${ns} logs job/${name}`),
         ];

@@ -11,6 +11,7 @@ import { adminApiKey, agentApiKey } from '../lib/plane/connection-secrets';
 import { OpsContext } from './context';
 import { describeKubeError, Forward } from './kube';
 import { PLANE_ROLES, PlaneApi } from './plane-api';
+import { judgeTokenState, readTokenState } from './agent-tokens';
 import { CheckResult, fail, pass, skip, Step } from './report';
 import { ExpectedWorkload, providedSecrets } from './stack';
 
@@ -53,10 +54,11 @@ export function verifySteps(ctx: OpsContext, options: VerifyOptions): Step[] {
     { id: 'workspace', title: 'workspace members and roles', fix: provisioningFix(ctx), run: async () => checkMembers(ctx, await api()) },
     {
       id: 'tokens',
-      title: "each agent's token answers users/me",
+      title: "each agent's own token: users/me and the workspace's projects",
       fix: provisioningFix(ctx),
       run: async () => checkTokens(ctx, await api()),
     },
+    { id: 'token-lifetime', title: "agents' tokens: expiry and last use", run: () => checkTokenLifetimes(ctx) },
     { id: 'signup', title: 'sign-up closed', fix: provisioningFix(ctx), run: async () => [await checkSignup(await api())] },
     { id: 'database', title: "database reachable as Plane's user", run: async () => [await checkDatabase(ctx)] },
     { id: 'logs', title: `api and worker logs (last ${options.logLines} lines)`, run: () => checkLogs(ctx, options.logLines) },
@@ -353,26 +355,44 @@ async function checkTokens(ctx: OpsContext, api: PlaneApi): Promise<CheckResult[
       results.push(fail(id, `Secret ${ref.secretName} or its ${ref.key} is missing`, 'kubectl apply -f dist (the bootstrap Job makes it)'));
       continue;
     }
-    const response = await api.request('GET', '/api/v1/users/me/', token);
-    let email = '';
-    try {
-      email = String(JSON.parse(response.body).email ?? '').toLowerCase();
-    } catch {
-      /* reported below */
-    }
-    if (response.status === 200 && email === agent.email) results.push(pass(id, `users/me → 200 as ${email}`));
-    else if (response.status === 200)
-      results.push(fail(id, `users/me → 200 as ${email || 'an unknown user'}, expected ${agent.email}`, provisioningFix(ctx)));
-    else
-      results.push(
-        fail(
-          id,
-          `users/me → ${response.status}${response.status === 403 ? " (Plane's answer to an unknown or inactive token)" : ''}`,
-          provisioningFix(ctx),
-        ),
-      );
+    results.push(judgeAgentAccess(agent.email, api.workspace, await agentAccess(api, token), provisioningFix(ctx), id));
   }
   return results;
+}
+
+/** What one agent's own token gets: its user, and the workspace's projects (Plane checks an active membership there). */
+export interface AgentAccess {
+  readonly me: { readonly status: number; readonly email: string };
+  readonly projects: { readonly status: number } | undefined;
+}
+
+export async function agentAccess(api: PlaneApi, token: string): Promise<AgentAccess> {
+  const response = await api.request('GET', '/api/v1/users/me/', token);
+  let email = '';
+  try {
+    email = String(JSON.parse(response.body).email ?? '').toLowerCase();
+  } catch {
+    /* judged below */
+  }
+  if (response.status !== 200) return { me: { status: response.status, email }, projects: undefined };
+  // users/me answers for any valid token; the member list includes inactive members. A workspace
+  // endpoint answers only an active member (ProjectBasePermission): what the agent's work needs.
+  const projects = await api.request('GET', `${api.ws}/projects/?per_page=1`, token);
+  return { me: { status: response.status, email }, projects: { status: projects.status } };
+}
+
+export function judgeAgentAccess(expectedEmail: string, workspace: string, access: AgentAccess, fix: string, id: string): CheckResult {
+  const { me, projects } = access;
+  if (me.status !== 200)
+    return fail(id, `users/me → ${me.status}${me.status === 403 ? " (Plane's answer to an unknown, inactive or expired token)" : ''}`, fix);
+  if (me.email !== expectedEmail) return fail(id, `users/me → 200 as ${me.email || 'an unknown user'}, expected ${expectedEmail}`, fix);
+  if (projects?.status !== 200)
+    return fail(
+      id,
+      `users/me → 200 as ${me.email}, but workspaces/${workspace}/projects/ → ${projects?.status}${projects?.status === 403 ? ': not an active member of the workspace' : ''}`,
+      fix,
+    );
+  return pass(id, `users/me → 200 as ${me.email}; workspaces/${workspace}/projects/ → 200`);
 }
 
 async function checkSignup(api: PlaneApi): Promise<CheckResult> {
@@ -392,15 +412,9 @@ async function checkSignup(api: PlaneApi): Promise<CheckResult> {
   return pass('signup', `/api/instances/: sign-up closed, workspace creation disabled, setup done${version}`);
 }
 
-/** Logs in as Plane's database user with the password of its Secret, through a forward to the server. */
-async function checkDatabase(ctx: OpsContext): Promise<CheckResult> {
+/** A client logged in as Plane's database user (the password of its Secret) through a forward to the in-cluster server. */
+async function withPlaneDatabase<T>(ctx: OpsContext, use: (client: Client, pod: string) => Promise<T>): Promise<T> {
   const { postgres } = ctx.stack.site.data;
-  if (postgres.external) {
-    return skip(
-      'database',
-      `external PostgreSQL ${postgres.external.address}:${postgres.external.port}: not reachable from here; the migrator Job's login wait proves Plane's user can connect`,
-    );
-  }
   const server = ctx.stack.service('postgres');
   const password = await ctx.secretValue(ctx.stack.secretRefOf('api', 'POSTGRES_PASSWORD'));
   const forward = await ctx.kube.forwardService(server.namespace, server.name, server.port);
@@ -415,13 +429,36 @@ async function checkDatabase(ctx: OpsContext): Promise<CheckResult> {
   client.on('error', () => undefined);
   try {
     await client.connect();
-    const { rows } = await client.query(
-      'select current_user as "user", current_database() as db, (select count(*) from information_schema.tables where table_schema = \'public\')::int as tables',
+    return await use(client, forward.pod);
+  } finally {
+    await client.end().catch(() => undefined);
+    await forward.close();
+  }
+}
+
+/** Logs in as Plane's database user with the password of its Secret, through a forward to the server. */
+async function checkDatabase(ctx: OpsContext): Promise<CheckResult> {
+  const { postgres } = ctx.stack.site.data;
+  if (postgres.external) {
+    return skip(
+      'database',
+      `external PostgreSQL ${postgres.external.address}:${postgres.external.port}: not reachable from here; the migrator Job's login wait proves Plane's user can connect`,
     );
-    const { user, db, tables } = rows[0];
-    if (tables === 0)
-      return fail('database', `logged in as ${user} to ${db}, but it has no tables`, 'the migrator has not run: kubectl -n plane get jobs');
-    return pass('database', `logged in as ${user} to ${db} through ${forward.pod} (${tables} tables)`);
+  }
+  try {
+    return await withPlaneDatabase(ctx, async (client, pod) => {
+      const { rows } = await client.query(
+        'select current_user as "user", current_database() as db, (select count(*) from information_schema.tables where table_schema = \'public\')::int as tables',
+      );
+      const { user, db, tables } = rows[0];
+      if (tables === 0)
+        return fail(
+          'database',
+          `logged in as ${user} to ${db}, but it has no tables`,
+          'the migrator has not run: kubectl -n plane get jobs',
+        );
+      return pass('database', `logged in as ${user} to ${db} through ${pod} (${tables} tables)`);
+    });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return fail(
@@ -429,10 +466,36 @@ async function checkDatabase(ctx: OpsContext): Promise<CheckResult> {
       `login as ${postgres.user} to ${postgres.database}: ${message}`,
       'a password changed in the Secret but not in the server? docs/runbook.md "Rotating a Secret"',
     );
-  } finally {
-    await client.end().catch(() => undefined);
-    await forward.close();
   }
+}
+
+/** Each agent's token as Plane's database has it: expiry (a warning 14 days before), last use, the overlap of a replaced one. */
+async function checkTokenLifetimes(ctx: OpsContext): Promise<CheckResult[]> {
+  const { postgres } = ctx.stack.site.data;
+  if (postgres.external)
+    return [skip('token-lifetime', `external PostgreSQL ${postgres.external.address}: Plane's token rows are not readable from here`)];
+  const { overlapHours } = ctx.stack.site.users.tokens;
+  const rotation = ctx.stack.maybeWorkload('CronJob', 'token-rotation');
+  const ns = ctx.stack.namespace;
+  return withPlaneDatabase(ctx, async (client) => {
+    const exists = await client.query("select to_regclass('public.api_tokens') is not null as present");
+    if (!exists.rows[0].present)
+      return [fail('token-lifetime', "Plane's table api_tokens is missing", `the migrator has not run: kubectl -n ${ns} get jobs`)];
+    const results: CheckResult[] = [];
+    for (const agent of ctx.stack.users.agents) {
+      const ref = agentApiKey(agent.id);
+      const token = (await ctx.readSecret(ref.secretName))?.[ref.key];
+      if (!token) continue; // the tokens check reports the missing Secret
+      const rotate = [
+        rotation ? `kubectl -n ${ns} logs job -l app.kubernetes.io/name=${rotation.component} (the rotation CronJob ${rotation.name})` : '',
+        `plane-k3s secrets rotate ${ref.secretName} --yes (the old token keeps working ${overlapHours} h)`,
+      ]
+        .filter(Boolean)
+        .join('; or ');
+      results.push(judgeTokenState(agent.id, await readTokenState(client, token), { provisioning: provisioningFix(ctx), rotate }));
+    }
+    return results;
+  });
 }
 
 async function checkLogs(ctx: OpsContext, lines: number): Promise<CheckResult[]> {

@@ -17,7 +17,8 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import * as tls from 'node:tls';
 import { jobFromCronJob, rerunOfJob, runName } from '../ops/jobs';
-import { fail, makeReport, pass, Redactor, renderReport, runSteps, skip, Skipped } from '../ops/report';
+import { OVERLAP_OVERRIDE_VARIABLE } from '../lib/plane/provisioning';
+import { fail, makeReport, pass, Redactor, renderReport, runSteps, skip, Skipped, warn } from '../ops/report';
 import { envVariable, generateValue, planLoad, planRotation, writePrivateFile } from '../ops/secrets';
 import { providedSecrets, Stack } from '../ops/stack';
 import { judgeApiEnv, judgeCertificate, logEvidence, schedulePeriodMs } from '../ops/verify';
@@ -266,6 +267,30 @@ describe('secrets rotate: what each rotation means', () => {
       [stack.workload('Job', 'provisioning').name],
     );
     assert.deepEqual(rotation.restart, []);
+    assert.deepEqual(rotation.rerunEnv, {}, 'the site overlap applies');
+    assert.match(
+      rotation.consequence,
+      /^the old token keeps working 24 h after provisioning has run \(users\.tokens\.overlapHours; --revoke-old/,
+    );
+  });
+  it('--revoke-old: the provisioning re-run stops the old token at once; refused for anything but a token', () => {
+    const rotation = planRotation(stack, { ...options, secret: 'plane-agent-builder', revokeOld: true });
+    assert.deepEqual(rotation.rerunEnv, { [OVERLAP_OVERRIDE_VARIABLE]: '0' });
+    assert.match(rotation.consequence, /^the old token stops working as soon as provisioning has run/);
+    const job = stack.workload('Job', 'provisioning');
+    const rerun = rerunOfJob(
+      {
+        metadata: { name: job.name, namespace: 'plane' },
+        spec: { template: { spec: { containers: [{ name: job.container, env: [] }] } } },
+      },
+      'rerun',
+      rotation.rerunEnv,
+    );
+    assert.deepEqual(rerun.spec?.template.spec?.containers[0].env, [{ name: OVERLAP_OVERRIDE_VARIABLE, value: '0' }]);
+    assert.throws(
+      () => planRotation(stack, { ...options, secret: 'plane-app', key: 'live-server-secret-key', revokeOld: true }),
+      /^Error: --revoke-old: only for an API token/,
+    );
   });
   it('every reader is known by construction: a Deployment that reads an agent token is restarted by its rotation', () => {
     // An agent runtime in the namespace, e.g. an MCP server, reading builder's token from its Secret.
@@ -346,7 +371,7 @@ describe('reports', () => {
       [pass('a', 'fine'), fail('b', 'saw s3cr3t-value-1234', 'do x'), skip('c', 'not asked')],
       redactor,
     );
-    assert.deepEqual(report.summary, { pass: 1, fail: 1, skip: 1 });
+    assert.deepEqual(report.summary, { pass: 1, warn: 0, fail: 1, skip: 1 });
     assert.equal(report.ok, false);
     assert.equal(report.checks[1].detail, 'saw <secret>');
     const text = renderReport(report);
@@ -355,6 +380,16 @@ describe('reports', () => {
       /^PASS {2}a {11}fine\nFAIL {2}b {11}saw <secret>\n {18}fix: do x\nSKIP {2}c {11}not asked\nverify \(context ctx\): 1 passed, 1 failed, 1 skipped\n$/,
     );
     assert.equal(makeReport('verify', 'ctx', [pass('a', 'fine')], redactor).ok, true);
+  });
+
+  it('a warning is shown with its fix and counted, and does not fail the report', () => {
+    const report = makeReport('verify', 'ctx', [pass('a', 'fine'), warn('b', 'expires in 9 days', 'rotate it')], new Redactor());
+    assert.equal(report.ok, true);
+    assert.deepEqual(report.summary, { pass: 1, warn: 1, fail: 0, skip: 0 });
+    assert.match(
+      renderReport(report),
+      /^WARN {2}b {11}expires in 9 days\n {18}fix: rotate it\nverify \(context ctx\): 1 passed, 1 warning, 0 failed, 0 skipped\n$/m,
+    );
   });
 
   it('turns a step that throws into a failure, and one that cannot run after it into a skip', async () => {

@@ -55,7 +55,12 @@ describe('token lifetime and rotation', () => {
       spec.agents.map((a: { secret: string }) => a.secret),
       siteWith().users.agents.map((a) => agentSecretName(a.id)),
     );
-    assert.deepEqual(Object.keys(files).sort(), ['plane_k3s_kube.py', 'plane_k3s_provision.py', 'plane_k3s_rotate_tokens.py', 'token-rotation.json']);
+    assert.deepEqual(Object.keys(files).sort(), [
+      'plane_k3s_kube.py',
+      'plane_k3s_provision.py',
+      'plane_k3s_rotate_tokens.py',
+      'token-rotation.json',
+    ]);
     const provisioning = JSON.parse(find(manifests, 'ConfigMap', 'plane-provisioning-files').data['users.json']);
     assert.deepEqual(provisioning.tokens, { lifetimeDays: 90, overlapHours: 24 });
   });
@@ -65,14 +70,18 @@ describe('token lifetime and rotation', () => {
     const roles = manifests.filter((m) => m.kind === 'Role' && m.metadata.name === 'plane-token-rotation');
     assert.equal(roles.length, 1);
     const agentSecrets = siteWith().users.agents.map((a) => agentSecretName(a.id));
-    assert.deepEqual(roles[0].rules, [{ apiGroups: [''], resources: ['secrets'], resourceNames: [...agentSecrets].sort(), verbs: ['get', 'patch'] }]);
+    assert.deepEqual(roles[0].rules, [
+      { apiGroups: [''], resources: ['secrets'], resourceNames: [...agentSecrets].sort(), verbs: ['get', 'patch'] },
+    ]);
     assert.ok(!roles[0].rules[0].resourceNames.includes(ADMIN_SECRET), "the admin's Secret holds a password: out of reach");
     const binding = find(manifests, 'RoleBinding', 'plane-token-rotation');
     assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'plane-token-rotation', namespace: 'plane' }]);
     const pod = find(manifests, 'CronJob', 'plane-token-rotation').spec.jobTemplate.spec.template.spec;
     assert.equal(pod.serviceAccountName, 'plane-token-rotation');
     assert.equal(pod.automountServiceAccountToken, false, 'a short-lived projected token, not the automounted one');
-    assert.ok(pod.volumes.some((v: Manifest) => v.projected?.sources?.some((s: Manifest) => s.serviceAccountToken?.expirationSeconds === 600)));
+    assert.ok(
+      pod.volumes.some((v: Manifest) => v.projected?.sources?.some((s: Manifest) => s.serviceAccountToken?.expirationSeconds === 600)),
+    );
   });
 
   it('reads no API token from its environment: it reads the Secret it replaces through the API server', () => {
@@ -96,8 +105,16 @@ describe('token lifetime and rotation', () => {
 
   describe('the site file', () => {
     const cases: [string, object, RegExp][] = [
-      ['a lifetime without its rotation', { overlapHours: 24, lifetimeDays: 90 }, /^users\.tokens\.rotation: a token lifetime needs its rotation: add rotation:/],
-      ['a rotation without a lifetime', { overlapHours: 24, rotation: LIFETIME.rotation }, /^users\.tokens\.rotation: rotation without lifetimeDays/],
+      [
+        'a lifetime without its rotation',
+        { overlapHours: 24, lifetimeDays: 90 },
+        /^users\.tokens\.rotation: a token lifetime needs its rotation: add rotation:/,
+      ],
+      [
+        'a rotation without a lifetime',
+        { overlapHours: 24, rotation: LIFETIME.rotation },
+        /^users\.tokens\.rotation: rotation without lifetimeDays/,
+      ],
       ['a lifetime under 30 days', { ...LIFETIME, lifetimeDays: 7 }, /^users\.tokens\.lifetimeDays: expected at least 30 days/],
       [
         'a rotation after verify starts warning',

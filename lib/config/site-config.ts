@@ -97,15 +97,27 @@ const agent = z.strictObject({
  */
 const tokens = z.strictObject({
   /** A token replaced in its Secret (rotation, `plane-k3s secrets rotate`) keeps working this long, then stops. */
-  overlapHours: z.number().int('expected a whole number of hours').min(0, 'expected 0 or more hours').max(168, 'expected at most 168 hours (a week)'),
+  overlapHours: z
+    .number()
+    .int('expected a whole number of hours')
+    .min(0, 'expected 0 or more hours')
+    .max(168, 'expected at most 168 hours (a week)'),
   /** Plane refuses an agent's token this many days after it was made (APIToken.expired_at). @default never */
-  lifetimeDays: z.number().int('expected a whole number of days').min(30, 'expected at least 30 days').max(3650, 'expected at most 3650 days').optional(),
+  lifetimeDays: z
+    .number()
+    .int('expected a whole number of days')
+    .min(30, 'expected at least 30 days')
+    .max(3650, 'expected at most 3650 days')
+    .optional(),
   /** Required with lifetimeDays: the CronJob that replaces each token before it expires. */
   rotation: z
     .strictObject({
       /** Five-field cron schedule, UTC: each run replaces the tokens that expire within daysBeforeExpiry. */
       schedule: cronSchedule,
-      daysBeforeExpiry: z.number().int('expected a whole number of days').min(15, 'expected at least 15 days (verify warns 14 days before a token expires: rotation must come first)'),
+      daysBeforeExpiry: z
+        .number()
+        .int('expected a whole number of days')
+        .min(15, 'expected at least 15 days (verify warns 14 days before a token expires: rotation must come first)'),
     })
     .optional(),
 });
@@ -634,7 +646,11 @@ function checkTokenLifetime(site: Site, ctx: Ctx): void {
     );
   }
   if (rotation && typeof lifetimeDays !== 'number') {
-    issue(ctx, [...at, 'rotation'], 'rotation without lifetimeDays: no token expires, none would be rotated; set lifetimeDays or remove rotation');
+    issue(
+      ctx,
+      [...at, 'rotation'],
+      'rotation without lifetimeDays: no token expires, none would be rotated; set lifetimeDays or remove rotation',
+    );
   }
   if (typeof lifetimeDays === 'number' && typeof rotation?.daysBeforeExpiry === 'number' && rotation.daysBeforeExpiry + 7 > lifetimeDays) {
     issue(
@@ -643,7 +659,6 @@ function checkTokenLifetime(site: Site, ctx: Ctx): void {
       `${rotation.daysBeforeExpiry} days before a ${lifetimeDays}-day lifetime would rotate every token within its first week: at most ${lifetimeDays - 7}`,
     );
   }
-
 }
 
 /** Names Plane's profile form would refuse to save. */

@@ -148,7 +148,10 @@ describe("provisioning against Plane's real backend", { skip, concurrency: 1 }, 
     const [fresh, previous] = tokenRows('builder');
     assert.equal(fresh.expiredAt, null, 'no lifetime: the new token never expires');
     const overlapMs = Date.parse(previous.expiredAt as string) - Date.parse(fresh.createdAt);
-    assert.ok(Math.abs(overlapMs - spec.tokens.overlapHours * 3_600_000) < 1000, `the old token ends the overlap after the new one came: ${overlapMs} ms`);
+    assert.ok(
+      Math.abs(overlapMs - spec.tokens.overlapHours * 3_600_000) < 1000,
+      `the old token ends the overlap after the new one came: ${overlapMs} ms`,
+    );
     const again = provision(tokens);
     assert.match(again.output, /rows written: nothing$/m, 'a second run within the overlap writes nothing');
     // The overlap passes: the next run stops the old token.
@@ -182,7 +185,7 @@ describe("provisioning against Plane's real backend", { skip, concurrency: 1 }, 
     const expired = provision(tokens, lifetime);
     assert.equal(expired.code, 0, expired.output);
     assert.match(expired.output, /^provision: warning: agent writer's token expired at \S+: rotate it/m);
-    assert.equal((await api('/api/v1/users/me/', writer)).status, REFUSED, "Plane enforces expired_at");
+    assert.equal((await api('/api/v1/users/me/', writer)).status, REFUSED, 'Plane enforces expired_at');
     // Lifetime removed from the site: the token never expires again.
     const back = provision(tokens);
     assert.equal(back.code, 0, back.output);
