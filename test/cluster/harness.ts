@@ -148,34 +148,48 @@ export function scratchDir(prefix: string): string {
 }
 
 /**
- * The keep-data Job's own script, from the ConfigMap `kubectl apply -f dist` stored, run as its pod
- * would (kwok runs no container): a token of its ServiceAccount, the cluster's CA, the API server's address.
+ * A Job's own files (its `<name>-files` ConfigMap as `kubectl apply -f dist` stored it) in a scratch
+ * folder, with what its pod would see of the API server: a 10-minute token of its ServiceAccount, the
+ * cluster's CA, KUBERNETES_SERVICE_HOST/PORT (kwok runs no container: the tests run its script).
  */
-export function runKeepDataJob(cluster: TestCluster, namespace: string, name: string): CommandResult {
-  const files = JSON.parse(cluster.kubectlOk(['get', 'configmap', `${name}-files`, '-n', namespace, '-o', 'json']).stdout).data;
-  const work = scratchDir('plane-keep-data-');
-  fs.mkdirSync(path.join(work, 'account'));
-  for (const [file, content] of Object.entries(files as Record<string, string>)) fs.writeFileSync(path.join(work, file), content);
+export function asJobPod(
+  cluster: TestCluster,
+  namespace: string,
+  account: string,
+  configMap: string,
+): { readonly dir: string; readonly env: Record<string, string>; cleanup(): void } {
+  const files = JSON.parse(cluster.kubectlOk(['get', 'configmap', configMap, '-n', namespace, '-o', 'json']).stdout).data;
+  const dir = scratchDir('plane-job-pod-');
+  fs.mkdirSync(path.join(dir, 'account'));
+  for (const [file, content] of Object.entries(files as Record<string, string>)) fs.writeFileSync(path.join(dir, file), content);
   fs.writeFileSync(
-    path.join(work, 'account', 'token'),
-    cluster.kubectlOk(['create', 'token', name, '-n', namespace, '--duration=10m']).stdout.trim(),
+    path.join(dir, 'account', 'token'),
+    cluster.kubectlOk(['create', 'token', account, '-n', namespace, '--duration=10m']).stdout.trim(),
   );
   const kubeconfig = parse(fs.readFileSync(cluster.kubeconfig, 'utf8'));
   fs.writeFileSync(
-    path.join(work, 'account', 'ca.crt'),
+    path.join(dir, 'account', 'ca.crt'),
     Buffer.from(kubeconfig.clusters[0].cluster['certificate-authority-data'], 'base64'),
   );
   const server = new URL(kubeconfig.clusters[0].cluster.server);
-  const result = spawnSync('python3', [path.join(work, 'plane_k3s_keep_data.py')], {
-    encoding: 'utf8',
+  return {
+    dir,
     env: {
-      PATH: process.env.PATH,
       KUBERNETES_SERVICE_HOST: server.hostname,
       KUBERNETES_SERVICE_PORT: server.port,
-      PLANE_K3S_SERVICE_ACCOUNT_DIR: path.join(work, 'account'),
-      PLANE_K3S_SPEC_FILE: path.join(work, 'keep-data.json'),
+      PLANE_K3S_SERVICE_ACCOUNT_DIR: path.join(dir, 'account'),
     },
+    cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** The keep-data Job's own script, run as its pod would (asJobPod). */
+export function runKeepDataJob(cluster: TestCluster, namespace: string, name: string): CommandResult {
+  const pod = asJobPod(cluster, namespace, name, `${name}-files`);
+  const result = spawnSync('python3', [path.join(pod.dir, 'plane_k3s_keep_data.py')], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, ...pod.env, PLANE_K3S_SPEC_FILE: path.join(pod.dir, 'keep-data.json') },
   });
-  fs.rmSync(work, { recursive: true, force: true });
+  pod.cleanup();
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
