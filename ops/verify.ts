@@ -479,8 +479,8 @@ async function checkTokenLifetimes(ctx: OpsContext): Promise<CheckResult[]> {
   const ns = ctx.stack.namespace;
   return withPlaneDatabase(ctx, async (client) => {
     const exists = await client.query("select to_regclass('public.api_tokens') is not null as present");
-    if (!exists.rows[0].present)
-      return [fail('token-lifetime', "Plane's table api_tokens is missing", `the migrator has not run: kubectl -n ${ns} get jobs`)];
+    // Without Plane's tables the migrator has not run: the database and job checks say so.
+    if (!exists.rows[0].present) return [skip('token-lifetime', "Plane's table api_tokens is not in the database yet")];
     const results: CheckResult[] = [];
     for (const agent of ctx.stack.users.agents) {
       const ref = agentApiKey(agent.id);

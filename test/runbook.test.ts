@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import { Command } from 'commander';
 import { program } from '../ops/cli';
 import { Stack } from '../ops/stack';
-import { REPO_ROOT, synth } from './helpers';
+import { REPO_ROOT, siteWith, synth } from './helpers';
 import { DOCS, readDoc } from './readme';
 
 const RUNBOOK = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'runbook.md'), 'utf8');
@@ -98,7 +98,11 @@ describe('the runbook', () => {
     for (const [, file] of text.matchAll(/dist\/(\d{4}-[a-z-]+\.k8s\.yaml)/g)) {
       assert.ok(fs.existsSync(path.join(REPO_ROOT, 'dist', file)), `dist/${file}`);
     }
-    const manifests = synth(stack.site);
+    // The site's objects, and those a documented option adds (the token rotation, with a token lifetime).
+    const withLifetime = siteWith((s) => {
+      s.users.tokens = { overlapHours: 24, lifetimeDays: 90, rotation: { schedule: '17 3 * * *', daysBeforeExpiry: 21 } };
+    });
+    const manifests = [...synth(stack.site), ...synth(withLifetime)];
     const objects = new Set(manifests.map((m) => `${m.kind.toLowerCase()}/${m.metadata.name}`));
     // k3s' own CoreDNS is restarted once after the first deploy (README): the one object not of dist/.
     const k3s = new Set(['deployment/coredns']);
