@@ -7,6 +7,7 @@ import { WorkloadLabels } from '../labels';
 import { mountedKubeClient, mountedScripts, SCRIPTS_PATH } from '../scripts';
 import { Call, describeWorkload, Workload } from '../stack/workload';
 import { ComponentConfig } from './component-config';
+import { cronJobTiming } from './cron-job-timing';
 import { priorityClassName } from './priority-classes';
 
 /** One agent whose token the CronJob replaces: its id (Plane token label) and where its token lives. */
@@ -122,13 +123,8 @@ export class TokenRotation extends Construct {
     new k8s.KubeCronJob(this, 'cron-job', {
       metadata,
       spec: {
-        schedule: props.schedule,
-        timeZone: 'Etc/UTC',
-        // Two runs at once would both replace a token that is due.
-        concurrencyPolicy: 'Forbid',
-        startingDeadlineSeconds: 3600,
-        successfulJobsHistoryLimit: 3,
-        failedJobsHistoryLimit: 3,
+        // Never two at once: both would replace a token that is due.
+        ...cronJobTiming(props.schedule),
         jobTemplate: {
           metadata: { labels: { ...props.labels.all } },
           spec: {

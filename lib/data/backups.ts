@@ -8,6 +8,7 @@ import { WorkloadLabels } from '../labels';
 import { Call, callTo, describeWorkload, Workload } from '../stack/workload';
 import { POSTGRES_ALPINE_USER } from './postgres';
 import { mountedScripts, SCRIPTS_PATH } from '../scripts';
+import { cronJobTiming } from '../constructs/cron-job-timing';
 import { priorityClassName } from '../constructs/priority-classes';
 
 /** An S3 bucket elsewhere that receives a copy of the encrypted repository (on one VPS a backup on its disk is not one). */
@@ -237,13 +238,8 @@ export class Backups extends Construct implements NeedsSecrets {
       return new k8s.KubeCronJob(this, objectName, {
         metadata: metadata(objectName, labels),
         spec: {
-          schedule: props.schedule,
-          timeZone: 'Etc/UTC',
           // Never two at once (restic's locks also keep a backup, a drill and a restore apart).
-          concurrencyPolicy: 'Forbid',
-          startingDeadlineSeconds: 3600,
-          successfulJobsHistoryLimit: 3,
-          failedJobsHistoryLimit: 3,
+          ...cronJobTiming(props.schedule),
           ...extra,
           jobTemplate: {
             metadata: { labels: { ...labels.all } },

@@ -108,6 +108,17 @@ describe('token rotation on a real control plane', { concurrency: 1 }, () => {
       return { code: result.status, output };
     };
 
+    const setRoleVerbs = (verbs: string[]) =>
+      cluster.kubectlOk([
+        'patch',
+        'role',
+        ACCOUNT,
+        '-n',
+        NAMESPACE,
+        '--type=json',
+        '-p',
+        JSON.stringify([{ op: 'replace', path: '/rules/0/verbs', value: verbs }]),
+      ]);
     let oldBuilder: string;
 
     before(async () => {
@@ -147,16 +158,7 @@ describe('token rotation on a real control plane', { concurrency: 1 }, () => {
 
     it('a Secret that refuses the new token leaves the old one in place and working; the next provisioning drops the new one', async () => {
       // The Role without patch: the API server refuses the Secret's update after Plane has the new token.
-      cluster.kubectlOk([
-        'patch',
-        'role',
-        ACCOUNT,
-        '-n',
-        NAMESPACE,
-        '--type=json',
-        '-p',
-        '[{"op": "replace", "path": "/rules/0/verbs", "value": ["get"]}]',
-      ]);
+      setRoleVerbs(['get']);
       try {
         ageTokens('writer', 70 * 24);
         await provisionFromCluster();
@@ -172,16 +174,7 @@ describe('token rotation on a real control plane', { concurrency: 1 }, () => {
         assert.match(await provisionFromCluster(), /api tokens deactivated 1/, 'the token only Plane had is dropped');
         assert.equal((await api('/api/v1/users/me/', writer.token)).status, 200);
       } finally {
-        cluster.kubectlOk([
-          'patch',
-          'role',
-          ACCOUNT,
-          '-n',
-          NAMESPACE,
-          '--type=json',
-          '-p',
-          '[{"op": "replace", "path": "/rules/0/verbs", "value": ["get", "patch"]}]',
-        ]);
+        setRoleVerbs(['get', 'patch']);
       }
       const again = rotate();
       assert.equal(again.code, 0, again.output);
