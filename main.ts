@@ -128,6 +128,7 @@ export function buildStack(app: App, site: SiteConfig): StackModel {
     flows: networkPolicies.flows,
     secrets: secrets.bootstrap.secrets,
     users: provisioningSpec(site),
+    edgeAuditLog: edge.caddy.auditLog,
     keepDataGuard: guard ? [guard.policy, guard.binding].map((o) => ({ kind: o.kind, name: o.metadata.name })) : [],
   };
 }

@@ -5,7 +5,7 @@ import { ServiceEndpoint } from '../lib/connections';
 import { priorityClassName } from '../lib/constructs/priority-classes';
 import { Caddy } from '../lib/edge/caddy';
 import { renderCaddyfile } from '../lib/edge/caddyfile';
-import { DNS_API_TOKEN_ENV, DNS_API_TOKEN_KEY, networkClientCidrs, siteCaddyfileOptions } from '../lib/edge/edge-site';
+import { auditLogStorage, DNS_API_TOKEN_ENV, DNS_API_TOKEN_KEY, networkClientCidrs, siteCaddyfileOptions } from '../lib/edge/edge-site';
 import { PlaneUpstreams } from '../lib/edge/plane-routes';
 import { PodPeer } from '../lib/network/peers';
 import { toResourceRequirements } from '../lib/resources';
@@ -41,18 +41,20 @@ export class EdgeChart extends Chart {
     const { site, namespace, upstreams } = props;
     const { edge } = site;
     const { tls } = edge;
+    const caddyfile = siteCaddyfileOptions(site, upstreams);
     this.caddy = new Caddy(this, 'caddy', {
       namespace,
       labels: workloadLabels(site, 'caddy', 'edge', imageVersion(edge.caddy.image)),
       image: edge.caddy.image,
       resources: toResourceRequirements(edge.caddy.resources),
-      caddyfile: renderCaddyfile(siteCaddyfileOptions(site, upstreams)),
+      caddyfile: renderCaddyfile(caddyfile),
       exposure:
         edge.exposure === 'hostPort'
           ? { kind: 'hostPort', hostIp: edge.vpnAddress, nodeName: site.vps.hostname }
           : { kind: 'loadBalancer', sourceRanges: edge.vpnEnforce ? networkClientCidrs(site) : undefined },
       tlsSecretName: tls.secretName,
       dataVolume: tls.storage ? { storage: tls.storage, storageClass: site.kubernetes.storageClass } : undefined,
+      auditLog: { file: caddyfile.auditLog.file, storage: auditLogStorage(edge.auditLog), storageClass: site.kubernetes.storageClass },
       secretEnv: tls.acme ? { [DNS_API_TOKEN_ENV]: { secretName: tls.acme.apiTokenSecret, key: DNS_API_TOKEN_KEY } } : undefined,
       upstreams: [
         upstreams.web,

@@ -7,7 +7,10 @@
 import * as fs from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { SiteConfigError } from '../lib/config/load-site-config';
+import { shown } from '../lib/config/primitives';
 import { SITE_CONFIG_ENV } from '../lib/synth';
+import { parseSince, renderAudit } from './audit';
+import { AuditUnavailable, readAudit, siteCallers } from './audit-log';
 import { backupDrillSteps, backupListSteps, backupNowSteps, restoreSteps } from './backups';
 import { OpsContext } from './context';
 import { describeKubeError, Kube } from './kube';
@@ -27,9 +30,11 @@ interface GlobalOptions {
   readonly json: boolean;
 }
 
-function contextFrom(command: Command): OpsContext {
+/** The cluster and the site; `check` judges the command's input against the site before the kubeconfig is read. */
+function contextFrom(command: Command, check?: (stack: Stack) => void): OpsContext {
   const options = command.optsWithGlobals<GlobalOptions>();
   const stack = Stack.load(options.site || process.env[SITE_CONFIG_ENV] || undefined);
+  check?.(stack);
   let kube: Kube;
   try {
     kube = new Kube({ kubeconfig: options.kubeconfig, context: options.context });
@@ -65,7 +70,7 @@ const positive = (flag: string) => (value: string) => {
 
 export function program(): Command {
   const cli = new Command('plane-k3s')
-    .description('Check and operate the Plane stack of a site: verify, smoke, secrets, backup, restore')
+    .description('Check and operate the Plane stack of a site: verify, smoke, secrets, audit, backup, restore')
     .option('--site <file>', `the site file (default: $${SITE_CONFIG_ENV} or site/javisi.yaml)`)
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG or ~/.kube/config)')
     .option('--context <name>', 'kube context (default: the current one)')
@@ -215,6 +220,45 @@ export function program(): Command {
           throw new UsageError(error instanceof Error ? error.message : String(error));
         }
         return run('secrets connection', ctx, steps);
+      }),
+    );
+
+  cli
+    .command('audit')
+    .description(
+      "the trail of the calls through the edge (Caddy's access log), per agent: calls, methods, endpoints, statuses, latency, 429s",
+    )
+    .option('--since <when>', 'only calls from then on: a duration back (90m, 24h, 7d, 2w) or a date (2026-05-01, 2026-05-01T08:00:00Z)')
+    .option('--agent <id>', "only the calls made with this agent's token (or admin)")
+    .action(
+      action(async (command, options) => {
+        let since: Date | undefined;
+        try {
+          since = options.since === undefined ? undefined : parseSince(options.since);
+        } catch (error) {
+          throw new UsageError((error as Error).message);
+        }
+        const ctx = contextFrom(command, (stack) => {
+          const callers = siteCallers({ stack });
+          if (options.agent !== undefined && !callers.includes(options.agent)) {
+            throw new UsageError(
+              `--agent: ${shown(options.agent)} is neither admin nor an agent of the site (${callers.slice(1).join(', ')})`,
+            );
+          }
+        });
+        const unreachable = await ctx.kube.unreachable();
+        if (unreachable) throw new UsageError(unreachable);
+        let summary;
+        try {
+          summary = await readAudit(ctx, { since, caller: options.agent }, (message) => {
+            if (!ctx.json) process.stderr.write(`audit: ${ctx.redactor.apply(message)}\n`);
+          });
+        } catch (error) {
+          if (error instanceof AuditUnavailable) throw new UsageError(error.message);
+          throw error;
+        }
+        process.stdout.write(ctx.redactor.apply(ctx.json ? `${JSON.stringify(summary, null, 2)}\n` : renderAudit(summary)));
+        return 0;
       }),
     );
 

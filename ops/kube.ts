@@ -220,6 +220,11 @@ export class Kube {
    * commands that print names, never values.
    */
   async exec(namespace: string, pod: string, container: string, command: string[], timeoutMs = 30_000): Promise<string> {
+    return (await this.execBytes(namespace, pod, container, command, timeoutMs)).toString('utf8');
+  }
+
+  /** Same, the output as bytes (a gzip file read with cat). */
+  async execBytes(namespace: string, pod: string, container: string, command: string[], timeoutMs = 30_000): Promise<Buffer> {
     const exec = new k8s.Exec(this.config);
     const out: Buffer[] = [];
     const stdout = new Writable({
@@ -235,7 +240,7 @@ export class Kube {
       exec
         .exec(namespace, pod, container, command, stdout, stderr, null, false, (status) => {
           clearTimeout(timer);
-          if (status.status === 'Success') resolve(Buffer.concat(out).toString('utf8'));
+          if (status.status === 'Success') resolve(Buffer.concat(out));
           else reject(new Error(`exec in ${pod}/${container} failed: ${status.message ?? status.reason ?? 'unknown'}`));
         })
         .catch((error: unknown) => {

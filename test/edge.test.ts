@@ -222,7 +222,11 @@ describe('TLS modes', () => {
       caddyContainer(manifests).volumeMounts.find((m: Manifest) => m.name === 'tls'),
       { mountPath: '/etc/caddy/tls', name: 'tls', readOnly: true },
     );
-    assert.equal(manifests.filter((m) => m.kind === 'PersistentVolumeClaim' && m.metadata.namespace === 'plane-edge').length, 0);
+    // No volume for certificates: the edge's only claim is its audit trail's.
+    assert.deepEqual(
+      manifests.filter((m) => m.kind === 'PersistentVolumeClaim' && m.metadata.namespace === 'plane-edge').map((m) => m.metadata.name),
+      ['plane-caddy-audit-log'],
+    );
   });
 
   it('internal: tls internal, and a volume that keeps the local CA across restarts', () => {

@@ -220,7 +220,7 @@ describe('the retaining StorageClass', () => {
     );
   });
 
-  it("holds every data claim of the Javisi site: the four StatefulSets' and the backups'", () => {
+  it("holds every data claim of the Javisi site: the four StatefulSets', the backups' and the edge's audit trail", () => {
     const claims = claimsOf(manifests);
     assert.deepEqual(claims.map((c) => c.name).sort(), [
       'data-plane-object-store-0',
@@ -228,6 +228,7 @@ describe('the retaining StorageClass', () => {
       'data-plane-rabbitmq-0',
       'data-plane-redis-0',
       'plane-backup',
+      'plane-caddy-audit-log',
     ]);
     for (const claim of claims) assert.equal(claim.spec.storageClassName, 'plane-retain', claim.name);
   });

@@ -99,6 +99,8 @@ const COMMANDS: string[][] = [
   ['smoke'],
   ['secrets', 'list'],
   ['secrets', 'rotate', 'plane-agent-builder', '--yes'],
+  ['audit'],
+  ['audit', '--since', '24h', '--agent', 'builder'],
   ['backup', 'now'],
   ['backup', 'drill'],
   ['backup', 'list'],
@@ -169,6 +171,28 @@ describe('plane-k3s without a usable cluster: one line, exit 2', () => {
       await inProcess(['--kubeconfig', refused, 'secrets', 'rotate', 'plane-agent-builder']),
       /would replace plane-agent-builder PLANE_API_KEY/,
     );
+  });
+});
+
+describe('plane-k3s audit: its input judged before the cluster is looked for', () => {
+  it('--since that is neither a duration nor a date: one line saying what it takes', async () => {
+    assertOneLine(
+      await inProcess(['audit', '--since', 'yesterday']),
+      /^plane-k3s: --since: expected a duration such as 90m, 24h, 7d or 2w, or a date such as 2026-05-01 or 2026-05-01T08:00:00Z, got "yesterday"\n$/,
+    );
+    assertOneLine(await inProcess(['audit', '--since', '2026-05-01T08:00']), /^plane-k3s: --since: 2026-05-01T08:00 has no time zone/);
+    assertOneLine(await inProcess(['audit', '--since', '2999-01-01']), /^plane-k3s: --since: 2999-01-01 is in the future/);
+  });
+
+  it('--agent that is not an agent of the site: one line listing them', async () => {
+    assertOneLine(
+      await inProcess(['audit', '--agent', 'nobody']),
+      /^plane-k3s: --agent: "nobody" is neither admin nor an agent of the site \(concierge, builder, [a-z, -]+\)\n$/,
+    );
+  });
+
+  it('a good --since and --agent get as far as the kubeconfig', async () => {
+    assertOneLine(await inProcess(['audit', '--since', '7d', '--agent', 'admin']), NO_KUBECONFIG);
   });
 });
 

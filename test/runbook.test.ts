@@ -63,6 +63,7 @@ describe('the runbook', () => {
     assert.deepEqual(headings, [
       'Provisioning agents',
       'Rotating a Secret',
+      'Audit trail',
       'Keeping the Secrets safe',
       'Renewing the certificate',
       'Upgrade',

@@ -60,6 +60,49 @@ const tls = z.strictObject({
   acme: acme.optional(),
 });
 
+/** 64 GiB: a trail larger than this would crowd a VPS's disk. */
+const AUDIT_LOG_MAX_MIB = 64 * 1024;
+const wholeNumber = (what: string, min: number, max: number) =>
+  z
+    .number(`expected a whole number of ${what}`)
+    .int(`expected a whole number of ${what}`)
+    .min(min, `expected at least ${min} ${what}`)
+    .max(max, `expected at most ${max} ${what}`);
+
+/**
+ * `edge.auditLog`: Caddy's access log, the trail of who called what (`plane-k3s audit`), kept on its own
+ * volume. Caddy rolls it every day at 00:00 UTC and when it reaches its roll size; rolled files are
+ * gzip-compressed and removed after `retentionDays`, or earlier when the size bound needs the room
+ * (auditLogRolling in lib/edge/edge-site.ts derives Caddy's settings).
+ */
+export const auditLogSchema = z
+  .strictObject({
+    /** Days a rolled file is kept (Caddy's roll_keep_for): the trail reaches this far back, a day more at most. */
+    retentionDays: wholeNumber('days', 1, 365),
+    /**
+     * The most the trail takes on disk, every file counted as if gzip saved nothing; also the size of
+     * its volume. At least retentionDays + 2: one MiB per daily file, the current one and one being compressed.
+     */
+    maxSizeMiB: wholeNumber('MiB', 3, AUDIT_LOG_MAX_MIB),
+  })
+  .superRefine((log, ctx) => {
+    // Only between values that passed their own checks: one problem, one line.
+    const valid = (value: unknown, min: number, max: number) =>
+      Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
+    if (!valid(log.retentionDays, 1, 365) || !valid(log.maxSizeMiB, 3, AUDIT_LOG_MAX_MIB)) return;
+    if (log.maxSizeMiB < log.retentionDays + 2) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxSizeMiB'],
+        message:
+          `expected at least retentionDays + 2 = ${log.retentionDays + 2} MiB (a MiB for each day kept, the current file ` +
+          `and one being compressed): raise maxSizeMiB or lower retentionDays`,
+      });
+    }
+  });
+
+export type AuditLogConfig = z.infer<typeof auditLogSchema>;
+
 export const edgeConfigSchema = z
   .strictObject({
     /** Caddy's own namespace, so its Pod Security level does not loosen Plane's. */
@@ -74,6 +117,8 @@ export const edgeConfigSchema = z
     vpnEnforce: z.boolean('expected true or false'),
     caddy: z.strictObject({ image, resources }),
     tls,
+    /** Caddy's access log, the per-agent audit trail: retention and disk bound. */
+    auditLog: auditLogSchema,
     splitDns: z.strictObject({
       /** Also resolve the app host inside the cluster (ConfigMap coredns-custom in kube-system). */
       coreDnsOverride: z.boolean('expected true or false'),

@@ -21,6 +21,11 @@ export const CADDYFILE_PATH = '/etc/caddy/Caddyfile';
 export const CADDY_DATA_PATH = '/data';
 /** Caddy's autosave folder (XDG_CONFIG_HOME); unused with persist_config off, but created at start. */
 export const CADDY_CONFIG_PATH = '/config';
+/**
+ * Caddy's access log, the audit trail: the only file it writes outside its XDG folders, on a volume
+ * of its own mounted at its folder (rolled files sit beside it): the root filesystem stays read-only.
+ */
+export const CADDY_AUDIT_LOG_FILE = '/var/log/caddy/access.log';
 /** Where a Kubernetes TLS Secret is mounted (keys tls.crt and tls.key). */
 export const TLS_SECRET_PATH = '/etc/caddy/tls';
 

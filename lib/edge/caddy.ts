@@ -1,10 +1,11 @@
+import * as path from 'node:path';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { SecretKeyRef, serviceHost, ServiceEndpoint } from '../connections';
 import { AppDeployment, MountedVolume } from '../constructs/app-deployment';
 import { WorkloadLabels } from '../labels';
 import { Peer, PortSpec } from '../network/peers';
-import { callTo } from '../stack/workload';
+import { callTo, Workload } from '../stack/workload';
 import { httpProbes } from '../probes';
 import {
   CADDY_COMMAND,
@@ -31,6 +32,27 @@ export interface CaddyDataVolume {
   readonly storageClass: string;
 }
 
+/** The claim that keeps the access log (the audit trail) across restarts and rollouts. */
+export interface CaddyAuditLogVolume {
+  /** The log file the Caddyfile writes (its `log` output); its folder is the volume's mount. */
+  readonly file: string;
+  /** The claim's size: the bound Caddy's rolling keeps the files within. */
+  readonly storage: string;
+  readonly storageClass: string;
+}
+
+/** Where the audit trail is, for the commands that read it (plane-k3s audit). */
+export interface CaddyAuditLogLocation {
+  /** Caddy's workload: its pods mount the folder. */
+  readonly workload: Workload;
+  /** The folder, the claim's mount. */
+  readonly directory: string;
+  /** The current file's name in it; rolled ones are <stem>-<UTC time>-<reason><ext>[.gz]. */
+  readonly fileName: string;
+  /** The claim. */
+  readonly claimName: string;
+}
+
 export interface CaddyProps {
   readonly namespace: string;
   readonly labels: WorkloadLabels;
@@ -44,6 +66,8 @@ export interface CaddyProps {
   readonly tlsSecretName?: string;
   /** @default an emptyDir: certificates are not kept (fine when they come from a Secret) */
   readonly dataVolume?: CaddyDataVolume;
+  /** The access log's volume, mounted at the log file's folder (writable: the only one besides the XDG folders). */
+  readonly auditLog: CaddyAuditLogVolume;
   /** Environment read from Secrets, e.g. a DNS provider's API token. @default none */
   readonly secretEnv?: Readonly<Record<string, SecretKeyRef>>;
   /** @default "plane-caddy" */
@@ -72,6 +96,7 @@ export class Caddy extends Construct {
   /** Ports Caddy's container listens on (what NetworkPolicies see, after the hostPort or Service DNAT). */
   readonly listenPorts: readonly PortSpec[] = [{ port: CADDY_PORTS.http }, { port: CADDY_PORTS.https }];
   readonly httpsListenPort = CADDY_PORTS.https;
+  readonly auditLog: CaddyAuditLogLocation;
 
   constructor(scope: Construct, id: string, props: CaddyProps) {
     super(scope, id);
@@ -99,6 +124,24 @@ export class Caddy extends Construct {
         readOnly: false,
       });
     }
+
+    const auditDirectory = path.posix.dirname(props.auditLog.file);
+    if (!path.posix.isAbsolute(props.auditLog.file) || auditDirectory === '/') {
+      throw new Error(`${name}: the audit log ${props.auditLog.file} must be a file in a folder of its own (its volume's mount)`);
+    }
+    const auditClaim = new k8s.KubePersistentVolumeClaim(this, 'audit-log', {
+      metadata: { name: `${name}-audit-log`, namespace: props.namespace, labels: { ...props.labels.all } },
+      spec: {
+        accessModes: ['ReadWriteOnce'],
+        storageClassName: props.auditLog.storageClass,
+        resources: { requests: { storage: k8s.Quantity.fromString(props.auditLog.storage) } },
+      },
+    });
+    volumes.push({
+      volume: { name: 'audit-log', persistentVolumeClaim: { claimName: auditClaim.name } },
+      mountPath: auditDirectory,
+      readOnly: false,
+    });
 
     this.deployment = new AppDeployment(this, 'deployment', {
       namespace: props.namespace,
@@ -154,5 +197,11 @@ export class Caddy extends Construct {
       },
     });
     this.endpoint = { host: serviceHost(service.name, props.namespace), port: PUBLIC_PORTS.https, peer: this.deployment.peer };
+    this.auditLog = {
+      workload: this.deployment.workload,
+      directory: auditDirectory,
+      fileName: path.posix.basename(props.auditLog.file),
+      claimName: auditClaim.name,
+    };
   }
 }

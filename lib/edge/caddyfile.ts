@@ -13,6 +13,21 @@ export type CaddyTls =
   /** ACME DNS-01 through a caddy-dns provider module; the API token is read from an environment variable. */
   | { readonly mode: 'acme-dns'; readonly provider: string; readonly email: string; readonly tokenEnv: string };
 
+/**
+ * Caddy's access log, the audit trail (`plane-k3s audit`): each request with its X-Api-Key as a hash,
+ * never the token. How it rolls comes from the site (auditLogRolling in ./edge-site).
+ */
+export interface CaddyAuditLog {
+  /** The log file; rolled files sit beside it, as <name>-<UTC time>-<size|time>.log.gz. */
+  readonly file: string;
+  /** The file is rolled when it would grow past this many MiB (Caddy's resolution is a whole MiB). */
+  readonly rollSizeMiB: number;
+  /** Rolled files kept at most. */
+  readonly rollKeep: number;
+  /** Days a rolled file is kept. */
+  readonly keepDays: number;
+}
+
 export interface CaddyListenPorts {
   readonly http: number;
   readonly https: number;
@@ -35,6 +50,7 @@ export interface CaddyfileOptions {
    */
   readonly inClusterClients?: { readonly cidrs: readonly string[]; readonly paths: readonly string[] };
   readonly tls: CaddyTls;
+  readonly auditLog: CaddyAuditLog;
   readonly ports: CaddyListenPorts;
   /** Addresses to listen on. @default every address of the pod */
   readonly bind?: readonly string[];
@@ -45,6 +61,62 @@ export const VPN_ONLY_SNIPPET = 'vpn_only';
 const SECURITY_HEADERS_SNIPPET = 'security_headers';
 /** The only path the health listener answers. */
 export const HEALTH_PATH = '/health';
+
+/**
+ * The access log's field that holds the hash of the request's X-Api-Key: the first 8 hex digits of its
+ * SHA-256 (Caddy's `hash` log filter), absent when the request has no key.
+ */
+export const API_KEY_HASH_FIELD = 'api_key';
+/** The access log's field with the client's User-Agent (which runtime an agent uses). */
+export const USER_AGENT_FIELD = 'user_agent';
+/**
+ * A Plane API token in any text a client chooses (RE2, Caddy's regexp filter): plane_api_ and its
+ * characters, in any case, with the underscores percent-encoded or not.
+ */
+export const TOKEN_IN_TEXT = '(?i)plane(_|%5f)api(_|%5f)[0-9a-z]+';
+/** What the regexp filter writes instead of a token. */
+export const TOKEN_MASK = 'plane_api_REDACTED';
+
+/**
+ * Log fields a client can fill with a token, and what the filters do to them: the request and response
+ * headers are dropped whole (any header can carry a token; Authorization and Cookie would only be
+ * redacted, a custom one not at all; a redirect's Location repeats the query), the key is hashed, and
+ * the text a client chooses otherwise (the URI with its query, the Host, the TLS server name, the User-Agent)
+ * has every token-shaped value masked. The same filters apply to Caddy's own log (stderr): its error
+ * entries carry the request, headers included, and requests for other hosts are logged there.
+ */
+function logFilters(options: { accessLog: boolean }): string[] {
+  const masked = ['request>uri', 'request>host', 'request>tls>server_name', ...(options.accessLog ? [USER_AGENT_FIELD] : [])];
+  return block('format filter', [
+    'wrap json',
+    'request>headers delete',
+    'resp_headers delete',
+    ...(options.accessLog ? [`${API_KEY_HASH_FIELD} hash`] : []),
+    ...masked.map((field) => `${field} regexp ${TOKEN_IN_TEXT} ${TOKEN_MASK}`),
+  ]);
+}
+
+/** The site's access log (the audit trail), rolled and bounded as the site says. */
+function accessLog(log: CaddyAuditLog): string[] {
+  return [
+    '# The audit trail (plane-k3s audit): the X-Api-Key as a hash, never the token.',
+    ...block('log', [
+      ...block(`output file ${log.file}`, [
+        'mode 0600',
+        `roll_size ${log.rollSizeMiB}MiB`,
+        `roll_keep ${log.rollKeep}`,
+        `roll_keep_for ${log.keepDays}d`,
+        // A file a day: the age limit then removes whole days, however quiet the traffic.
+        'roll_at 00:00',
+        'roll_compression gzip',
+      ]),
+      ...logFilters({ accessLog: true }),
+    ]),
+    `@with_api_key header X-Api-Key *`,
+    `log_append @with_api_key ${API_KEY_HASH_FIELD} {http.request.header.X-Api-Key}`,
+    `log_append ${USER_AGENT_FIELD} {http.request.header.User-Agent}`,
+  ];
+}
 
 /** Lines of a block (`head` '' for the global options block), indented with tabs as `caddy fmt` does. */
 function block(head: string, body: readonly string[]): string[] {
@@ -74,6 +146,8 @@ function globalOptions(options: CaddyfileOptions): string[] {
     'skip_install_trust',
     ...(bind ? [`default_bind ${bind.join(' ')}`] : []),
     ...(tls.mode === 'acme-dns' ? [`email ${tls.email}`] : []),
+    // Caddy's own log (stderr, the pod's log), filtered as the access log is.
+    ...block('log default', ['output stderr', ...logFilters({ accessLog: false })]),
     ...block('servers', [
       // Only TCP is exposed: no HTTP/3 advertisement that clients would try over UDP.
       'protocols h1 h2',
@@ -144,6 +218,7 @@ export function renderCaddyfile(options: CaddyfileOptions): string {
     ...block(host, [
       ...tlsDirective(options.tls),
       `import ${SECURITY_HEADERS_SNIPPET}`,
+      ...accessLog(options.auditLog),
       ...block('request_body', [`max_size ${options.maxBodyBytes}`]),
       '',
       ...withPaths.map((r) => `${matcherName(r)} path ${r.paths.join(' ')}`),

@@ -1,10 +1,10 @@
 /** What the edge takes from the site config; one definition each, shared by the charts and the tests. */
-import { EdgeConfig } from '../config/edge-config';
+import { AuditLogConfig, EdgeConfig } from '../config/edge-config';
 import { PodSecurityLevel } from '../hardening';
 import { SiteConfig } from '../config/site-config';
 import { appHost } from '../site';
-import { CADDY_PORTS, TLS_SECRET_PATH } from './caddy-image';
-import { CaddyfileOptions, CaddyTls } from './caddyfile';
+import { CADDY_AUDIT_LOG_FILE, CADDY_PORTS, TLS_SECRET_PATH } from './caddy-image';
+import { CaddyAuditLog, CaddyfileOptions, CaddyTls } from './caddyfile';
 import { PlaneUpstreams, planeRouting } from './plane-routes';
 
 /** Environment variable holding the DNS provider's API token (acme-dns). */
@@ -68,7 +68,23 @@ function caddyTls(edge: EdgeConfig): CaddyTls {
   }
 }
 
-/** The site's Caddyfile options; tests override ports, bind and tls to run it on loopback. */
+/**
+ * How Caddy rolls the audit trail so that it stays within edge.auditLog: a file a day (roll_at), kept
+ * `retentionDays`; `retentionDays` rolled files at most, each of `rollSizeMiB`, so that with the
+ * current file and one being compressed, (rollKeep + 2) × rollSizeMiB ≤ maxSizeMiB even if gzip
+ * saved nothing. Heavy traffic rolls by size too, and the count then removes the oldest before its age.
+ */
+export function auditLogRolling(log: AuditLogConfig): Omit<CaddyAuditLog, 'file'> {
+  const rollKeep = log.retentionDays;
+  return { rollSizeMiB: Math.floor(log.maxSizeMiB / (rollKeep + 2)), rollKeep, keepDays: log.retentionDays };
+}
+
+/** The audit trail's volume: the site's bound on the files (local-path does not enforce a claim's size: Caddy's rolling does). */
+export function auditLogStorage(log: AuditLogConfig): string {
+  return `${log.maxSizeMiB}Mi`;
+}
+
+/** The site's Caddyfile options; tests override ports, bind, tls and the log file to run it on loopback. */
 export function siteCaddyfileOptions(site: SiteConfig, upstreams: PlaneUpstreams): CaddyfileOptions {
   return {
     host: appHost(site),
@@ -78,6 +94,7 @@ export function siteCaddyfileOptions(site: SiteConfig, upstreams: PlaneUpstreams
     allowedCidrs: site.edge.vpnEnforce ? allowedClientCidrs(site) : undefined,
     inClusterClients: site.edge.vpnEnforce ? inClusterEdgeClients(site, upstreams.objectStore !== undefined) : undefined,
     tls: caddyTls(site.edge),
+    auditLog: { file: CADDY_AUDIT_LOG_FILE, ...auditLogRolling(site.edge.auditLog) },
     ports: CADDY_PORTS,
   };
 }

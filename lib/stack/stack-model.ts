@@ -5,6 +5,7 @@
 import { Chart } from 'cdk8s';
 import { IConstruct } from 'constructs';
 import { SiteConfig } from '../config/site-config';
+import { CaddyAuditLogLocation } from '../edge/caddy';
 import { MadeSecret } from '../constructs/secrets-bootstrap';
 import { Flow, isPodPeer, peerKey } from '../network/peers';
 import { ProvisioningSpec } from '../plane/provisioning';
@@ -26,6 +27,8 @@ export interface StackModel {
   readonly secrets: readonly MadeSecret[];
   /** What the provisioning Job converges Plane to. */
   readonly users: ProvisioningSpec;
+  /** Caddy's access log, the audit trail `plane-k3s audit` reads. */
+  readonly edgeAuditLog: CaddyAuditLogLocation;
   /** The admission objects the keep-data Job applies (outside dist/); none when no data is kept in the cluster. */
   readonly keepDataGuard: readonly { readonly kind: string; readonly name: string }[];
 }

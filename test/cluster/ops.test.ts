@@ -31,7 +31,7 @@ import { envVariable, generateValue } from '../../ops/secrets';
 import { Stack } from '../../ops/stack';
 import { ProcessRun, REPO_ROOT, runProcess } from '../helpers';
 import { CADDY_PORTS } from '../../lib/edge/caddy-image';
-import { freePort, makeCertificate, RunningCaddy, startCaddy, startStubs, Stubs, TestCertificate } from '../edge/harness';
+import { freePort, logInto, makeCertificate, RunningCaddy, startCaddy, startStubs, Stubs, TestCertificate } from '../edge/harness';
 import { PostgresServer, backupToolsOnPath } from '../postgres/harness';
 import { runKeepDataJob, scratchDir, TestCluster } from './harness';
 import {
@@ -233,12 +233,14 @@ describe("plane-k3s, the operator's CLI, on a real control plane", { concurrency
     edgeCertificate = makeCertificate(caddyDir, stack.appHost, 90);
     const certificate = edgeCertificate;
     const ports = { http: await freePort(), https: await freePort(), health: await freePort() };
+    const caddyOptions = siteCaddyfileOptions(stack.site, upstreams);
     caddy = await startCaddy(
       renderCaddyfile({
-        ...siteCaddyfileOptions(stack.site, upstreams),
+        ...caddyOptions,
         ports,
         bind: ['127.0.0.1'],
         tls: { mode: 'files', certFile: certificate.certFile, keyFile: certificate.keyFile },
+        auditLog: logInto(caddyDir, caddyOptions.auditLog),
       }),
       caddyDir,
       ports.health,

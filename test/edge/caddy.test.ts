@@ -19,6 +19,7 @@ import {
   caddy,
   Echo,
   freePort,
+  logInto,
   makeCertificate,
   Reply,
   request,
@@ -67,7 +68,14 @@ async function startEdge(site: SiteConfig, stubs: Stubs, tls: 'files' | 'interna
   const caddyTls: CaddyTls = certificate
     ? { mode: 'files', certFile: certificate.certFile, keyFile: certificate.keyFile }
     : { mode: 'internal' };
-  const options: CaddyfileOptions = { ...siteCaddyfileOptions(site, upstreams), ports, bind: ['127.0.0.1', '::1'], tls: caddyTls };
+  const siteOptions = siteCaddyfileOptions(site, upstreams);
+  const options: CaddyfileOptions = {
+    ...siteOptions,
+    ports,
+    bind: ['127.0.0.1', '::1'],
+    tls: caddyTls,
+    auditLog: logInto(dir, siteOptions.auditLog),
+  };
   const running = await startCaddy(renderCaddyfile(options), dir, ports.health);
   if (certificate) return { caddy: running, options, ca: certificate.ca };
   // Caddy's local CA issues the certificate in the background once it runs: wait for it.
@@ -295,13 +303,11 @@ describe('Caddyfiles that must not pass', () => {
   it('a Caddyfile that imports a snippet that does not exist fails validation (seed lesson REX Palais 1.8)', () => {
     const dir = tempDir('snippet');
     try {
-      const good = renderCaddyfile({
-        ...siteCaddyfileOptions(
-          SITE,
-          Object.fromEntries(UPSTREAMS.map((n) => [n, { host: '127.0.0.1', port: 9 }])) as unknown as PlaneUpstreams,
-        ),
-        tls: { mode: 'internal' },
-      });
+      const siteOptions = siteCaddyfileOptions(
+        SITE,
+        Object.fromEntries(UPSTREAMS.map((n) => [n, { host: '127.0.0.1', port: 9 }])) as unknown as PlaneUpstreams,
+      );
+      const good = renderCaddyfile({ ...siteOptions, tls: { mode: 'internal' }, auditLog: logInto(dir, siteOptions.auditLog) });
       for (const [name, broken] of [
         ['exact name', good.replace(/import vpn_only/, 'import vpn_onyl')],
         // Caddy reads a name with a glob character as a file pattern: matching nothing, it only warns.
@@ -327,12 +333,14 @@ describe('Caddyfiles that must not pass', () => {
   it('acme-dns with the official build: Caddy has no DNS provider module (why the site schema refuses it)', () => {
     const dir = tempDir('acme');
     try {
+      const siteOptions = siteCaddyfileOptions(
+        SITE,
+        Object.fromEntries(UPSTREAMS.map((n) => [n, { host: '127.0.0.1', port: 9 }])) as unknown as PlaneUpstreams,
+      );
       const text = renderCaddyfile({
-        ...siteCaddyfileOptions(
-          SITE,
-          Object.fromEntries(UPSTREAMS.map((n) => [n, { host: '127.0.0.1', port: 9 }])) as unknown as PlaneUpstreams,
-        ),
+        ...siteOptions,
         tls: { mode: 'acme-dns', provider: 'cloudflare', email: 'ops@ewutelo.cloud', tokenEnv: 'DNS_API_TOKEN' },
+        auditLog: logInto(dir, siteOptions.auditLog),
       });
       const file = path.join(dir, 'Caddyfile');
       fs.writeFileSync(file, text);

@@ -13,7 +13,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CADDY_USER } from '../../lib/edge/caddy-image';
-import { undefinedSnippetImports } from '../../lib/edge/caddyfile';
+import { CaddyAuditLog, undefinedSnippetImports } from '../../lib/edge/caddyfile';
 import { UpstreamName } from '../../lib/edge/plane-routes';
 import { REPO_ROOT } from '../helpers';
 
@@ -44,6 +44,16 @@ export function validateStrictly(file: string, dir: string, env: Record<string, 
     ...undefinedImports.map((name) => `import ${name} names no snippet of this file`),
   ];
   return { ok: problems.length === 0, output: [...problems, output].join('\n') };
+}
+
+/**
+ * The site's access log moved into a test folder (its `log` subfolder, made here): the pod's
+ * /var/log/caddy is a volume mount that a test machine does not have.
+ */
+export function logInto(dir: string, log: CaddyAuditLog): CaddyAuditLog {
+  const folder = path.join(dir, 'log');
+  fs.mkdirSync(folder, { recursive: true });
+  return { ...log, file: path.join(folder, path.basename(log.file)) };
 }
 
 export function tempDir(prefix: string): string {
