@@ -106,6 +106,7 @@ export class Kube {
   readonly apps: k8s.AppsV1Api;
   readonly batch: k8s.BatchV1Api;
   readonly admission: k8s.AdmissionregistrationV1Api;
+  readonly networking: k8s.NetworkingV1Api;
 
   constructor(options: KubeOptions = {}) {
     this.config = loadKubeConfig(options);
@@ -113,6 +114,7 @@ export class Kube {
     this.apps = this.config.makeApiClient(k8s.AppsV1Api);
     this.batch = this.config.makeApiClient(k8s.BatchV1Api);
     this.admission = this.config.makeApiClient(k8s.AdmissionregistrationV1Api);
+    this.networking = this.config.makeApiClient(k8s.NetworkingV1Api);
   }
 
   get contextName(): string {

@@ -3,6 +3,7 @@
  * function as `npm run synth`): the CLI never retypes a name, image or key that the stack defines, and
  * never parses a manifest back.
  */
+import * as k8s from '@kubernetes/client-node';
 import { App } from 'cdk8s';
 import { buildStack } from '../main';
 import { loadSiteConfig } from '../lib/config/load-site-config';
@@ -117,6 +118,27 @@ export class Stack {
   secret(name: string): ExpectedSecret | undefined {
     return this.secrets.find((s) => s.name === name);
   }
+
+  /** An object as the synth renders it (what `kubectl apply -f dist` stores), to compare with the live one. */
+  rendered(kind: string, namespace: string, name: string): Record<string, unknown> | undefined {
+    this.renderedObjects ??= this.model.charts.flatMap((chart) => chart.toJson());
+    return this.renderedObjects.find((o) => o.kind === kind && o.metadata?.name === name && (o.metadata?.namespace ?? '') === namespace);
+  }
+
+  /** The ConfigMaps a Deployment's pods read (mounted or as environment), by name. */
+  configMapsOf(workload: Workload): string[] {
+    const deployment = this.rendered(workload.kind, workload.namespace, workload.name) as k8s.V1Deployment | undefined;
+    const pod = deployment?.spec?.template.spec;
+    const names = [
+      ...(pod?.volumes ?? []).flatMap((v) => (v.configMap?.name ? [v.configMap.name] : [])),
+      ...[...(pod?.initContainers ?? []), ...(pod?.containers ?? [])].flatMap((c) =>
+        (c.envFrom ?? []).flatMap((e) => (e.configMapRef?.name ? [e.configMapRef.name] : [])),
+      ),
+    ];
+    return [...new Set(names)].sort();
+  }
+
+  private renderedObjects?: { kind: string; metadata?: { name?: string; namespace?: string }; [key: string]: unknown }[];
 }
 
 /** A Secret the pods read that the bootstrap Job does not make (the operator's: TLS, a shared server's admin). */

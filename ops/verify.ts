@@ -11,6 +11,7 @@ import { adminApiKey, agentApiKey } from '../lib/plane/connection-secrets';
 import { OpsContext } from './context';
 import { describeKubeError, Forward } from './kube';
 import { PLANE_ROLES, PlaneApi } from './plane-api';
+import { checkMitigations, judgeAdvisories } from './advisories-check';
 import { judgeTokenState, readTokenState } from './agent-tokens';
 import { CheckResult, fail, pass, skip, Step } from './report';
 import { ExpectedWorkload, providedSecrets } from './stack';
@@ -60,6 +61,15 @@ export function verifySteps(ctx: OpsContext, options: VerifyOptions): Step[] {
     },
     { id: 'token-lifetime', title: "agents' tokens: expiry and last use", run: () => checkTokenLifetimes(ctx) },
     { id: 'signup', title: 'sign-up closed', fix: provisioningFix(ctx), run: async () => [await checkSignup(await api())] },
+    {
+      id: 'advisories',
+      title: "Plane's known advisories for the running version, and the defences they rely on",
+      run: async () => {
+        const { instance, config } = await (await api()).instance();
+        const version = typeof instance.current_version === 'string' ? instance.current_version : ctx.stack.site.images.plane.tag;
+        return [judgeAdvisories(version), ...(await checkMitigations(ctx, async () => config, version))];
+      },
+    },
     { id: 'database', title: "database reachable as Plane's user", run: async () => [await checkDatabase(ctx)] },
     { id: 'logs', title: `api and worker logs (last ${options.logLines} lines)`, run: () => checkLogs(ctx, options.logLines) },
     { id: 'backup', title: 'latest backup', run: async () => [await checkBackup(ctx, options.backupMaxAgeHours)] },

@@ -15,7 +15,12 @@ const backendEnvs = (all: Manifest[]) =>
 describe('private instance', () => {
   it('closes sign-up and workspace creation, and turns telemetry off, by default', () => {
     const spec = provisioningSpec(manifests);
-    assert.deepEqual(spec.instanceSettings, { ENABLE_SIGNUP: '0', DISABLE_WORKSPACE_CREATION: '1', IS_INTERCOM_ENABLED: '0' });
+    assert.deepEqual(spec.instanceSettings, {
+      ENABLE_SIGNUP: '0',
+      DISABLE_WORKSPACE_CREATION: '1',
+      ENABLE_MAGIC_LINK_LOGIN: '0',
+      IS_INTERCOM_ENABLED: '0',
+    });
     assert.equal(spec.telemetry, false);
     assert.equal(spec.instanceName, 'Javisi');
     for (const env of backendEnvs(manifests)) {
@@ -33,6 +38,8 @@ describe('private instance', () => {
     assert.deepEqual(provisioningSpec(open).instanceSettings, {
       ENABLE_SIGNUP: '1',
       DISABLE_WORKSPACE_CREATION: '0',
+      // Magic-code login stays off whatever the site opens: v1.2.2's has no attempt limit (CVE-2026-105638).
+      ENABLE_MAGIC_LINK_LOGIN: '0',
       IS_INTERCOM_ENABLED: '1',
     });
     assert.equal(provisioningSpec(open).telemetry, true);

@@ -37,6 +37,8 @@ export function instanceSettings(site: SiteConfig): Record<string, string> {
   return {
     ENABLE_SIGNUP: site.plane.access.signUp ? '1' : '0',
     DISABLE_WORKSPACE_CREATION: site.plane.access.workspaceCreationByMembers ? '0' : '1',
+    // Off, whatever god-mode was set to: v1.2.2's magic-code login has no attempt limit (CVE-2026-105638).
+    ENABLE_MAGIC_LINK_LOGIN: '0',
     // Intercom's chat widget (third-party script in the browser): off with telemetry, as Plane's admin screen does.
     IS_INTERCOM_ENABLED: site.plane.access.telemetry ? '1' : '0',
   };

@@ -465,6 +465,11 @@ describe("plane-k3s, the operator's CLI, on a real control plane", { concurrency
       detail: "Plane's table api_tokens is not in the database yet",
     });
     assert.match(check(report, 'signup').detail, /sign-up closed, workspace creation disabled, setup done, version v1\.2\.2/);
+    // The advisories open for the running version: a warning, which does not fail verify.
+    assert.equal(check(report, 'advisories').status, 'warn');
+    assert.match(check(report, 'advisories').detail, /^Plane v1\.2\.2: \d+ open advisories .* the nearest release, v1\.2\.3, fixes/);
+    for (const mitigation of ['signup-closed', 'magic-link-off', 'worker-egress-guard', 'vpn-only-edge'])
+      assert.equal(check(report, `mitigation/${mitigation}`).status, 'pass', mitigation);
     assert.match(check(report, 'database').detail, /^logged in as plane to plane through plane\/plane-postgres-0:5432 \(\d+ tables\)$/);
     assert.match(check(report, 'logs/api').detail, /50 lines, no error or traceback/);
     assert.equal(check(report, 'network').status, 'skip');
@@ -522,7 +527,7 @@ describe("plane-k3s, the operator's CLI, on a real control plane", { concurrency
     assert.equal(result.code, 0);
     assert.match(result.stdout, /^PASS {2}workload\/plane-api +1\/1 available, plane-backend:v1\.2\.2$/m);
     assert.match(result.stdout, /^SKIP {2}network +not asked/m);
-    assert.match(result.stdout, /^verify \(context plane-test\): \d+ passed, 0 failed, 2 skipped\n$/m);
+    assert.match(result.stdout, /^verify \(context plane-test\): \d+ passed, 1 warning, 0 failed, 2 skipped\n$/m);
     assert.match(result.stderr, /workloads available on the site's images/);
   });
 

@@ -20,7 +20,21 @@ import * as fs from 'node:fs';
 import { describe, it } from 'node:test';
 import { agentTokenVariable, OVERLAP_OVERRIDE_VARIABLE } from '../../lib/plane/provisioning';
 import { Manifest } from '../helpers';
-import { ageTokens, api, BASE_URL, MANAGE, newTokens, provision, REFUSED, request, skip, spec, token, tokenRows } from './harness';
+import {
+  ageTokens,
+  api,
+  BASE_URL,
+  MANAGE,
+  newTokens,
+  planeShell,
+  provision,
+  REFUSED,
+  request,
+  skip,
+  spec,
+  token,
+  tokenRows,
+} from './harness';
 
 const WORKER_LOG = process.env.PLANE_TEST_WORKER_LOG;
 const STORES = { RabbitMQ: process.env.PLANE_TEST_RABBITMQ_DIR, Valkey: process.env.PLANE_TEST_REDIS_DIR };
@@ -101,6 +115,18 @@ describe("provisioning against Plane's real backend", { skip, concurrency: 1 }, 
     assert.equal(body.instance.is_telemetry_enabled, false);
     assert.equal(body.config.enable_signup, false);
     assert.equal(body.config.is_workspace_creation_disabled, true);
+    assert.equal(body.config.is_magic_login_enabled, false);
+  });
+
+  it('turns magic-code login off again when someone turned it on in god-mode', async () => {
+    planeShell(
+      'from plane.license.models import InstanceConfiguration; InstanceConfiguration.objects.filter(key="ENABLE_MAGIC_LINK_LOGIN").update(value="1")',
+    );
+    const run = provision(tokens);
+    assert.equal(run.code, 0, run.output);
+    assert.match(run.output, /instance settings updated 1/);
+    const { body } = await api('/api/instances/');
+    assert.equal(body.config.is_magic_login_enabled, false);
   });
 
   it("refuses a sign-up through Plane's own form", async () => {
