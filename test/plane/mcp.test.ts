@@ -6,16 +6,18 @@
  * `plane-k3s secrets connection` writes it (ops/secrets.ts), and the server is started over stdio with
  * that file's environment (PLANE_BASE_URL pointed at the backend). Then it lists its tools and every one
  * is called with valid arguments, in an order that creates what later calls read, update and delete:
- * reads go to real ids, writes only to a project this suite creates (deleted at the end, by the server
- * itself, or by the agent's token if a step failed first). Each call is one row of docs/agents.md's tool
+ * reads go to real ids, writes only to a project this suite creates (deleted at the end by the server
+ * itself, or through Plane's models if a step failed first). Each call is one row of docs/agents.md's tool
  * table, which says whether it works on v1.2.2 and, if not, how it fails: the suite fails on any row the
  * real run contradicts (and on a tool the table lacks), and prints the rows it saw, so the table is
  * written from a run and cannot claim more.
  *
  * The server uses one token, limited to 30 requests a minute: a call answered 429 waits out Plane's
- * 60-second window and is made again (the server itself does not retry, nor pass Retry-After on). About 90 of the calls reach a
- * throttled view, so a run takes 3 to 4 minutes. Tokens never reach the output: every text shown is
- * cut from the server's answers with the tokens replaced.
+ * 60-second window and is made again (the server itself does not retry, nor pass Retry-After on). About
+ * 90 of the calls reach a throttled view (a route v1.2.2 lacks is not throttled), so a run takes 3 to 4
+ * minutes. Another session that provisions meanwhile replaces the token: the run then stops on a 403 and
+ * is to be made again. Tokens never reach the output: every text shown is cut from the server's answers
+ * with the tokens replaced.
  *
  * Run: `npm run test:plane` (installs the release on first use: tools/mcp/install.sh).
  *   PLANE_TEST_MCP_TRACE optional: a file to append one line per call to (outcome, arguments, the
