@@ -340,6 +340,18 @@ export interface ConnectionOptions {
   readonly force: boolean;
 }
 
+/** What a connection holds: the environment Plane's MCP server reads. */
+export const CONNECTION_KEYS = [API_KEY, BASE_URL_KEY, WORKSPACE_SLUG_KEY] as const;
+
+/**
+ * The connection file's text: one `NAME=value` line per key, no quotes (the values have no spaces), so
+ * `uvx --env-file`, systemd's EnvironmentFile, `docker --env-file` and this CLI's env-file parser all
+ * read it alike.
+ */
+export function connectionFile(values: Readonly<Record<string, string>>): string {
+  return CONNECTION_KEYS.map((k) => `${k}=${values[k]}\n`).join('');
+}
+
 /** Writes the person's connection (PLANE_API_KEY, PLANE_BASE_URL, PLANE_WORKSPACE_SLUG) to a 0600 file. */
 export function connectionSteps(ctx: OpsContext, options: ConnectionOptions): Step[] {
   const name =
@@ -361,11 +373,10 @@ export function connectionSteps(ctx: OpsContext, options: ConnectionOptions): St
       run: async () => {
         const values = await ctx.readSecret(name);
         if (!values) throw new Error(`Secret ${ctx.stack.namespace}/${name} does not exist (kubectl apply -f dist makes it)`);
-        const keys = [API_KEY, BASE_URL_KEY, WORKSPACE_SLUG_KEY];
-        const missing = keys.filter((k) => !values[k]);
+        const missing = CONNECTION_KEYS.filter((k) => !values[k]);
         if (missing.length) throw new Error(`Secret ${name} lacks ${missing.join(', ')}`);
-        writePrivateFile(options.output, keys.map((k) => `${k}=${values[k]}\n`).join(''), options.force);
-        return [pass(`connection/${options.who}`, `${path.resolve(options.output)} written (mode 0600): ${keys.join(', ')}`)];
+        writePrivateFile(options.output, connectionFile(values), options.force);
+        return [pass(`connection/${options.who}`, `${path.resolve(options.output)} written (mode 0600): ${CONNECTION_KEYS.join(', ')}`)];
       },
     },
   ];
