@@ -1,8 +1,10 @@
 /**
  * `plane-k3s smoke`: the seed's functional test through Plane's public API. As the admin: project
  * "VPAI" (reused when it exists), the builder agent made a project member (Plane drops assignees who are
- * not), a work item assigned to it; then the builder reads it back with its own token. What the run
- * created is deleted afterwards unless --keep.
+ * not), a work item assigned to it; then the builder reads it back with its own token. The work item
+ * is deleted afterwards unless --keep; the project stays, for the next run: deleting it right after
+ * would race Plane's activity task for the work item, which then logs an ERROR in the worker
+ * ("Project matching query does not exist", seen on the real backend) and fails verify's log check.
  */
 import { adminApiKey, agentApiKey } from '../lib/plane/connection-secrets';
 import { OpsContext } from './context';
@@ -149,11 +151,8 @@ export function smokeSteps(ctx: OpsContext, options: SmokeOptions): Step[] {
             await api.json('DELETE', `${api.ws}/projects/${state.project.id}/work-items/${state.item.id}/`, state.admin, [204]);
             deleted.push(`${state.project.identifier}-${state.item.sequence_id}`);
           }
-          if (state.createdProject) {
-            await api.json('DELETE', `${api.ws}/projects/${state.project.id}/`, state.admin, [204]);
-            deleted.push(`project ${state.project.identifier}`);
-          }
-          results.push(pass('smoke/cleanup', deleted.length ? `deleted ${deleted.join(' and ')}` : 'nothing to delete'));
+          const kept = `project ${state.project.identifier} kept for the next run`;
+          results.push(pass('smoke/cleanup', deleted.length ? `deleted ${deleted.join(' and ')}; ${kept}` : `nothing to delete; ${kept}`));
           return results;
         } finally {
           await state.close?.();

@@ -117,7 +117,12 @@ export class AppDeployment extends Construct {
       writablePaths: props.writablePaths,
       volumeMounts: [
         ...config.volumeMounts,
-        ...(props.volumes ?? []).map((v) => ({ name: v.volume.name, mountPath: v.mountPath, readOnly: v.readOnly ?? true })),
+        // readOnly only when true: the API server drops a false one, and apply would then see a change each time.
+        ...(props.volumes ?? []).map((v) => ({
+          name: v.volume.name,
+          mountPath: v.mountPath,
+          ...((v.readOnly ?? true) ? { readOnly: true } : {}),
+        })),
       ],
       keepNetBindService: props.keepNetBindService,
     };
