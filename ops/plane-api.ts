@@ -1,8 +1,12 @@
 /**
- * Plane's HTTP API through a forward to the api Service: the public API v1 with `X-Api-Key` (the only
- * header Plane v1.2.2 authenticates), and the unauthenticated instance endpoint.
+ * Plane's HTTP API through a forward to the api Service (or any transport with the same request, e.g.
+ * the benchmark's to a base URL): the public API v1 with `X-Api-Key` (the only header Plane v1.2.2
+ * authenticates), its routes, and the unauthenticated instance endpoint.
  */
 import { Forward, HttpResponse } from './kube';
+
+/** What PlaneApi sends its requests through: a Forward, or anything that requests the same way. */
+export type PlaneTransport = Pick<Forward, 'request'>;
 
 export interface PlaneUser {
   readonly id: string;
@@ -30,7 +34,7 @@ export class PlaneApiError extends Error {
 export class PlaneApi {
   /** @param host the app host: Django refuses a Host outside ALLOWED_HOSTS. */
   constructor(
-    private readonly forward: Forward,
+    private readonly transport: PlaneTransport,
     private readonly host: string,
     readonly workspace: string,
   ) {}
@@ -38,7 +42,7 @@ export class PlaneApi {
   request(method: string, path: string, apiKey?: string, body?: unknown): Promise<HttpResponse> {
     const headers: Record<string, string> = { host: this.host, accept: 'application/json' };
     if (apiKey) headers['x-api-key'] = apiKey;
-    return this.forward.request({ method, path, headers, body });
+    return this.transport.request({ method, path, headers, body });
   }
 
   /** JSON of a request that must answer `expected` (else PlaneApiError). */
@@ -52,12 +56,40 @@ export class PlaneApi {
     return `/api/v1/workspaces/${encodeURIComponent(this.workspace)}`;
   }
 
+  /** The workspace's projects (`…/projects/`), or one project's path. */
+  projectsPath(projectId?: string): string {
+    return `${this.ws}/projects/${projectId ? `${projectId}/` : ''}`;
+  }
+
+  /** A project's work items (`…/work-items/`), or one work item's path. */
+  workItemsPath(projectId: string, workItemId?: string): string {
+    return `${this.projectsPath(projectId)}work-items/${workItemId ? `${workItemId}/` : ''}`;
+  }
+
+  /** A work item by its identifier (PROJ-12), as agents quote it. */
+  workItemByKeyPath(projectIdentifier: string, sequenceId: number): string {
+    return `${this.ws}/work-items/${projectIdentifier}-${sequenceId}/`;
+  }
+
+  commentsPath(projectId: string, workItemId: string): string {
+    return `${this.workItemsPath(projectId, workItemId)}comments/`;
+  }
+
+  /** A project's `states/`, `labels/` or `members/`. */
+  projectListPath(projectId: string, list: 'states' | 'labels' | 'members'): string {
+    return `${this.projectsPath(projectId)}${list}/`;
+  }
+
+  membersPath(): string {
+    return `${this.ws}/members/`;
+  }
+
   me(apiKey: string): Promise<PlaneUser> {
     return this.json('GET', '/api/v1/users/me/', apiKey, [200]);
   }
 
   members(apiKey: string): Promise<WorkspaceMember[]> {
-    return this.json('GET', `${this.ws}/members/`, apiKey, [200]);
+    return this.json('GET', this.membersPath(), apiKey, [200]);
   }
 
   instance(): Promise<{ config: Record<string, unknown>; instance: Record<string, unknown> }> {

@@ -70,10 +70,10 @@ export function smokeSteps(ctx: OpsContext, options: SmokeOptions): Step[] {
       title: `project ${options.project}`,
       run: async () => {
         const api = need(state.api, 'connect');
-        const projects = await api.json<{ results: Project[] }>('GET', `${api.ws}/projects/?per_page=100`, state.admin, [200]);
+        const projects = await api.json<{ results: Project[] }>('GET', `${api.projectsPath()}?per_page=100`, state.admin, [200]);
         state.project = projects.results.find((p) => p.identifier === options.project);
         if (state.project) return [pass('smoke/project', `${options.project} exists (${state.project.id}), reused`)];
-        state.project = await api.json<Project>('POST', `${api.ws}/projects/`, state.admin, [201], {
+        state.project = await api.json<Project>('POST', api.projectsPath(), state.admin, [201], {
           name: options.project,
           identifier: options.project,
         });
@@ -87,7 +87,7 @@ export function smokeSteps(ctx: OpsContext, options: SmokeOptions): Step[] {
       run: async () => {
         const api = need(state.api, 'connect');
         const project = need(state.project, 'project');
-        const path = `${api.ws}/projects/${project.id}/members/`;
+        const path = api.projectListPath(project.id, 'members');
         const members = await api.json<{ id: string }[]>('GET', path, state.admin, [200]);
         if (members.some((m) => m.id === state.agentId)) return [pass('smoke/member', `${options.assignee} already a member`)];
         await api.json('POST', path, state.admin, [201], { member: state.agentId, role: 15 });
@@ -101,7 +101,7 @@ export function smokeSteps(ctx: OpsContext, options: SmokeOptions): Step[] {
         const api = need(state.api, 'connect');
         const project = need(state.project, 'project');
         const name = `plane-k3s smoke test ${new Date().toISOString()}`;
-        state.item = await api.json<WorkItem>('POST', `${api.ws}/projects/${project.id}/work-items/`, state.admin, [201], {
+        state.item = await api.json<WorkItem>('POST', api.workItemsPath(project.id), state.admin, [201], {
           name,
           assignees: [state.agentId],
         });
@@ -124,7 +124,7 @@ export function smokeSteps(ctx: OpsContext, options: SmokeOptions): Step[] {
         const api = need(state.api, 'connect');
         const project = need(state.project, 'project');
         const item = need(state.item, 'work item');
-        const read = await api.json<WorkItem>('GET', `${api.ws}/projects/${project.id}/work-items/${item.id}/`, state.agentKey, [200]);
+        const read = await api.json<WorkItem>('GET', api.workItemsPath(project.id, item.id), state.agentKey, [200]);
         if (read.id !== item.id || !read.assignees.includes(need(state.agentId, 'connect'))) {
           return [fail('smoke/read-back', `read ${read.id} with assignees ${read.assignees.length}`, "see Plane's api logs")];
         }
@@ -148,7 +148,7 @@ export function smokeSteps(ctx: OpsContext, options: SmokeOptions): Step[] {
           const api = state.api;
           const deleted: string[] = [];
           if (state.item) {
-            await api.json('DELETE', `${api.ws}/projects/${state.project.id}/work-items/${state.item.id}/`, state.admin, [204]);
+            await api.json('DELETE', api.workItemsPath(state.project.id, state.item.id), state.admin, [204]);
             deleted.push(`${state.project.identifier}-${state.item.sequence_id}`);
           }
           const kept = `project ${state.project.identifier} kept for the next run`;

@@ -15,7 +15,14 @@ export function readReadme(): string {
 }
 
 /** The operator's and the developer's documents, by repository path. */
-export const DOCS = ['README.md', 'docs/agents.md', 'docs/configuration.md', 'docs/development.md', 'docs/runbook.md'] as const;
+export const DOCS = [
+  'README.md',
+  'docs/configuration.md',
+  'docs/development.md',
+  'docs/runbook.md',
+  'docs/agents.md',
+  'docs/capacity.md',
+] as const;
 
 export function readDoc(relative: string): string {
   return fs.readFileSync(path.join(REPO_ROOT, relative), 'utf8');
