@@ -7,27 +7,19 @@
 import assert from 'node:assert/strict';
 import { App } from 'cdk8s';
 import { describe, it } from 'node:test';
-import { parseSiteConfig, SiteConfigError } from '../lib/config/load-site-config';
 import { auditLogRolling } from '../lib/edge/edge-site';
 import { buildStack } from '../main';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AuditTrail, parseSince, pathPattern, percentile, renderAudit, trailFiles } from '../ops/audit';
-import { componentTemplate, containersOf, defaultSiteYaml, find, Manifest, REPO_ROOT, siteWith, synth } from './helpers';
+import { componentTemplate, containersOf, find, Manifest, REPO_ROOT, siteProblems, siteWith, synth } from './helpers';
 import { section } from './readme';
-import { stringify } from 'yaml';
 
 function problemsWith(auditLog: unknown): string[] {
-  const tree = defaultSiteYaml() as Manifest;
-  if (auditLog === undefined) delete tree.edge.auditLog;
-  else tree.edge.auditLog = auditLog;
-  try {
-    parseSiteConfig(stringify(tree), 'site.yaml');
-    return [];
-  } catch (error) {
-    if (error instanceof SiteConfigError) return [...error.problems];
-    throw error;
-  }
+  return siteProblems((tree) => {
+    if (auditLog === undefined) delete tree.edge.auditLog;
+    else tree.edge.auditLog = auditLog;
+  });
 }
 
 describe('edge.auditLog in the site file', () => {

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import { parse, stringify } from 'yaml';
 import { buildStack } from '../main';
-import { DEFAULT_SITE_FILE, parseSiteConfig } from '../lib/config/load-site-config';
+import { DEFAULT_SITE_FILE, parseSiteConfig, SiteConfigError } from '../lib/config/load-site-config';
 import { SiteConfig } from '../lib/config/site-config';
 import { buildManifests } from '../lib/synth';
 
@@ -16,6 +16,19 @@ export type Manifest = Record<string, any>;
 
 export function defaultSiteYaml(): Record<string, unknown> {
   return parse(fs.readFileSync(DEFAULT_SITE_FILE, 'utf8'));
+}
+
+/** The problems the Javisi site with a change to its YAML tree is refused for; [] when it is accepted. */
+export function siteProblems(change: (tree: Manifest) => void): string[] {
+  const tree = defaultSiteYaml() as Manifest;
+  change(tree);
+  try {
+    parseSiteConfig(stringify(tree), 'site.yaml');
+    return [];
+  } catch (error) {
+    if (error instanceof SiteConfigError) return [...error.problems];
+    throw error;
+  }
 }
 
 /** The Javisi site with a change applied to its YAML tree, validated like any site file. */

@@ -7,27 +7,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { App } from 'cdk8s';
-import { stringify } from 'yaml';
-import { parseSiteConfig, SiteConfigError } from '../lib/config/load-site-config';
 import { ADMIN_SECRET, agentSecretName } from '../lib/plane/connection-secrets';
 import { ROTATE_TOKENS_MODULE } from '../lib/plane/provisioning';
 import { buildStack } from '../main';
-import { defaultSiteYaml, find, Manifest, siteWith, synth } from './helpers';
+import { find, Manifest, siteProblems, siteWith, synth } from './helpers';
 
 const LIFETIME = { overlapHours: 24, lifetimeDays: 90, rotation: { schedule: '17 3 * * *', daysBeforeExpiry: 21 } };
 const withLifetime = (tokens: object = LIFETIME) => siteWith((s) => (s.users.tokens = tokens));
 
-function problemsOf(tokens: object): string[] {
-  const tree = defaultSiteYaml() as Manifest;
-  tree.users.tokens = tokens;
-  try {
-    parseSiteConfig(stringify(tree), 'site.yaml');
-    return [];
-  } catch (error) {
-    if (error instanceof SiteConfigError) return [...error.problems];
-    throw error;
-  }
-}
+const problemsOf = (tokens: object) => siteProblems((tree) => (tree.users.tokens = tokens));
 
 describe('token lifetime and rotation', () => {
   it('by default no token expires: the provisioning spec has no lifetime, and there is no rotation CronJob', () => {
