@@ -23,7 +23,6 @@ import { BEAT_ARGS, CELERY_HARNESS_ENV, celeryHarnessFiles, celeryProbes, worker
 import { agentApiKey, connectionSecretKeys } from '../lib/plane/connection-secrets';
 import { backendEnv, liveEnv, PlaneConnections, PlaneSecrets } from '../lib/plane/plane-env';
 import {
-  managePyShell,
   PROVISION_FOLDER,
   PROVISION_MODULE,
   PROVISIONING_COMMAND,
@@ -287,7 +286,6 @@ export class PlaneChart extends Chart {
         folder: PROVISION_FOLDER,
         modules: [`${PROVISION_MODULE}.py`, `${ROTATE_TOKENS_MODULE}.py`],
         module: ROTATE_TOKENS_MODULE,
-        command: managePyShell(ROTATE_TOKENS_MODULE),
         writablePaths: [BACKEND_LOG_PATH, TMP_PATH],
       });
     }

@@ -6,6 +6,7 @@ import { ContainerSpec, hardenedPodSpec, RunAs } from '../hardening';
 import { WorkloadLabels } from '../labels';
 import { mountedKubeClient, mountedScripts, SCRIPTS_PATH } from '../scripts';
 import { Call, describeWorkload, Workload } from '../stack/workload';
+import { managePyShell } from '../plane/provisioning';
 import { ComponentConfig } from './component-config';
 import { cronJobTiming } from './cron-job-timing';
 import { priorityClassName } from './priority-classes';
@@ -41,10 +42,8 @@ export interface TokenRotationProps {
   /** The Python modules' folder (the rotation imports the provisioning's token rules). */
   readonly folder: string;
   readonly modules: readonly string[];
-  /** The module whose main() the CronJob runs. */
+  /** The module whose main() the CronJob runs, through Plane's manage.py shell. */
   readonly module: string;
-  /** The shell command that runs `module` (Plane's manage.py shell). */
-  readonly command: readonly string[];
   /** Writable paths of the backend image (its log folder, /tmp). */
   readonly writablePaths: readonly string[];
 }
@@ -102,7 +101,7 @@ export class TokenRotation extends Construct {
     const container: ContainerSpec = {
       name: props.name,
       image: props.image,
-      command: [...props.command],
+      command: managePyShell(props.module),
       envFrom: config.envFrom,
       env: config.env,
       resources: props.resources,

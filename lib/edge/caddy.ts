@@ -109,39 +109,26 @@ export class Caddy extends Construct {
     if (props.tlsSecretName) {
       volumes.push({ volume: { name: 'tls', secret: { secretName: props.tlsSecretName } }, mountPath: TLS_SECRET_PATH });
     }
-    if (props.dataVolume) {
-      const claim = new k8s.KubePersistentVolumeClaim(this, 'data', {
-        metadata: { name: `${name}-data`, namespace: props.namespace, labels: { ...props.labels.all } },
+    // A claim of its own, mounted writable (ACME state; the audit trail).
+    const writableClaim = (id: string, mountPath: string, claim: { readonly storageClass: string; readonly storage: string }) => {
+      const made = new k8s.KubePersistentVolumeClaim(this, id, {
+        metadata: { name: `${name}-${id}`, namespace: props.namespace, labels: { ...props.labels.all } },
         spec: {
           accessModes: ['ReadWriteOnce'],
-          storageClassName: props.dataVolume.storageClass,
-          resources: { requests: { storage: k8s.Quantity.fromString(props.dataVolume.storage) } },
+          storageClassName: claim.storageClass,
+          resources: { requests: { storage: k8s.Quantity.fromString(claim.storage) } },
         },
       });
-      volumes.push({
-        volume: { name: 'data', persistentVolumeClaim: { claimName: claim.name } },
-        mountPath: CADDY_DATA_PATH,
-        readOnly: false,
-      });
-    }
+      volumes.push({ volume: { name: id, persistentVolumeClaim: { claimName: made.name } }, mountPath, readOnly: false });
+      return made.name;
+    };
+    if (props.dataVolume) writableClaim('data', CADDY_DATA_PATH, props.dataVolume);
 
     const auditDirectory = path.posix.dirname(props.auditLog.file);
     if (!path.posix.isAbsolute(props.auditLog.file) || auditDirectory === '/') {
       throw new Error(`${name}: the audit log ${props.auditLog.file} must be a file in a folder of its own (its volume's mount)`);
     }
-    const auditClaim = new k8s.KubePersistentVolumeClaim(this, 'audit-log', {
-      metadata: { name: `${name}-audit-log`, namespace: props.namespace, labels: { ...props.labels.all } },
-      spec: {
-        accessModes: ['ReadWriteOnce'],
-        storageClassName: props.auditLog.storageClass,
-        resources: { requests: { storage: k8s.Quantity.fromString(props.auditLog.storage) } },
-      },
-    });
-    volumes.push({
-      volume: { name: 'audit-log', persistentVolumeClaim: { claimName: auditClaim.name } },
-      mountPath: auditDirectory,
-      readOnly: false,
-    });
+    const auditClaimName = writableClaim('audit-log', auditDirectory, props.auditLog);
 
     this.deployment = new AppDeployment(this, 'deployment', {
       namespace: props.namespace,
@@ -201,7 +188,7 @@ export class Caddy extends Construct {
       workload: this.deployment.workload,
       directory: auditDirectory,
       fileName: path.posix.basename(props.auditLog.file),
-      claimName: auditClaim.name,
+      claimName: auditClaimName,
     };
   }
 }
