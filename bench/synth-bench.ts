@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildStack } from '../main';
-import { totalFootprint, WorkloadFootprint, workloadFootprints } from '../lib/budget';
+import { reservedFootprint, WorkloadFootprint, workloadFootprints } from '../lib/budget';
 import { loadSiteConfig } from '../lib/config/load-site-config';
 import { cpuToMillicores, formatBytes, formatMillicores, quantityToBytes } from '../lib/config/quantity';
 import { buildManifests } from '../lib/synth';
@@ -50,7 +50,7 @@ function time(label: string, command: string, args: string[], env: Record<string
   );
 }
 
-function footprintRow(label: string, f: Omit<WorkloadFootprint, 'kind' | 'name'>): string {
+function footprintRow(label: string, f: Omit<WorkloadFootprint, 'kind' | 'name' | 'onDemand'>): string {
   return [
     label.padEnd(34),
     String(f.replicas).padStart(3),
@@ -72,7 +72,7 @@ const workloads = workloadFootprints(buildManifests(buildStack, site));
 console.log('\nfootprint (requests and limits x replicas)');
 console.log(`${'workload'.padEnd(34)} rep   cpu req  cpu limit    mem req  mem limit`);
 for (const w of workloads) console.log(footprintRow(`${w.kind} ${w.name}`, w));
-const total = totalFootprint(workloads);
+const total = reservedFootprint(workloads); // the templates run by hand: the largest of them
 console.log(footprintRow('total', { ...total, replicas: workloads.reduce((n, w) => n + w.replicas, 0) }));
 const share = (used: number, of: number) => `${((100 * used) / of).toFixed(0)}%`;
 const vpsCpu = site.vps.cpu * 1000;

@@ -4,7 +4,8 @@ import { SiteConfig } from '../lib/config/site-config';
 import { PostgresConnection, S3Connection } from '../lib/connections';
 import { Backups } from '../lib/data/backups';
 import { toResourceRequirements } from '../lib/resources';
-import { imageVersion, objectName, workloadLabels } from '../lib/site';
+import { imageVersion, objectName, planeImage, workloadLabels } from '../lib/site';
+import { PLANE_IMAGES } from '../lib/plane/images';
 
 export interface BackupChartProps extends ChartProps {
   readonly site: SiteConfig;
@@ -27,11 +28,13 @@ export class BackupChart extends Chart {
       labels: workloadLabels(site, 'backup', 'data', version),
       restoreLabels: workloadLabels(site, 'restore', 'data', version),
       drillLabels: workloadLabels(site, 'drill', 'data', version),
+      rehearsalLabels: workloadLabels(site, 'rehearsal', 'data', version),
       postgres: props.postgres,
       objectStore: props.objectStore,
       postgresImage: site.images.postgres,
       rcloneImage: site.images.rclone,
       resticImage: site.images.restic,
+      migrator: { image: planeImage(site, PLANE_IMAGES.backend), resources: toResourceRequirements(site.components.migrator.resources) },
       planeVersion: site.images.plane.tag,
       schedule: site.backup.schedule,
       drillSchedule: site.backup.drill.schedule,

@@ -1,6 +1,7 @@
 /**
  * Footprint of the synthesized stack: requests and limits of every container, times replicas.
- * Jobs count too: the migrator runs beside the Deployments during an upgrade.
+ * Jobs count too: the migrator runs beside the Deployments during an upgrade. The suspended CronJobs
+ * (templates the operator's CLI runs one at a time: restore, upgrade rehearsal) count as the largest of them.
  */
 import { SiteConfig } from './config/site-config';
 import { cpuToMillicores, formatBytes, formatMillicores, quantityToBytes } from './config/quantity';
@@ -16,6 +17,8 @@ export interface WorkloadFootprint extends Footprint {
   readonly kind: string;
   readonly name: string;
   readonly replicas: number;
+  /** A suspended CronJob: a template run by hand, never on a schedule. */
+  readonly onDemand: boolean;
 }
 
 interface PodTemplateLike {
@@ -28,6 +31,7 @@ interface Manifest {
   readonly spec?: {
     readonly replicas?: number;
     readonly parallelism?: number;
+    readonly suspend?: boolean;
     readonly template?: PodTemplateLike;
     readonly jobTemplate?: { readonly spec?: { readonly template?: PodTemplateLike } };
   };
@@ -67,6 +71,7 @@ export function workloadFootprints(manifests: readonly unknown[]): WorkloadFootp
         kind: m.kind ?? '',
         name: m.metadata?.name ?? '',
         replicas,
+        onDemand: m.kind === 'CronJob' && m.spec?.suspend === true,
         requestsMillicores: sum((c) => c.resources?.requests?.cpu, cpuToMillicores),
         requestsBytes: sum((c) => c.resources?.requests?.memory, quantityToBytes),
         limitsMillicores: sum((c) => c.resources?.limits?.cpu, cpuToMillicores),
@@ -87,9 +92,24 @@ export function totalFootprint(workloads: readonly Footprint[]): Footprint {
   );
 }
 
+/** What the stack reserves at most at once: every scheduled workload, and the largest of the templates run by hand. */
+export function reservedFootprint(workloads: readonly WorkloadFootprint[]): Footprint {
+  const onDemand = workloads.filter((w) => w.onDemand);
+  const largest = (pick: (w: Footprint) => number) => Math.max(0, ...onDemand.map(pick));
+  return totalFootprint([
+    ...workloads.filter((w) => !w.onDemand),
+    {
+      requestsMillicores: largest((w) => w.requestsMillicores),
+      requestsBytes: largest((w) => w.requestsBytes),
+      limitsMillicores: largest((w) => w.limitsMillicores),
+      limitsBytes: largest((w) => w.limitsBytes),
+    },
+  ]);
+}
+
 /** Throws BudgetError when the stack's requests exceed vps.budget. */
 export function checkBudget(site: SiteConfig, manifests: readonly unknown[]): void {
-  const total = totalFootprint(workloadFootprints(manifests));
+  const total = reservedFootprint(workloadFootprints(manifests));
   const budget = site.vps.budget;
   const problems: string[] = [];
   if (total.requestsMillicores > cpuToMillicores(budget.cpu)) {

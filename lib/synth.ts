@@ -7,7 +7,7 @@
 import { App, Chart, Names, Yaml } from 'cdk8s';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BudgetError, checkBudget, Footprint, totalFootprint, workloadFootprints } from './budget';
+import { BudgetError, checkBudget, Footprint, reservedFootprint, workloadFootprints } from './budget';
 import { DEFAULT_SITE_FILE, loadSiteConfig, SiteConfigError } from './config/load-site-config';
 import { formatBytes, formatMillicores } from './config/quantity';
 import { SiteConfig } from './config/site-config';
@@ -103,7 +103,7 @@ export function synthesize(build: StackBuilder, options: SynthOptions): SynthSum
       manifestFiles: fs.readdirSync(outdir).length,
       objects: manifests.length,
       sideFiles: sideFiles.map(([file]) => file),
-      footprint: totalFootprint(workloadFootprints(manifests)),
+      footprint: reservedFootprint(workloadFootprints(manifests)),
       budget: site.vps.budget,
     };
   } finally {

@@ -3,6 +3,7 @@
  * `plane-backup-drill`, and the suspended `plane-backup-restore` template), waited for, their log's
  * summary shown.
  */
+import { V1Job } from '@kubernetes/client-node';
 import { RESTORE_ALLOW_VERSION_ENV, RESTORE_BACKUP_ENV } from '../lib/data/backups';
 import { OpsContext } from './context';
 import { jobFromCronJob, jobLog, runName, waitForJob } from './jobs';
@@ -13,8 +14,11 @@ export interface JobOptions {
   readonly timeoutMs: number;
 }
 
-/** A Job from a CronJob template, waited for; its log lines starting with `prefix` are the evidence. */
-async function runFromCronJob(
+/**
+ * A Job from a CronJob template, waited for; its log lines starting with `prefix` are the evidence.
+ * `adjust` changes the Job before it is made (the rehearsal's target image).
+ */
+export async function runFromCronJob(
   ctx: OpsContext,
   role: string,
   what: string,
@@ -22,6 +26,7 @@ async function runFromCronJob(
   options: JobOptions,
   progress: (m: string) => void,
   prefix: string,
+  adjust: (job: V1Job) => void = () => undefined,
 ): Promise<{ job: string; done: boolean; reason?: string; lines: string[] }> {
   const ns = ctx.stack.namespace;
   const template = ctx.stack.maybeWorkload('CronJob', role);
@@ -29,7 +34,9 @@ async function runFromCronJob(
   const cron = await ctx.kube.maybe(() => ctx.kube.batch.readNamespacedCronJob({ name: template.name, namespace: ns }));
   if (!cron) throw new Error(`CronJob ${ns}/${template.name} does not exist: kubectl apply -f dist`);
   const job = runName(template.name, what);
-  await ctx.kube.batch.createNamespacedJob({ namespace: ns, body: jobFromCronJob(cron, job, env) });
+  const body = jobFromCronJob(cron, job, env);
+  adjust(body);
+  await ctx.kube.batch.createNamespacedJob({ namespace: ns, body });
   const outcome = await waitForJob(ctx.kube, ns, job, options.timeoutMs, progress);
   const lines = (await jobLog(ctx.kube, ns, job)).filter((l) => l.startsWith(prefix)).map((l) => ctx.redactor.apply(l));
   return { job, done: outcome.done, reason: outcome.done ? undefined : outcome.reason, lines };

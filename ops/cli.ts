@@ -18,6 +18,7 @@ import { emit, makeReport, runSteps, Step } from './report';
 import { connectionSteps, envVariable, listSteps, loadSteps, planLoad, planRotation, rotateSteps } from './secrets';
 import { smokeSteps } from './smoke';
 import { Stack } from './stack';
+import { refuseTarget, rehearseSteps } from './upgrade';
 import { verifySteps } from './verify';
 
 /** Thrown for a command that could not run (bad input, no cluster): one line, exit code 2. */
@@ -70,7 +71,7 @@ const positive = (flag: string) => (value: string) => {
 
 export function program(): Command {
   const cli = new Command('plane-k3s')
-    .description('Check and operate the Plane stack of a site: verify, smoke, secrets, audit, backup, restore')
+    .description('Check and operate the Plane stack of a site: verify, smoke, secrets, audit, backup, restore, upgrade rehearsal')
     .option('--site <file>', `the site file (default: $${SITE_CONFIG_ENV} or site/javisi.yaml)`)
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG or ~/.kube/config)')
     .option('--context <name>', 'kube context (default: the current one)')
@@ -311,6 +312,30 @@ export function program(): Command {
           throw new UsageError(`restore replaces Plane's database with backup ${backupId} and stops Plane meanwhile; add --yes to do it`);
         const ctx = contextFrom(command);
         return run('restore', ctx, restoreSteps(ctx, { backup: backupId, allowVersion: options.allowVersion, timeoutMs: options.timeout }));
+      }),
+    );
+
+  cli
+    .command('upgrade')
+    .description("rehearse an upgrade: a fresh backup, migrated by the target release's image in a scratch copy (production unchanged)")
+    .requiredOption('--rehearse <tag>', 'the release to rehearse, e.g. v1.3.1 (the upgrade itself: docs/runbook.md "Upgrade")')
+    .option('--image <image>', "the target's backend image (default: images.plane.registry/plane-backend:<tag>); pin it with @sha256:…")
+    .addOption(timeoutOption('wait for each Job at most', 60))
+    .action(
+      action(async (command, options) => {
+        const ctx = contextFrom(command, (stack) => {
+          const refused = refuseTarget(stack.site.images.plane.tag, options.rehearse);
+          if (refused) throw new UsageError(`--rehearse: ${refused}`);
+          if (options.image !== undefined && !/^[\w.\-/:]+(@sha256:[0-9a-f]{64})?$/.test(options.image))
+            throw new UsageError(
+              `--image: expected an image reference such as docker.io/makeplane/plane-backend:v1.3.1, got ${shown(options.image)}`,
+            );
+        });
+        return run(
+          'upgrade --rehearse',
+          ctx,
+          rehearseSteps(ctx, { target: options.rehearse, image: options.image, timeoutMs: options.timeout }),
+        );
       }),
     );
 

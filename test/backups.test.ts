@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { workloadFootprints } from '../lib/budget';
 import { quantityToBytes } from '../lib/config/quantity';
+import { REHEARSAL_MIGRATE_CONTAINER } from '../lib/data/backups';
 import { find, Manifest, REPO_ROOT, siteWith, synth } from './helpers';
 
 const manifests = synth();
@@ -80,7 +81,9 @@ describe('backups', () => {
       Object.fromEntries(
         [...podOf(cronJob(manifests, name)).initContainers, ...podOf(cronJob(manifests, name)).containers].map((c: Manifest) => [
           c.name,
-          (c.env ?? []).map((e: Manifest) => `${e.name}=${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`),
+          (c.env ?? [])
+            .filter((e: Manifest) => e.valueFrom)
+            .map((e: Manifest) => `${e.name}=${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`),
         ]),
       );
     const store = [
@@ -92,6 +95,7 @@ describe('backups', () => {
     assert.deepEqual(secretsOf('plane-backup'), { 'dump-postgres': database, 'copy-uploads': store, snapshot: key });
     assert.deepEqual(secretsOf('plane-backup-restore'), { unpack: key, 'restore-postgres': database, 'restore-uploads': store });
     assert.deepEqual(secretsOf('plane-backup-drill'), { 'drill-unpack': key, 'drill-postgres': [], 'drill-record': [] });
+    assert.deepEqual(secretsOf('plane-backup-rehearsal'), { 'rehearse-unpack': key, 'rehearse-postgres': [], 'rehearse-migrate': [] });
     const config = find(manifests, 'ConfigMap', 'plane-backup-env').data;
     assert.equal(config.PGHOST, 'plane-postgres.plane.svc');
     assert.equal(config.RCLONE_CONFIG_STORE_ENDPOINT, 'http://plane-object-store.plane.svc:3900');
@@ -129,6 +133,53 @@ describe('backups', () => {
       ['sh /opt/plane-k3s/unpack.sh', 'sh /opt/plane-k3s/restore-postgres.sh', 'sh /opt/plane-k3s/finish-restore.sh'],
     );
     assert.equal(restore.spec.jobTemplate.spec.template.metadata.labels['app.kubernetes.io/name'], 'restore');
+  });
+
+  it("keeps an upgrade rehearsal template: never scheduled, the copy's server beside the migration of Plane's backend image", () => {
+    const rehearsal = cronJob(manifests, 'plane-backup-rehearsal');
+    assert.equal(rehearsal.spec.suspend, true);
+    assert.equal(rehearsal.spec.jobTemplate.spec.backoffLimit, 0);
+    const pod = podOf(rehearsal);
+    assert.equal(pod.restartPolicy, 'Never');
+    assert.deepEqual(
+      pod.initContainers.map((c: Manifest) => [c.name, c.command.join(' ')]),
+      [['rehearse-unpack', 'sh /opt/plane-k3s/unpack.sh rehearse']],
+    );
+    // Both run at once: they meet on the pod's loopback and a small signals volume.
+    assert.deepEqual(
+      pod.containers.map((c: Manifest) => [c.name, c.command.join(' ')]),
+      [
+        ['rehearse-postgres', 'sh /opt/plane-k3s/rehearse-postgres.sh'],
+        [REHEARSAL_MIGRATE_CONTAINER, 'sh /opt/plane-k3s/rehearse-migrate.sh'],
+      ],
+    );
+    const [server, migrate] = pod.containers;
+    assert.equal(server.image, find(manifests, 'StatefulSet', 'plane-postgres').spec.template.spec.containers[0].image);
+    const migrator = manifests.find((m) => m.kind === 'Job' && m.metadata.labels['app.kubernetes.io/name'] === 'migrator') as Manifest;
+    assert.equal(
+      migrate.image,
+      migrator.spec.template.spec.containers[0].image,
+      "the stack's backend image until the CLI sets the target's",
+    );
+    const cpuAndMemory = (r: Manifest) => ({
+      requests: { cpu: r.requests.cpu, memory: r.requests.memory },
+      limits: { cpu: r.limits.cpu, memory: r.limits.memory },
+    });
+    assert.deepEqual(
+      cpuAndMemory(migrate.resources),
+      cpuAndMemory(migrator.spec.template.spec.containers[0].resources),
+      "the migrator's resources",
+    );
+    // The migration step sees neither the backup volume, nor the scratch volume, nor the backup's environment.
+    assert.equal(migrate.envFrom, undefined);
+    assert.deepEqual(
+      migrate.volumeMounts.filter((m: Manifest) => !m.mountPath.startsWith('/opt/plane-k3s/')).map((m: Manifest) => m.name),
+      ['writable-code-plane-logs', 'writable-tmp', 'signals'],
+    );
+    assert.equal(Object.fromEntries(migrate.env.map((e: Manifest) => [e.name, e.value])).REHEARSAL_SIGNALS, '/signals');
+    const signals = pod.volumes.find((v: Manifest) => v.name === 'signals');
+    assert.deepEqual(signals, { name: 'signals', emptyDir: { sizeLimit: '1Mi' } });
+    assert.equal(rehearsal.spec.jobTemplate.spec.template.metadata.labels['app.kubernetes.io/name'], 'rehearsal');
   });
 
   it("drills on the site's drill schedule, with a throw-away server of the PostgreSQL image", () => {

@@ -177,6 +177,8 @@ describe('construct guards', () => {
           labels,
           restoreLabels: labels,
           drillLabels: labels,
+          rehearsalLabels: labels,
+          migrator: { image: 'p:1.0', resources: {} },
           postgres,
           objectStore,
           postgresImage: 'x:1.0',

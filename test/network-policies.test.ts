@@ -137,10 +137,19 @@ describe('network policies', () => {
     assert.deepEqual(allowedFrom('plane-object-store'), ['api', 'backup', 'caddy', 'restore', 'worker']);
   });
 
-  it('isolates the restore drill: its throw-away server is in its own pod, it reaches nothing and nothing reaches it', () => {
-    const policy = policies.find((p) => p.metadata.name === 'plane-backup-drill') as Manifest;
-    assert.deepEqual(policy.spec.podSelector.matchLabels['app.kubernetes.io/name'], 'drill');
-    assert.deepEqual([policy.spec.policyTypes, policy.spec.ingress, policy.spec.egress], [['Ingress', 'Egress'], undefined, undefined]);
+  it('isolates the restore drill and the upgrade rehearsal: their scratch server is in their own pod, they reach nothing and nothing reaches them', () => {
+    for (const [name, component] of [
+      ['plane-backup-drill', 'drill'],
+      ['plane-backup-rehearsal', 'rehearsal'],
+    ]) {
+      const policy = policies.find((p) => p.metadata.name === name) as Manifest;
+      assert.deepEqual(policy.spec.podSelector.matchLabels['app.kubernetes.io/name'], component);
+      assert.deepEqual(
+        [policy.spec.policyTypes, policy.spec.ingress, policy.spec.egress],
+        [['Ingress', 'Egress'], undefined, undefined],
+        name,
+      );
+    }
   });
 
   it('gives web and admin no egress but DNS', () => {

@@ -105,6 +105,7 @@ const COMMANDS: string[][] = [
   ['backup', 'drill'],
   ['backup', 'list'],
   ['restore', 'latest', '--yes'],
+  ['upgrade', '--rehearse', 'v1.3.1'],
 ];
 
 describe('plane-k3s without a usable cluster: one line, exit 2', () => {
@@ -240,6 +241,24 @@ describe('Kube.unreachable: what counts as an API server that is there', () => {
   });
 });
 
+describe('plane-k3s upgrade --rehearse refuses bad input before it reads the kubeconfig: one line, exit 2', () => {
+  it('a target that is not a release, not later than the running one, or a malformed image', async () => {
+    assertOneLine(
+      await inProcess(['upgrade', '--rehearse', 'latest']),
+      /^plane-k3s: --rehearse: expected a Plane release such as v1\.3\.1, got "latest"\n$/,
+    );
+    for (const tag of ['v1.2.2', 'v1.2.1', 'v0.9.0'])
+      assertOneLine(
+        await inProcess(['upgrade', '--rehearse', tag]),
+        /^plane-k3s: --rehearse: the site runs Plane v1\.2\.2: a rehearsal migrates forward, to a later release \(Plane's migrations do not go back\)\n$/,
+      );
+    assertOneLine(
+      await inProcess(['upgrade', '--rehearse', 'v1.3.1', '--image', 'plane backend']),
+      /^plane-k3s: --image: expected an image reference such as docker\.io\/makeplane\/plane-backend:v1\.3\.1, got "plane backend"\n$/,
+    );
+  });
+});
+
 describe('plane-k3s --help', () => {
   it('shows --timeout defaults in minutes, as the option takes them', () => {
     const expected: [string[], number][] = [
@@ -248,6 +267,7 @@ describe('plane-k3s --help', () => {
       [['backup', 'list'], 10],
       [['restore'], 60],
       [['secrets', 'rotate'], 15],
+      [['upgrade'], 60],
     ];
     for (const [names, minutes] of expected) {
       const command = names.reduce((parent, name) => parent.commands.find((c) => c.name() === name) ?? assert.fail(name), program());

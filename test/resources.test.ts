@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkBudget, totalFootprint, workloadFootprints } from '../lib/budget';
+import { checkBudget, reservedFootprint, totalFootprint, workloadFootprints } from '../lib/budget';
 import { cpuToMillicores, quantityToBytes } from '../lib/config/quantity';
 import { componentTemplate, containersOf, find, podTemplates, siteWith, synth } from './helpers';
 
@@ -44,7 +44,7 @@ describe('resources', () => {
   });
 
   it('fits the VPS: at most 4.75 GiB of memory limits for what runs all the time, 3 GiB of requests in all (Jobs too)', () => {
-    const total = totalFootprint(workloadFootprints(manifests));
+    const total = reservedFootprint(workloadFootprints(manifests));
     const running = totalFootprint(workloadFootprints(manifests.filter((m) => !['Job', 'CronJob'].includes(m.kind))));
     assert.ok(running.limitsBytes <= 4.75 * 1024 ** 3, `limits ${running.limitsBytes}`);
     assert.ok(total.requestsBytes <= 3 * 1024 ** 3, `requests ${total.requestsBytes}`);

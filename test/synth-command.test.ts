@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { totalFootprint, workloadFootprints } from '../lib/budget';
+import { reservedFootprint, workloadFootprints } from '../lib/budget';
 import { formatBytes, formatMillicores } from '../lib/config/quantity';
 import { replaceTogether } from '../lib/synth';
 import { defaultSiteYaml, Manifest, REPO_ROOT, siteWith, synth } from './helpers';
@@ -233,7 +233,7 @@ describe('synth command', () => {
     const { code, stdout } = await synthProcess({ CDK8S_OUTDIR: outdir, SITE_CONFIG: '' });
     assert.equal(code, 0);
     const manifests = synth();
-    const total = totalFootprint(workloadFootprints(manifests));
+    const total = reservedFootprint(workloadFootprints(manifests));
     const lines = stdout.trim().split('\n');
     assert.equal(lines.length, 2, stdout);
     assert.match(

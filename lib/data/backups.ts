@@ -10,6 +10,7 @@ import { POSTGRES_ALPINE_USER } from './postgres';
 import { mountedScripts, SCRIPTS_PATH } from '../scripts';
 import { cronJobTiming } from '../constructs/cron-job-timing';
 import { priorityClassName } from '../constructs/priority-classes';
+import { BACKEND_LOG_PATH, TMP_PATH } from '../plane/images';
 
 /** An S3 bucket elsewhere that receives a copy of the encrypted repository (on one VPS a backup on its disk is not one). */
 export interface OffsiteTarget {
@@ -30,6 +31,8 @@ export interface BackupsProps {
   readonly restoreLabels: WorkloadLabels;
   /** Labels of the restore drill's pods. */
   readonly drillLabels: WorkloadLabels;
+  /** Labels of an upgrade rehearsal's pods. */
+  readonly rehearsalLabels: WorkloadLabels;
   /** The database to dump, by reference from its chart. */
   readonly postgres: PostgresConnection;
   /** The uploads bucket to copy, by reference. */
@@ -40,6 +43,11 @@ export interface BackupsProps {
   readonly rcloneImage: string;
   /** A pinned restic image: encryption, retention, checks, the off-site copy. */
   readonly resticImage: string;
+  /**
+   * Plane's backend image and the migrator's resources: the rehearsal template's migration step (plane-k3s
+   * upgrade --rehearse puts the target release's image in its place).
+   */
+  readonly migrator: { readonly image: string; readonly resources: k8s.ResourceRequirements };
   /** The Plane version the stack runs: every backup is stamped with it, a restore refuses another. */
   readonly planeVersion: string;
   /** Cron schedule of the backup (UTC). */
@@ -54,7 +62,7 @@ export interface BackupsProps {
   readonly resources: k8s.ResourceRequirements;
   /** @default no off-site copy */
   readonly offsite?: OffsiteTarget;
-  /** @default "plane-backup" (the CronJob, its volume claim; "<name>-restore", "<name>-drill", "<name>-key") */
+  /** @default "plane-backup" (the CronJob, its volume claim; "<name>-restore", "<name>-drill", "<name>-rehearsal", "<name>-key") */
   readonly name?: string;
 }
 
@@ -72,6 +80,8 @@ const SCRIPTS = [
   'restore-checked.sh',
   'check-restored.sql',
   'finish-restore.sh',
+  'rehearse-postgres.sh',
+  'rehearse-migrate.sh',
 ];
 /** What the restore Job restores: a snapshot id, `latest`, or `list` (print them, change nothing). */
 export const RESTORE_BACKUP_ENV = 'RESTORE_BACKUP';
@@ -79,6 +89,12 @@ export const RESTORE_BACKUP_ENV = 'RESTORE_BACKUP';
 export const RESTORE_ALLOW_VERSION_ENV = 'RESTORE_ALLOW_VERSION';
 /** The key of the repository's password in its Secret (`<name>-key`). */
 export const REPOSITORY_KEY = 'restic-password';
+/** The release an upgrade rehearsal migrates to (set on the Job made from the rehearsal template). */
+export const REHEARSAL_TARGET_ENV = 'REHEARSAL_TARGET';
+/** The rehearsal template's container that runs the target release's migrations: its image is the target's. */
+export const REHEARSAL_MIGRATE_CONTAINER = 'rehearse-migrate';
+/** Where a rehearsal's two running steps meet (rehearse-postgres.sh): a small volume of its own. */
+const SIGNALS_DIR = '/signals';
 /** Where the drill records the snapshots it restored (on the backup volume). */
 export const DRILLS_FILE = `${BACKUP_DIR}/drills.tsv`;
 
@@ -91,7 +107,10 @@ export const DRILLS_FILE = `${BACKUP_DIR}/drills.tsv`;
  * - the suspended restore CronJob is the template of a restore Job (plane-k3s restore): unpack one
  *   snapshot, restore and check the database in one transaction, copy the uploads back;
  * - the drill CronJob checks the repository, restores the latest snapshot into a throw-away server in its
- *   pod and checks it; its CronJob's last success is what plane-k3s verify reads.
+ *   pod and checks it; its CronJob's last success is what plane-k3s verify reads;
+ * - the suspended rehearsal CronJob is the template of an upgrade rehearsal (plane-k3s upgrade --rehearse):
+ *   one snapshot restored into a scratch server in its pod, migrated by the target release's backend
+ *   image beside it, then dropped; it reaches nothing and holds no credential but the repository's key.
  * Each step runs in its own container with only the credential it uses. Scripts: lib/data/backup/.
  */
 export class Backups extends Construct implements NeedsSecrets {
@@ -100,16 +119,16 @@ export class Backups extends Construct implements NeedsSecrets {
   readonly secretKeys: readonly SecretKeySource[];
   /** The backup volume's claim. */
   readonly claimName: string;
-  /** CronJob names: the backup, the restore template, the drill. */
-  readonly cronJobNames: { readonly backup: string; readonly restore: string; readonly drill: string };
-  /** The three CronJobs, for the stack model: the backup, the restore template, the drill. */
+  /** CronJob names: the backup, the restore template, the drill, the rehearsal template. */
+  readonly cronJobNames: { readonly backup: string; readonly restore: string; readonly drill: string; readonly rehearsal: string };
+  /** The CronJobs, for the stack model: the backup, the restore template, the drill, the rehearsal template. */
   readonly workloads: readonly Workload[];
 
   constructor(scope: Construct, id: string, props: BackupsProps) {
     super(scope, id);
     const name = props.name ?? 'plane-backup';
     if (!Number.isInteger(props.keep) || props.keep < 1) throw new Error(`${name}: keep must be a whole number of snapshots, at least 1`);
-    this.cronJobNames = { backup: name, restore: `${name}-restore`, drill: `${name}-drill` };
+    this.cronJobNames = { backup: name, restore: `${name}-restore`, drill: `${name}-drill`, rehearsal: `${name}-rehearsal` };
     this.repositoryKey = { secretName: `${name}-key`, key: REPOSITORY_KEY };
     this.secretKeys = [{ ref: this.repositoryKey, generate: 'hex32' }];
     const metadata = (objectName: string, labels: WorkloadLabels) => ({
@@ -205,6 +224,9 @@ export class Backups extends Construct implements NeedsSecrets {
       extra: Partial<k8s.CronJobSpec>,
       once: boolean,
       calls: readonly Call[],
+      /** How many of the last steps run together (the others one after the other before them). */
+      together = 1,
+      extraVolumes: k8s.Volume[] = [],
     ) => {
       const secretsRead = steps.flatMap((c) =>
         (c.env ?? []).flatMap((e) => {
@@ -227,9 +249,9 @@ export class Backups extends Construct implements NeedsSecrets {
       );
       const podSpec = hardenedPodSpec({
         runAs: BACKUP_USER,
-        initContainers: steps.slice(0, -1),
-        containers: steps.slice(-1),
-        volumes: [backupVolume, scratchVolume, ...config.volumes],
+        initContainers: steps.slice(0, -together),
+        containers: steps.slice(-together),
+        volumes: [backupVolume, scratchVolume, ...extraVolumes, ...config.volumes],
         // A restore or a drill that fails is looked at, not retried: its scratch space starts empty again.
         restartPolicy: once ? 'Never' : 'OnFailure',
         // Evicted first under node pressure: the next schedule runs again (a restore is run by hand).
@@ -303,6 +325,44 @@ export class Backups extends Construct implements NeedsSecrets {
       { schedule: props.drillSchedule },
       true,
       [],
+    );
+    // Never scheduled: the template of an upgrade rehearsal (plane-k3s upgrade --rehearse <tag>, which sets
+    // RESTORE_BACKUP, REHEARSAL_TARGET and the migration step's image). The copy's server and the target's
+    // migration run side by side (they meet on the pod's loopback); neither holds a credential of the stack.
+    const signalsVolume: k8s.Volume = { name: 'signals', emptyDir: { sizeLimit: k8s.Quantity.fromString('1Mi') } };
+    const signals = { name: signalsVolume.name, mountPath: SIGNALS_DIR };
+    const serveCopy = step('rehearse-postgres', props.postgresImage, script('rehearse-postgres.sh'), {}, false);
+    cronJob(
+      this.cronJobNames.rehearsal,
+      props.rehearsalLabels,
+      [
+        step('rehearse-unpack', props.resticImage, script('unpack.sh', 'rehearse'), repositoryKey, true),
+        {
+          ...serveCopy,
+          env: [{ name: 'REHEARSAL_SIGNALS', value: SIGNALS_DIR }],
+          volumeMounts: [...(serveCopy.volumeMounts ?? []), signals],
+        },
+        {
+          name: REHEARSAL_MIGRATE_CONTAINER,
+          image: props.migrator.image,
+          command: script('rehearse-migrate.sh'),
+          // Not the backup's environment, nor its scratch volume: the database it migrates is the copy on 127.0.0.1.
+          env: [
+            { name: 'REHEARSAL_SIGNALS', value: SIGNALS_DIR },
+            { name: REHEARSAL_TARGET_ENV, value: props.planeVersion },
+            { name: 'PYTHONDONTWRITEBYTECODE', value: '1' },
+            { name: 'PYTHONUNBUFFERED', value: '1' },
+          ],
+          resources: props.migrator.resources,
+          writablePaths: [BACKEND_LOG_PATH, TMP_PATH],
+          volumeMounts: [signals, ...config.volumeMounts],
+        },
+      ],
+      { suspend: true },
+      true,
+      [],
+      2,
+      [signalsVolume],
     );
     this.workloads = workloads;
   }

@@ -60,6 +60,7 @@ const ZONES: Record<string, string[]> = {
     'backup',
     'restore',
     'drill',
+    'rehearsal',
     'postgres-bootstrap',
     'postgres',
     'redis',

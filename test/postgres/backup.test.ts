@@ -4,7 +4,8 @@
  * same build) and the real restic of images.restic (tools/go-tools): dump → encrypted snapshot →
  * change → restore gives the dumped data back exactly, checked against what the backup recorded; nothing
  * readable rests on the backup volume; a restore refuses another Plane version and a connected client;
- * a drill passes on a good backup and fails on a truncated one or a tampered repository; retention keeps
+ * a drill passes on a good backup and fails on a truncated one or a tampered repository; an upgrade
+ * rehearsal serves a copy to its migration step and drops it; retention keeps
  * the newest. Run by `npm run test:postgres` (installs the server and restic on first use).
  */
 import assert from 'node:assert/strict';
@@ -15,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseBackupList } from '../../ops/backups';
-import { find, synth } from '../helpers';
+import { find, freePort, synth } from '../helpers';
 import { backupToolsOnPath, PostgresServer, S3Server } from './harness';
 
 const manifests = synth();
@@ -306,6 +307,99 @@ describe('encrypted backups, restore and drill against a real PostgreSQL 18 and 
     assert.match(latest.drilled ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
   });
 
+  /**
+   * The rehearsal Job's first two steps: unpack, then the copy served on 127.0.0.1 (in the background, as
+   * its container runs beside the migration's); the test stands where the migration step does.
+   */
+  const rehearsal = async (snapshotId: string, extra: Record<string, string> = {}) => {
+    const dir = scratch();
+    const signals = scratch();
+    const unpack = run('unpack.sh', dir, { ...withKey, RESTORE_BACKUP: snapshotId }, ['rehearse']);
+    assert.equal(unpack.status, 0, unpack.stderr);
+    const port = await freePort();
+    const asNobody = process.getuid?.() === 0;
+    if (asNobody) spawnSync('chown', ['-R', 'nobody', dir, signals]);
+    const stepEnv = { ...env, PATH: server.env().PATH, WORK_DIR: dir, REHEARSAL_SIGNALS: signals, REHEARSAL_PORT: String(port), ...extra };
+    const command = ['sh', path.join(work, 'scripts', 'rehearse-postgres.sh')];
+    const child = asNobody
+      ? spawn('runuser', ['-u', 'nobody', '--', 'env', ...Object.entries(stepEnv).map(([k, v]) => `${k}=${v}`), ...command])
+      : spawn(command[0], command.slice(1), { env: stepEnv });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+    const signal = (name: string) => path.join(signals, name);
+    const served = async () => {
+      for (let i = 0; i < 600 && !fs.existsSync(signal('ready')) && !fs.existsSync(signal('failed')); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      return fs.existsSync(signal('ready'));
+    };
+    /** psql as the migration step connects: plane, by password, on 127.0.0.1. */
+    const asMigration = (sql: string) =>
+      spawnSync(
+        path.join(server.bin, 'psql'),
+        ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(port), '-U', 'plane', '-d', 'plane', '-c', sql],
+        {
+          encoding: 'utf8',
+          env: { ...process.env, PGPASSWORD: fs.readFileSync(signal('password'), 'utf8') },
+        },
+      );
+    return { dir, signals, signal, unpack, port, served, asMigration, exited, output: () => output };
+  };
+
+  it('an upgrade rehearsal serves a copy of a backup to the migration step on 127.0.0.1, as a plane that owns it, then drops it', async () => {
+    const made = backup();
+    const id = /backup: snapshot ([0-9a-f]{8})/.exec(made.snapshot.stdout)?.[1] as string;
+    const before = fingerprint();
+    const r = await rehearsal(id);
+    assert.match(r.unpack.stdout, new RegExp(`^rehearsal: unpacked snapshot ${id} \\(v1\\.2\\.2, dumped `, 'm'));
+    assert.ok(await r.served(), r.output());
+    assert.match(
+      r.output(),
+      new RegExp(
+        `^rehearsal: snapshot ${id} restored into a scratch server in \\d+ s: Plane v1\\.2\\.2, migration db\\.0107_remove_issue_sort_order, 4 tables with the recorded row counts$`,
+        'm',
+      ),
+    );
+    // The copy holds the backup's rows, owned by a plane that is no superuser: a migration's DDL works, as in the stack.
+    assert.equal(r.asMigration('SELECT count(*) FROM issues').stdout.trim(), '3000');
+    assert.equal(r.asMigration('SELECT rolsuper FROM pg_roles WHERE rolname = current_user').stdout.trim(), 'f');
+    assert.equal(
+      r.asMigration("SELECT string_agg(DISTINCT tableowner, ',') FROM pg_tables WHERE schemaname = 'public'").stdout.trim(),
+      'plane',
+    );
+    assert.equal(r.asMigration('ALTER TABLE issues ADD COLUMN rehearsed boolean').status, 0);
+    assert.equal(r.asMigration("INSERT INTO django_migrations (app, name) VALUES ('db', '0108_rehearsed')").status, 0);
+    assert.equal(r.asMigration('SHOW listen_addresses').stdout.trim(), '127.0.0.1');
+    // Its superuser has no password: not reachable over TCP, only on the server's own socket in the scratch volume.
+    const superuser = spawnSync(
+      path.join(server.bin, 'psql'),
+      ['-X', '-h', '127.0.0.1', '-p', String(r.port), '-U', 'rehearsal', '-d', 'plane', '-w', '-c', 'SELECT 1'],
+      { encoding: 'utf8' },
+    );
+    assert.notEqual(superuser.status, 0);
+    fs.writeFileSync(r.signal('done'), '0\n');
+    assert.equal(await r.exited, 0, r.output());
+    assert.match(
+      r.output(),
+      /^rehearsal: the copy ended at migration db\.0108_rehearsed; copy dropped \(scratch server stopped, its files deleted\)$/m,
+    );
+    assert.equal(fs.existsSync(path.join(r.dir, 'rehearsal-server')), false, 'the copy is deleted');
+    assert.equal(fs.existsSync(r.signal('password')), false, "the copy's password is deleted");
+    assert.equal(fingerprint(), before, "Plane's own database is untouched");
+    assert.equal(server.sql(env.PGDATABASE, "SELECT count(*) FROM information_schema.columns WHERE column_name = 'rehearsed'"), '0');
+  });
+
+  it('a rehearsal whose migration step never finishes gives up after REHEARSAL_WAIT_SECONDS and drops the copy', async () => {
+    const [latest] = list();
+    const r = await rehearsal(latest.id, { REHEARSAL_WAIT_SECONDS: '2' });
+    assert.ok(await r.served(), r.output());
+    assert.equal(await r.exited, 1);
+    assert.match(r.output(), /^rehearsal: the migration step did not finish within 2 s$/m);
+    assert.ok(fs.existsSync(r.signal('failed')));
+    assert.equal(fs.existsSync(path.join(r.dir, 'rehearsal-server')), false, 'the copy is deleted');
+  });
+
   it('a backup whose dump lost rows fails the drill and its restore, which changes nothing', () => {
     // The stamp says what the database held; a dump that lost rows (a truncated table) disagrees.
     const dir = scratch();
@@ -326,7 +420,7 @@ describe('encrypted backups, restore and drill against a real PostgreSQL 18 and 
     assert.equal(server.sql(env.PGDATABASE, 'SELECT name FROM issues WHERE id = 2'), 'kept', 'rolled back');
   });
 
-  it('a truncated dump in a backup fails the drill, and its restore, which changes nothing', () => {
+  it('a truncated dump in a backup fails the drill, its restore, which changes nothing, and its rehearsal', async () => {
     // pg_restore --list still reads the table of contents at the start: only the restore finds the end missing.
     const dir = scratch();
     assert.equal(run('dump-postgres.sh', dir, withDatabase()).status, 0);
@@ -348,6 +442,15 @@ describe('encrypted backups, restore and drill against a real PostgreSQL 18 and 
     );
     assert.equal(server.sql(env.PGDATABASE, 'SELECT name FROM issues WHERE id = 2'), 'kept too', 'rolled back');
     assert.equal(server.sql(env.PGDATABASE, 'SELECT count(*) FROM issues'), '3000');
+    // A rehearsal of it fails before any migration: the migration step stops at the copy's failure, without Plane.
+    const [latest] = list();
+    const r = await rehearsal(latest.id);
+    assert.equal(await r.served(), false);
+    assert.equal(await r.exited, 1);
+    assert.match(r.output(), /rehearsal: snapshot [0-9a-f]{8} could not be restored and checked \(above\)/);
+    const migrate = run('rehearse-migrate.sh', scratch(), { REHEARSAL_SIGNALS: r.signals, PATH: '/usr/bin:/bin' });
+    assert.equal(migrate.status, 1);
+    assert.equal(migrate.stderr.trim(), 'rehearsal: nothing migrated: the copy could not be made (the rehearse-postgres step says why)');
   });
 
   it('keeps the newest snapshots only', () => {

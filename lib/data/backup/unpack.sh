@@ -5,8 +5,9 @@
 #   RESTORE_BACKUP names a snapshot (its id, as `plane-k3s backup list` shows it) or "latest"; "list"
 #   prints the snapshots (restic's JSON: times, tags, sizes, no data) and the drills that restored them,
 #   and changes nothing. The drill (`unpack.sh drill`) first checks the repository's structure and a
-#   tenth of its data (`restic check`): a tampered or damaged repository fails it. Restic authenticates
-#   every piece it restores, so a tampered backup is never unpacked.
+#   tenth of its data (`restic check`): a tampered or damaged repository fails it. An upgrade rehearsal
+#   (`unpack.sh rehearse`) unpacks RESTORE_BACKUP as the restore does. Restic authenticates every piece it
+#   restores, so a tampered backup is never unpacked.
 #
 # Environment: RESTIC_REPOSITORY, RESTIC_PASSWORD, RESTIC_CACHE_DIR; WORK_DIR; BACKUP_DIR; RESTORE_BACKUP.
 set -eu
@@ -17,8 +18,9 @@ drills="${BACKUP_DIR:?}/drills.tsv"
 choice="${RESTORE_BACKUP:-latest}"
 prefix=restore
 [ "${1:-}" = drill ] && { prefix=drill; choice=latest; }
+[ "${1:-}" = rehearse ] && prefix=rehearsal
 
-if [ "$choice" = list ]; then
+if [ "$choice" = list ] && [ "$prefix" = restore ]; then
   snapshots="$(restic snapshots --retry-lock 30m --json --host plane --tag plane-k3s)"
   echo "restore: snapshots $snapshots"
   [ -f "$drills" ] && sed 's/^/restore: drilled /' "$drills"

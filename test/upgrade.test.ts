@@ -1,0 +1,49 @@
+/**
+ * The upgrade rehearsal's decisions (ops/upgrade.ts): which targets it refuses, the image it runs, the
+ * snapshot it takes from the backup's log, what the target fixes. The Jobs themselves run in
+ * test/postgres (the copy's server), test/plane (the target's real migrations) and test/cluster (the CLI).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { compareTags, exposureOf, loadAdvisories } from '../lib/plane/advisories';
+import { Stack } from '../ops/stack';
+import { advisoriesFixedBy, refuseTarget, snapshotOf, targetImage } from '../ops/upgrade';
+
+const stack = Stack.load();
+
+describe('plane-k3s upgrade --rehearse', () => {
+  it('rehearses only a later release: Plane migrates forward', () => {
+    assert.equal(refuseTarget('v1.2.2', 'v1.2.3'), undefined);
+    assert.equal(refuseTarget('v1.2.2', 'v1.10.0'), undefined, 'compared as numbers, not text');
+    assert.match(refuseTarget('v1.2.2', 'v1.2.2') ?? '', /a later release/);
+    assert.match(refuseTarget('v1.3.1', 'v1.2.3') ?? '', /the site runs Plane v1\.3\.1/);
+    assert.match(refuseTarget('v1.2.2', 'stable') ?? '', /expected a Plane release such as v1\.3\.1, got "stable"/);
+    assert.match(refuseTarget('v1.2.2', 'v1.3') ?? '', /expected a Plane release/);
+  });
+
+  it("runs the target's backend image from the site's registry, or the image given (a digest pins it)", () => {
+    assert.equal(targetImage({ stack }, { target: 'v1.3.1' }), 'docker.io/makeplane/plane-backend:v1.3.1');
+    const pinned = `registry.example/plane-backend:v1.3.1@sha256:${'a'.repeat(64)}`;
+    assert.equal(targetImage({ stack }, { target: 'v1.3.1', image: pinned }), pinned);
+  });
+
+  it("takes the snapshot the backup's log names, none when it names none", () => {
+    // The backup Job's own lines (lib/data/backup/snapshot.sh), as test/cluster records them.
+    const lines = [
+      'backup: dumped plane, 2922860 bytes, 1458 entries, 180 tables; Plane v1.2.2, migration db.0120_issueview_archived_at',
+      'backup: snapshot 4f2a9c1e, Plane v1.2.2, migration db.0120_issueview_archived_at, 2950000 bytes; 3 snapshots kept (at most 14)',
+    ];
+    assert.equal(snapshotOf(lines), '4f2a9c1e');
+    assert.equal(snapshotOf(lines.slice(0, 1)), undefined);
+  });
+
+  it("names how many of the running version's open advisories the target fixes, from security/plane-advisories.yaml", () => {
+    const file = loadAdvisories();
+    const open = exposureOf(file, 'v1.2.2').open;
+    for (const target of ['v1.2.3', 'v1.3.1', 'v1.5.0']) {
+      const fixed = open.filter((a) => a.fixedIn !== null && compareTags(a.fixedIn, target) <= 0).length;
+      assert.equal(advisoriesFixedBy('v1.2.2', target), `${target} fixes ${fixed} of Plane v1.2.2's ${open.length} open advisories`);
+    }
+    assert.match(advisoriesFixedBy('v1.2.2', 'v1.5.0'), /^v1\.5\.0 fixes [1-9]\d* of/, 'v1.5.0 fixes some');
+  });
+});
