@@ -5,6 +5,7 @@
  * log is read, and the copy with it. Nothing in production changes: the Job reaches nothing (its
  * NetworkPolicy) and holds no credential but the backup repository's key.
  */
+import { V1Job } from '@kubernetes/client-node';
 import { REHEARSAL_MIGRATE_CONTAINER, REHEARSAL_TARGET_ENV, RESTORE_BACKUP_ENV } from '../lib/data/backups';
 import { compareTags, exposureOf, loadAdvisories } from '../lib/plane/advisories';
 import { PLANE_IMAGES } from '../lib/plane/images';
@@ -51,6 +52,13 @@ export function advisoriesFixedBy(running: string, target: string): string {
   return `${target} fixes ${fixed.length} of Plane ${running}'s ${exposure.open.length} open advisories`;
 }
 
+/** Puts the target's backend image on the rehearsal Job's migration step; every other container keeps its image. */
+export function withTargetImage(job: V1Job, image: string): void {
+  const migrate = job.spec?.template.spec?.containers.find((c) => c.name === REHEARSAL_MIGRATE_CONTAINER);
+  if (!migrate) throw new Error(`the rehearsal template has no ${REHEARSAL_MIGRATE_CONTAINER} container: kubectl apply -f dist`);
+  migrate.image = image;
+}
+
 export function rehearseSteps(ctx: OpsContext, options: RehearsalOptions): Step[] {
   const ns = ctx.stack.namespace;
   const running = ctx.stack.site.images.plane.tag;
@@ -81,11 +89,9 @@ export function rehearseSteps(ctx: OpsContext, options: RehearsalOptions): Step[
         if (!snapshot) return [fail('upgrade/rehearse', 'not run: no fresh backup to rehearse on', 'see upgrade/backup')];
         const started = Date.now();
         const env = { [RESTORE_BACKUP_ENV]: snapshot, [REHEARSAL_TARGET_ENV]: options.target };
-        const run = await runFromCronJob(ctx, 'rehearsal', 'rehearse', env, options, progress, 'rehearsal:', (job) => {
-          const migrate = job.spec?.template.spec?.containers.find((c) => c.name === REHEARSAL_MIGRATE_CONTAINER);
-          if (!migrate) throw new Error(`the rehearsal template has no ${REHEARSAL_MIGRATE_CONTAINER} container: kubectl apply -f dist`);
-          migrate.image = image;
-        });
+        const run = await runFromCronJob(ctx, 'rehearsal', 'rehearse', env, options, progress, 'rehearsal:', (job) =>
+          withTargetImage(job, image),
+        );
         const seconds = Math.round((Date.now() - started) / 1000);
         // The copy lives in the pod's volumes: deleting the Job drops it, whatever the outcome.
         await ctx.kube.batch.deleteNamespacedJob({ name: run.job, namespace: ns, propagationPolicy: 'Foreground' }).catch(() => undefined);

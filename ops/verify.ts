@@ -405,7 +405,8 @@ export function judgeAgentAccess(expectedEmail: string, workspace: string, acces
   return pass(id, `users/me → 200 as ${me.email}; workspaces/${workspace}/projects/ → 200`);
 }
 
-async function checkSignup(api: PlaneApi): Promise<CheckResult> {
+/** The signup check: sign-up closed, workspace creation disabled, setup done (from /api/instances/). */
+export async function checkSignup(api: PlaneApi): Promise<CheckResult> {
   const { config, instance } = await api.instance();
   const problems: string[] = [];
   if (config.enable_signup !== false) problems.push(`enable_signup is ${JSON.stringify(config.enable_signup)}`);

@@ -7,7 +7,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compareTags, exposureOf, loadAdvisories } from '../lib/plane/advisories';
 import { Stack } from '../ops/stack';
-import { advisoriesFixedBy, refuseTarget, snapshotOf, targetImage } from '../ops/upgrade';
+import { V1CronJob } from '@kubernetes/client-node';
+import { jobFromCronJob } from '../ops/jobs';
+import { advisoriesFixedBy, refuseTarget, snapshotOf, targetImage, withTargetImage } from '../ops/upgrade';
+import { find, synth } from './helpers';
 
 const stack = Stack.load();
 
@@ -25,6 +28,36 @@ describe('plane-k3s upgrade --rehearse', () => {
     assert.equal(targetImage({ stack }, { target: 'v1.3.1' }), 'docker.io/makeplane/plane-backend:v1.3.1');
     const pinned = `registry.example/plane-backend:v1.3.1@sha256:${'a'.repeat(64)}`;
     assert.equal(targetImage({ stack }, { target: 'v1.3.1', image: pinned }), pinned);
+  });
+
+  it("makes the rehearsal Job from the template with the target's image on the migration step only, the backup and target in every step's env", () => {
+    const cron = find(synth(), 'CronJob', 'plane-backup-rehearsal') as unknown as V1CronJob;
+    cron.metadata = { ...cron.metadata, uid: 'uid-1' };
+    const job = jobFromCronJob(cron, 'plane-backup-rehearsal-rehearse-20261206120000', {
+      RESTORE_BACKUP: '4f2a9c1e',
+      REHEARSAL_TARGET: 'v1.3.1',
+    });
+    const before = [...(job.spec?.template.spec?.initContainers ?? []), ...(job.spec?.template.spec?.containers ?? [])].map((c) => [
+      c.name,
+      c.image,
+    ]);
+    withTargetImage(job, 'docker.io/makeplane/plane-backend:v1.3.1');
+    const containers = [...(job.spec?.template.spec?.initContainers ?? []), ...(job.spec?.template.spec?.containers ?? [])];
+    assert.deepEqual(
+      containers.map((c) => [c.name, c.image]),
+      before.map(([name, image]) => [name, name === 'rehearse-migrate' ? 'docker.io/makeplane/plane-backend:v1.3.1' : image]),
+    );
+    for (const c of containers) {
+      const env = Object.fromEntries((c.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
+      assert.equal(env.RESTORE_BACKUP, '4f2a9c1e', c.name);
+      assert.equal(env.REHEARSAL_TARGET, 'v1.3.1', c.name);
+    }
+    const template = structuredClone(job);
+    template.spec!.template.spec!.containers = template.spec!.template.spec!.containers.filter((c) => c.name !== 'rehearse-migrate');
+    assert.throws(
+      () => withTargetImage(template, 'x:1'),
+      /the rehearsal template has no rehearse-migrate container: kubectl apply -f dist/,
+    );
   });
 
   it("takes the snapshot the backup's log names, none when it names none", () => {

@@ -44,6 +44,7 @@ import {
   PlaneFixture,
   PlaneSide,
   readFixture,
+  readRehearsalFixture,
   recordingProxy,
   replayServer,
 } from './plane-fixture';
@@ -190,6 +191,32 @@ describe("plane-k3s, the operator's CLI, on a real control plane", { concurrency
     const restoreScratch = scratchDir('plane-ops-restore-');
     await script('unpack.sh', 'unpack-run', { WORK_DIR: restoreScratch, RESTORE_BACKUP: 'latest' });
     await script('restore-postgres.sh', 'restore-postgres', { WORK_DIR: restoreScratch, RESTORE_BACKUP: 'latest' });
+    // The rehearsal template's steps: the unpack and the copy's server for real (the test stands where the
+    // migration step does, and ends it); the migration's own lines from a real run of the target's code.
+    const rehearsalScratch = scratchDir('plane-ops-rehearsal-');
+    const signals = scratchDir('plane-ops-rehearsal-signals-');
+    await script('unpack.sh', 'rehearse-unpack', { WORK_DIR: rehearsalScratch, RESTORE_BACKUP: 'latest' }, ['rehearse']);
+    if (process.getuid?.() === 0) spawnSync('chown', ['-R', 'nobody', rehearsalScratch, signals]);
+    const serverCommand = [
+      'env',
+      `PATH=${pg.env().PATH}`,
+      `WORK_DIR=${rehearsalScratch}`,
+      `REHEARSAL_SIGNALS=${signals}`,
+      `REHEARSAL_PORT=${await freePort()}`,
+      'sh',
+      path.join(scripts, 'rehearse-postgres.sh'),
+    ];
+    const server = runProcess(
+      process.getuid?.() === 0 ? 'runuser' : serverCommand[0],
+      process.getuid?.() === 0 ? ['-u', 'nobody', '--', ...serverCommand] : serverCommand.slice(1),
+      process.env,
+    );
+    for (let i = 0; i < 600 && !fs.existsSync(path.join(signals, 'ready')); i++) await new Promise((r) => setTimeout(r, 100));
+    fs.writeFileSync(path.join(signals, 'done'), '0\n');
+    const served = await server;
+    assert.equal(served.code, 0, served.stderr);
+    fs.writeFileSync(logFile('rehearse-postgres'), criLog(served.stdout.split('\n').filter(Boolean)));
+    fs.writeFileSync(logFile('rehearse-migrate'), criLog(readRehearsalFixture().logs['rehearse-migrate']));
     fs.writeFileSync(logFile('empty'), '');
 
     // Every generated value of the stack's Secrets, in the env file `secrets load` reads.
@@ -278,6 +305,9 @@ describe("plane-k3s, the operator's CLI, on a real control plane", { concurrency
               'drill-record',
               'unpack',
               'restore-postgres',
+              'rehearse-unpack',
+              'rehearse-postgres',
+              'rehearse-migrate',
             ].map((c) => ({ containers: [c], logsFile: logFile(c) })),
             { containers: [], logsFile: logFile('empty') },
           ],
@@ -520,6 +550,44 @@ describe("plane-k3s, the operator's CLI, on a real control plane", { concurrency
     assert.equal(verify.report.ok, true);
     assert.deepEqual(Object.keys(verify.report).sort(), ['checks', 'command', 'context', 'ok', 'summary']);
     assert.equal(verify.report.context, 'plane-test');
+  });
+
+  it('upgrade --rehearse: a fresh backup, a Job of the rehearsal template with its real log lines, then deleted; nothing else changed', async () => {
+    const rehearsal = readRehearsalFixture();
+    const images = async () =>
+      (await cluster.apps.listNamespacedDeployment({ namespace: NS })).items.map((d) =>
+        d.spec?.template.spec?.containers.map((c) => c.image),
+      );
+    const before = await images();
+    const { code, report } = await cliJson(['upgrade', '--rehearse', rehearsal.target]);
+    assert.equal(code, 0, failuresOf(report).join('\n'));
+    const id = /^job\/plane-backup-now-\d{14} complete: snapshot ([0-9a-f]{8})$/.exec(check(report, 'upgrade/backup').detail)?.[1];
+    assert.ok(id, check(report, 'upgrade/backup').detail);
+    const target = rehearsal.target.replace(/\./g, '\\.');
+    assert.match(
+      check(report, 'upgrade/rehearse').detail,
+      new RegExp(
+        `^rehearsal: unpacked snapshot ${id} \\(v1\\.2\\.2, dumped [^)]+\\); rehearsal: snapshot ${id} restored into a scratch server in \\d+ s: Plane v1\\.2\\.2, migration none, 1 tables with the recorded row counts; ` +
+          `rehearsal: the copy ended at migration none; copy dropped \\(scratch server stopped, its files deleted\\); ` +
+          `rehearsal: Plane ${target}: \\d+ migrations to apply[^;]*; rehearsal: Plane ${target} migrated the copy in \\d+ s: \\d+ migrations applied, none left; ` +
+          `whole rehearsal \\d+ s; job\\/plane-backup-rehearsal-rehearse-\\d{14} deleted, production unchanged\\. ${target} fixes \\d+ of Plane v1\\.2\\.2's \\d+ open advisories$`,
+      ),
+    );
+    let left = 1;
+    for (let i = 0; i < 30 && left > 0; i++) {
+      left = (await cluster.batch.listNamespacedJob({ namespace: NS, labelSelector: 'app.kubernetes.io/name=rehearsal' })).items.length;
+      if (left > 0) await new Promise((r) => setTimeout(r, 1000));
+    }
+    assert.equal(left, 0, 'the rehearsal Job (and the copy in its pod) is gone');
+    assert.deepEqual(await images(), before, "the Deployments' images are unchanged");
+    const template = await cluster.batch.readNamespacedCronJob({ name: 'plane-backup-rehearsal', namespace: NS });
+    assert.equal(template.spec?.suspend, true, 'the template stays suspended');
+  });
+
+  it('upgrade --rehearse refuses a release that is not later than the running one, before touching the cluster', async () => {
+    const result = await cli(['upgrade', '--rehearse', 'v1.2.2']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^plane-k3s: --rehearse: the site runs Plane v1\.2\.2: a rehearsal migrates forward/);
   });
 
   it('verify in text: a line per check, the fix under a failure, a summary; progress on stderr', async () => {

@@ -160,3 +160,17 @@ export function criLog(lines: readonly string[]): string {
   const start = Date.now() - lines.length * 1000;
   return lines.map((line, i) => `${new Date(start + i * 1000).toISOString()} stdout F ${line}\n`).join('');
 }
+
+/** The log lines of an upgrade rehearsal's migration step, from a real run of the target's own code (test/plane/upgrade.test.ts). */
+export interface RehearsalFixture {
+  readonly recorded: { readonly plane: string; readonly at: string; readonly how: string };
+  /** The release rehearsed. */
+  readonly target: string;
+  readonly logs: { readonly 'rehearse-migrate': readonly string[] };
+}
+
+export const REHEARSAL_FIXTURE = path.join(REPO_ROOT, 'test', 'cluster', 'fixtures', 'upgrade-rehearsal.json');
+
+export function readRehearsalFixture(): RehearsalFixture {
+  return JSON.parse(fs.readFileSync(REHEARSAL_FIXTURE, 'utf8')) as RehearsalFixture;
+}

@@ -10,15 +10,12 @@
  * It writes into that backend's database (the site's agents and their tokens): use a throw-away one.
  */
 import assert from 'node:assert/strict';
-import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
 import { agentTokenVariable } from '../../lib/plane/provisioning';
 import { judgeTokenState, readTokenState } from '../../ops/agent-tokens';
-import { Forward } from '../../ops/kube';
-import { PlaneApi } from '../../ops/plane-api';
 import { agentAccess, judgeAgentAccess } from '../../ops/verify';
-import { ageTokens, BASE_URL, newTokens, planeShell, provision, skip, spec, token, Tokens } from './harness';
+import { ageTokens, newTokens, planeApi, planeShell, provision, skip, spec, token, Tokens } from './harness';
 
 const PG = {
   host: process.env.PLANE_TEST_PGHOST,
@@ -28,12 +25,6 @@ const PG = {
   database: process.env.PLANE_TEST_PGDATABASE,
 };
 const FIXES = { provisioning: 'run provisioning', rotate: 'rotate it' };
-
-/** The backend's api as verify's forward reaches the api Service (Host: what its ALLOWED_HOSTS has). */
-function planeApi(): PlaneApi {
-  const url = new URL(BASE_URL as string);
-  return new PlaneApi(new Forward('plane-api', Number(url.port), net.createServer(), new Set()), url.hostname, spec.workspace.slug);
-}
 
 function setMembership(email: string, active: boolean): void {
   planeShell(

@@ -6,12 +6,15 @@
  *   PLANE_TEST_BASE_URL   the api, e.g. http://127.0.0.1:8000
  */
 import { spawnSync } from 'node:child_process';
+import * as net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { agentTokenVariable } from '../../lib/plane/provisioning';
 import { find, Manifest, REPO_ROOT, synth } from '../helpers';
+import { Forward } from '../../ops/kube';
+import { PlaneApi } from '../../ops/plane-api';
 
 export const MANAGE = process.env.PLANE_TEST_MANAGE;
 export const BASE_URL = process.env.PLANE_TEST_BASE_URL?.replace(/\/$/, '');
@@ -40,11 +43,13 @@ export function provision(
   specOverride?: object,
   preamble = '',
   env: Record<string, string> = {},
+  /** Another release's manage.py (an upgrade's target). */
+  manage = MANAGE as string,
 ): { code: number; output: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plane-provision-'));
   const usersFile = path.join(dir, 'users.json');
   fs.writeFileSync(usersFile, JSON.stringify(specOverride ?? spec));
-  const result = spawnSync(MANAGE as string, ['shell', '--command', `${preamble}import plane_k3s_provision; plane_k3s_provision.main()`], {
+  const result = spawnSync(manage, ['shell', '--command', `${preamble}import plane_k3s_provision; plane_k3s_provision.main()`], {
     env: { ...process.env, ...env, ...tokens, PYTHONPATH: MODULE_DIR, PLANE_K3S_USERS_FILE: usersFile },
     encoding: 'utf8',
     timeout: 120_000,
@@ -62,6 +67,12 @@ export async function request(url: string, init: RequestInit = {}): Promise<Resp
   } catch {
     return fetch(url, init);
   }
+}
+
+/** The backend's api as verify's and smoke's forward reaches the api Service (Host: what its ALLOWED_HOSTS has). */
+export function planeApi(): PlaneApi {
+  const url = new URL(BASE_URL as string);
+  return new PlaneApi(new Forward('plane-api', Number(url.port), net.createServer(), new Set()), url.hostname, spec.workspace.slug);
 }
 
 /** A call to the API (JSON in and out); the body is never a token. */
