@@ -41,6 +41,8 @@ const skipBackup =
 
 const scripts = find(manifests, 'ConfigMap', 'plane-backup-files').data as Record<string, string>;
 const env = find(manifests, 'ConfigMap', 'plane-backup-env').data as Record<string, string>;
+/** The release's tag in a pattern. */
+const tagPattern = RELEASE.tag.replace(/\./g, '\\.');
 // The admin's calls stay under the site's per-token rate limit (30/minute).
 const ITEMS = 20;
 
@@ -129,7 +131,10 @@ describe("backup, wipe and restore of Plane's real database", { skip: skipBackup
     const backupScratch = scratch();
     const dump = run('dump-postgres.sh', backupScratch);
     const snapshot = run('snapshot.sh', backupScratch);
-    assert.match(dump.output, /^backup: dumped \S+, \d+ bytes, \d+ entries, \d+ tables; Plane v1\.2\.2, migration db\.\d{4}_\w+$/m);
+    assert.match(
+      dump.output,
+      new RegExp(`^backup: dumped \\S+, \\d+ bytes, \\d+ entries, \\d+ tables; Plane ${tagPattern}, migration db\\.\\d{4}_\\w+$`, 'm'),
+    );
     const stamp = fs.readFileSync(path.join(backupScratch, 'postgres', 'stamp'), 'utf8');
     const migrations = Number(/^migrations=(\d+)$/m.exec(stamp)?.[1]);
     const bytes = Number(/(\d+) bytes;/.exec(snapshot.output)?.[1]);
@@ -150,7 +155,7 @@ describe("backup, wipe and restore of Plane's real database", { skip: skipBackup
       assert.match(
         restored.output,
         new RegExp(
-          `^restore: snapshot [0-9a-f]{8} restored into \\S+: Plane ${RELEASE.tag.replace(/\./g, '\\.')}, migration db\\.\\d{4}_\\w+, \\d+ tables with the recorded row counts$`,
+          `^restore: snapshot [0-9a-f]{8} restored into \\S+: Plane ${tagPattern}, migration db\\.\\d{4}_\\w+, \\d+ tables with the recorded row counts$`,
           'm',
         ),
       );
