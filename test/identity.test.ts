@@ -42,7 +42,7 @@ describe('stable identity', () => {
   it('keeps Deployment and StatefulSet selectors identical across an upgrade (they are immutable)', () => {
     const upgraded = synth(
       siteWith((s) => {
-        s.images.plane.tag = 'v1.3.0';
+        s.images.plane.tag = 'v1.3.1';
         s.images.postgres = 'docker.io/library/postgres:18.7-alpine';
       }),
     );
@@ -86,12 +86,12 @@ describe('beat-worker and migrator', () => {
     const upgraded = componentTemplate(
       synth(
         siteWith((s) => {
-          s.images.plane.tag = 'v1.3.0';
+          s.images.plane.tag = 'v1.3.1';
         }),
       ),
       'migrator',
     ).workload;
-    assert.match(upgraded.metadata.name, /^plane-migrator-v1-3-0-/);
+    assert.match(upgraded.metadata.name, /^plane-migrator-v1-3-1-/);
   });
 
   it("lets the migrator wait until Plane can log in to its database (Plane's wait_for_db does not connect), then run Plane's entrypoint", () => {

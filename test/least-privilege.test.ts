@@ -77,6 +77,20 @@ describe('least privilege in the manifests', () => {
     assert.equal((find(synth(open), 'ConfigMap', 'plane-api-env').data as Record<string, string>).PLANE_K3S_TELEMETRY, '1');
   });
 
+  it('writes no Intercom setting for v1.3.1, which has no Intercom (nothing would read it); telemetry stays off', () => {
+    const v131 = siteWith((s) => {
+      s.images.plane.tag = 'v1.3.1';
+    });
+    const all = synth(v131);
+    for (const name of ['plane-api', 'plane-worker', 'plane-beat-worker', 'plane-migrator', 'plane-provisioning']) {
+      const env = find(all, 'ConfigMap', `${name}-env`).data as Record<string, string>;
+      assert.equal(env.IS_INTERCOM_ENABLED, undefined, name);
+      assert.equal(env.APP_VERSION, 'v1.3.1', name);
+    }
+    assert.equal((find(all, 'ConfigMap', 'plane-api-env').data as Record<string, string>).PLANE_K3S_TELEMETRY, '0');
+    assert.equal('IS_INTERCOM_ENABLED' in provisioningSpec(v131).instanceSettings, false);
+  });
+
   it('no probe passes a password in its argv', () => {
     for (const m of manifests.filter((x) => ['Deployment', 'StatefulSet'].includes(x.kind))) {
       for (const c of containersOf(m.spec.template)) {

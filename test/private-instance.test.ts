@@ -46,6 +46,24 @@ describe('private instance', () => {
     for (const env of backendEnvs(open)) assert.equal(env.ENABLE_SIGNUP, '1');
   });
 
+  it('on v1.3.1, the same settings less Intercom (the release has none), whatever telemetry says', () => {
+    for (const telemetry of [false, true]) {
+      const v131 = synth(
+        siteWith((s) => {
+          s.images.plane.tag = 'v1.3.1';
+          s.plane.access.telemetry = telemetry;
+        }),
+      );
+      assert.deepEqual(provisioningSpec(v131).instanceSettings, {
+        ENABLE_SIGNUP: '0',
+        DISABLE_WORKSPACE_CREATION: '1',
+        ENABLE_MAGIC_LINK_LOGIN: '0',
+      });
+      assert.equal(provisioningSpec(v131).telemetry, telemetry);
+      for (const env of backendEnvs(v131)) assert.equal(env.IS_INTERCOM_ENABLED, undefined);
+    }
+  });
+
   it("sends Plane's traces to loopback in every Django process, telemetry on or off", () => {
     for (const all of [
       manifests,

@@ -88,11 +88,11 @@ const BAD_SITES: BadSite[] = [
     expected: /kubernetes\.podCidr: host bits are set: did you mean 10\.42\.0\.0\/16/,
   },
   {
-    title: 'a 40-character Plane tag',
+    title: 'a Plane release the project does not support',
     change: (s) => {
-      s.images.plane.tag = `v1.2.2-${'a'.repeat(33)}`;
+      s.images.plane.tag = 'v1.5.1';
     },
-    expected: /images\.plane\.tag: .*longer than 30 characters/,
+    expected: /images\.plane\.tag: "v1\.5\.1" is not a Plane release this project supports: use v1\.2\.2, v1\.2\.3, v1\.3\.1/,
   },
   {
     title: 'a YAML alias bomb',

@@ -14,6 +14,7 @@ import {
   serverAddressIssue,
   unicastAddressIssue,
 } from './addresses';
+import { SUPPORTED_PLANE_TAGS } from './plane-releases';
 import { cpuToMillicores, fractionalBytesIssue, isByteQuantity, isCpuQuantity, quantityToBytes } from './quantity';
 
 /** A value as shown in a message: quoted, at most 40 characters. */
@@ -262,17 +263,19 @@ export const imageRegistry = checked(z.string(), (value) => {
 
 export const image = checked(z.string(), imageIssue);
 
-/** Plane's tag is part of Job names ("plane-migrator-<tag>-<digest>", at most 63 characters). */
-export const PLANE_TAG_MAX_LENGTH = 30;
-
+/**
+ * Plane's tag: one of the releases this project supports (plane-releases.ts), each checked against its code.
+ * It also names Job versions ("plane-migrator-<tag>-<digest>"): test/plane-releases.test.ts synthesizes each.
+ */
 export const planeTag = checked(z.string(), (value) => {
   if (value.includes('@')) {
     return "a digest pins one image and Plane has five: keep the tag (e.g. v1.2.2) here and put each image's digest under images.plane.digests";
   }
-  if (value.length > PLANE_TAG_MAX_LENGTH) {
-    return `tag ${shown(value)} is longer than ${PLANE_TAG_MAX_LENGTH} characters: it becomes part of Job names, which Kubernetes limits to 63`;
-  }
-  return tagIssue(value);
+  if (SUPPORTED_PLANE_TAGS.includes(value)) return undefined;
+  return (
+    `${shown(value)} is not a Plane release this project supports: use ${SUPPORTED_PLANE_TAGS.join(', ')} ` +
+    '(a new release is added to lib/config/plane-releases.ts once checked against its code and npm run test:plane)'
+  );
 });
 
 export const digest = z.string().regex(DIGEST, 'expected an image digest such as sha256:<64 hex digits>');

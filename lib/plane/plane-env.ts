@@ -2,6 +2,7 @@
  * Plane's environment, built from the site config and the data services' connections. Secrets are
  * referenced, never copied: URLs that need a password compose it in the pod with $(VAR).
  */
+import { planeRelease } from '../config/plane-releases';
 import { SiteConfig } from '../config/site-config';
 import { AmqpConnection, PostgresConnection, RedisConnection, S3Connection, SecretKeyRef, ServiceEndpoint } from '../connections';
 import { Call, callTo } from '../stack/workload';
@@ -39,8 +40,9 @@ export function instanceSettings(site: SiteConfig): Record<string, string> {
     DISABLE_WORKSPACE_CREATION: site.plane.access.workspaceCreationByMembers ? '0' : '1',
     // Off, whatever god-mode was set to: v1.2.2's magic-code login has no attempt limit (CVE-2026-105638).
     ENABLE_MAGIC_LINK_LOGIN: '0',
-    // Intercom's chat widget (third-party script in the browser): off with telemetry, as Plane's admin screen does.
-    IS_INTERCOM_ENABLED: site.plane.access.telemetry ? '1' : '0',
+    // Intercom's chat widget (third-party script in the browser): off with telemetry, as Plane's admin screen
+    // does; only in the releases that have it (a setting nothing reads would be dead configuration).
+    ...(planeRelease(site.images.plane.tag).intercom ? { IS_INTERCOM_ENABLED: site.plane.access.telemetry ? '1' : '0' } : {}),
   };
 }
 

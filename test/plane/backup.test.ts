@@ -1,5 +1,5 @@
 /**
- * The way back, on Plane's real v1.2.2 backend: provision the site, a project of work items assigned to
+ * The way back, on Plane's real backend (the release it runs, ./harness.ts): provision the site, a project of work items assigned to
  * builder, back up (the backup CronJob's scripts, the real restic), wipe the database, restore (the
  * restore Job's scripts), and builder reads the same work items back with its own token; provisioning
  * afterwards writes nothing; a drill of that backup passes. Skipped, with the reason, unless a backend
@@ -21,9 +21,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { agentTokenVariable } from '../../lib/plane/provisioning';
-import { find, Manifest, synth } from '../helpers';
+import { find, Manifest } from '../helpers';
 import { backupToolsOnPath } from '../postgres/harness';
-import { api, newTokens, provision, skip, spec } from './harness';
+import { api, manifests, newTokens, provision, RELEASE, skip, spec } from './harness';
 
 const database = {
   PGHOST: process.env.PLANE_TEST_PGHOST,
@@ -39,9 +39,10 @@ const skipBackup =
     ? "no database of the Plane backend given (PLANE_TEST_PG*, PLANE_TEST_PG_BIN: see the file's header)"
     : false);
 
-const manifests = synth();
 const scripts = find(manifests, 'ConfigMap', 'plane-backup-files').data as Record<string, string>;
 const env = find(manifests, 'ConfigMap', 'plane-backup-env').data as Record<string, string>;
+/** The release's tag in a pattern. */
+const tagPattern = RELEASE.tag.replace(/\./g, '\\.');
 // The admin's calls stay under the site's per-token rate limit (30/minute).
 const ITEMS = 20;
 
@@ -130,7 +131,10 @@ describe("backup, wipe and restore of Plane's real database", { skip: skipBackup
     const backupScratch = scratch();
     const dump = run('dump-postgres.sh', backupScratch);
     const snapshot = run('snapshot.sh', backupScratch);
-    assert.match(dump.output, /^backup: dumped \S+, \d+ bytes, \d+ entries, \d+ tables; Plane v1\.2\.2, migration db\.\d{4}_\w+$/m);
+    assert.match(
+      dump.output,
+      new RegExp(`^backup: dumped \\S+, \\d+ bytes, \\d+ entries, \\d+ tables; Plane ${tagPattern}, migration db\\.\\d{4}_\\w+$`, 'm'),
+    );
     const stamp = fs.readFileSync(path.join(backupScratch, 'postgres', 'stamp'), 'utf8');
     const migrations = Number(/^migrations=(\d+)$/m.exec(stamp)?.[1]);
     const bytes = Number(/(\d+) bytes;/.exec(snapshot.output)?.[1]);
@@ -150,7 +154,10 @@ describe("backup, wipe and restore of Plane's real database", { skip: skipBackup
       const restored = run('restore-postgres.sh', restoreScratch);
       assert.match(
         restored.output,
-        /^restore: snapshot [0-9a-f]{8} restored into \S+: Plane v1\.2\.2, migration db\.\d{4}_\w+, \d+ tables with the recorded row counts$/m,
+        new RegExp(
+          `^restore: snapshot [0-9a-f]{8} restored into \\S+: Plane ${tagPattern}, migration db\\.\\d{4}_\\w+, \\d+ tables with the recorded row counts$`,
+          'm',
+        ),
       );
       const drillScratch = scratch();
       const drillUnpack = run('unpack.sh', drillScratch, {}, ['drill']);
@@ -160,7 +167,7 @@ describe("backup, wipe and restore of Plane's real database", { skip: skipBackup
       assert.match(drill.output, /^drill: snapshot [0-9a-f]{8} restored into a scratch server/m);
       // Figures for the closing note.
       console.log(
-        `# Plane v1.2.2, ${migrations} migrations: backup ${(dump.seconds + snapshot.seconds).toFixed(1)} s (${bytes} bytes), ` +
+        `# Plane ${RELEASE.tag}, ${migrations} migrations: backup ${(dump.seconds + snapshot.seconds).toFixed(1)} s (${bytes} bytes), ` +
           `restore ${(unpack.seconds + restored.seconds).toFixed(1)} s, drill ${(drillUnpack.seconds + drill.seconds).toFixed(1)} s`,
       );
     } finally {

@@ -1,6 +1,6 @@
 /**
- * Plane's real v1.2.2 backend, as the developer points the suites at it (never in CI): the variables,
- * the provisioning as its Job runs it, and the API.
+ * Plane's real backend of a supported release (lib/config/plane-releases.ts), as the developer points the
+ * suites at it (never in CI): the variables, the provisioning as its Job runs it, and the API.
  *
  *   PLANE_TEST_MANAGE     a command that runs Plane's `manage.py` with the backend's environment
  *   PLANE_TEST_BASE_URL   the api, e.g. http://127.0.0.1:8000
@@ -11,8 +11,9 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { DEFAULT_PLANE_RELEASE, planeRelease, SUPPORTED_PLANE_TAGS } from '../../lib/config/plane-releases';
 import { agentTokenVariable } from '../../lib/plane/provisioning';
-import { find, Manifest, REPO_ROOT, synth } from '../helpers';
+import { find, Manifest, REPO_ROOT, siteWith, synth } from '../helpers';
 import { Forward } from '../../ops/kube';
 import { PlaneApi } from '../../ops/plane-api';
 
@@ -21,12 +22,38 @@ export const BASE_URL = process.env.PLANE_TEST_BASE_URL?.replace(/\/$/, '');
 export const skip =
   !MANAGE || !BASE_URL ? "no Plane backend given (set PLANE_TEST_MANAGE and PLANE_TEST_BASE_URL, see the file's header)" : false;
 
-const manifests = synth();
+/**
+ * The release the backend runs, as its /api/instances/ reports it (register_instance sets it from
+ * APP_VERSION at each api start): the suites synthesize the site at that tag, so the spec they provision
+ * is the one dist/ would give that release. Without a backend, the default release.
+ */
+function backendRelease(): string {
+  if (skip) return DEFAULT_PLANE_RELEASE;
+  const fetchVersion =
+    'fetch(process.argv[1] + "/api/instances/").then((r) => r.json()).then((b) => console.log(b.instance.current_version))';
+  const run = spawnSync(process.execPath, ['-e', fetchVersion, BASE_URL as string], { encoding: 'utf8', timeout: 60_000 });
+  const version = run.stdout.trim();
+  if (run.status !== 0 || !version) throw new Error(`${BASE_URL}/api/instances/ gave no current_version: ${run.stderr.slice(-300)}`);
+  if (!SUPPORTED_PLANE_TAGS.includes(version)) {
+    throw new Error(
+      `the backend runs Plane ${version}, not a supported release (${SUPPORTED_PLANE_TAGS.join(', ')}): check its code, then add it to lib/config/plane-releases.ts`,
+    );
+  }
+  return version;
+}
+
+export const RELEASE = planeRelease(backendRelease());
+/** dist/'s manifests for the backend's release. */
+export const manifests = synth(
+  siteWith((s) => {
+    s.images.plane.tag = RELEASE.tag;
+  }),
+);
 const files = find(manifests, 'ConfigMap', 'plane-provisioning-files').data as Record<string, string>;
 export const spec = JSON.parse(files['users.json']);
 const MODULE_DIR = path.join(REPO_ROOT, 'lib', 'plane', 'provision');
 
-/** What Plane v1.2.2 answers for an unknown or inactive X-Api-Key (DRF: authentication failed, 403). */
+/** What Plane (v1.2.2 to v1.3.1) answers for an unknown or inactive X-Api-Key (DRF: authentication failed, 403). */
 export const REFUSED = 403;
 export const token = () => `plane_api_${randomBytes(16).toString('hex')}`;
 export type Tokens = Record<string, string>;

@@ -1,6 +1,6 @@
 /**
- * The provisioning Job's code against Plane's real v1.2.2 backend, with the spec the synth puts in its
- * ConfigMap. No Plane image or source can be had in CI: this suite runs against a backend the developer
+ * The provisioning Job's code against Plane's real backend, with the spec the synth puts in its ConfigMap
+ * for the release the backend runs (./harness.ts). No Plane image or source can be had in CI: this suite runs against a backend the developer
  * points it at (PLANE_TEST_MANAGE, PLANE_TEST_BASE_URL: see ./harness.ts), and is skipped with that
  * reason otherwise.
  *
@@ -18,6 +18,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { describe, it } from 'node:test';
+import { SUPPORTED_PLANE_TAGS } from '../../lib/config/plane-releases';
 import { agentTokenVariable, OVERLAP_OVERRIDE_VARIABLE } from '../../lib/plane/provisioning';
 import { Manifest } from '../helpers';
 import {
@@ -29,6 +30,7 @@ import {
   planeShell,
   provision,
   REFUSED,
+  RELEASE,
   request,
   skip,
   spec,
@@ -129,6 +131,36 @@ describe("provisioning against Plane's real backend", { skip, concurrency: 1 }, 
     assert.equal(body.config.is_magic_login_enabled, false);
   });
 
+  it(`keeps Intercom off where the release has it, and writes no Intercom setting where it has none (${RELEASE.tag})`, async () => {
+    const intercomRow = () =>
+      /^ROW=(.*)$/m.exec(
+        planeShell(
+          'from plane.license.models import InstanceConfiguration; print("ROW=%s" % InstanceConfiguration.objects.filter(key="IS_INTERCOM_ENABLED").values_list("value", flat=True).first())',
+        ),
+      )?.[1];
+    if (RELEASE.intercom) {
+      planeShell(
+        'from plane.license.models import InstanceConfiguration; InstanceConfiguration.objects.filter(key="IS_INTERCOM_ENABLED").update(value="1")',
+      );
+      const run = provision(tokens);
+      assert.equal(run.code, 0, run.output);
+      assert.match(run.output, /instance settings updated 1/);
+      assert.equal(intercomRow(), '0');
+      assert.equal((await api('/api/instances/')).body.config.is_intercom_enabled, false);
+    } else {
+      // Nothing in the release reads it (a row left by an older release stays, unread).
+      planeShell(
+        'from plane.license.models import InstanceConfiguration; InstanceConfiguration.objects.filter(key="IS_INTERCOM_ENABLED").delete()',
+      );
+      const run = provision(tokens);
+      assert.equal(run.code, 0, run.output);
+      assert.match(run.output, /rows written: nothing$/m);
+      assert.equal(intercomRow(), 'None');
+      const { body } = await api('/api/instances/');
+      assert.equal('is_intercom_enabled' in body.config, false, 'the release answers is_intercom_enabled: it has Intercom');
+    }
+  });
+
   it("refuses a sign-up through Plane's own form", async () => {
     const csrf = await request(`${BASE_URL}/auth/get-csrf-token/`);
     const cookie = (csrf.headers.get('set-cookie') ?? '').split(';')[0];
@@ -223,7 +255,12 @@ describe("provisioning against Plane's real backend", { skip, concurrency: 1 }, 
     // In the shell itself: a wrapper that sets the backend's environment would override a variable given to it.
     const result = provision(tokens, undefined, 'import os; os.environ["APP_VERSION"] = "v1.3.0"; ');
     assert.notEqual(result.code, 0);
-    assert.match(result.output, /provision failed: Plane v1\.3\.0 is not a version this provisioning was written for \(v1\.2\.2\)/);
+    assert.ok(
+      result.output.includes(
+        `provision failed: Plane v1.3.0 is not a version this provisioning was written for (${SUPPORTED_PLANE_TAGS.join(', ')})`,
+      ),
+      result.output,
+    );
     assert.doesNotMatch(result.output, /Traceback/);
   });
 

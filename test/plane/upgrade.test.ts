@@ -29,9 +29,9 @@ import { after, before, describe, it } from 'node:test';
 import { agentTokenVariable } from '../../lib/plane/provisioning';
 import { agentAccess, checkSignup, judgeAgentAccess } from '../../ops/verify';
 import { REHEARSAL_FIXTURE, RehearsalFixture } from '../cluster/plane-fixture';
-import { find, Manifest, synth } from '../helpers';
+import { find, Manifest, siteWith, synth } from '../helpers';
 import { backupToolsOnPath } from '../postgres/harness';
-import { api, newTokens, planeApi, provision, skip, spec } from './harness';
+import { api, manifests, newTokens, planeApi, provision, skip, spec } from './harness';
 
 const database = {
   PGHOST: process.env.PLANE_TEST_PGHOST,
@@ -57,11 +57,23 @@ const skipUpgrade =
       ? "no target release given (PLANE_TEST_UPGRADE_*: see the file's header)"
       : false);
 
-const manifests = synth();
 const scripts = find(manifests, 'ConfigMap', 'plane-backup-files').data as Record<string, string>;
 const env = find(manifests, 'ConfigMap', 'plane-backup-env').data as Record<string, string>;
 const rehearsalPod = find(manifests, 'CronJob', 'plane-backup-rehearsal').spec.jobTemplate.spec.template.spec;
 const RUNNING = env.PLANE_VERSION;
+/** The provisioning spec dist/ gives the target (the site synthesized with its tag), as its Job reads it after the upgrade. */
+const targetSpec = () =>
+  JSON.parse(
+    find(
+      synth(
+        siteWith((s) => {
+          s.images.plane.tag = target.tag as string;
+        }),
+      ),
+      'ConfigMap',
+      'plane-provisioning-files',
+    ).data['users.json'],
+  );
 
 describe(
   `the way to Plane ${target.tag ?? '(a later release)'} and back, on the real backends`,
@@ -291,7 +303,7 @@ describe(
       assert.equal(signup.status, 'pass', signup.detail);
       assert.equal(instance.config.is_magic_login_enabled, false, 'magic-code login stays off');
       assert.deepEqual(await views(), viewsBefore, 'each agent reads the same work items with its own token');
-      provisionWritesNothing(target.manage);
+      provisionWritesNothing(target.manage, targetSpec());
       for (const agent of spec.agents) {
         const access = await agentAccess(planeApi(), agentToken(agent.id));
         const check = judgeAgentAccess(agent.email, spec.workspace.slug, access, 'fix', `token/${agent.id}`);

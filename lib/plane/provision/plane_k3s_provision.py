@@ -24,8 +24,9 @@ import sys
 import time
 import uuid
 
-# The Plane versions whose models and views this was written against and run with.
-SUPPORTED_PLANE_VERSIONS = ("v1.2.2",)
+# The Plane versions whose models and views this was checked against and run with (npm run test:plane);
+# the same list as lib/config/plane-releases.ts (test/plane-releases.test.ts ties the two).
+SUPPORTED_PLANE_VERSIONS = ("v1.2.2", "v1.2.3", "v1.3.1")
 ROLES = {"Admin": 20, "Member": 15, "Guest": 5}
 # The label marks the tokens this provisioning manages; other tokens (made in the UI) are left alone.
 TOKEN_LABEL_PREFIX = "plane-k3s:"
