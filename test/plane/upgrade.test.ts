@@ -164,9 +164,9 @@ describe(
       }
       return seen;
     };
-    const provisionWritesNothing = (manage?: string) => {
+    const provisionWritesNothing = (manage?: string, provisioningSpec?: object) => {
       for (let run = 0; run < 2; run++) {
-        const again = provision(tokens, undefined, '', {}, manage);
+        const again = provision(tokens, provisioningSpec, '', {}, manage);
         assert.equal(again.code, 0, again.output);
         assert.match(again.output, /rows written: nothing$/m, again.output);
       }

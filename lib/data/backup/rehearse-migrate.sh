@@ -6,7 +6,8 @@
 # the migration's; it is handed back to the server step (done), which then drops the copy.
 #
 # Run from the image's working directory (Plane's Django project). Django's SECRET_KEY is left unset:
-# Plane's settings then make a random one, and migrations sign nothing.
+# Plane's settings then make a random one, and migrations sign nothing. REDIS_URL must name some address
+# (plane/celery.py builds a Redis client when Django loads); nothing connects to it during migrations.
 #
 # Environment: REHEARSAL_SIGNALS (the signals rehearse-postgres.sh describes); REHEARSAL_TARGET (the release, for the report); REHEARSAL_PORT (default 5432);
 # REHEARSAL_WAIT_SECONDS (the longest wait for the copy, default 3600).
@@ -34,7 +35,12 @@ trap 'echo "$status" >"$signals/done"' EXIT
 DATABASE_URL="postgresql://plane:$(cat "$signals/password")@127.0.0.1:${REHEARSAL_PORT:-5432}/plane"
 export DATABASE_URL
 
-pending="$(python manage.py showmigrations --plan | sed -n 's/^\[ \] *//p')"
+if ! plan="$(python manage.py showmigrations --plan 2>&1)"; then
+  printf '%s\n' "$plan" >&2
+  echo "rehearsal: Plane $target could not read the copy's migrations (above): nothing migrated" >&2
+  exit 1
+fi
+pending="$(printf '%s\n' "$plan" | sed -n 's/^\[ \] *//p')"
 count="$(printf '%s\n' "$pending" | grep -c . || true)"
 echo "rehearsal: Plane $target: $count migrations to apply${pending:+: $(printf '%s' "$pending" | tr '\n' ' ' | sed 's/ $//')}"
 started="$(date +%s)"
