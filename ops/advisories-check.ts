@@ -24,10 +24,13 @@ export function judgeAdvisories(version: string, file = loadAdvisories()): Check
   const nearest = e.nearest ? `the nearest release, ${e.nearest.tag}, fixes ${e.nearest.fixes}` : 'no later release is known';
   const most = e.fixesMost && e.fixesMost.tag !== e.nearest?.tag ? `; ${e.fixesMost.tag} fixes ${e.fixesMost.fixes}` : '';
   const unfixed = e.unfixed.length ? `; ${e.unfixed.length} have no released fix yet` : '';
+  const recommended = e.recommended
+    ? `. Recommended: ${e.recommended.tag}, the newest release this project supports (fixes ${e.recommended.fixes})`
+    : '. No later release is supported by this project yet';
   return warn(
     'advisories',
-    `Plane ${version}: ${e.open.length} open advisories (${open.length} open, ${e.open.length - open.length} low) and ${e.mitigated.length} mitigated here, from security/plane-advisories.yaml (checked ${file.checked}). Worst: ${worst}. Of the open ones, ${nearest}${most}${unfixed}`,
-    UPGRADE_FIX,
+    `Plane ${version}: ${e.open.length} open advisories (${open.length} open, ${e.open.length - open.length} low) and ${e.mitigated.length} mitigated here, from security/plane-advisories.yaml (checked ${file.checked}). Worst: ${worst}. Of the open ones, ${nearest}${most}${unfixed}${recommended}`,
+    e.recommended ? `plane-k3s upgrade --rehearse ${e.recommended.tag}, then docs/runbook.md "Upgrade"` : UPGRADE_FIX,
   );
 }
 

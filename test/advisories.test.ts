@@ -96,6 +96,14 @@ describe('Plane advisories', () => {
       'the newest release still has only the ones no release fixes',
     );
     assert.equal(at122.nearest?.tag, 'v1.2.3', 'the release right after the deployed one');
+    // The recommendation is the newest supported release, whatever the advisories file lists beyond it.
+    assert.deepEqual(exposureOf(advisories, 'v1.2.2', ['v1.2.2', 'v1.2.3']).recommended, {
+      tag: 'v1.2.3',
+      fixes: exposureOf(advisories, 'v1.2.2').nearest?.fixes,
+    });
+    assert.equal(exposureOf(advisories, 'v1.3.1', ['v1.2.2', 'v1.2.3', 'v1.3.1']).recommended, undefined, 'none later is supported');
+    const viaV150 = exposureOf(advisories, 'v1.2.2', ['v1.2.2', 'v1.5.0']).recommended;
+    assert.equal(viaV150?.fixes, at122.open.filter((a) => a.fixedIn !== null && compareTags(a.fixedIn, 'v1.5.0') <= 0).length);
     assert.ok(at122.fixesMost && at122.fixesMost.fixes === at122.open.length - at122.unfixed.length);
   });
 
@@ -106,6 +114,13 @@ describe('Plane advisories', () => {
     assert.match(judged.detail, new RegExp(`^Plane v1\\.2\\.2: ${exposure.open.length} open advisories`));
     assert.ok(judged.detail.includes(`Worst: ${exposure.open[0].id} (`), judged.detail);
     assert.ok(judged.detail.includes(`${exposure.fixesMost?.tag} fixes ${exposure.fixesMost?.fixes}`), judged.detail);
+    const recommended = exposure.recommended;
+    assert.ok(recommended, 'a later supported release');
+    assert.ok(
+      judged.detail.endsWith(`. Recommended: ${recommended.tag}, the newest release this project supports (fixes ${recommended.fixes})`),
+      judged.detail,
+    );
+    assert.equal(judged.fix, `plane-k3s upgrade --rehearse ${recommended.tag}, then docs/runbook.md "Upgrade"`);
     const cvss = exposure.open.filter((a) => a.exposure === 'open').map((a) => a.cvss ?? 0);
     assert.deepEqual(cvss.slice(0, 3), [...cvss].sort((a, b) => b - a).slice(0, 3), 'the worst are the highest scores');
     const none = loadChanged((t) => (t.advisories = t.advisories.filter((a) => a.exposure === 'mitigated')));

@@ -11,6 +11,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse, parseAllDocuments, stringify } from 'yaml';
+import { SUPPORTED_PLANE_TAGS } from '../lib/config/plane-releases';
+import { exposureOf, loadAdvisories, severity } from '../lib/plane/advisories';
 import { synthesize } from '../lib/synth';
 import { buildStack, sideFiles } from '../main';
 import { containersOf, defaultSiteYaml, Manifest, podTemplates, REPO_ROOT, siteWith, synth, useExternal } from './helpers';
@@ -637,5 +639,33 @@ describe("the runbook's hand rotation", () => {
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
     }
+  });
+});
+
+describe("the README's Plane release and its advisories", () => {
+  const text = section(readReadme(), '## Plane release and its advisories').text;
+  const site = siteWith();
+  const file = loadAdvisories();
+  const running = site.images.plane.tag;
+  const exposure = exposureOf(file, running);
+
+  it('names the deployed release, its open and mitigated advisories and the worst, from the site file and security/plane-advisories.yaml', () => {
+    const open = exposure.open.filter((a) => a.exposure === 'open').length;
+    assert.ok(text.includes(`deploys **Plane ${running}**`), text);
+    assert.ok(text.includes(`leave **${exposure.open.length} open** on it (${open} open, ${exposure.open.length - open} low)`), text);
+    assert.ok(text.includes(`and ${exposure.mitigated.length} this stack's`), text);
+    assert.ok(text.includes(`checked ${file.checked}`), text);
+    for (const a of exposure.open.filter((x) => x.exposure === 'open').slice(0, 3))
+      assert.ok(text.includes(`${a.id} (${severity(a)} ${a.cvss}, ${a.who})`), a.id);
+  });
+
+  it('recommends the newest supported release, with what it fixes; says what later releases fix and what none does', () => {
+    const recommended = exposure.recommended;
+    assert.ok(recommended);
+    assert.equal(recommended.tag, SUPPORTED_PLANE_TAGS.at(-1));
+    assert.ok(text.includes(`**Recommended target: ${recommended.tag}**`), text);
+    assert.ok(text.includes(`it fixes ${recommended.fixes} of the ${exposure.open.length}`), text);
+    assert.ok(text.includes(`(${exposure.fixesMost?.tag}: ${exposure.fixesMost?.fixes})`), text);
+    assert.ok(text.includes(`${exposure.unfixed.length} have no released fix`), text);
   });
 });

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { SUPPORTED_PLANE_TAGS } from '../config/plane-releases';
 import { findUpwards } from '../paths';
 
 export const ADVISORIES_FILE = 'security/plane-advisories.yaml';
@@ -103,11 +104,16 @@ export interface Exposure {
   readonly fixesMost?: { readonly tag: string; readonly fixes: number };
   /** Open advisories no release fixes yet. */
   readonly unfixed: readonly Advisory[];
+  /**
+   * The upgrade this project recommends: the newest release later than `version` that it supports (checked
+   * against that release's code and rehearsed on Plane's real backend), and the open advisories it fixes.
+   */
+  readonly recommended?: { readonly tag: string; readonly fixes: number };
   /** Defences the mitigated ones rely on. */
   readonly reliesOn: readonly Mitigation[];
 }
 
-export function exposureOf(file: AdvisoriesFile, version: string): Exposure {
+export function exposureOf(file: AdvisoriesFile, version: string, supported: readonly string[] = SUPPORTED_PLANE_TAGS): Exposure {
   const affecting = file.advisories.filter((a) => affects(a, version));
   const open = affecting.filter((a) => a.exposure === 'open' || a.exposure === 'low');
   const mitigated = affecting.filter((a) => a.exposure === 'mitigated');
@@ -118,6 +124,10 @@ export function exposureOf(file: AdvisoriesFile, version: string): Exposure {
   const fixedBy = (t: string) => open.filter((a) => a.fixedIn !== null && compareTags(a.fixedIn, t) <= 0).length;
   const fixable = open.filter((a) => a.fixedIn !== null).map((a) => a.fixedIn as string);
   const highest = fixable.sort(compareTags).at(-1);
+  const newestSupported = supported
+    .filter((t) => compareTags(t, version) > 0)
+    .sort(compareTags)
+    .at(-1);
   return {
     version,
     open: [...open].sort((a, b) => (a.exposure === b.exposure ? (b.cvss ?? 0) - (a.cvss ?? 0) : a.exposure === 'open' ? -1 : 1)),
@@ -125,6 +135,7 @@ export function exposureOf(file: AdvisoriesFile, version: string): Exposure {
     nearest: later[0] ? { tag: later[0], fixes: fixedBy(later[0]) } : undefined,
     fixesMost: highest ? { tag: highest, fixes: fixedBy(highest) } : undefined,
     unfixed: open.filter((a) => a.fixedIn === null),
+    recommended: newestSupported ? { tag: newestSupported, fixes: fixedBy(newestSupported) } : undefined,
     reliesOn: [...new Set(mitigated.flatMap((a) => a.mitigatedBy ?? []))].sort(),
   };
 }
