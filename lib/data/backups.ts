@@ -350,7 +350,7 @@ export class Backups extends Construct implements NeedsSecrets {
           env: [
             { name: 'REHEARSAL_SIGNALS', value: SIGNALS_DIR },
             { name: REHEARSAL_TARGET_ENV, value: props.planeVersion },
-            // Plane builds a Redis client when Django loads (plane/celery.py) and refuses no URL; migrations
+            // Plane builds a Redis client when Django loads (plane/celery.py) and fails without a URL; migrations
             // never use it: loopback, where nothing listens in this pod.
             { name: 'REDIS_URL', value: 'redis://127.0.0.1:6379/0' },
             { name: 'PYTHONDONTWRITEBYTECODE', value: '1' },
