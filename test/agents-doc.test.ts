@@ -15,7 +15,16 @@ import { agentSecretName } from '../lib/plane/connection-secrets';
 import { PLANE_MCP_REQUIREMENT, PLANE_MCP_SERVER } from '../lib/plane/mcp-server';
 import { CONNECTION_KEYS } from '../ops/secrets';
 import { Stack } from '../ops/stack';
-import { documentedLaunch, readAgentsDoc, toolTable } from './agents-doc';
+import { DEFAULT_PLANE_RELEASE, SUPPORTED_PLANE_TAGS } from '../lib/config/plane-releases';
+import {
+  documentedLaunch,
+  readAgentsDoc,
+  RELEASE_DIFFERENCES_HEADING,
+  releaseDifferences,
+  TOOL_TABLE_RELEASE,
+  toolTable,
+  toolTableFor,
+} from './agents-doc';
 import { REPO_ROOT } from './helpers';
 import { DOCS, readDoc } from './readme';
 
@@ -119,6 +128,29 @@ describe("docs/agents.md's MCP server", () => {
       assert.ok(works.has(core), `${core} works`);
     const counts = ['works', 'fails', 'not verified'].map((s) => rows.filter((r) => r.status === s).length);
     assert.ok(counts[2] <= 6, `${counts[2]} rows not verified`);
+  });
+
+  it('says how each other supported release answers otherwise: rows of the table, each a real change, on a supported release', () => {
+    assert.equal(TOOL_TABLE_RELEASE, DEFAULT_PLANE_RELEASE);
+    const table = new Map(toolTable().map((r) => [r.call, r]));
+    const differences = releaseDifferences();
+    for (const [release, rows] of differences) {
+      assert.ok(SUPPORTED_PLANE_TAGS.includes(release) && release !== TOOL_TABLE_RELEASE, `${release} is another supported release`);
+      for (const row of rows) {
+        const base = table.get(row.call);
+        assert.ok(base, `${release} ${row.call}: not a row of the table`);
+        assert.ok(base.status !== row.status || base.why !== row.why, `${release} ${row.call}: the same as the table's row`);
+      }
+      const changed = toolTableFor(release).filter((r) => JSON.stringify(r) !== JSON.stringify(table.get(r.call)));
+      assert.deepEqual(changed, rows);
+    }
+    assert.throws(
+      () =>
+        releaseDifferences(
+          `# x\n\n${RELEASE_DIFFERENCES_HEADING}\n\n| release | tool | there | why |\n|---|---|---|---|\n| 1.3 | \`get_me\` | works |  |\n`,
+        ),
+      /agents\.md:7: "1\.3" is not a release such as v1\.3\.1/,
+    );
   });
 
   it('refuses a malformed row with its line', () => {

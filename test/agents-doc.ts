@@ -45,40 +45,71 @@ export function readAgentsDoc(): string {
   return readDoc(AGENTS_DOC);
 }
 
-/** The rows of the tool table; throws one line naming the first malformed row. */
-export function toolTable(markdown = readAgentsDoc()): ToolRow[] {
-  const { text, line: first } = section(markdown, TOOL_TABLE_HEADING);
-  const rows: ToolRow[] = [];
-  const lines = text.split('\n');
+/** The body rows of the table in `heading`'s section, as trimmed cells with their line. */
+function tableRows(markdown: string, heading: string): { cells: string[]; line: number }[] {
+  const { text, line: first } = section(markdown, heading);
+  const rows: { cells: string[]; line: number }[] = [];
   let header = true;
-  lines.forEach((raw, index) => {
+  text.split('\n').forEach((raw, index) => {
     if (!raw.startsWith('|')) return;
     const cells = raw
       .slice(1, raw.endsWith('|') ? -1 : undefined)
       .split('|')
       .map((c) => c.trim());
-    const line = first + index;
     if (header) {
-      if (cells[0] === 'tool') return;
-      if (/^-+$/.test(cells[0])) {
-        header = false;
-        return;
-      }
+      if (/^-+$/.test(cells[0])) header = false;
+      return;
     }
-    if (cells.length !== 3) throw new Error(`${AGENTS_DOC}:${line}: a tool row has 3 cells (tool | on v1.2.2 | why), not ${cells.length}`);
-    const tool = /^`([a-z_]+)`/.exec(cells[0])?.[1];
-    if (!tool) throw new Error(`${AGENTS_DOC}:${line}: the first cell starts with the tool's name in backticks`);
-    const status = cells[1] as ToolStatus;
-    if (!STATUSES.includes(status)) throw new Error(`${AGENTS_DOC}:${line}: "${cells[1]}" is not one of ${STATUSES.join(', ')}`);
-    const why = cells[2];
-    if (status === 'works' && why) throw new Error(`${AGENTS_DOC}:${line}: a tool that works needs no why`);
-    const row: ToolRow = { call: cells[0].replace(/`/g, '').replace(/\s+/g, ' '), tool, status, why, line };
-    if (status === 'fails' && !expectedFailure(row))
-      throw new Error(`${AGENTS_DOC}:${line}: a failing tool's why starts with "HTTP nnn", "response not understood" or "wrong answer"`);
-    if (status === 'not verified' && !why) throw new Error(`${AGENTS_DOC}:${line}: say why the tool is not verified`);
-    rows.push(row);
+    rows.push({ cells, line: first + index });
   });
   return rows;
+}
+
+/** A row's tool, status and why (the cells after any release); throws one line naming what is wrong. */
+function toolRow([call, claimed, why]: string[], line: number): ToolRow {
+  const tool = /^`([a-z_]+)`/.exec(call)?.[1];
+  if (!tool) throw new Error(`${AGENTS_DOC}:${line}: the first cell starts with the tool's name in backticks`);
+  const status = claimed as ToolStatus;
+  if (!STATUSES.includes(status)) throw new Error(`${AGENTS_DOC}:${line}: "${claimed}" is not one of ${STATUSES.join(', ')}`);
+  if (status === 'works' && why) throw new Error(`${AGENTS_DOC}:${line}: a tool that works needs no why`);
+  const row: ToolRow = { call: call.replace(/`/g, '').replace(/\s+/g, ' '), tool, status, why, line };
+  if (status === 'fails' && !expectedFailure(row))
+    throw new Error(`${AGENTS_DOC}:${line}: a failing tool's why starts with "HTTP nnn", "response not understood" or "wrong answer"`);
+  if (status === 'not verified' && !why) throw new Error(`${AGENTS_DOC}:${line}: say why the tool is not verified`);
+  return row;
+}
+
+/** The rows of the tool table; throws one line naming the first malformed row. */
+export function toolTable(markdown = readAgentsDoc()): ToolRow[] {
+  return tableRows(markdown, TOOL_TABLE_HEADING).map(({ cells, line }) => {
+    if (cells.length !== 3) throw new Error(`${AGENTS_DOC}:${line}: a tool row has 3 cells (tool | on v1.2.2 | why), not ${cells.length}`);
+    return toolRow(cells, line);
+  });
+}
+
+/** The release the tool table was run on (its heading says it). */
+export const TOOL_TABLE_RELEASE = /v\d+\.\d+\.\d+$/.exec(TOOL_TABLE_HEADING)?.[0] as string;
+export const RELEASE_DIFFERENCES_HEADING = '### Where the other supported releases differ';
+
+/**
+ * The rows another supported release answers otherwise than the tool table (release | tool | there | why),
+ * by release: test/plane/mcp.test.ts expects the table with these rows replaced when its backend runs that release.
+ */
+export function releaseDifferences(markdown = readAgentsDoc()): Map<string, ToolRow[]> {
+  const byRelease = new Map<string, ToolRow[]>();
+  for (const { cells, line } of tableRows(markdown, RELEASE_DIFFERENCES_HEADING)) {
+    if (cells.length !== 4) throw new Error(`${AGENTS_DOC}:${line}: a row has 4 cells (release | tool | there | why), not ${cells.length}`);
+    const [release, ...rest] = cells;
+    if (!/^v\d+\.\d+\.\d+$/.test(release)) throw new Error(`${AGENTS_DOC}:${line}: "${release}" is not a release such as v1.3.1`);
+    byRelease.set(release, [...(byRelease.get(release) ?? []), toolRow(rest, line)]);
+  }
+  return byRelease;
+}
+
+/** The tool table as a release answers it: its rows, those the release changes replaced. */
+export function toolTableFor(release: string, markdown = readAgentsDoc()): ToolRow[] {
+  const changed = new Map((releaseDifferences(markdown).get(release) ?? []).map((r) => [r.call, r]));
+  return toolTable(markdown).map((row) => changed.get(row.call) ?? row);
 }
 
 /** The MCP client configuration docs/agents.md gives (its one `json` block with `mcpServers`). */
