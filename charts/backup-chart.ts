@@ -34,7 +34,10 @@ export class BackupChart extends Chart {
       postgresImage: site.images.postgres,
       rcloneImage: site.images.rclone,
       resticImage: site.images.restic,
-      migrator: { image: planeImage(site, PLANE_IMAGES.backend), resources: toResourceRequirements(site.components.migrator.resources) },
+      rehearsalMigration: {
+        image: planeImage(site, PLANE_IMAGES.backend),
+        resources: toResourceRequirements(site.backup.rehearsal.resources),
+      },
       planeVersion: site.images.plane.tag,
       schedule: site.backup.schedule,
       drillSchedule: site.backup.drill.schedule,

@@ -161,14 +161,13 @@ describe('backups', () => {
       migrator.spec.template.spec.containers[0].image,
       "the stack's backend image until the CLI sets the target's",
     );
-    const cpuAndMemory = (r: Manifest) => ({
-      requests: { cpu: r.requests.cpu, memory: r.requests.memory },
-      limits: { cpu: r.limits.cpu, memory: r.limits.memory },
-    });
     assert.deepEqual(
-      cpuAndMemory(migrate.resources),
-      cpuAndMemory(migrator.spec.template.spec.containers[0].resources),
-      "the migrator's resources",
+      {
+        requests: { cpu: migrate.resources.requests.cpu, memory: migrate.resources.requests.memory },
+        limits: { cpu: migrate.resources.limits.cpu, memory: migrate.resources.limits.memory },
+      },
+      siteWith().backup.rehearsal.resources,
+      'the resources of backup.rehearsal',
     );
     // The migration step sees neither the backup volume, nor the scratch volume, nor the backup's environment.
     assert.equal(migrate.envFrom, undefined);

@@ -178,7 +178,7 @@ describe('construct guards', () => {
           restoreLabels: labels,
           drillLabels: labels,
           rehearsalLabels: labels,
-          migrator: { image: 'p:1.0', resources: {} },
+          rehearsalMigration: { image: 'p:1.0', resources: {} },
           postgres,
           objectStore,
           postgresImage: 'x:1.0',

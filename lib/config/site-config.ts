@@ -314,6 +314,8 @@ export const siteConfigSchema = z
         /** Five-field cron schedule, UTC; plane-k3s verify fails when no drill passed within its period + 1 day. */
         schedule: cronSchedule,
       }),
+      /** An upgrade rehearsal's migration step (plane-k3s upgrade --rehearse): the target's migrations on a copy. */
+      rehearsal: z.strictObject({ resources }),
       resources,
       /** An S3 bucket elsewhere that receives a copy of every snapshot (encrypted). @default none */
       offsite: z

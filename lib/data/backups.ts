@@ -44,10 +44,10 @@ export interface BackupsProps {
   /** A pinned restic image: encryption, retention, checks, the off-site copy. */
   readonly resticImage: string;
   /**
-   * Plane's backend image and the migrator's resources: the rehearsal template's migration step (plane-k3s
-   * upgrade --rehearse puts the target release's image in its place).
+   * The rehearsal template's migration step: Plane's backend image (plane-k3s upgrade --rehearse puts the
+   * target release's in its place) and its resources.
    */
-  readonly migrator: { readonly image: string; readonly resources: k8s.ResourceRequirements };
+  readonly rehearsalMigration: { readonly image: string; readonly resources: k8s.ResourceRequirements };
   /** The Plane version the stack runs: every backup is stamped with it, a restore refuses another. */
   readonly planeVersion: string;
   /** Cron schedule of the backup (UTC). */
@@ -344,7 +344,7 @@ export class Backups extends Construct implements NeedsSecrets {
         },
         {
           name: REHEARSAL_MIGRATE_CONTAINER,
-          image: props.migrator.image,
+          image: props.rehearsalMigration.image,
           command: script('rehearse-migrate.sh'),
           // Not the backup's environment, nor its scratch volume: the database it migrates is the copy on 127.0.0.1.
           env: [
@@ -356,7 +356,7 @@ export class Backups extends Construct implements NeedsSecrets {
             { name: 'PYTHONDONTWRITEBYTECODE', value: '1' },
             { name: 'PYTHONUNBUFFERED', value: '1' },
           ],
-          resources: props.migrator.resources,
+          resources: props.rehearsalMigration.resources,
           writablePaths: [BACKEND_LOG_PATH, TMP_PATH],
           volumeMounts: [signals, ...config.volumeMounts],
         },

@@ -40,11 +40,12 @@ describe('backups on a real control plane', { concurrency: 1 }, () => {
       ),
     );
 
-  it('the backup and restore CronJobs are admitted; the restore one never runs by itself', async () => {
+  it('the backup, restore and rehearsal CronJobs are admitted; the restore and rehearsal templates never run by themselves', async () => {
     const cronJobs = JSON.parse(cluster.kubectlOk(['get', 'cronjobs', '-n', NAMESPACE, '-o', 'json']).stdout).items as Manifest[];
     assert.deepEqual(cronJobs.map((c) => [c.metadata.name, c.spec.suspend]).sort(), [
       ['plane-backup', false],
       ['plane-backup-drill', false],
+      ['plane-backup-rehearsal', true],
       ['plane-backup-restore', true],
     ]);
   });

@@ -16,6 +16,8 @@ import { parseAllDocuments } from 'yaml';
 import { appHost } from '../../lib/site';
 import { synthesize } from '../../lib/synth';
 import { buildStack } from '../../main';
+import { SUPPORTED_PLANE_TAGS } from '../../lib/config/plane-releases';
+import { compareTags } from '../../lib/plane/advisories';
 import { Manifest, REPO_ROOT, siteWith } from '../helpers';
 import { DOC_COMMANDS, secretCommands } from '../readme';
 import { writeKubeconformSchemas } from './openapi-schemas';
@@ -239,32 +241,68 @@ describe('on a real control plane', { concurrency: 1 }, () => {
     await cluster.waitUntilSettled(NAMESPACE);
   });
 
-  it('upgrades Plane without an immutable-field error, runs the new migrator, and `rollout undo` restores the api', async () => {
-    const upgraded = synthVariant((s) => {
-      s.images.plane.tag = 'v1.2.3';
-    });
-    const apply = cluster.kubectl(['apply', '-f', upgraded]);
-    assert.equal(apply.code, 0, apply.stderr);
-    assert.doesNotMatch(apply.stderr, /immutable|invalid/i);
-    await cluster.waitUntilSettled(NAMESPACE);
-
-    const jobs = (await cluster.batch.listNamespacedJob({ namespace: NAMESPACE })).items.map((j) => j.metadata?.name ?? '');
-    assert.ok(
-      jobs.some((name) => name.startsWith('plane-migrator-v1-2-3-')),
-      `no migrator Job for v1.2.3 in ${jobs}`,
-    );
+  it('upgrades to each supported release without an immutable-field error, runs its migrator, keeps claims and Secrets; `rollout undo` and the way back restore', async () => {
+    const running = siteWith().images.plane.tag;
+    const later = SUPPORTED_PLANE_TAGS.filter((tag) => compareTags(tag, running) > 0);
+    assert.ok(later.length > 0, 'a later supported release');
     const image = async (name: string) =>
       (await cluster.apps.readNamespacedDeployment({ name, namespace: NAMESPACE })).spec?.template.spec?.containers[0].image;
-    for (const name of ['plane-web', 'plane-space', 'plane-admin', 'plane-live', 'plane-api', 'plane-worker', 'plane-beat-worker']) {
-      assert.match((await image(name)) ?? '', /:v1\.2\.3$/, name);
+    /** The migrator Jobs, by name: kept after completion (VersionedJob), one per release and template. */
+    const jobs = async () =>
+      new Map(
+        (await cluster.batch.listNamespacedJob({ namespace: NAMESPACE })).items
+          .filter((j) => j.metadata?.name?.startsWith('plane-migrator-'))
+          .map((j) => [j.metadata?.name ?? '', j.metadata?.uid]),
+      );
+    /** What an upgrade must never touch: the claims (uid and volume) and the Secrets' values. */
+    const kept = async () => ({
+      claims: (await cluster.core.listNamespacedPersistentVolumeClaim({ namespace: NAMESPACE })).items
+        .map((c) => `${c.metadata?.name} ${c.metadata?.uid} ${c.spec?.volumeName ?? ''}`)
+        .sort(),
+      secrets: (await cluster.core.listNamespacedSecret({ namespace: NAMESPACE })).items
+        .map(
+          (x) =>
+            `${x.metadata?.name} ${x.metadata?.uid} ${createHash('sha256')
+              .update(JSON.stringify(x.data ?? {}))
+              .digest('hex')}`,
+        )
+        .sort(),
+    });
+    const before = await kept();
+    const jobsBefore = await jobs();
+    const DEPLOYMENTS = ['plane-web', 'plane-space', 'plane-admin', 'plane-live', 'plane-api', 'plane-worker', 'plane-beat-worker'];
+    for (const tag of later) {
+      const upgraded = synthVariant((s) => {
+        s.images.plane.tag = tag;
+      });
+      const apply = cluster.kubectl(['apply', '-f', upgraded]);
+      assert.equal(apply.code, 0, apply.stderr);
+      assert.doesNotMatch(apply.stderr, /immutable|invalid/i);
+      await cluster.waitUntilSettled(NAMESPACE);
+      const dashed = tag.replace(/\./g, '-');
+      const names = [...(await jobs()).keys()];
+      assert.ok(
+        names.some((name) => name.startsWith(`plane-migrator-${dashed}-`)),
+        `no migrator Job for ${tag} in ${names}`,
+      );
+      for (const name of DEPLOYMENTS) assert.ok((await image(name))?.endsWith(`:${tag}`), `${name} on ${tag}`);
+      assert.deepEqual(await kept(), before, `claims and Secrets unchanged by the upgrade to ${tag}`);
+
+      if (tag === later[0]) {
+        cluster.kubectlOk(['rollout', 'undo', 'deployment/plane-api', '-n', NAMESPACE]);
+        cluster.kubectlOk(['rollout', 'status', 'deployment/plane-api', '-n', NAMESPACE, '--timeout=120s']);
+        assert.ok((await image('plane-api'))?.endsWith(`:${running}`));
+      }
+
+      // The way back (docs/runbook.md "Rollback, or restore", step 1): the old tag's dist/ again.
+      cluster.kubectlOk(['apply', '-f', DIST]);
+      await cluster.waitUntilSettled(NAMESPACE);
+      for (const name of DEPLOYMENTS) assert.ok((await image(name))?.endsWith(`:${running}`), `${name} back on ${running}`);
+      const now = await jobs();
+      for (const [name, uid] of jobsBefore)
+        assert.equal(now.get(name), uid, `${name}: the old release's migrator is the same Job (not run again)`);
+      assert.deepEqual(await kept(), before, `claims and Secrets unchanged by the way back from ${tag}`);
     }
-
-    cluster.kubectlOk(['rollout', 'undo', 'deployment/plane-api', '-n', NAMESPACE]);
-    cluster.kubectlOk(['rollout', 'status', 'deployment/plane-api', '-n', NAMESPACE, '--timeout=120s']);
-    assert.match((await image('plane-api')) ?? '', /:v1\.2\.2$/);
-
-    cluster.kubectlOk(['apply', '-f', DIST]);
-    await cluster.waitUntilSettled(NAMESPACE);
   });
 
   // ---- keeping the data (docs/runbook.md "Removing Plane: keep the data, or delete it") -------------------------
