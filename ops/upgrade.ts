@@ -7,6 +7,7 @@
  */
 import { V1Job } from '@kubernetes/client-node';
 import { REHEARSAL_MIGRATE_CONTAINER, REHEARSAL_TARGET_ENV, RESTORE_BACKUP_ENV } from '../lib/data/backups';
+import { SUPPORTED_PLANE_TAGS } from '../lib/config/plane-releases';
 import { compareTags, exposureOf, loadAdvisories } from '../lib/plane/advisories';
 import { PLANE_IMAGES } from '../lib/plane/images';
 import { JobOptions, runFromCronJob } from './backups';
@@ -45,11 +46,17 @@ export function snapshotOf(lines: readonly string[]): string | undefined {
   return undefined;
 }
 
-/** What the target fixes of the running version's open advisories (security/plane-advisories.yaml). */
-export function advisoriesFixedBy(running: string, target: string): string {
+/**
+ * What the target fixes of the running version's open advisories (security/plane-advisories.yaml), and
+ * whether the project supports it: a rehearsal of any release is allowed, an upgrade only to a supported one.
+ */
+export function advisoriesFixedBy(running: string, target: string, supported: readonly string[] = SUPPORTED_PLANE_TAGS): string {
   const exposure = exposureOf(loadAdvisories(), running);
   const fixed = exposure.open.filter((a) => a.fixedIn !== null && compareTags(a.fixedIn, target) <= 0);
-  return `${target} fixes ${fixed.length} of Plane ${running}'s ${exposure.open.length} open advisories`;
+  const support = supported.includes(target)
+    ? ''
+    : `; ${target} is not a release this project supports yet: the synth refuses its tag until it is checked and added (docs/configuration.md "Supported Plane releases")`;
+  return `${target} fixes ${fixed.length} of Plane ${running}'s ${exposure.open.length} open advisories${support}`;
 }
 
 /** Puts the target's backend image on the rehearsal Job's migration step; every other container keeps its image. */

@@ -75,8 +75,19 @@ describe('plane-k3s upgrade --rehearse', () => {
     const open = exposureOf(file, 'v1.2.2').open;
     for (const target of ['v1.2.3', 'v1.3.1', 'v1.5.0']) {
       const fixed = open.filter((a) => a.fixedIn !== null && compareTags(a.fixedIn, target) <= 0).length;
-      assert.equal(advisoriesFixedBy('v1.2.2', target), `${target} fixes ${fixed} of Plane v1.2.2's ${open.length} open advisories`);
+      assert.equal(
+        advisoriesFixedBy('v1.2.2', target, [target]),
+        `${target} fixes ${fixed} of Plane v1.2.2's ${open.length} open advisories`,
+      );
     }
-    assert.match(advisoriesFixedBy('v1.2.2', 'v1.5.0'), /^v1\.5\.0 fixes [1-9]\d* of/, 'v1.5.0 fixes some');
+    assert.match(advisoriesFixedBy('v1.2.2', 'v1.5.0', ['v1.2.2', 'v1.5.0']), /^v1\.5\.0 fixes [1-9]\d* of/, 'v1.5.0 fixes some');
+  });
+
+  it('says when the rehearsed release is not one the project supports (a rehearsal may try it, the synth refuses it)', () => {
+    assert.doesNotMatch(advisoriesFixedBy('v1.2.2', 'v1.3.1', ['v1.2.2', 'v1.3.1']), /not a release/);
+    assert.match(
+      advisoriesFixedBy('v1.2.2', 'v1.5.1', ['v1.2.2', 'v1.3.1']),
+      /; v1\.5\.1 is not a release this project supports yet: the synth refuses its tag until it is checked and added \(docs\/configuration\.md "Supported Plane releases"\)$/,
+    );
   });
 });

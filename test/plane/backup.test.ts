@@ -21,26 +21,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { agentTokenVariable } from '../../lib/plane/provisioning';
-import { find, Manifest } from '../helpers';
+import { Manifest } from '../helpers';
 import { backupToolsOnPath } from '../postgres/harness';
-import { api, manifests, newTokens, provision, RELEASE, skip, spec } from './harness';
+import { api, backupEnv, backupScripts, database, newTokens, PG_BIN, provision, RELEASE, skipDatabase, spec } from './harness';
 
-const database = {
-  PGHOST: process.env.PLANE_TEST_PGHOST,
-  PGPORT: process.env.PLANE_TEST_PGPORT,
-  PGUSER: process.env.PLANE_TEST_PGUSER,
-  PGDATABASE: process.env.PLANE_TEST_PGDATABASE,
-  PGPASSWORD: process.env.PLANE_TEST_PGPASSWORD,
-};
-const PG_BIN = process.env.PLANE_TEST_PG_BIN;
-const skipBackup =
-  skip ||
-  (Object.values(database).some((v) => !v) || !PG_BIN
-    ? "no database of the Plane backend given (PLANE_TEST_PG*, PLANE_TEST_PG_BIN: see the file's header)"
-    : false);
-
-const scripts = find(manifests, 'ConfigMap', 'plane-backup-files').data as Record<string, string>;
-const env = find(manifests, 'ConfigMap', 'plane-backup-env').data as Record<string, string>;
+const skipBackup = skipDatabase;
+const scripts = backupScripts;
+const env = backupEnv;
 /** The release's tag in a pattern. */
 const tagPattern = RELEASE.tag.replace(/\./g, '\\.');
 // The admin's calls stay under the site's per-token rate limit (30/minute).

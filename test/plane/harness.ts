@@ -53,6 +53,26 @@ const files = find(manifests, 'ConfigMap', 'plane-provisioning-files').data as R
 export const spec = JSON.parse(files['users.json']);
 const MODULE_DIR = path.join(REPO_ROOT, 'lib', 'plane', 'provision');
 
+/** The backend's database as libpq reads it (PLANE_TEST_PG*), for the suites that back it up and restore it. */
+export const database = {
+  PGHOST: process.env.PLANE_TEST_PGHOST,
+  PGPORT: process.env.PLANE_TEST_PGPORT,
+  PGUSER: process.env.PLANE_TEST_PGUSER,
+  PGDATABASE: process.env.PLANE_TEST_PGDATABASE,
+  PGPASSWORD: process.env.PLANE_TEST_PGPASSWORD,
+};
+/** PostgreSQL's client tools and server of the backend's major (pg_dump, psql; initdb, pg_ctl for the scratch servers). */
+export const PG_BIN = process.env.PLANE_TEST_PG_BIN;
+/** Why a suite that needs the backend's database is skipped, or false. */
+export const skipDatabase =
+  skip ||
+  (Object.values(database).some((v) => !v) || !PG_BIN
+    ? "no database of the Plane backend given (PLANE_TEST_PG*, PLANE_TEST_PG_BIN: see test/plane/backup.test.ts's header)"
+    : false);
+/** The backup Jobs' scripts and environment, as the synth puts them in their ConfigMaps for the backend's release. */
+export const backupScripts = find(manifests, 'ConfigMap', 'plane-backup-files').data as Record<string, string>;
+export const backupEnv = find(manifests, 'ConfigMap', 'plane-backup-env').data as Record<string, string>;
+
 /** What Plane (v1.2.2 to v1.3.1) answers for an unknown or inactive X-Api-Key (DRF: authentication failed, 403). */
 export const REFUSED = 403;
 export const token = () => `plane_api_${randomBytes(16).toString('hex')}`;

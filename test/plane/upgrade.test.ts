@@ -31,16 +31,8 @@ import { agentAccess, checkSignup, judgeAgentAccess } from '../../ops/verify';
 import { REHEARSAL_FIXTURE, RehearsalFixture } from '../cluster/plane-fixture';
 import { find, Manifest, siteWith, synth } from '../helpers';
 import { backupToolsOnPath } from '../postgres/harness';
-import { api, manifests, newTokens, planeApi, provision, skip, spec } from './harness';
+import { api, backupEnv, backupScripts, database, manifests, newTokens, PG_BIN, planeApi, provision, skipDatabase, spec } from './harness';
 
-const database = {
-  PGHOST: process.env.PLANE_TEST_PGHOST,
-  PGPORT: process.env.PLANE_TEST_PGPORT,
-  PGUSER: process.env.PLANE_TEST_PGUSER,
-  PGDATABASE: process.env.PLANE_TEST_PGDATABASE,
-  PGPASSWORD: process.env.PLANE_TEST_PGPASSWORD,
-};
-const PG_BIN = process.env.PLANE_TEST_PG_BIN;
 const target = {
   tag: process.env.PLANE_TEST_UPGRADE_TO,
   apiDir: process.env.PLANE_TEST_UPGRADE_API_DIR,
@@ -50,15 +42,15 @@ const target = {
   stop: process.env.PLANE_TEST_UPGRADE_STOP,
 };
 const skipUpgrade =
-  skip ||
-  (Object.values(database).some((v) => !v) || !PG_BIN || !process.env.PLANE_TEST_START || !process.env.PLANE_TEST_STOP
-    ? 'no database or start/stop commands of the running backend given (see ./backup.test.ts)'
+  skipDatabase ||
+  (!process.env.PLANE_TEST_START || !process.env.PLANE_TEST_STOP
+    ? 'no start/stop commands of the running backend given (PLANE_TEST_START, PLANE_TEST_STOP: see ./backup.test.ts)'
     : Object.values(target).some((v) => !v)
       ? "no target release given (PLANE_TEST_UPGRADE_*: see the file's header)"
       : false);
 
-const scripts = find(manifests, 'ConfigMap', 'plane-backup-files').data as Record<string, string>;
-const env = find(manifests, 'ConfigMap', 'plane-backup-env').data as Record<string, string>;
+const scripts = backupScripts;
+const env = backupEnv;
 const rehearsalPod = find(manifests, 'CronJob', 'plane-backup-rehearsal').spec.jobTemplate.spec.template.spec;
 const RUNNING = env.PLANE_VERSION;
 /** The provisioning spec dist/ gives the target (the site synthesized with its tag), as its Job reads it after the upgrade. */
