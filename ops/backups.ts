@@ -27,7 +27,7 @@ export async function runFromCronJob(
   progress: (m: string) => void,
   prefix: string,
   adjust: (job: V1Job) => void = () => undefined,
-): Promise<{ job: string; done: boolean; reason?: string; lines: string[] }> {
+): Promise<{ job: string; done: boolean; reason?: string; lines: string[]; tail: string[] }> {
   const ns = ctx.stack.namespace;
   const template = ctx.stack.maybeWorkload('CronJob', role);
   if (!template) throw new Error(`the site has no ${role} CronJob`);
@@ -38,8 +38,10 @@ export async function runFromCronJob(
   adjust(body);
   await ctx.kube.batch.createNamespacedJob({ namespace: ns, body });
   const outcome = await waitForJob(ctx.kube, ns, job, options.timeoutMs, progress);
-  const lines = (await jobLog(ctx.kube, ns, job)).filter((l) => l.startsWith(prefix)).map((l) => ctx.redactor.apply(l));
-  return { job, done: outcome.done, reason: outcome.done ? undefined : outcome.reason, lines };
+  const log = (await jobLog(ctx.kube, ns, job)).map((l) => ctx.redactor.apply(l));
+  const lines = log.filter((l) => l.startsWith(prefix));
+  // The last lines of any kind: a failed step's own error (a traceback) says more than its summary.
+  return { job, done: outcome.done, reason: outcome.done ? undefined : outcome.reason, lines, tail: log.slice(-12) };
 }
 
 /** A run now of the backup or the drill CronJob, waited for; its log's summary lines (`backup:`, `drill:`) are the evidence. */

@@ -12,7 +12,7 @@ import { compareTags, exposureOf, loadAdvisories } from '../lib/plane/advisories
 import { PLANE_IMAGES } from '../lib/plane/images';
 import { JobOptions, runFromCronJob } from './backups';
 import { OpsContext } from './context';
-import { fail, pass, Step } from './report';
+import { CheckResult, fail, pass, Step } from './report';
 
 /** A Plane release tag, as the site's images.plane.tag names one. */
 export const RELEASE_TAG = /^v\d+\.\d+\.\d+$/;
@@ -66,6 +66,36 @@ export function withTargetImage(job: V1Job, image: string): void {
   migrate.image = image;
 }
 
+/** What a rehearsal Job's run says: its summary lines, or why it failed with its last lines (a traceback). */
+export interface RehearsalRun {
+  readonly job: string;
+  readonly done: boolean;
+  readonly reason?: string;
+  /** Its `rehearsal:` lines. */
+  readonly lines: readonly string[];
+  /** Its last lines of any kind. */
+  readonly tail: readonly string[];
+}
+
+/** The rehearsal's verdict: it passes when the Job completed on the snapshot asked for; its Job is deleted either way. */
+export function judgeRehearsal(run: RehearsalRun, snapshot: string, seconds: number, running: string, target: string): CheckResult {
+  const evidence = run.lines.join('; ');
+  const unpacked = run.lines.some((l) => l.startsWith(`rehearsal: unpacked snapshot ${snapshot} `));
+  if (!run.done || !unpacked) {
+    const tail = run.tail.filter((l) => !run.lines.includes(l));
+    return fail(
+      'upgrade/rehearse',
+      `job/${run.job}: ${run.done ? `its log does not show snapshot ${snapshot} unpacked` : run.reason}${evidence ? `; ${evidence}` : ''}` +
+        `${tail.length ? `; its last lines: ${tail.join(' | ')}` : ''}; the Job and its copy deleted, production unchanged`,
+      `do not upgrade before a rehearsal passes: read the lines above and the target's release notes (docs/runbook.md "Upgrade")`,
+    );
+  }
+  return pass(
+    'upgrade/rehearse',
+    `${evidence}; whole rehearsal ${seconds} s; job/${run.job} deleted, production unchanged. ${advisoriesFixedBy(running, target)}`,
+  );
+}
+
 export function rehearseSteps(ctx: OpsContext, options: RehearsalOptions): Step[] {
   const ns = ctx.stack.namespace;
   const running = ctx.stack.site.images.plane.tag;
@@ -102,22 +132,7 @@ export function rehearseSteps(ctx: OpsContext, options: RehearsalOptions): Step[
         const seconds = Math.round((Date.now() - started) / 1000);
         // The copy lives in the pod's volumes: deleting the Job drops it, whatever the outcome.
         await ctx.kube.batch.deleteNamespacedJob({ name: run.job, namespace: ns, propagationPolicy: 'Foreground' }).catch(() => undefined);
-        const evidence = run.lines.join('; ');
-        const unpacked = run.lines.some((l) => l.startsWith(`rehearsal: unpacked snapshot ${snapshot} `));
-        if (!run.done || !unpacked)
-          return [
-            fail(
-              'upgrade/rehearse',
-              `job/${run.job}: ${run.done ? `its log does not show snapshot ${snapshot} unpacked` : run.reason}${evidence ? `; ${evidence}` : ''}; copy dropped with the Job, production unchanged`,
-              `read the migration's error above (the Job is deleted); fix it before upgrading: docs/runbook.md "Upgrade"`,
-            ),
-          ];
-        return [
-          pass(
-            'upgrade/rehearse',
-            `${evidence}; whole rehearsal ${seconds} s; job/${run.job} deleted, production unchanged. ${advisoriesFixedBy(running, options.target)}`,
-          ),
-        ];
+        return [judgeRehearsal(run, snapshot, seconds, running, options.target)];
       },
     },
   ];

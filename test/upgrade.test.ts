@@ -9,7 +9,7 @@ import { compareTags, exposureOf, loadAdvisories } from '../lib/plane/advisories
 import { Stack } from '../ops/stack';
 import { V1CronJob } from '@kubernetes/client-node';
 import { jobFromCronJob } from '../ops/jobs';
-import { advisoriesFixedBy, refuseTarget, snapshotOf, targetImage, withTargetImage } from '../ops/upgrade';
+import { advisoriesFixedBy, judgeRehearsal, refuseTarget, snapshotOf, targetImage, withTargetImage } from '../ops/upgrade';
 import { find, synth } from './helpers';
 
 const stack = Stack.load();
@@ -89,5 +89,41 @@ describe('plane-k3s upgrade --rehearse', () => {
       advisoriesFixedBy('v1.2.2', 'v1.5.1', ['v1.2.2', 'v1.3.1']),
       /; v1\.5\.1 is not a release this project supports yet: the synth refuses its tag until it is checked and added \(docs\/configuration\.md "Supported Plane releases"\)$/,
     );
+  });
+
+  it('passes a completed rehearsal of the snapshot asked for; fails one that failed, with its last lines, or that unpacked another snapshot', () => {
+    const lines = [
+      'rehearsal: unpacked snapshot 4f2a9c1e (v1.2.2, dumped 2026-12-06T12:00:00Z)',
+      'rehearsal: snapshot 4f2a9c1e restored into a scratch server in 3 s: Plane v1.2.2, migration db.0120_issueview_archived_at, 180 tables with the recorded row counts',
+    ];
+    const ok = judgeRehearsal(
+      { job: 'plane-backup-rehearsal-rehearse-1', done: true, lines, tail: [] },
+      '4f2a9c1e',
+      21,
+      'v1.2.2',
+      'v1.3.1',
+    );
+    assert.equal(ok.status, 'pass');
+    assert.match(
+      ok.detail,
+      /; whole rehearsal 21 s; job\/plane-backup-rehearsal-rehearse-1 deleted, production unchanged\. v1\.3\.1 fixes \d+ of/,
+    );
+    const traceback = ['django.db.utils.ProgrammingError: permission denied for table issues', lines[1]];
+    const failed = judgeRehearsal(
+      { job: 'j', done: false, reason: 'BackoffLimitExceeded: Job has reached the specified backoff limit', lines, tail: traceback },
+      '4f2a9c1e',
+      30,
+      'v1.2.2',
+      'v1.3.1',
+    );
+    assert.equal(failed.status, 'fail');
+    assert.match(
+      failed.detail,
+      /^job\/j: BackoffLimitExceeded: .*; its last lines: django\.db\.utils\.ProgrammingError: permission denied for table issues; the Job and its copy deleted, production unchanged$/,
+    );
+    assert.match(failed.fix ?? '', /do not upgrade before a rehearsal passes/);
+    const other = judgeRehearsal({ job: 'j', done: true, lines, tail: [] }, 'deadbeef', 5, 'v1.2.2', 'v1.3.1');
+    assert.equal(other.status, 'fail');
+    assert.match(other.detail, /its log does not show snapshot deadbeef unpacked/);
   });
 });
