@@ -63,6 +63,22 @@ describe('resources', () => {
     assert.equal(two.requestsBytes, 2 * one.requestsBytes);
   });
 
+  it('counts the templates run by hand (suspended CronJobs: restore, rehearsal) once, as the largest; scheduled ones all', () => {
+    const workloads = workloadFootprints(manifests);
+    const onDemand = workloads.filter((w) => w.onDemand).map((w) => w.name);
+    assert.deepEqual(onDemand.sort(), ['plane-backup-rehearsal', 'plane-backup-restore']);
+    const largest = Math.max(...workloads.filter((w) => w.onDemand).map((w) => w.requestsBytes));
+    const scheduled = totalFootprint(workloads.filter((w) => !w.onDemand));
+    assert.equal(reservedFootprint(workloads).requestsBytes, scheduled.requestsBytes + largest);
+    assert.ok(reservedFootprint(workloads).requestsBytes < totalFootprint(workloads).requestsBytes, 'less than the sum');
+    // A template made a schedule counts in full.
+    const scheduledRestore = manifests.map((m) =>
+      m.kind === 'CronJob' && m.metadata.name === 'plane-backup-restore' ? { ...m, spec: { ...m.spec, suspend: false } } : m,
+    );
+    const restore = workloads.find((w) => w.name === 'plane-backup-restore')?.requestsBytes ?? 0;
+    assert.equal(reservedFootprint(workloadFootprints(scheduledRestore)).requestsBytes, scheduled.requestsBytes + restore + largest);
+  });
+
   it('rejects a stack whose requests exceed vps.budget, naming the budget', () => {
     const site = siteWith((s) => {
       s.vps.budget.memory = '1Gi';
