@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { SiteConfigError } from '../lib/config/load-site-config';
 import { shown } from '../lib/config/primitives';
+import { RELEASE_TAG } from '../lib/config/plane-releases';
 import { SITE_CONFIG_ENV } from '../lib/synth';
 import { parseSince, renderAudit } from './audit';
 import { AuditUnavailable, readAudit, siteCallers } from './audit-log';
@@ -306,7 +307,7 @@ export function program(): Command {
       action(async (command, backupId: string, options) => {
         if (!/^(latest|[0-9a-f]{8,64})$/.test(backupId))
           throw new UsageError(`backup: expected latest or a snapshot id such as 4f2a9c1e (plane-k3s backup list), got "${backupId}"`);
-        if (options.allowVersion !== undefined && !/^v\d+\.\d+\.\d+$/.test(options.allowVersion))
+        if (options.allowVersion !== undefined && !RELEASE_TAG.test(options.allowVersion))
           throw new UsageError(`--allow-version: expected a Plane version such as v1.2.2, got "${options.allowVersion}"`);
         if (!options.yes)
           throw new UsageError(`restore replaces Plane's database with backup ${backupId} and stops Plane meanwhile; add --yes to do it`);

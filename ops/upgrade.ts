@@ -7,15 +7,12 @@
  */
 import { V1Job } from '@kubernetes/client-node';
 import { REHEARSAL_MIGRATE_CONTAINER, REHEARSAL_TARGET_ENV, RESTORE_BACKUP_ENV } from '../lib/data/backups';
-import { SUPPORTED_PLANE_TAGS } from '../lib/config/plane-releases';
-import { compareTags, exposureOf, loadAdvisories } from '../lib/plane/advisories';
+import { compareTags, RELEASE_TAG, SUPPORTED_PLANE_TAGS } from '../lib/config/plane-releases';
+import { exposureOf, fixedBy, loadAdvisories } from '../lib/plane/advisories';
 import { PLANE_IMAGES } from '../lib/plane/images';
 import { JobOptions, runFromCronJob } from './backups';
 import { OpsContext } from './context';
 import { CheckResult, fail, pass, Step } from './report';
-
-/** A Plane release tag, as the site's images.plane.tag names one. */
-export const RELEASE_TAG = /^v\d+\.\d+\.\d+$/;
 
 export interface RehearsalOptions extends JobOptions {
   /** The release to rehearse, e.g. v1.3.1. */
@@ -52,7 +49,7 @@ export function snapshotOf(lines: readonly string[]): string | undefined {
  */
 export function advisoriesFixedBy(running: string, target: string, supported: readonly string[] = SUPPORTED_PLANE_TAGS): string {
   const exposure = exposureOf(loadAdvisories(), running);
-  const fixed = exposure.open.filter((a) => a.fixedIn !== null && compareTags(a.fixedIn, target) <= 0);
+  const fixed = fixedBy(exposure.open, target);
   const support = supported.includes(target)
     ? ''
     : `; ${target} is not a release this project supports yet: the synth refuses its tag until it is checked and added (docs/configuration.md "Supported Plane releases")`;

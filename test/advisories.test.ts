@@ -9,7 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
-import { affects, compareTags, exposureOf, loadAdvisories, MITIGATIONS } from '../lib/plane/advisories';
+import { compareTags } from '../lib/config/plane-releases';
+import { affects, exposureOf, loadAdvisories, MITIGATIONS } from '../lib/plane/advisories';
 import { judgeAdvisories } from '../ops/advisories-check';
 import { REPO_ROOT } from './helpers';
 

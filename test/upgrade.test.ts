@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compareTags, exposureOf, loadAdvisories } from '../lib/plane/advisories';
+import { compareTags } from '../lib/config/plane-releases';
+import { exposureOf, loadAdvisories } from '../lib/plane/advisories';
 import { Stack } from '../ops/stack';
 import { V1CronJob } from '@kubernetes/client-node';
 import { jobFromCronJob } from '../ops/jobs';

@@ -36,6 +36,17 @@ export const DEFAULT_PLANE_RELEASE = 'v1.2.2';
 
 export const SUPPORTED_PLANE_TAGS: readonly string[] = PLANE_RELEASES.map((r) => r.tag);
 
+/** A Plane release tag, as makeplane/plane and its images name one. */
+export const RELEASE_TAG = /^v\d+\.\d+\.\d+$/;
+
+/** Orders release tags by their numbers (v1.10.0 after v1.9.0). */
+export function compareTags(a: string, b: string): number {
+  const parts = (t: string) => t.replace(/^v/, '').split('.').map(Number);
+  const [x, y] = [parts(a), parts(b)];
+  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i] - y[i];
+  return 0;
+}
+
 /** The supported release with this tag; throws for another (the site schema refuses those first). */
 export function planeRelease(tag: string): PlaneRelease {
   const release = PLANE_RELEASES.find((r) => r.tag === tag);

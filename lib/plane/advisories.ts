@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { SUPPORTED_PLANE_TAGS } from '../config/plane-releases';
+import { compareTags, RELEASE_TAG, SUPPORTED_PLANE_TAGS } from '../config/plane-releases';
 import { findUpwards } from '../paths';
 
 export const ADVISORIES_FILE = 'security/plane-advisories.yaml';
@@ -19,7 +19,7 @@ export const MITIGATIONS = {
 } as const;
 export type Mitigation = keyof typeof MITIGATIONS;
 
-const tag = z.string().regex(/^v\d+\.\d+\.\d+$/, 'expected a Plane release tag such as v1.2.3');
+const tag = z.string().regex(RELEASE_TAG, 'expected a Plane release tag such as v1.2.3');
 const mitigation = z.enum(Object.keys(MITIGATIONS) as [Mitigation, ...Mitigation[]]);
 
 const advisory = z
@@ -80,12 +80,9 @@ export function loadAdvisories(file = findUpwards(__dirname, ADVISORIES_FILE)): 
   return result.data;
 }
 
-/** Orders Plane tags (v1.2.10 after v1.2.9). */
-export function compareTags(a: string, b: string): number {
-  const parts = (t: string) => t.replace(/^v/, '').split('.').map(Number);
-  const [x, y] = [parts(a), parts(b)];
-  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i] - y[i];
-  return 0;
+/** The advisories of `advisories` that release `tag` fixes. */
+export function fixedBy(advisories: readonly Advisory[], tag: string): Advisory[] {
+  return advisories.filter((a) => a.fixedIn !== null && compareTags(a.fixedIn, tag) <= 0);
 }
 
 /** Whether `version` has the advisory: every version before its fix (all, when no release has it). */
@@ -121,7 +118,6 @@ export function exposureOf(file: AdvisoriesFile, version: string, supported: rea
     .map((r) => r.tag)
     .filter((t) => compareTags(t, version) > 0)
     .sort(compareTags);
-  const fixedBy = (t: string) => open.filter((a) => a.fixedIn !== null && compareTags(a.fixedIn, t) <= 0).length;
   const fixable = open.filter((a) => a.fixedIn !== null).map((a) => a.fixedIn as string);
   const highest = fixable.sort(compareTags).at(-1);
   const newestSupported = supported
@@ -132,10 +128,10 @@ export function exposureOf(file: AdvisoriesFile, version: string, supported: rea
     version,
     open: [...open].sort((a, b) => (a.exposure === b.exposure ? (b.cvss ?? 0) - (a.cvss ?? 0) : a.exposure === 'open' ? -1 : 1)),
     mitigated,
-    nearest: later[0] ? { tag: later[0], fixes: fixedBy(later[0]) } : undefined,
-    fixesMost: highest ? { tag: highest, fixes: fixedBy(highest) } : undefined,
+    nearest: later[0] ? { tag: later[0], fixes: fixedBy(open, later[0]).length } : undefined,
+    fixesMost: highest ? { tag: highest, fixes: fixedBy(open, highest).length } : undefined,
     unfixed: open.filter((a) => a.fixedIn === null),
-    recommended: newestSupported ? { tag: newestSupported, fixes: fixedBy(newestSupported) } : undefined,
+    recommended: newestSupported ? { tag: newestSupported, fixes: fixedBy(open, newestSupported).length } : undefined,
     reliesOn: [...new Set(mitigated.flatMap((a) => a.mitigatedBy ?? []))].sort(),
   };
 }
